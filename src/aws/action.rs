@@ -1,0 +1,288 @@
+//! EC2 API actions and the token buckets EC2 throttles them with.
+//!
+//! EC2 throttles per account, per Region and per API action: every action has its own
+//! token bucket with a capacity (the burst) and a refill rate. The controller's rate
+//! limiter and the EC2 simulator both start from the defaults AWS publishes, so that the
+//! same numbers drive production pacing and simulated throttling.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// One EC2 API action that this project calls; the unit EC2 throttles by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ec2Action {
+    /// `CreateNetworkInterface` (uncategorised bucket: 100, 5/s).
+    CreateNetworkInterface,
+    /// `AttachNetworkInterface` (mutating bucket: 50, 5/s).
+    AttachNetworkInterface,
+    /// `DetachNetworkInterface` (mutating bucket: 50, 5/s).
+    DetachNetworkInterface,
+    /// `DeleteNetworkInterface` (uncategorised bucket: 100, 5/s).
+    DeleteNetworkInterface,
+    /// `ModifyNetworkInterfaceAttribute` (uncategorised bucket: 100, 5/s).
+    ModifyNetworkInterfaceAttribute,
+    /// `DescribeNetworkInterfaces`, always filtered or by ID (100, 20/s).
+    DescribeNetworkInterfaces,
+    /// `DescribeInstances`, always by ID (100, 20/s).
+    DescribeInstances,
+    /// `DescribeInstanceTypes` (100, 20/s).
+    DescribeInstanceTypes,
+    /// `DescribeSubnets` (100, 20/s).
+    DescribeSubnets,
+    /// `DescribeSecurityGroups` (100, 20/s).
+    DescribeSecurityGroups,
+    /// `CreateTags` (100, 10/s).
+    CreateTags,
+}
+
+impl Ec2Action {
+    /// Every action, in a stable order (for metrics and reports).
+    pub const ALL: [Ec2Action; 11] = [
+        Ec2Action::CreateNetworkInterface,
+        Ec2Action::AttachNetworkInterface,
+        Ec2Action::DetachNetworkInterface,
+        Ec2Action::DeleteNetworkInterface,
+        Ec2Action::ModifyNetworkInterfaceAttribute,
+        Ec2Action::DescribeNetworkInterfaces,
+        Ec2Action::DescribeInstances,
+        Ec2Action::DescribeInstanceTypes,
+        Ec2Action::DescribeSubnets,
+        Ec2Action::DescribeSecurityGroups,
+        Ec2Action::CreateTags,
+    ];
+
+    /// The action's name as EC2 spells it (also the `action` metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ec2Action::CreateNetworkInterface => "CreateNetworkInterface",
+            Ec2Action::AttachNetworkInterface => "AttachNetworkInterface",
+            Ec2Action::DetachNetworkInterface => "DetachNetworkInterface",
+            Ec2Action::DeleteNetworkInterface => "DeleteNetworkInterface",
+            Ec2Action::ModifyNetworkInterfaceAttribute => "ModifyNetworkInterfaceAttribute",
+            Ec2Action::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
+            Ec2Action::DescribeInstances => "DescribeInstances",
+            Ec2Action::DescribeInstanceTypes => "DescribeInstanceTypes",
+            Ec2Action::DescribeSubnets => "DescribeSubnets",
+            Ec2Action::DescribeSecurityGroups => "DescribeSecurityGroups",
+            Ec2Action::CreateTags => "CreateTags",
+        }
+    }
+
+    /// Whether the action changes EC2 state (crash tests count these calls).
+    pub fn is_mutating(self) -> bool {
+        !matches!(
+            self,
+            Ec2Action::DescribeNetworkInterfaces
+                | Ec2Action::DescribeInstances
+                | Ec2Action::DescribeInstanceTypes
+                | Ec2Action::DescribeSubnets
+                | Ec2Action::DescribeSecurityGroups
+        )
+    }
+
+    /// The bucket AWS publishes for this action (EC2 developer guide, "Request throttling").
+    pub fn default_bucket(self) -> BucketSpec {
+        match self {
+            Ec2Action::AttachNetworkInterface | Ec2Action::DetachNetworkInterface => {
+                BucketSpec::new(50, 5.0)
+            }
+            Ec2Action::CreateNetworkInterface
+            | Ec2Action::DeleteNetworkInterface
+            | Ec2Action::ModifyNetworkInterfaceAttribute => BucketSpec::new(100, 5.0),
+            Ec2Action::CreateTags => BucketSpec::new(100, 10.0),
+            Ec2Action::DescribeNetworkInterfaces
+            | Ec2Action::DescribeInstances
+            | Ec2Action::DescribeInstanceTypes
+            | Ec2Action::DescribeSubnets
+            | Ec2Action::DescribeSecurityGroups => BucketSpec::new(100, 20.0),
+        }
+    }
+}
+
+impl fmt::Display for Ec2Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An action name that is not one this project calls.
+#[derive(Debug, Clone, Error)]
+#[error("unknown EC2 action {0:?}")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for Ec2Action {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ec2Action::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownAction(s.to_string()))
+    }
+}
+
+/// A token bucket: `capacity` requests may burst, then `refill_per_second` more each second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketSpec {
+    /// Maximum number of tokens (the burst size); the bucket starts full.
+    pub capacity: u32,
+    /// Tokens added per second.
+    pub refill_per_second: f64,
+}
+
+impl BucketSpec {
+    /// A bucket of `capacity` tokens refilled at `refill_per_second`.
+    pub const fn new(capacity: u32, refill_per_second: f64) -> Self {
+        BucketSpec {
+            capacity,
+            refill_per_second,
+        }
+    }
+
+    /// Seconds a bucket that starts full needs to grant `calls` requests: the lower bound
+    /// on how fast any client can make those calls without being throttled.
+    pub fn floor_seconds(&self, calls: u64) -> f64 {
+        let beyond_burst = calls.saturating_sub(u64::from(self.capacity));
+        beyond_burst as f64 / self.refill_per_second
+    }
+}
+
+/// A rejected bucket override such as `CreateNetworkInterface=100/5`.
+#[derive(Debug, Clone, Error)]
+pub enum BucketOverrideError {
+    /// The text is not `Action=capacity/rate`.
+    #[error("bucket override {0:?} is not of the form Action=capacity/rate")]
+    Syntax(String),
+    /// The action is not one this project calls.
+    #[error(transparent)]
+    Action(#[from] UnknownAction),
+    /// Capacity or rate is zero, negative or not a number.
+    #[error("bucket override {0:?} needs a capacity of at least 1 and a positive rate")]
+    Value(String),
+}
+
+/// Per-action buckets: AWS's defaults, optionally overridden (accounts can have raised limits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketTable(BTreeMap<Ec2Action, BucketSpec>);
+
+impl Default for BucketTable {
+    fn default() -> Self {
+        BucketTable(
+            Ec2Action::ALL
+                .into_iter()
+                .map(|a| (a, a.default_bucket()))
+                .collect(),
+        )
+    }
+}
+
+impl BucketTable {
+    /// The bucket for `action`.
+    pub fn get(&self, action: Ec2Action) -> BucketSpec {
+        self.0
+            .get(&action)
+            .copied()
+            .unwrap_or_else(|| action.default_bucket())
+    }
+
+    /// Replace the bucket for `action`.
+    pub fn set(&mut self, action: Ec2Action, spec: BucketSpec) {
+        self.0.insert(action, spec);
+    }
+
+    /// Applies overrides written as `Action=capacity/rate`, comma separated
+    /// (for example `CreateNetworkInterface=200/10,AttachNetworkInterface=100/10`).
+    pub fn with_overrides(mut self, text: &str) -> Result<Self, BucketOverrideError> {
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| BucketOverrideError::Syntax(item.to_string()))?;
+            let (capacity, rate) = value
+                .split_once('/')
+                .ok_or_else(|| BucketOverrideError::Syntax(item.to_string()))?;
+            let action: Ec2Action = name.trim().parse()?;
+            let capacity: u32 = capacity
+                .trim()
+                .parse()
+                .map_err(|_| BucketOverrideError::Value(item.to_string()))?;
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .map_err(|_| BucketOverrideError::Value(item.to_string()))?;
+            if capacity == 0 || !(rate.is_finite() && rate > 0.0) {
+                return Err(BucketOverrideError::Value(item.to_string()));
+            }
+            self.set(action, BucketSpec::new(capacity, rate));
+        }
+        Ok(self)
+    }
+
+    /// Iterates over every action's bucket.
+    pub fn iter(&self) -> impl Iterator<Item = (Ec2Action, BucketSpec)> + '_ {
+        self.0.iter().map(|(a, b)| (*a, *b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_published_buckets() {
+        let t = BucketTable::default();
+        assert_eq!(
+            t.get(Ec2Action::CreateNetworkInterface),
+            BucketSpec::new(100, 5.0)
+        );
+        assert_eq!(
+            t.get(Ec2Action::AttachNetworkInterface),
+            BucketSpec::new(50, 5.0)
+        );
+        assert_eq!(
+            t.get(Ec2Action::DescribeNetworkInterfaces),
+            BucketSpec::new(100, 20.0)
+        );
+        assert_eq!(t.get(Ec2Action::CreateTags), BucketSpec::new(100, 10.0));
+    }
+
+    #[test]
+    fn overrides_parse_and_reject_nonsense() {
+        let t = BucketTable::default()
+            .with_overrides("createnetworkinterface=200/10, DetachNetworkInterface=60/6")
+            .unwrap();
+        assert_eq!(
+            t.get(Ec2Action::CreateNetworkInterface),
+            BucketSpec::new(200, 10.0)
+        );
+        assert_eq!(
+            t.get(Ec2Action::DetachNetworkInterface),
+            BucketSpec::new(60, 6.0)
+        );
+        for bad in [
+            "Create=1/1",
+            "CreateTags=0/1",
+            "CreateTags=5/0",
+            "CreateTags:5/1",
+        ] {
+            assert!(BucketTable::default().with_overrides(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn floor_counts_only_calls_beyond_the_burst() {
+        let b = BucketSpec::new(100, 5.0);
+        assert_eq!(b.floor_seconds(100), 0.0);
+        assert_eq!(b.floor_seconds(1100), 200.0);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in Ec2Action::ALL {
+            assert_eq!(a.as_str().parse::<Ec2Action>().unwrap(), a);
+        }
+        assert!(!Ec2Action::DescribeInstances.is_mutating());
+        assert!(Ec2Action::CreateTags.is_mutating());
+    }
+}

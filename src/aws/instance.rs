@@ -1,0 +1,117 @@
+//! Instances as ENI placement sees them: state, zone, attached interfaces, and the ENI
+//! limits of their type per network card.
+
+use super::types::AttachmentStatus;
+
+/// The lifecycle state of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstanceState {
+    /// Launching.
+    Pending,
+    /// Running.
+    Running,
+    /// Terminating.
+    ShuttingDown,
+    /// Gone (stays visible for a while).
+    Terminated,
+    /// Stopping.
+    Stopping,
+    /// Stopped; ENIs stay attached.
+    Stopped,
+    /// A value this project does not know.
+    Unknown,
+}
+
+impl InstanceState {
+    /// Parses EC2's spelling.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => InstanceState::Pending,
+            "running" => InstanceState::Running,
+            "shutting-down" => InstanceState::ShuttingDown,
+            "terminated" => InstanceState::Terminated,
+            "stopping" => InstanceState::Stopping,
+            "stopped" => InstanceState::Stopped,
+            _ => InstanceState::Unknown,
+        }
+    }
+
+    /// Whether the instance is going or gone, so its ENIs can only be cleaned up.
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+/// An interface as seen from its instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInterface {
+    /// The ENI.
+    pub eni_id: String,
+    /// The attachment.
+    pub attachment_id: String,
+    /// Device index on its card.
+    pub device_index: u32,
+    /// Network card index.
+    pub network_card_index: u32,
+    /// Attachment state.
+    pub status: AttachmentStatus,
+    /// MAC address.
+    pub mac_address: String,
+}
+
+/// An instance, as far as ENI placement cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `i-…`.
+    pub id: String,
+    /// Instance type, e.g. `m5.large`; decides the ENI limits.
+    pub instance_type: String,
+    /// Availability Zone.
+    pub availability_zone: String,
+    /// Lifecycle state.
+    pub state: InstanceState,
+    /// Every attached interface, the primary included.
+    pub interfaces: Vec<InstanceInterface>,
+}
+
+/// How many interfaces one network card takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkCardLimit {
+    /// Card index.
+    pub index: u32,
+    /// Maximum interfaces on that card, the primary included.
+    pub max_interfaces: u32,
+}
+
+/// ENI limits of an instance type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EniLimits {
+    /// Maximum interfaces on the instance.
+    pub max_interfaces: u32,
+    /// Per network card limits (one entry on single-card types).
+    pub cards: Vec<NetworkCardLimit>,
+}
+
+impl EniLimits {
+    /// A single-card type taking `max` interfaces.
+    pub fn single_card(max: u32) -> Self {
+        EniLimits {
+            max_interfaces: max,
+            cards: vec![NetworkCardLimit {
+                index: 0,
+                max_interfaces: max,
+            }],
+        }
+    }
+
+    /// The limit of card `index`, or `None` if the type has no such card.
+    pub fn card(&self, index: u32) -> Option<u32> {
+        self.cards
+            .iter()
+            .find(|c| c.index == index)
+            .map(|c| c.max_interfaces)
+    }
+}

@@ -1,0 +1,394 @@
+//! Ownership and idempotency: how the controller recognises its own ENIs and makes a
+//! retried or crashed create harmless.
+//!
+//! Three mechanisms work together so that a crash between any two EC2 calls neither
+//! leaks nor duplicates an ENI:
+//! - every ENI is tagged at creation (atomically, in the create call) with the cluster,
+//!   the NodeENI, the node and instance, the subnet and the slot, so the next controller
+//!   can find and adopt it;
+//! - the create call carries a [`ClientToken`] derived from the slot, so repeating a
+//!   create whose answer was lost returns the same ENI instead of a second one;
+//! - anything not carrying this cluster's tag is never touched ([`Ownership::of`]).
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::types::{EniFilter, Tags};
+
+/// Tag carrying the owning cluster's name; the ownership key (IAM policies can require it).
+pub const TAG_CLUSTER: &str = "networking.k8s.aws/cluster";
+/// Tag carrying the NodeENI's name.
+pub const TAG_NODEENI: &str = "networking.k8s.aws/nodeeni";
+/// Tag carrying the NodeENI's UID (names can be reused; UIDs cannot).
+pub const TAG_NODEENI_UID: &str = "networking.k8s.aws/nodeeni-uid";
+/// Tag carrying the node's name.
+pub const TAG_NODE: &str = "networking.k8s.aws/node";
+/// Tag carrying the EC2 instance ID the ENI was made for.
+pub const TAG_INSTANCE: &str = "networking.k8s.aws/instance-id";
+/// Tag carrying the subnet ID.
+pub const TAG_SUBNET: &str = "networking.k8s.aws/subnet-id";
+/// Tag carrying the slot: the subnet's position in the NodeENI spec when created.
+pub const TAG_SLOT: &str = "networking.k8s.aws/slot";
+/// Tag carrying the incarnation: how many ENIs this slot had before this one.
+pub const TAG_INCARNATION: &str = "networking.k8s.aws/incarnation";
+/// Tag carrying the creation time (RFC 3339), for the orphan sweep's grace period.
+pub const TAG_CREATED_AT: &str = "networking.k8s.aws/created-at";
+/// Tag that tells the AWS VPC CNI to leave the ENI alone.
+pub const TAG_NO_MANAGE: &str = "node.k8s.amazonaws.com/no_manage";
+
+/// The Go controller's marker tag and value.
+pub const LEGACY_TAG_MANAGED_BY: &str = "kubernetes.io/cluster/managed-by";
+/// The Go controller's marker value.
+pub const LEGACY_MANAGED_BY_VALUE: &str = "nodeeni-controller";
+/// The Go controller's NodeENI name tag.
+pub const LEGACY_TAG_NODEENI: &str = "NodeENI";
+/// The Go controller's node name tag.
+pub const LEGACY_TAG_NODE: &str = "Node";
+/// The Go controller's subnet tag.
+pub const LEGACY_TAG_SUBNET: &str = "SubnetID";
+
+/// A `CreateNetworkInterface` idempotency token: at most 64 ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientToken(String);
+
+impl ClientToken {
+    /// The token text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a token made elsewhere (tests, examples). EC2 accepts up to 64 ASCII
+    /// characters; longer or non-ASCII text is hashed into that shape.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        if text.len() <= 64 && text.is_ascii() {
+            ClientToken(text)
+        } else {
+            ClientToken(digest_token(&[&text]))
+        }
+    }
+}
+
+impl fmt::Display for ClientToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Version prefix of derived tokens, so the derivation can change without collisions.
+const TOKEN_PREFIX: &str = "neni1-";
+
+fn digest_token(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        // Length-prefix each part so ("ab","c") and ("a","bc") differ.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let hex = hex::encode(hasher.finalize());
+    format!("{TOKEN_PREFIX}{}", &hex[..64 - TOKEN_PREFIX.len()])
+}
+
+/// Everything that identifies one slot (one ENI of one NodeENI on one instance in one
+/// subnet) and so one owned ENI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SlotOwner {
+    /// The cluster name (`CLUSTER_NAME`).
+    pub cluster: String,
+    /// NodeENI name.
+    pub nodeeni_name: String,
+    /// NodeENI UID.
+    pub nodeeni_uid: String,
+    /// Node name.
+    pub node_name: String,
+    /// EC2 instance behind the node; a replaced instance is a new slot.
+    pub instance_id: String,
+    /// Subnet.
+    pub subnet_id: String,
+    /// The subnet's position in the spec (informational; see [`SlotOwner::client_token`]).
+    pub slot: u32,
+}
+
+impl SlotOwner {
+    /// The deterministic ClientToken of this slot's `incarnation`-th ENI.
+    ///
+    /// Derived from the cluster, the NodeENI UID, the instance, the subnet and the
+    /// incarnation. The incarnation counts the ENIs this slot had before (a label removed
+    /// and added again makes a new ENI, which needs a fresh token because EC2 answers a
+    /// reused token with the original, since deleted, ENI). The subnet's position is left
+    /// out on purpose: reordering subnets in the spec moves ENIs, it does not replace them.
+    pub fn client_token(&self, incarnation: u32) -> ClientToken {
+        ClientToken(digest_token(&[
+            &self.cluster,
+            &self.nodeeni_uid,
+            &self.instance_id,
+            &self.subnet_id,
+            &incarnation.to_string(),
+        ]))
+    }
+
+    /// Tags for this slot's ENI, applied in the create call itself.
+    pub fn tags(&self, incarnation: u32, created_at: &str) -> Tags {
+        let subnet_suffix = self
+            .subnet_id
+            .get(self.subnet_id.len().saturating_sub(8)..)
+            .unwrap_or(&self.subnet_id);
+        let mut name = format!(
+            "nodeeni-{}-{}-{}",
+            self.nodeeni_name, self.node_name, subnet_suffix
+        );
+        // EC2 tag values are limited to 256 characters.
+        name.truncate(256);
+        [
+            ("Name", name),
+            (TAG_CLUSTER, self.cluster.clone()),
+            (TAG_NODEENI, self.nodeeni_name.clone()),
+            (TAG_NODEENI_UID, self.nodeeni_uid.clone()),
+            (TAG_NODE, self.node_name.clone()),
+            (TAG_INSTANCE, self.instance_id.clone()),
+            (TAG_SUBNET, self.subnet_id.clone()),
+            (TAG_SLOT, self.slot.to_string()),
+            (TAG_INCARNATION, incarnation.to_string()),
+            (TAG_CREATED_AT, created_at.to_string()),
+            (TAG_NO_MANAGE, "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Finds ENIs made for this slot (any incarnation).
+    pub fn filter(&self) -> EniFilter {
+        owned_by(&self.cluster)
+            .and_tag(TAG_NODEENI_UID, &self.nodeeni_uid)
+            .and_tag(TAG_INSTANCE, &self.instance_id)
+            .and_tag(TAG_SUBNET, &self.subnet_id)
+    }
+}
+
+/// Every ENI owned by `cluster`.
+pub fn owned_by(cluster: &str) -> EniFilter {
+    EniFilter::tagged(TAG_CLUSTER, cluster)
+}
+
+/// Every ENI owned by `cluster` for one NodeENI.
+pub fn owned_by_nodeeni(cluster: &str, nodeeni_uid: &str) -> EniFilter {
+    owned_by(cluster).and_tag(TAG_NODEENI_UID, nodeeni_uid)
+}
+
+/// Every ENI made by the Go controller (any cluster: it did not record one).
+pub fn made_by_go_controller() -> EniFilter {
+    EniFilter::tagged(LEGACY_TAG_MANAGED_BY, LEGACY_MANAGED_BY_VALUE)
+}
+
+/// The ownership tags read back from an ENI owned by this cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedEni {
+    /// NodeENI name.
+    pub nodeeni_name: String,
+    /// NodeENI UID.
+    pub nodeeni_uid: String,
+    /// Node name.
+    pub node_name: String,
+    /// Instance ID it was made for.
+    pub instance_id: String,
+    /// Subnet.
+    pub subnet_id: String,
+    /// Slot (subnet position at creation), if readable.
+    pub slot: Option<u32>,
+    /// Incarnation, if readable.
+    pub incarnation: Option<u32>,
+    /// Creation time as tagged (RFC 3339), if present.
+    pub created_at: Option<String>,
+}
+
+/// Who an ENI belongs to, judged from its tags alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Made by this cluster's controller: ours to manage and delete.
+    Owned(OwnedEni),
+    /// Made by this project for another cluster: never touched.
+    OtherCluster(String),
+    /// Made by the Go controller: may be adopted for a matching slot, never swept.
+    LegacyGo {
+        /// Its `NodeENI` tag.
+        nodeeni_name: String,
+        /// Its `Node` tag.
+        node_name: String,
+        /// Its `SubnetID` tag, when present.
+        subnet_id: Option<String>,
+    },
+    /// Anything else (the VPC CNI's, the primary ENI, hand-made ones): never touched.
+    Foreign,
+}
+
+impl Ownership {
+    /// Classifies an ENI by its tags for the controller of `cluster`.
+    pub fn of(tags: &Tags, cluster: &str) -> Ownership {
+        if let Some(owner) = tags.get(TAG_CLUSTER) {
+            if owner != cluster {
+                return Ownership::OtherCluster(owner.clone());
+            }
+            let get = |k: &str| tags.get(k).cloned();
+            return match (
+                get(TAG_NODEENI),
+                get(TAG_NODEENI_UID),
+                get(TAG_NODE),
+                get(TAG_INSTANCE),
+                get(TAG_SUBNET),
+            ) {
+                (
+                    Some(nodeeni_name),
+                    Some(nodeeni_uid),
+                    Some(node_name),
+                    Some(instance_id),
+                    Some(subnet_id),
+                ) => Ownership::Owned(OwnedEni {
+                    nodeeni_name,
+                    nodeeni_uid,
+                    node_name,
+                    instance_id,
+                    subnet_id,
+                    slot: get(TAG_SLOT).and_then(|s| s.parse().ok()),
+                    incarnation: get(TAG_INCARNATION).and_then(|s| s.parse().ok()),
+                    created_at: get(TAG_CREATED_AT),
+                }),
+                // The cluster tag without the rest is not something this project writes:
+                // someone copied the tag by hand. Treat it as not ours.
+                _ => Ownership::Foreign,
+            };
+        }
+        if tags.get(LEGACY_TAG_MANAGED_BY).map(String::as_str) == Some(LEGACY_MANAGED_BY_VALUE)
+            && let (Some(nodeeni_name), Some(node_name)) =
+                (tags.get(LEGACY_TAG_NODEENI), tags.get(LEGACY_TAG_NODE))
+        {
+            return Ownership::LegacyGo {
+                nodeeni_name: nodeeni_name.clone(),
+                node_name: node_name.clone(),
+                subnet_id: tags.get(LEGACY_TAG_SUBNET).cloned(),
+            };
+        }
+        Ownership::Foreign
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> SlotOwner {
+        SlotOwner {
+            cluster: "prod".into(),
+            nodeeni_name: "multus".into(),
+            nodeeni_uid: "0b5e6c1e-3f6a-4a63-9d7e-1a2b3c4d5e6f".into(),
+            node_name: "ip-10-0-1-5.ec2.internal".into(),
+            instance_id: "i-0123456789abcdef0".into(),
+            subnet_id: "subnet-0123456789abcdef0".into(),
+            slot: 0,
+        }
+    }
+
+    #[test]
+    fn token_is_deterministic_bounded_and_sensitive_to_every_input() {
+        let o = owner();
+        let t = o.client_token(0);
+        assert_eq!(t, o.client_token(0));
+        assert_eq!(t.as_str().len(), 64);
+        assert!(t.as_str().is_ascii());
+        assert_ne!(t, o.client_token(1));
+        let variants = [
+            SlotOwner {
+                cluster: "dev".into(),
+                ..o.clone()
+            },
+            SlotOwner {
+                nodeeni_uid: "x".into(),
+                ..o.clone()
+            },
+            SlotOwner {
+                instance_id: "i-1".into(),
+                ..o.clone()
+            },
+            SlotOwner {
+                subnet_id: "subnet-1".into(),
+                ..o.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.client_token(0), t, "{v:?}");
+        }
+        // Reordering subnets (the slot position) keeps the ENI's identity.
+        assert_eq!(
+            SlotOwner {
+                slot: 3,
+                ..o.clone()
+            }
+            .client_token(0),
+            t
+        );
+    }
+
+    #[test]
+    fn tags_round_trip_through_ownership() {
+        let o = owner();
+        let tags = o.tags(2, "2026-01-01T00:00:00Z");
+        assert_eq!(tags.get(TAG_NO_MANAGE).map(String::as_str), Some("true"));
+        assert!(tags.values().all(|v| v.len() <= 256));
+        match Ownership::of(&tags, "prod") {
+            Ownership::Owned(e) => {
+                assert_eq!(e.nodeeni_uid, o.nodeeni_uid);
+                assert_eq!(e.instance_id, o.instance_id);
+                assert_eq!(e.subnet_id, o.subnet_id);
+                assert_eq!(e.incarnation, Some(2));
+                assert_eq!(e.slot, Some(0));
+            }
+            other => panic!("expected owned, got {other:?}"),
+        }
+        assert_eq!(
+            Ownership::of(&tags, "staging"),
+            Ownership::OtherCluster("prod".into())
+        );
+    }
+
+    #[test]
+    fn foreign_and_legacy_enis_are_recognised() {
+        let cni: Tags = [("node.k8s.amazonaws.com/instance_id", "i-1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(Ownership::of(&cni, "prod"), Ownership::Foreign);
+        assert_eq!(Ownership::of(&Tags::new(), "prod"), Ownership::Foreign);
+        let half: Tags = [(TAG_CLUSTER, "prod")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(Ownership::of(&half, "prod"), Ownership::Foreign);
+        let go: Tags = [
+            (LEGACY_TAG_MANAGED_BY, LEGACY_MANAGED_BY_VALUE),
+            (LEGACY_TAG_NODEENI, "multus"),
+            (LEGACY_TAG_NODE, "node-1"),
+            (LEGACY_TAG_SUBNET, "subnet-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            Ownership::of(&go, "prod"),
+            Ownership::LegacyGo {
+                nodeeni_name: "multus".into(),
+                node_name: "node-1".into(),
+                subnet_id: Some("subnet-1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn foreign_tokens_are_shaped_to_fit() {
+        assert_eq!(ClientToken::new("abc").as_str(), "abc");
+        let long = ClientToken::new("x".repeat(100));
+        assert_eq!(long.as_str().len(), 64);
+        let filter = owner().filter();
+        assert_eq!(filter.tags.len(), 4);
+    }
+}

@@ -1,0 +1,373 @@
+//! The [`Ec2`] port over `aws-sdk-ec2`: real AWS, or anything speaking the EC2 Query
+//! API (moto, LocalStack) through the standard endpoint variables.
+//!
+//! Who retries: **the SDK does not.** Its retries are disabled so that every throttle
+//! reaches the project's rate limiter, which slows that action's bucket down; retrying
+//! inside the SDK would hide the throttles and keep spending tokens from a bucket EC2
+//! has already said is empty. The callers (the lifecycle actors) retry transient errors
+//! with backoff through the limiter. Each call has its own timeout.
+
+mod convert;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ec2::types::{
+    InstanceType, NetworkInterfaceAttachmentChanges, ResourceType, TagSpecification,
+};
+
+use self::convert::{
+    eni_filters, eni_from, filter, group_from, instance_from, map_err, subnet_from, tags_to,
+};
+use super::{
+    AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits, Instance,
+    NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+};
+
+/// The Region used when neither configuration nor instance metadata gives one.
+pub const FALLBACK_REGION: &str = "us-west-2";
+
+/// How to reach EC2.
+#[derive(Debug, Clone)]
+pub struct SdkEc2Config {
+    /// Region; else `AWS_REGION`/profile, else instance metadata, else `us-west-2`.
+    pub region: Option<String>,
+    /// Endpoint override; `AWS_ENDPOINT_URL_EC2` and `AWS_ENDPOINT_URL` are honoured
+    /// without it.
+    pub endpoint_url: Option<String>,
+    /// Timeout of one call, including reading the answer.
+    pub call_timeout: Duration,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Page size for filtered `DescribeNetworkInterfaces` (5 to 1000).
+    pub page_size: i32,
+}
+
+impl Default for SdkEc2Config {
+    fn default() -> Self {
+        SdkEc2Config {
+            region: None,
+            endpoint_url: None,
+            call_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            page_size: 1000,
+        }
+    }
+}
+
+/// [`Ec2`] backed by `aws-sdk-ec2`.
+#[derive(Debug, Clone)]
+pub struct SdkEc2 {
+    client: aws_sdk_ec2::Client,
+    page_size: i32,
+}
+
+impl SdkEc2 {
+    /// Loads credentials and Region the standard way and builds the client, with SDK
+    /// retries off and per-call timeouts on.
+    pub async fn connect(config: SdkEc2Config) -> Self {
+        let region = RegionProviderChain::first_try(config.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(Region::new(FALLBACK_REGION));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .operation_attempt_timeout(config.call_timeout)
+                    .operation_timeout(config.call_timeout)
+                    .build(),
+            );
+        if let Some(url) = &config.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let shared = loader.load().await;
+        Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size)
+    }
+
+    /// Wraps a client built elsewhere.
+    pub fn from_client(client: aws_sdk_ec2::Client, page_size: i32) -> Self {
+        SdkEc2 {
+            client,
+            page_size: page_size.clamp(5, 1000),
+        }
+    }
+
+    /// The Region the client talks to.
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(|r| r.to_string())
+    }
+
+    fn missing(what: &str) -> Ec2Error {
+        Ec2Error::Other {
+            code: String::new(),
+            message: format!("EC2 answer lacks {what}"),
+        }
+    }
+}
+
+#[async_trait]
+impl Ec2 for SdkEc2 {
+    async fn create_eni(&self, request: CreateEniRequest) -> Result<Eni, Ec2Error> {
+        let mut call = self
+            .client
+            .create_network_interface()
+            .subnet_id(&request.subnet_id)
+            .set_groups(Some(request.security_group_ids.clone()))
+            .description(&request.description)
+            .client_token(request.client_token.as_str());
+        if !request.tags.is_empty() {
+            call = call.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::NetworkInterface)
+                    .set_tags(Some(tags_to(&request.tags)))
+                    .build(),
+            );
+        }
+        let out = call.send().await.map_err(map_err)?;
+        out.network_interface()
+            .map(eni_from)
+            .ok_or_else(|| Self::missing("the network interface"))
+    }
+
+    async fn attach_eni(&self, request: AttachRequest) -> Result<String, Ec2Error> {
+        let index = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let out = self
+            .client
+            .attach_network_interface()
+            .network_interface_id(&request.eni_id)
+            .instance_id(&request.instance_id)
+            .device_index(index(request.device_index))
+            // Always explicit: on multi-card instances EC2 has answered "device index in
+            // use" for a free slot when the card index was left out.
+            .network_card_index(index(request.network_card_index))
+            .send()
+            .await
+            .map_err(map_err)?;
+        out.attachment_id()
+            .map(str::to_string)
+            .ok_or_else(|| Self::missing("the attachment ID"))
+    }
+
+    async fn set_delete_on_termination(
+        &self,
+        eni_id: &str,
+        attachment_id: &str,
+        delete_on_termination: bool,
+    ) -> Result<(), Ec2Error> {
+        self.client
+            .modify_network_interface_attribute()
+            .network_interface_id(eni_id)
+            .attachment(
+                NetworkInterfaceAttachmentChanges::builder()
+                    .attachment_id(attachment_id)
+                    .delete_on_termination(delete_on_termination)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn modify_security_groups(
+        &self,
+        eni_id: &str,
+        security_group_ids: &[String],
+    ) -> Result<(), Ec2Error> {
+        self.client
+            .modify_network_interface_attribute()
+            .network_interface_id(eni_id)
+            .set_groups(Some(security_group_ids.to_vec()))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn detach_eni(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+        self.client
+            .detach_network_interface()
+            .attachment_id(attachment_id)
+            .force(force)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_eni(&self, eni_id: &str) -> Result<(), Ec2Error> {
+        self.client
+            .delete_network_interface()
+            .network_interface_id(eni_id)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn describe_enis(
+        &self,
+        filter: &EniFilter,
+        next_token: Option<String>,
+    ) -> Result<Page<Eni>, Ec2Error> {
+        let mut call = self
+            .client
+            .describe_network_interfaces()
+            .set_next_token(next_token);
+        if filter.ids.is_empty() {
+            call = call.max_results(self.page_size);
+        } else {
+            call = call.set_network_interface_ids(Some(filter.ids.clone()));
+        }
+        let filters = eni_filters(filter);
+        if !filters.is_empty() {
+            call = call.set_filters(Some(filters));
+        }
+        let out = call.send().await.map_err(map_err)?;
+        Ok(Page {
+            // Filtered again locally: cheap, and it keeps the semantics identical across
+            // EC2, moto and the simulator.
+            items: out
+                .network_interfaces()
+                .iter()
+                .map(eni_from)
+                .filter(|e| filter.matches(e))
+                .collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
+        let out = self
+            .client
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(map_err)?;
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id))
+            .map(instance_from)
+            .ok_or_else(|| Ec2Error::NotFound {
+                code: "InvalidInstanceID.NotFound".into(),
+                message: format!("instance {instance_id} not found"),
+            })
+    }
+
+    async fn describe_instance_type_limits(
+        &self,
+        instance_type: &str,
+    ) -> Result<EniLimits, Ec2Error> {
+        let out = self
+            .client
+            .describe_instance_types()
+            .instance_types(InstanceType::from(instance_type))
+            .send()
+            .await
+            .map_err(map_err)?;
+        let info = out
+            .instance_types()
+            .first()
+            .and_then(|t| t.network_info())
+            .ok_or_else(|| Ec2Error::NotFound {
+                code: "InvalidInstanceType.NotFound".into(),
+                message: format!("no network information for instance type {instance_type}"),
+            })?;
+        let max = info
+            .maximum_network_interfaces()
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0);
+        let cards: Vec<NetworkCardLimit> = info
+            .network_cards()
+            .iter()
+            .filter_map(|c| {
+                Some(NetworkCardLimit {
+                    index: u32::try_from(c.network_card_index()?).ok()?,
+                    max_interfaces: u32::try_from(c.maximum_network_interfaces()?).ok()?,
+                })
+            })
+            .collect();
+        Ok(if cards.is_empty() {
+            EniLimits::single_card(max)
+        } else {
+            EniLimits {
+                max_interfaces: max,
+                cards,
+            }
+        })
+    }
+
+    async fn describe_subnets(&self, lookup: &SubnetLookup) -> Result<Vec<Subnet>, Ec2Error> {
+        let call = self.client.describe_subnets();
+        let call = match lookup {
+            SubnetLookup::Ids(ids) => call.set_subnet_ids(Some(ids.clone())),
+            SubnetLookup::Names(names) => call.filters(filter("tag:Name", names.iter().cloned())),
+        };
+        let out = call.send().await.map_err(map_err)?;
+        Ok(out.subnets().iter().map(subnet_from).collect())
+    }
+
+    async fn describe_security_groups(
+        &self,
+        lookup: &SecurityGroupLookup,
+    ) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        match lookup {
+            SecurityGroupLookup::Ids(ids) => {
+                let out = self
+                    .client
+                    .describe_security_groups()
+                    .set_group_ids(Some(ids.clone()))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+                Ok(out.security_groups().iter().map(group_from).collect())
+            }
+            SecurityGroupLookup::Names { names, vpc_id } => {
+                // By group name first, then (as the Go controller did) by the Name tag
+                // for the names that matched no group name.
+                let mut found: Vec<SecurityGroup> = Vec::new();
+                let mut wanted: Vec<String> = names.clone();
+                for key in ["group-name", "tag:Name"] {
+                    if wanted.is_empty() {
+                        break;
+                    }
+                    let mut call = self
+                        .client
+                        .describe_security_groups()
+                        .filters(filter(key, wanted.iter().cloned()));
+                    if let Some(vpc) = vpc_id {
+                        call = call.filters(filter("vpc-id", [vpc.clone()]));
+                    }
+                    let out = call.send().await.map_err(map_err)?;
+                    for g in out.security_groups() {
+                        let tag_name = convert::tags_from(g.tags()).remove("Name");
+                        wanted.retain(|n| {
+                            Some(n.as_str()) != g.group_name() && Some(n) != tag_name.as_ref()
+                        });
+                        found.push(group_from(g));
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    async fn tag_eni(&self, eni_id: &str, tags: &Tags) -> Result<(), Ec2Error> {
+        self.client
+            .create_tags()
+            .resources(eni_id)
+            .set_tags(Some(tags_to(tags)))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}

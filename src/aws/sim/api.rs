@@ -1,0 +1,213 @@
+//! The [`Ec2`] port implemented by the simulator: each method is one simulated call.
+
+use async_trait::async_trait;
+
+use super::Ec2Simulator;
+use super::world::err;
+use crate::aws::{
+    AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
+    Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+};
+
+#[async_trait]
+impl Ec2 for Ec2Simulator {
+    async fn create_eni(&self, request: CreateEniRequest) -> Result<Eni, Ec2Error> {
+        self.call(
+            Ec2Action::CreateNetworkInterface,
+            &request.subnet_id,
+            |w, _| w.create_eni(&request),
+        )
+        .await
+    }
+
+    async fn attach_eni(&self, r: AttachRequest) -> Result<String, Ec2Error> {
+        self.call(Ec2Action::AttachNetworkInterface, &r.eni_id, |w, now| {
+            w.attach(
+                now,
+                &r.eni_id,
+                &r.instance_id,
+                r.device_index,
+                r.network_card_index,
+            )
+        })
+        .await
+    }
+
+    async fn set_delete_on_termination(
+        &self,
+        eni_id: &str,
+        attachment_id: &str,
+        delete_on_termination: bool,
+    ) -> Result<(), Ec2Error> {
+        self.call(
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+            eni_id,
+            |w, _| w.set_delete_on_termination(eni_id, attachment_id, delete_on_termination),
+        )
+        .await
+    }
+
+    async fn modify_security_groups(
+        &self,
+        eni_id: &str,
+        security_group_ids: &[String],
+    ) -> Result<(), Ec2Error> {
+        self.call(
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+            eni_id,
+            |w, _| {
+                let vpc = w.eni_mut(eni_id)?.vpc_id.clone();
+                for g in security_group_ids {
+                    match w.groups.get(g) {
+                        Some(sg) if sg.vpc_id == vpc => {}
+                        Some(_) => {
+                            return Err(err(
+                                "InvalidParameterValue",
+                                format!("{g} is in another VPC"),
+                            ));
+                        }
+                        None => {
+                            return Err(err(
+                                "InvalidGroup.NotFound",
+                                format!("The security group '{g}' does not exist"),
+                            ));
+                        }
+                    }
+                }
+                w.eni_mut(eni_id)?.security_group_ids = security_group_ids.to_vec();
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn detach_eni(&self, attachment_id: &str, _force: bool) -> Result<(), Ec2Error> {
+        self.call(
+            Ec2Action::DetachNetworkInterface,
+            attachment_id,
+            |w, now| w.detach(now, attachment_id),
+        )
+        .await
+    }
+
+    async fn delete_eni(&self, eni_id: &str) -> Result<(), Ec2Error> {
+        self.call(Ec2Action::DeleteNetworkInterface, eni_id, |w, _| {
+            w.delete(eni_id)
+        })
+        .await
+    }
+
+    async fn describe_enis(
+        &self,
+        filter: &EniFilter,
+        next_token: Option<String>,
+    ) -> Result<Page<Eni>, Ec2Error> {
+        let page_size = self.config.page_size.max(1);
+        self.call(Ec2Action::DescribeNetworkInterfaces, "", |w, _| {
+            if let Some(missing) = filter.ids.iter().find(|id| !w.enis.contains_key(*id)) {
+                return Err(err(
+                    "InvalidNetworkInterfaceID.NotFound",
+                    format!("The networkInterface ID '{missing}' does not exist"),
+                ));
+            }
+            let skip: usize = match next_token.as_deref() {
+                None | Some("") => 0,
+                Some(t) => t
+                    .parse()
+                    .map_err(|_| err("InvalidPaginationToken", format!("bad token {t:?}")))?,
+            };
+            let matching = w.enis.values().filter(|e| filter.matches(e));
+            let mut items: Vec<Eni> = matching.skip(skip).take(page_size + 1).cloned().collect();
+            let next_token = (items.len() > page_size).then(|| {
+                items.truncate(page_size);
+                (skip + page_size).to_string()
+            });
+            Ok(Page { items, next_token })
+        })
+        .await
+    }
+
+    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
+        self.call(Ec2Action::DescribeInstances, instance_id, |w, _| {
+            w.instance_view(instance_id)
+        })
+        .await
+    }
+
+    async fn describe_instance_type_limits(
+        &self,
+        instance_type: &str,
+    ) -> Result<EniLimits, Ec2Error> {
+        self.call(Ec2Action::DescribeInstanceTypes, instance_type, |w, _| {
+            w.instance_types.get(instance_type).cloned().ok_or_else(|| {
+                err(
+                    "InvalidInstanceType",
+                    format!(
+                        "The following supplied instance types do not exist: [{instance_type}]"
+                    ),
+                )
+            })
+        })
+        .await
+    }
+
+    async fn describe_subnets(&self, lookup: &SubnetLookup) -> Result<Vec<Subnet>, Ec2Error> {
+        self.call(Ec2Action::DescribeSubnets, "", |w, _| match lookup {
+            SubnetLookup::Ids(ids) => ids
+                .iter()
+                .map(|id| {
+                    w.subnets.get(id).map(|s| s.subnet.clone()).ok_or_else(|| {
+                        err(
+                            "InvalidSubnetID.NotFound",
+                            format!("The subnet ID '{id}' does not exist"),
+                        )
+                    })
+                })
+                .collect(),
+            SubnetLookup::Names(names) => Ok(w
+                .subnets
+                .values()
+                .filter(|s| s.subnet.name.as_ref().is_some_and(|n| names.contains(n)))
+                .map(|s| s.subnet.clone())
+                .collect()),
+        })
+        .await
+    }
+
+    async fn describe_security_groups(
+        &self,
+        lookup: &SecurityGroupLookup,
+    ) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        self.call(Ec2Action::DescribeSecurityGroups, "", |w, _| match lookup {
+            SecurityGroupLookup::Ids(ids) => ids
+                .iter()
+                .map(|id| {
+                    w.groups.get(id).cloned().ok_or_else(|| {
+                        err(
+                            "InvalidGroup.NotFound",
+                            format!("The security group '{id}' does not exist"),
+                        )
+                    })
+                })
+                .collect(),
+            SecurityGroupLookup::Names { names, vpc_id } => Ok(w
+                .groups
+                .values()
+                .filter(|g| names.contains(&g.name))
+                .filter(|g| vpc_id.as_ref().is_none_or(|v| *v == g.vpc_id))
+                .cloned()
+                .collect()),
+        })
+        .await
+    }
+
+    async fn tag_eni(&self, eni_id: &str, tags: &Tags) -> Result<(), Ec2Error> {
+        self.call(Ec2Action::CreateTags, eni_id, |w, _| {
+            let eni = w.eni_mut(eni_id)?;
+            eni.tags
+                .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Ok(())
+        })
+        .await
+    }
+}

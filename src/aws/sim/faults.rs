@@ -1,0 +1,114 @@
+//! Fault injection for the EC2 simulator: random failures at given rates, and scripted
+//! ones ("the 7th mutating call times out after EC2 applied it").
+
+use rand::Rng;
+use rand::rngs::SmallRng;
+
+use crate::aws::Ec2Action;
+
+/// What goes wrong with one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A 500 `InternalError`; EC2 did nothing.
+    Transient,
+    /// `RequestLimitExceeded`; EC2 did nothing.
+    Throttle,
+    /// The client gave up before EC2 received the call; EC2 did nothing.
+    TimeoutBeforeApply,
+    /// EC2 applied the call but the answer was lost: the case idempotency exists for.
+    TimeoutAfterApply,
+}
+
+/// Random failure rates, each a probability per call in `[0, 1]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FaultRates {
+    /// Probability of [`Fault::Transient`].
+    pub transient: f64,
+    /// Probability of [`Fault::Throttle`] (on top of real bucket throttling).
+    pub throttle: f64,
+    /// Probability of a timeout; half are [`Fault::TimeoutAfterApply`].
+    pub timeout: f64,
+    /// Only mutating calls fail when set.
+    pub mutating_only: bool,
+}
+
+impl FaultRates {
+    /// Spreads `rate` evenly over transient errors, throttles and timeouts.
+    pub fn uniform(rate: f64) -> Self {
+        let each = rate.clamp(0.0, 1.0) / 3.0;
+        FaultRates {
+            transient: each,
+            throttle: each,
+            timeout: each,
+            mutating_only: false,
+        }
+    }
+}
+
+/// A fault on the `nth` mutating call that reaches EC2 (1-based, counting from when the
+/// script was added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptedFault {
+    /// Which mutating call, 1-based.
+    pub nth_mutating: u64,
+    /// Only if that call is this action (any action when `None`).
+    pub action: Option<Ec2Action>,
+    /// What happens.
+    pub fault: Fault,
+}
+
+/// Decides, call by call, whether a fault happens.
+#[derive(Debug, Default)]
+pub(super) struct FaultInjector {
+    pub(super) rates: FaultRates,
+    scripted: Vec<(u64, ScriptedFault)>,
+}
+
+impl FaultInjector {
+    pub(super) fn new(rates: FaultRates) -> Self {
+        FaultInjector {
+            rates,
+            scripted: Vec::new(),
+        }
+    }
+
+    /// Schedules `fault`, counting its `nth_mutating` from `mutating_so_far`.
+    pub(super) fn script(&mut self, fault: ScriptedFault, mutating_so_far: u64) {
+        self.scripted
+            .push((mutating_so_far + fault.nth_mutating, fault));
+    }
+
+    /// The fault for a call, if any. `mutating_ordinal` is the call's 1-based position
+    /// among mutating calls (0 for a non-mutating call).
+    pub(super) fn decide(
+        &mut self,
+        action: Ec2Action,
+        mutating_ordinal: u64,
+        rng: &mut SmallRng,
+    ) -> Option<Fault> {
+        if mutating_ordinal > 0
+            && let Some(pos) = self
+                .scripted
+                .iter()
+                .position(|(at, f)| *at == mutating_ordinal && f.action.is_none_or(|a| a == action))
+        {
+            return Some(self.scripted.remove(pos).1.fault);
+        }
+        let r = self.rates;
+        if r.mutating_only && !action.is_mutating() {
+            return None;
+        }
+        let x: f64 = rng.random();
+        if x < r.transient {
+            Some(Fault::Transient)
+        } else if x < r.transient + r.throttle {
+            Some(Fault::Throttle)
+        } else if x < r.transient + r.throttle + r.timeout / 2.0 {
+            Some(Fault::TimeoutBeforeApply)
+        } else if x < r.transient + r.throttle + r.timeout {
+            Some(Fault::TimeoutAfterApply)
+        } else {
+            None
+        }
+    }
+}

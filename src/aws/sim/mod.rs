@@ -1,0 +1,266 @@
+//! An in-process EC2 behind the [`Ec2`] port, for large, deterministic, fault-injected
+//! runs: tests, benchmarks and `eni-controller simulate`.
+//!
+//! It behaves like EC2 where the controller's correctness and speed depend on it:
+//! per-action token buckets ([`crate::aws::BucketTable`], AWS's defaults unless told
+//! otherwise) answering `RequestLimitExceeded` when empty; a latency per call;
+//! attachments passing through `attaching` and `detaching`; ENI limits per instance type
+//! and network card; device-index conflicts; Availability Zone checks; ClientToken
+//! idempotency including the parameter-mismatch error; deleteOnTermination on instance
+//! termination; injected faults; and a log of every call.
+//!
+//! All timing uses tokio's clock: under `tokio::time::pause()` a simulation of thousands
+//! of nodes runs in seconds of wall time.
+
+mod catalog;
+mod eni_rules;
+mod faults;
+mod log;
+mod setup;
+mod world;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use self::faults::FaultInjector;
+pub use self::faults::{Fault, FaultRates, ScriptedFault};
+use self::log::CallLog;
+pub use self::log::{CallRecord, OK};
+use self::world::World;
+use crate::aws::{BucketTable, Ec2Action, Ec2Error};
+use crate::clock::{TokenBucket, TokioClock};
+
+mod api;
+
+/// Per-call latency: a base per kind of call, spread uniformly by `jitter` (a fraction).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyModel {
+    /// Base latency of `Describe*` calls.
+    pub describe: Duration,
+    /// Base latency of mutating calls.
+    pub mutate: Duration,
+    /// Uniform spread: a call takes `base × (1 ± jitter)`.
+    pub jitter: f64,
+}
+
+impl Default for LatencyModel {
+    fn default() -> Self {
+        LatencyModel {
+            describe: Duration::from_millis(100),
+            mutate: Duration::from_millis(200),
+            jitter: 0.5,
+        }
+    }
+}
+
+impl LatencyModel {
+    /// No latency at all (unit tests of logic).
+    pub fn zero() -> Self {
+        LatencyModel {
+            describe: Duration::ZERO,
+            mutate: Duration::ZERO,
+            jitter: 0.0,
+        }
+    }
+
+    /// The same base for every call.
+    pub fn uniform(base: Duration) -> Self {
+        LatencyModel {
+            describe: base,
+            mutate: base,
+            jitter: 0.5,
+        }
+    }
+}
+
+/// How the simulated EC2 behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Token buckets per action.
+    pub buckets: BucketTable,
+    /// Call latency.
+    pub latency: LatencyModel,
+    /// Time an attachment spends `attaching`.
+    pub attach_delay: Duration,
+    /// Time an attachment spends `detaching` (EC2 takes 2 to 3 s).
+    pub detach_delay: Duration,
+    /// How long a call that "times out" takes before failing (the client's timeout).
+    pub timeout: Duration,
+    /// Random faults.
+    pub faults: FaultRates,
+    /// Page size of `DescribeNetworkInterfaces`.
+    pub page_size: usize,
+    /// Seed of every random choice (latency jitter, faults).
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            buckets: BucketTable::default(),
+            latency: LatencyModel::default(),
+            attach_delay: Duration::from_secs(1),
+            detach_delay: Duration::from_millis(2500),
+            timeout: Duration::from_secs(10),
+            faults: FaultRates::default(),
+            page_size: 1000,
+            seed: 1,
+        }
+    }
+}
+
+struct Inner {
+    world: World,
+    log: CallLog,
+    faults: FaultInjector,
+    rng: SmallRng,
+    mutating_arrived: u64,
+}
+
+/// The in-process EC2. Cheap to clone; clones share one world.
+#[derive(Clone)]
+pub struct Ec2Simulator {
+    inner: Arc<Mutex<Inner>>,
+    buckets: Arc<Vec<(Ec2Action, TokenBucket)>>,
+    config: Arc<SimConfig>,
+    origin: Instant,
+    vpc_id: Arc<str>,
+    applied: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for Ec2Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2Simulator")
+            .field("vpc_id", &self.vpc_id)
+            .finish()
+    }
+}
+
+impl Ec2Simulator {
+    /// A fresh account with one VPC and the built-in instance types.
+    pub fn new(config: SimConfig) -> Self {
+        let clock = TokioClock::new();
+        let buckets = Ec2Action::ALL
+            .into_iter()
+            .map(|a| (a, TokenBucket::new(config.buckets.get(a), clock)))
+            .collect();
+        let mut world = World::new(config.attach_delay, config.detach_delay);
+        let vpc_id = world.new_id("vpc");
+        for (name, limits) in catalog::builtin_instance_types() {
+            world.instance_types.insert(name.to_string(), limits);
+        }
+        let faults = FaultInjector::new(config.faults);
+        Ec2Simulator {
+            inner: Arc::new(Mutex::new(Inner {
+                world,
+                log: CallLog::default(),
+                faults,
+                rng: SmallRng::seed_from_u64(config.seed),
+                mutating_arrived: 0,
+            })),
+            buckets: Arc::new(buckets),
+            config: Arc::new(config),
+            origin: Instant::now(),
+            vpc_id: vpc_id.into(),
+            applied: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    fn latency(&self, action: Ec2Action) -> Duration {
+        let m = self.config.latency;
+        let base = if action.is_mutating() {
+            m.mutate
+        } else {
+            m.describe
+        };
+        if base.is_zero() || m.jitter <= 0.0 {
+            return base;
+        }
+        let f: f64 = self.lock().rng.random_range(-1.0..=1.0);
+        base.mul_f64((1.0 + f * m.jitter.min(1.0)).max(0.0))
+    }
+
+    /// Runs one API call: latency, bucket, faults, then `op` on the world.
+    async fn call<T>(
+        &self,
+        action: Ec2Action,
+        target: &str,
+        op: impl FnOnce(&mut World, Instant) -> Result<T, Ec2Error>,
+    ) -> Result<T, Ec2Error> {
+        let latency = self.latency(action);
+        tokio::time::sleep(latency / 2).await;
+        let now = Instant::now();
+        let at = now.duration_since(self.origin);
+        let bucket = self
+            .buckets
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, b)| b);
+        if bucket.is_some_and(|b| b.try_take().is_err()) {
+            self.lock()
+                .log
+                .push(at, action, "throttled", target.to_string());
+            tokio::time::sleep(latency - latency / 2).await;
+            return Err(throttle());
+        }
+        let (fault, result) = {
+            let mut g = self.lock();
+            let inner = &mut *g;
+            let ordinal = if action.is_mutating() {
+                inner.mutating_arrived += 1;
+                inner.mutating_arrived
+            } else {
+                0
+            };
+            let fault = inner.faults.decide(action, ordinal, &mut inner.rng);
+            let result = match fault {
+                Some(Fault::Throttle) => Err(throttle()),
+                Some(Fault::Transient) => Err(Ec2Error::classify(
+                    "InternalError",
+                    "An internal error has occurred",
+                    Some(500),
+                )),
+                Some(Fault::TimeoutBeforeApply) => Err(Ec2Error::transient("EC2 call timed out")),
+                Some(Fault::TimeoutAfterApply) | None => {
+                    inner.world.settle(now);
+                    let r = op(&mut inner.world, now);
+                    if r.is_ok() && action.is_mutating() {
+                        self.applied.send_modify(|n| *n += 1);
+                    }
+                    match fault {
+                        Some(_) => r.and(Err(Ec2Error::transient("EC2 call timed out"))),
+                        None => r,
+                    }
+                }
+            };
+            let outcome = result.as_ref().map_or_else(|e| e.label(), |_| OK);
+            inner.log.push(at, action, outcome, target.to_string());
+            (fault, result)
+        };
+        let tail = match fault {
+            Some(Fault::TimeoutBeforeApply | Fault::TimeoutAfterApply) => self.config.timeout,
+            _ => latency - latency / 2,
+        };
+        tokio::time::sleep(tail).await;
+        result
+    }
+}
+
+fn throttle() -> Ec2Error {
+    Ec2Error::classify("RequestLimitExceeded", "Request limit exceeded.", Some(503))
+}

@@ -1,0 +1,163 @@
+//! Setting the simulated account up and looking inside it. None of these are EC2 calls:
+//! they bypass buckets, latency, faults and the call log.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::world::SimInstance;
+use super::{CallRecord, Ec2Simulator, FaultRates, ScriptedFault};
+use crate::aws::{
+    AttachRequest, ClientToken, CreateEniRequest, Ec2Action, Ec2Error, Eni, EniLimits, Instance,
+    InstanceState, SecurityGroup, Subnet, Tags,
+};
+
+impl Ec2Simulator {
+    /// The account's default VPC.
+    pub fn vpc_id(&self) -> &str {
+        &self.vpc_id
+    }
+
+    /// Adds a subnet in `az` with an optional `Name` tag.
+    pub fn add_subnet(&self, az: &str, cidr: &str, name: Option<&str>) -> Subnet {
+        self.lock().world.add_subnet(&self.vpc_id, az, cidr, name)
+    }
+
+    /// Adds a security group to the default VPC.
+    pub fn add_security_group(&self, name: &str) -> SecurityGroup {
+        let mut g = self.lock();
+        let group = SecurityGroup {
+            id: g.world.new_id("sg"),
+            name: name.to_string(),
+            vpc_id: self.vpc_id.to_string(),
+        };
+        g.world.groups.insert(group.id.clone(), group.clone());
+        group
+    }
+
+    /// Teaches the simulator an instance type's ENI limits.
+    pub fn add_instance_type(&self, name: &str, limits: EniLimits) {
+        self.lock()
+            .world
+            .instance_types
+            .insert(name.to_string(), limits);
+    }
+
+    /// Launches a running instance whose primary ENI (device 0, card 0, deleted on
+    /// termination) is in `subnet_id`.
+    pub fn launch_instance(
+        &self,
+        instance_type: &str,
+        subnet_id: &str,
+    ) -> Result<Instance, Ec2Error> {
+        let mut g = self.lock();
+        let w = &mut g.world;
+        let subnet = w
+            .subnets
+            .get(subnet_id)
+            .map(|s| s.subnet.clone())
+            .ok_or_else(|| super::world::err("InvalidSubnetID.NotFound", subnet_id))?;
+        let id = w.new_id("i");
+        w.instances.insert(
+            id.clone(),
+            SimInstance {
+                id: id.clone(),
+                instance_type: instance_type.to_string(),
+                az: subnet.availability_zone.clone(),
+                vpc_id: subnet.vpc_id.clone(),
+                state: InstanceState::Running,
+                slots: BTreeMap::new(),
+            },
+        );
+        let primary = w.create_eni(&CreateEniRequest {
+            subnet_id: subnet.id.clone(),
+            security_group_ids: vec![],
+            description: format!("Primary network interface of {id}"),
+            tags: Tags::new(),
+            client_token: ClientToken::new(format!("primary-{id}")),
+        })?;
+        let now = Instant::now();
+        let attachment = w.attach(now, &primary.id, &id, 0, 0)?;
+        w.set_delete_on_termination(&primary.id, &attachment, true)?;
+        w.settle(now + w.attach_delay);
+        w.instance_view(&id)
+    }
+
+    /// Terminates an instance now (as EC2 would after a scale-in or spot reclaim).
+    pub fn terminate_instance(&self, instance_id: &str) -> Result<(), Ec2Error> {
+        self.lock().world.terminate(instance_id)
+    }
+
+    /// Creates an ENI directly, as someone else would (tests of foreign ENIs).
+    pub fn seed_eni(&self, subnet_id: &str, tags: Tags) -> Result<Eni, Ec2Error> {
+        let mut g = self.lock();
+        let token = g.world.new_id("seed");
+        g.world.create_eni(&CreateEniRequest {
+            subnet_id: subnet_id.to_string(),
+            security_group_ids: vec![],
+            description: "seeded".into(),
+            tags,
+            client_token: ClientToken::new(token),
+        })
+    }
+
+    /// Attaches an ENI directly, already settled (tests of foreign or pre-existing ENIs).
+    pub fn seed_attach(&self, r: &AttachRequest) -> Result<String, Ec2Error> {
+        let mut g = self.lock();
+        let now = Instant::now();
+        let id = g.world.attach(
+            now,
+            &r.eni_id,
+            &r.instance_id,
+            r.device_index,
+            r.network_card_index,
+        )?;
+        let later = now + g.world.attach_delay;
+        g.world.settle(later);
+        Ok(id)
+    }
+
+    /// Every ENI in the account, as of now.
+    pub fn enis(&self) -> Vec<Eni> {
+        let mut g = self.lock();
+        g.world.settle(Instant::now());
+        g.world.enis.values().cloned().collect()
+    }
+
+    /// One instance as of now, without making a call.
+    pub fn instance(&self, instance_id: &str) -> Option<Instance> {
+        let mut g = self.lock();
+        g.world.settle(Instant::now());
+        g.world.instance_view(instance_id).ok()
+    }
+
+    /// Every call made so far.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.lock().log.records().to_vec()
+    }
+
+    /// Calls of `action` (every action when `None`) that ended with `outcome` (any
+    /// outcome when `None`; `"ok"`, `"throttled"`, ... otherwise).
+    pub fn count(&self, action: Option<Ec2Action>, outcome: Option<&str>) -> u64 {
+        self.lock().log.count(action, outcome)
+    }
+
+    /// Watches the number of mutating calls EC2 has applied (crash tests stop the
+    /// controller right after the k-th).
+    pub fn applied_mutations(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Replaces the random fault rates.
+    pub fn set_fault_rates(&self, rates: FaultRates) {
+        self.lock().faults.rates = rates;
+    }
+
+    /// Schedules a fault on a coming mutating call, counted from now.
+    pub fn script_fault(&self, fault: ScriptedFault) {
+        let mut g = self.lock();
+        let so_far = g.mutating_arrived;
+        g.faults.script(fault, so_far);
+    }
+}

@@ -1,0 +1,229 @@
+//! The `NodeENI` custom resource (`networking.k8s.aws/v1alpha1`).
+//!
+//! Field names are those of the Go controller's CRD, so existing YAML applies unchanged.
+//! Validation happens at admission: OpenAPI constraints and CEL rules
+//! (`x-kubernetes-validations`) in the generated schema reject a bad NodeENI with a
+//! message naming the rule, before the controller ever sees it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Default `deviceIndex`: the first index after the primary interface.
+pub const DEFAULT_DEVICE_INDEX: i32 = 1;
+
+fn default_device_index() -> i32 {
+    DEFAULT_DEVICE_INDEX
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Which nodes get which ENIs.
+///
+/// Every node whose labels contain all of `nodeSelector` gets one ENI per subnet, in
+/// order, at device indices `deviceIndex`, `deviceIndex + 1`, ... on network card
+/// `networkCardIndex`. Subnets are the union of `subnetID`, `subnetIDs`, `subnetName`
+/// and `subnetNames`; security groups the union of `securityGroupIDs` and
+/// `securityGroupNames`.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "networking.k8s.aws",
+    version = "v1alpha1",
+    kind = "NodeENI",
+    plural = "nodeenis",
+    singular = "nodeeni",
+    shortname = "neni",
+    status = "NodeENIStatus",
+    derive = "PartialEq",
+    doc = "NodeENI attaches extra AWS Elastic Network Interfaces to the nodes its nodeSelector matches.",
+    printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".status.desiredCount","description":"ENIs that should be attached"}"#,
+    printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyCount","description":"ENIs attached and ready"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason","description":"Reason of the Ready condition"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.subnetID) || has(self.subnetName) || (has(self.subnetIDs) && size(self.subnetIDs) > 0) || (has(self.subnetNames) && size(self.subnetNames) > 0)")
+        .message("at least one of subnetID, subnetIDs, subnetName or subnetNames must be set")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("(has(self.securityGroupIDs) && size(self.securityGroupIDs) > 0) || (has(self.securityGroupNames) && size(self.securityGroupNames) > 0)")
+        .message("at least one of securityGroupIDs or securityGroupNames must be set")
+        .reason(Reason::FieldValueRequired)
+)]
+pub struct NodeENISpec {
+    /// Labels a node must carry (all of them, exact values) to get the ENIs.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("nodeSelector must name at least one label: an empty selector would give every node an ENI"))]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// A subnet by ID.
+    #[serde(rename = "subnetID", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^subnet-[0-9a-f]{8,17}$"))]
+    pub subnet_id: Option<String>,
+
+    /// Subnets by ID; one ENI per subnet.
+    #[serde(rename = "subnetIDs", default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(regex(pattern = r"^subnet-[0-9a-f]{8,17}$")))]
+    pub subnet_ids: Vec<String>,
+
+    /// A subnet by its `Name` tag. A name carried by one subnet per Availability Zone
+    /// gives each node the subnet of its own zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub subnet_name: Option<String>,
+
+    /// Subnets by `Name` tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 255)))]
+    pub subnet_names: Vec<String>,
+
+    /// Security groups by ID.
+    #[serde(
+        rename = "securityGroupIDs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(length(max = 16), inner(regex(pattern = r"^sg-[0-9a-f]{8,17}$")))]
+    pub security_group_ids: Vec<String>,
+
+    /// Security groups by name (looked up in the subnet's VPC), or `Name` tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 255)))]
+    pub security_group_names: Vec<String>,
+
+    /// Device index of the first ENI; later subnets take the following indices.
+    #[serde(default = "default_device_index")]
+    #[schemars(range(min = 1, max = 63))]
+    pub device_index: i32,
+
+    /// Whether EC2 deletes the ENI when the instance terminates.
+    #[serde(default = "default_true")]
+    pub delete_on_termination: bool,
+
+    /// ENI description shown in the EC2 console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    pub description: Option<String>,
+
+    /// MTU the node agent sets on the interface; 0 leaves the MTU alone.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == 0 || (self >= 576 && self <= 9001)").message("mtu must be 0 (leave the MTU alone) or between 576 and 9001"))]
+    pub mtu: i32,
+
+    /// Network card for the ENIs (multi-card instances such as p5 or c6in.32xlarge).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 31))]
+    pub network_card_index: i32,
+
+    /// Accepted for compatibility with the Go controller; not supported yet, and reported
+    /// in the NodeENI's conditions when set.
+    #[serde(
+        rename = "enableDPDK",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub enable_dpdk: bool,
+
+    /// Accepted for compatibility (DPDK driver); not used yet.
+    #[serde(
+        rename = "dpdkDriver",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dpdk_driver: Option<String>,
+
+    /// Accepted for compatibility (SR-IOV resource name); not used yet.
+    #[serde(
+        rename = "dpdkResourceName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dpdk_resource_name: Option<String>,
+
+    /// Accepted for compatibility (PCI address); not used yet.
+    #[serde(
+        rename = "dpdkPCIAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dpdk_pci_address: Option<String>,
+}
+
+/// What the controller observed and did for one NodeENI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeENIStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Progressing` and `Degraded`, in the Kubernetes convention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// One entry per ENI the controller manages for this NodeENI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ENIAttachment>,
+    /// ENIs that should exist (matching nodes × subnets in their zone).
+    #[serde(default)]
+    pub desired_count: i32,
+    /// ENIs attached and ready.
+    #[serde(default)]
+    pub ready_count: i32,
+}
+
+/// One managed ENI (field names as in the Go controller, plus MAC and network card).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ENIAttachment {
+    /// Node name.
+    #[serde(rename = "nodeID")]
+    pub node_id: String,
+    /// EC2 instance ID.
+    #[serde(rename = "instanceID")]
+    pub instance_id: String,
+    /// ENI ID.
+    #[serde(rename = "eniID", default, skip_serializing_if = "String::is_empty")]
+    pub eni_id: String,
+    /// Attachment ID.
+    #[serde(
+        rename = "attachmentID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub attachment_id: String,
+    /// Subnet ID.
+    #[serde(rename = "subnetID")]
+    pub subnet_id: String,
+    /// Subnet CIDR block.
+    #[serde(
+        rename = "subnetCIDR",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub subnet_cidr: String,
+    /// MTU requested for the interface.
+    #[serde(default)]
+    pub mtu: i32,
+    /// Device index.
+    #[serde(default)]
+    pub device_index: i32,
+    /// Network card index.
+    #[serde(default)]
+    pub network_card_index: i32,
+    /// MAC address: the node agent finds the interface by it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
+    /// Lifecycle state (`creating`, `attaching`, `attached`, `detaching`, `failed`...).
+    pub status: String,
+    /// When this entry last changed (not rewritten when nothing changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<Time>,
+}
+
+/// The CRD as YAML: the text `eni-controller crd` prints and `deploy/crds/` holds.
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    serde_saphyr::to_string(&NodeENI::crd())
+}

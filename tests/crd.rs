@@ -1,0 +1,295 @@
+//! The NodeENI CRD: the committed YAML matches what the code generates, every sample is
+//! admitted, and every validation rule rejects what it should with its own message.
+//! Rules are evaluated as kube-apiserver would: OpenAPI constraints, then the CEL rules
+//! with the `kube-cel` interpreter, on the committed CRD file (what users install).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_multi_eni_controller::k8s::{NodeENI, crd::crd_yaml};
+use eni_testkit::schema::admit;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde_json::{Value, json};
+
+const CRD_FILE: &str = "deploy/crds/networking.k8s.aws_nodeenis.yaml";
+const CHART_CRD_FILE: &str =
+    "charts/aws-multi-eni-controller/crds/networking.k8s.aws_nodeenis.yaml";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+fn schema() -> Value {
+    let crd: CustomResourceDefinition =
+        serde_saphyr::from_str(&read(CRD_FILE)).expect("CRD parses");
+    let version = &crd.spec.versions[0];
+    serde_json::to_value(
+        version
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn committed_crds_match_the_generated_one() {
+    let generated = crd_yaml().expect("CRD serialises");
+    for file in [CRD_FILE, CHART_CRD_FILE] {
+        assert!(
+            read(file) == generated,
+            "{file} is stale: regenerate it with `cargo run --bin eni-controller -- crd > {file}`"
+        );
+    }
+}
+
+#[test]
+fn crd_subcommand_prints_the_committed_crd() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
+        .arg("crd")
+        .output()
+        .expect("eni-controller runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), read(CRD_FILE));
+}
+
+#[test]
+fn every_sample_is_admitted_and_parses() {
+    let schema = schema();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo("deploy/samples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("sample is YAML");
+        for doc in docs {
+            let admitted = admit(&schema, &doc)
+                .unwrap_or_else(|e| panic!("{} rejected: {e:?}", path.display()));
+            let parsed: NodeENI = serde_json::from_value(admitted)
+                .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+            assert!(!parsed.spec.node_selector.is_empty());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "expected the samples, found {seen}");
+}
+
+fn base() -> Value {
+    json!({
+        "apiVersion": "networking.k8s.aws/v1alpha1",
+        "kind": "NodeENI",
+        "metadata": {"name": "t"},
+        "spec": {
+            "nodeSelector": {"ng": "multi-eni"},
+            "subnetID": "subnet-0f59b4f14737be9ad",
+            "securityGroupIDs": ["sg-05da196f3314d4af8"]
+        }
+    })
+}
+
+fn with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+    let mut v = base();
+    edit(v["spec"].as_object_mut().unwrap());
+    v
+}
+
+#[test]
+fn defaults_are_applied_like_the_go_crd() {
+    let admitted = admit(&schema(), &base()).expect("base object is valid");
+    let spec = &admitted["spec"];
+    assert_eq!(spec["deviceIndex"], 1);
+    assert_eq!(spec["deleteOnTermination"], true);
+    assert_eq!(spec["mtu"], 0);
+    assert_eq!(spec["networkCardIndex"], 0);
+}
+
+#[test]
+fn each_rule_rejects_with_its_message() {
+    let schema = schema();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "no subnet source",
+            with(|s| {
+                s.remove("subnetID");
+            }),
+            "at least one of subnetID, subnetIDs, subnetName or subnetNames must be set",
+        ),
+        (
+            "empty subnet lists",
+            with(|s| {
+                s.remove("subnetID");
+                s.insert("subnetIDs".into(), json!([]));
+                s.insert("subnetNames".into(), json!([]));
+            }),
+            "at least one of subnetID, subnetIDs, subnetName or subnetNames must be set",
+        ),
+        (
+            "no security group source",
+            with(|s| {
+                s.remove("securityGroupIDs");
+            }),
+            "at least one of securityGroupIDs or securityGroupNames must be set",
+        ),
+        (
+            "empty node selector",
+            with(|s| {
+                s.insert("nodeSelector".into(), json!({}));
+            }),
+            "nodeSelector must name at least one label",
+        ),
+        (
+            "missing node selector",
+            with(|s| {
+                s.remove("nodeSelector");
+            }),
+            "spec.nodeSelector: Required value",
+        ),
+        (
+            "device index 0",
+            with(|s| {
+                s.insert("deviceIndex".into(), json!(0));
+            }),
+            "greater than or equal to 1",
+        ),
+        (
+            "mtu too small",
+            with(|s| {
+                s.insert("mtu".into(), json!(575));
+            }),
+            "mtu must be 0",
+        ),
+        (
+            "mtu too large",
+            with(|s| {
+                s.insert("mtu".into(), json!(9002));
+            }),
+            "mtu must be 0",
+        ),
+        (
+            "malformed subnet ID",
+            with(|s| {
+                s.insert("subnetID".into(), json!("sn-123"));
+            }),
+            "should match '^subnet-",
+        ),
+        (
+            "malformed subnet ID in list",
+            with(|s| {
+                s.insert(
+                    "subnetIDs".into(),
+                    json!(["subnet-0f59b4f14737be9ad", "subnet-XYZ"]),
+                );
+            }),
+            "spec.subnetIDs[1]",
+        ),
+        (
+            "malformed security group ID",
+            with(|s| {
+                s.insert("securityGroupIDs".into(), json!(["group-1"]));
+            }),
+            "should match '^sg-",
+        ),
+        (
+            "card index too large",
+            with(|s| {
+                s.insert("networkCardIndex".into(), json!(32));
+            }),
+            "less than or equal to 31",
+        ),
+        (
+            "card index negative",
+            with(|s| {
+                s.insert("networkCardIndex".into(), json!(-1));
+            }),
+            "greater than or equal to 0",
+        ),
+        (
+            "mtu as a string",
+            with(|s| {
+                s.insert("mtu".into(), json!("9001"));
+            }),
+            "must be of type integer",
+        ),
+    ];
+    for (name, object, expected) in cases {
+        let errors = admit(&schema, &object).expect_err(name);
+        let text: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        assert!(
+            text.iter().any(|m| m.contains(expected)),
+            "{name}: expected an error containing {expected:?}, got {text:?}"
+        );
+    }
+}
+
+#[test]
+fn boundary_values_are_accepted() {
+    let schema = schema();
+    for mtu in [0, 576, 1500, 9001] {
+        admit(
+            &schema,
+            &with(|s| {
+                s.insert("mtu".into(), json!(mtu));
+            }),
+        )
+        .unwrap_or_else(|e| panic!("mtu {mtu}: {e:?}"));
+    }
+    for (field, value) in [
+        ("subnetNames", json!(["multus"])),
+        ("subnetName", json!("multus")),
+        ("securityGroupNames", json!(["multus"])),
+        ("networkCardIndex", json!(31)),
+        ("deviceIndex", json!(63)),
+        ("subnetID", json!("subnet-0123abcd")),
+    ] {
+        let obj = with(|s| {
+            s.insert(field.into(), value.clone());
+        });
+        admit(&schema, &obj).unwrap_or_else(|e| panic!("{field}={value}: {e:?}"));
+    }
+    // Names alone are enough sources.
+    let names_only = with(|s| {
+        s.remove("subnetID");
+        s.remove("securityGroupIDs");
+        s.insert("subnetNames".into(), json!(["a"]));
+        s.insert("securityGroupNames".into(), json!(["b"]));
+    });
+    admit(&schema, &names_only).expect("names only");
+}
+
+#[test]
+fn status_carries_the_go_field_names() {
+    let status = json!({
+        "observedGeneration": 3,
+        "desiredCount": 1,
+        "readyCount": 1,
+        "attachments": [{
+            "nodeID": "ip-10-0-1-5", "instanceID": "i-0123456789abcdef0", "eniID": "eni-1",
+            "attachmentID": "eni-attach-1", "subnetID": "subnet-0123abcd", "subnetCIDR": "10.0.1.0/24",
+            "mtu": 9001, "deviceIndex": 1, "status": "attached", "macAddress": "02:00:00:00:00:01",
+            "networkCardIndex": 0, "lastUpdated": "2026-01-01T00:00:00Z"
+        }],
+        "conditions": [{"type": "Ready", "status": "True", "reason": "AllAttached", "message": "1/1",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 3}]
+    });
+    let mut obj = base();
+    obj["status"] = status.clone();
+    let admitted = admit(&schema(), &obj).expect("status is valid");
+    assert_eq!(admitted["status"], status, "no status field is pruned");
+    let parsed: NodeENI = serde_json::from_value(admitted).unwrap();
+    let st = parsed.status.unwrap();
+    assert_eq!(st.attachments[0].eni_id, "eni-1");
+    assert_eq!(st.attachments[0].mac_address, "02:00:00:00:00:01");
+}

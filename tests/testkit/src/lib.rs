@@ -1,0 +1,7 @@
+//! Test-only parts of aws-multi-eni-controller, shared by its tests and benchmarks:
+//! - [`moto`]: starts the moto EC2 server and builds networks in it;
+//! - [`schema`]: admits custom resources against a CRD schema as kube-apiserver does
+//!   (pruning, defaults, OpenAPI constraints, CEL rules).
+
+pub mod moto;
+pub mod schema;
