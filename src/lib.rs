@@ -13,6 +13,7 @@
 //! - [`aws`]: the EC2 port (a small trait), its `aws-sdk-ec2` adapter, the in-process
 //!   EC2 simulator, ownership tags and ClientTokens, cached name resolution.
 //! - [`k8s`]: the `NodeENI` custom resource and the cluster side.
+//! - [`plan`]: pure decisions (desired slots, device indices, the slot lifecycle).
 //! - [`actors`]: the supervised actor tree that joins the two.
 //! - [`clock`]: token buckets on tokio's clock, shared by the simulator and the limiter.
 //!
@@ -21,4 +22,8 @@
 pub mod actors;
 pub mod aws;
 pub mod clock;
+pub mod config;
 pub mod k8s;
+pub mod plan;
+pub mod run;
+pub mod telemetry;

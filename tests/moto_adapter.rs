@@ -82,7 +82,7 @@ async fn full_eni_lifecycle_through_the_port() {
         moto: _moto,
     } = env().await;
     let slot = owner(&net);
-    let tags = slot.tags(0, "2026-01-01T00:00:00Z");
+    let tags = slot.tags(0, 1, "2026-01-01T00:00:00Z");
     let eni = ec2
         .create_eni(request(&net, 0, slot.client_token(0).as_str(), tags))
         .await

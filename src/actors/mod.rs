@@ -1,3 +1,97 @@
-//! The controller's actor tree (ractor): a root supervisor, one actor per NodeENI with
-//! one child per node attachment, the EC2 rate limiter and the cleanup pool. The actors
-//! are thin shells that route messages and execute decisions made by pure functions.
+//! The controller's actor tree (ractor):
+//!
+//! ```text
+//! root ─┬─ limiter                 every EC2 call waits here for its action's token
+//!       ├─ cleanup pool ── workers  detach + delete, de-duplicated; orphan sweep
+//!       └─ NodeENI actor (one per NodeENI) ── attachment actor (one per slot)
+//! ```
+//!
+//! Watches feed the root; the root routes to NodeENI actors; NodeENI actors plan slots
+//! ([`crate::plan`]) and run a child per slot, which drives its lifecycle against the
+//! rate-limited EC2 port. Every supervisor restarts failed children with backoff under
+//! a budget ([`supervision`]); a failure stays local to the failed actor.
+
+pub mod attachment;
+pub mod cleanup;
+pub mod cleanup_worker;
+pub mod handle;
+pub mod limited_ec2;
+pub mod limiter;
+pub mod nodeeni;
+mod nodeeni_ops;
+mod nodeeni_view;
+pub mod root;
+pub mod root_services;
+pub mod settings;
+mod slot_io;
+pub mod supervision;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ractor::{Actor, ActorRef, SpawnErr};
+use tokio::task::JoinHandle;
+
+use crate::aws::Ec2;
+use crate::k8s::Cluster;
+pub use root::{RootActor, RootArgs, RootMsg};
+pub use settings::ControllerSettings;
+
+/// A running actor tree.
+pub struct Controller {
+    root: ActorRef<RootMsg>,
+    join: JoinHandle<()>,
+    synced: Arc<AtomicBool>,
+}
+
+impl Controller {
+    /// Starts the tree against `cluster` and `ec2`; `synced` turns true once both watches
+    /// delivered their first listing (and false when the tree stops).
+    pub async fn start(
+        cluster: Arc<dyn Cluster>,
+        ec2: Arc<dyn Ec2>,
+        settings: ControllerSettings,
+        synced: Arc<AtomicBool>,
+    ) -> Result<Self, SpawnErr> {
+        let args = RootArgs {
+            cluster,
+            ec2,
+            settings,
+            synced: synced.clone(),
+        };
+        let (root, join) = Actor::spawn(None, RootActor, args).await?;
+        Ok(Controller { root, join, synced })
+    }
+
+    /// Whether both watches delivered their first listing (readiness).
+    pub fn synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Stops gracefully: every actor finishes its current step, children first.
+    pub async fn stop(self) {
+        self.root.stop(Some("shutting down".into()));
+        let _ = self.join.await;
+    }
+
+    /// Stops gracefully, but no longer than `grace`: then abruptly.
+    pub async fn shutdown(self, grace: std::time::Duration) {
+        self.root.stop(Some("shutting down".into()));
+        let Controller { root, mut join, .. } = self;
+        if tokio::time::timeout(grace, &mut join).await.is_err() {
+            root.kill();
+            let _ = join.await;
+        }
+    }
+
+    /// Stops abruptly, as a crash would: in-flight calls are abandoned mid-way.
+    pub async fn kill(self) {
+        self.root.kill();
+        let _ = self.join.await;
+    }
+
+    /// The root actor (tests).
+    pub fn root(&self) -> &ActorRef<RootMsg> {
+        &self.root
+    }
+}

@@ -30,6 +30,11 @@ pub const TAG_INSTANCE: &str = "networking.k8s.aws/instance-id";
 pub const TAG_SUBNET: &str = "networking.k8s.aws/subnet-id";
 /// Tag carrying the slot: the subnet's position in the NodeENI spec when created.
 pub const TAG_SLOT: &str = "networking.k8s.aws/slot";
+/// Tag carrying the device index the ENI was placed for (`deviceIndex` + position when
+/// it was attached). An ENI stepped past an index someone else held keeps its place
+/// unless the spec changes what it should be placed for: attached interfaces never move
+/// just because another ENI went away.
+pub const TAG_DEVICE_INDEX: &str = "networking.k8s.aws/device-index";
 /// Tag carrying the incarnation: how many ENIs this slot had before this one.
 pub const TAG_INCARNATION: &str = "networking.k8s.aws/incarnation";
 /// Tag carrying the creation time (RFC 3339), for the orphan sweep's grace period.
@@ -128,8 +133,11 @@ impl SlotOwner {
         ]))
     }
 
-    /// Tags for this slot's ENI, applied in the create call itself.
-    pub fn tags(&self, incarnation: u32, created_at: &str) -> Tags {
+    /// Tags for this slot's ENI, applied in the create call itself. `device_index` is
+    /// the preferred index the ENI is created for; `created_at` is an RFC 3339 time that
+    /// must stay the same when a create is retried (the tags are part of the request, and
+    /// a ClientToken reused with different tags is refused).
+    pub fn tags(&self, incarnation: u32, device_index: u32, created_at: &str) -> Tags {
         let subnet_suffix = self
             .subnet_id
             .get(self.subnet_id.len().saturating_sub(8)..)
@@ -150,6 +158,7 @@ impl SlotOwner {
             (TAG_SUBNET, self.subnet_id.clone()),
             (TAG_SLOT, self.slot.to_string()),
             (TAG_INCARNATION, incarnation.to_string()),
+            (TAG_DEVICE_INDEX, device_index.to_string()),
             (TAG_CREATED_AT, created_at.to_string()),
             (TAG_NO_MANAGE, "true".to_string()),
         ]
@@ -199,6 +208,8 @@ pub struct OwnedEni {
     pub slot: Option<u32>,
     /// Incarnation, if readable.
     pub incarnation: Option<u32>,
+    /// Preferred device index it was placed for, if readable.
+    pub device_index: Option<u32>,
     /// Creation time as tagged (RFC 3339), if present.
     pub created_at: Option<String>,
 }
@@ -252,6 +263,7 @@ impl Ownership {
                     subnet_id,
                     slot: get(TAG_SLOT).and_then(|s| s.parse().ok()),
                     incarnation: get(TAG_INCARNATION).and_then(|s| s.parse().ok()),
+                    device_index: get(TAG_DEVICE_INDEX).and_then(|s| s.parse().ok()),
                     created_at: get(TAG_CREATED_AT),
                 }),
                 // The cluster tag without the rest is not something this project writes:
@@ -332,7 +344,7 @@ mod tests {
     #[test]
     fn tags_round_trip_through_ownership() {
         let o = owner();
-        let tags = o.tags(2, "2026-01-01T00:00:00Z");
+        let tags = o.tags(2, 1, "2026-01-01T00:00:00Z");
         assert_eq!(tags.get(TAG_NO_MANAGE).map(String::as_str), Some("true"));
         assert!(tags.values().all(|v| v.len() <= 256));
         match Ownership::of(&tags, "prod") {
@@ -342,6 +354,7 @@ mod tests {
                 assert_eq!(e.subnet_id, o.subnet_id);
                 assert_eq!(e.incarnation, Some(2));
                 assert_eq!(e.slot, Some(0));
+                assert_eq!(e.device_index, Some(1));
             }
             other => panic!("expected owned, got {other:?}"),
         }

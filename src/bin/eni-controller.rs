@@ -2,6 +2,7 @@
 //! CRD generator (`crd`).
 
 use anyhow::{Context, bail};
+use aws_multi_eni_controller::config::ControllerArgs;
 use clap::{Parser, Subcommand};
 
 /// Gives Kubernetes nodes extra AWS ENIs, driven by NodeENI resources.
@@ -14,15 +15,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the controller against the cluster and EC2.
-    Run,
+    /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and EC2.
+    Run(Box<ControllerArgs>),
     /// Run the controller against an in-process cluster and EC2 simulator.
     Simulate,
     /// Print the NodeENI CustomResourceDefinition as YAML.
     Crd,
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => {
             let yaml =
@@ -30,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             print!("{yaml}");
             Ok(())
         }
-        Command::Run => bail!("`run` is not available in this build yet"),
+        Command::Run(args) => Ok(aws_multi_eni_controller::run::run_controller(*args).await?),
         Command::Simulate => bail!("`simulate` is not available in this build yet"),
     }
 }

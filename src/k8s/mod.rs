@@ -1,6 +1,15 @@
-//! The Kubernetes side: the `NodeENI` custom resource and, later, the cluster access the
-//! actors use. Knows nothing of EC2.
+//! The Kubernetes side: the `NodeENI` custom resource, nodes, the cluster port with its
+//! `kube` and in-memory implementations, status building, and leader election. Knows
+//! nothing of EC2.
 
+pub mod cluster;
 pub mod crd;
+pub mod kube_cluster;
+pub mod lease;
+pub mod memory;
+pub mod node;
+pub mod status;
 
+pub use cluster::{Change, Cluster, ClusterError, FINALIZER, Notice};
 pub use crd::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};
+pub use node::NodeView;

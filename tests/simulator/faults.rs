@@ -143,7 +143,6 @@ async fn latency_log_and_counters() {
         latency,
         ..Default::default()
     });
-    let mut applied = w.sim.applied_mutations();
     let t0 = Instant::now();
     let eni = w
         .sim
@@ -157,8 +156,8 @@ async fn latency_log_and_counters() {
         .await
         .unwrap();
     assert_eq!(t1.elapsed(), Duration::from_millis(50));
-    applied.changed().await.unwrap();
-    assert_eq!(*applied.borrow(), 1);
+    w.sim.until_applied(1).await;
+    assert_eq!(w.sim.applied_mutations(), 1);
     let calls = w.sim.calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].action, Ec2Action::CreateNetworkInterface);

@@ -120,6 +120,8 @@ struct Inner {
     faults: FaultInjector,
     rng: SmallRng,
     mutating_arrived: u64,
+    applied: u64,
+    hang_after: Option<u64>,
 }
 
 /// The in-process EC2. Cheap to clone; clones share one world.
@@ -162,6 +164,8 @@ impl Ec2Simulator {
                 faults,
                 rng: SmallRng::seed_from_u64(config.seed),
                 mutating_arrived: 0,
+                applied: 0,
+                hang_after: None,
             })),
             buckets: Arc::new(buckets),
             config: Arc::new(config),
@@ -218,40 +222,53 @@ impl Ec2Simulator {
             tokio::time::sleep(latency - latency / 2).await;
             return Err(throttle());
         }
-        let (fault, result) = {
+        let answered = {
             let mut g = self.lock();
             let inner = &mut *g;
-            let ordinal = if action.is_mutating() {
-                inner.mutating_arrived += 1;
-                inner.mutating_arrived
+            // A crash point: this call never gets an answer (see `hang_after`).
+            if inner.hang_after.is_some_and(|k| inner.applied >= k) {
+                None
             } else {
-                0
-            };
-            let fault = inner.faults.decide(action, ordinal, &mut inner.rng);
-            let result = match fault {
-                Some(Fault::Throttle) => Err(throttle()),
-                Some(Fault::Transient) => Err(Ec2Error::classify(
-                    "InternalError",
-                    "An internal error has occurred",
-                    Some(500),
-                )),
-                Some(Fault::TimeoutBeforeApply) => Err(Ec2Error::transient("EC2 call timed out")),
-                Some(Fault::TimeoutAfterApply) | None => {
-                    inner.world.settle(now);
-                    let r = op(&mut inner.world, now);
-                    if r.is_ok() && action.is_mutating() {
-                        self.applied.send_modify(|n| *n += 1);
+                let ordinal = if action.is_mutating() {
+                    inner.mutating_arrived += 1;
+                    inner.mutating_arrived
+                } else {
+                    0
+                };
+                let fault = inner.faults.decide(action, ordinal, &mut inner.rng);
+                let result = match fault {
+                    Some(Fault::Throttle) => Err(throttle()),
+                    Some(Fault::Transient) => Err(Ec2Error::classify(
+                        "InternalError",
+                        "An internal error has occurred",
+                        Some(500),
+                    )),
+                    Some(Fault::TimeoutBeforeApply) => {
+                        Err(Ec2Error::transient("EC2 call timed out"))
                     }
-                    match fault {
-                        Some(_) => r.and(Err(Ec2Error::transient("EC2 call timed out"))),
-                        None => r,
+                    Some(Fault::TimeoutAfterApply) | None => {
+                        inner.world.settle(now);
+                        let r = op(&mut inner.world, now);
+                        if r.is_ok() && action.is_mutating() {
+                            inner.applied += 1;
+                            self.applied.send_replace(inner.applied);
+                        }
+                        match fault {
+                            Some(_) => r.and(Err(Ec2Error::transient("EC2 call timed out"))),
+                            None => r,
+                        }
                     }
-                }
-            };
-            let outcome = result.as_ref().map_or_else(|e| e.label(), |_| OK);
-            inner.log.push(at, action, outcome, target.to_string());
-            (fault, result)
+                };
+                let outcome = result.as_ref().map_or_else(|e| e.label(), |_| OK);
+                inner.log.push(at, action, outcome, target.to_string());
+                Some((fault, result, inner.applied))
+            }
         };
+        let Some((fault, result, applied)) = answered else {
+            return std::future::pending().await;
+        };
+        self.applied
+            .send_if_modified(|n| std::mem::replace(n, applied) != applied);
         let tail = match fault {
             Some(Fault::TimeoutBeforeApply | Fault::TimeoutAfterApply) => self.config.timeout,
             _ => latency - latency / 2,

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::world::SimInstance;
@@ -143,10 +142,23 @@ impl Ec2Simulator {
         self.lock().log.count(action, outcome)
     }
 
-    /// Watches the number of mutating calls EC2 has applied (crash tests stop the
+    /// How many mutating calls EC2 has applied so far.
+    pub fn applied_mutations(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until EC2 has applied at least `k` mutating calls (crash tests stop the
     /// controller right after the k-th).
-    pub fn applied_mutations(&self) -> watch::Receiver<u64> {
-        self.applied.subscribe()
+    pub async fn until_applied(&self, k: u64) {
+        let mut rx = self.applied.subscribe();
+        let _ = rx.wait_for(|n| *n >= k).await.map(|_| ());
+    }
+
+    /// A crash point for tests: once `k` mutating calls have been applied, every further
+    /// call hangs without an answer, freezing EC2 exactly after the k-th mutation while
+    /// the test kills the controller. `None` lifts it.
+    pub fn hang_after(&self, k: Option<u64>) {
+        self.lock().hang_after = k;
     }
 
     /// Replaces the random fault rates.

@@ -1,0 +1,37 @@
+//! A handle to a supervised actor that survives the actor's restarts: the supervisor
+//! swaps the new reference in, and every holder of the handle reaches the new actor.
+
+use std::sync::{Arc, RwLock};
+
+use ractor::{ActorRef, Message};
+
+/// A restart-proof reference to an actor.
+pub struct Handle<M: Message>(Arc<RwLock<ActorRef<M>>>);
+
+impl<M: Message> Clone for Handle<M> {
+    fn clone(&self) -> Self {
+        Handle(self.0.clone())
+    }
+}
+
+impl<M: Message> Handle<M> {
+    /// Wraps a running actor.
+    pub fn new(actor: ActorRef<M>) -> Self {
+        Handle(Arc::new(RwLock::new(actor)))
+    }
+
+    /// Points every holder at a restarted actor.
+    pub fn replace(&self, actor: ActorRef<M>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = actor;
+    }
+
+    /// The current actor.
+    pub fn current(&self) -> ActorRef<M> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends without waiting; `false` if the actor is gone (restarting).
+    pub fn cast(&self, msg: M) -> bool {
+        self.current().cast(msg).is_ok()
+    }
+}

@@ -1,0 +1,181 @@
+//! The [`Ec2`] port wrapped so that every call first gets a token from the limiter
+//! actor, then runs within the in-flight bound, and is measured: calls by action and
+//! outcome, latency, and throttles fed back to the limiter.
+
+use std::sync::Arc;
+use tokio::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+
+use super::limiter::{LimiterHandle, Priority};
+use crate::aws::{
+    AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
+    Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+};
+
+/// Rate-limited, measured EC2 for one kind of work (its [`Priority`]).
+#[derive(Clone)]
+pub struct LimitedEc2 {
+    inner: Arc<dyn Ec2>,
+    limiter: LimiterHandle,
+    in_flight: Arc<Semaphore>,
+    priority: Priority,
+}
+
+impl LimitedEc2 {
+    /// Wraps `inner`; `in_flight` bounds calls running at once across all priorities.
+    pub fn new(
+        inner: Arc<dyn Ec2>,
+        limiter: LimiterHandle,
+        in_flight: Arc<Semaphore>,
+        priority: Priority,
+    ) -> Self {
+        LimitedEc2 {
+            inner,
+            limiter,
+            in_flight,
+            priority,
+        }
+    }
+
+    /// The same EC2 at another priority.
+    pub fn with_priority(&self, priority: Priority) -> Self {
+        LimitedEc2 {
+            priority,
+            ..self.clone()
+        }
+    }
+
+    async fn run<T, F, Fut>(&self, action: Ec2Action, call: F) -> Result<T, Ec2Error>
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T, Ec2Error>> + Send,
+    {
+        if !self.limiter.acquire(action, self.priority).await {
+            return Err(Ec2Error::transient("EC2 rate limiter is restarting"));
+        }
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Ec2Error::transient("controller shutting down"))?;
+        let started = Instant::now();
+        let result = call().await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.label(),
+        };
+        metrics::counter!("aws_multi_eni_ec2_calls_total", "action" => action.as_str(), "outcome" => outcome).increment(1);
+        metrics::histogram!("aws_multi_eni_ec2_call_duration_seconds", "action" => action.as_str())
+            .record(started.elapsed().as_secs_f64());
+        self.limiter
+            .outcome(action, result.as_ref().is_err_and(Ec2Error::is_throttle));
+        result
+    }
+}
+
+#[async_trait]
+impl Ec2 for LimitedEc2 {
+    async fn create_eni(&self, request: CreateEniRequest) -> Result<Eni, Ec2Error> {
+        self.run(Ec2Action::CreateNetworkInterface, || {
+            self.inner.create_eni(request)
+        })
+        .await
+    }
+
+    async fn attach_eni(&self, request: AttachRequest) -> Result<String, Ec2Error> {
+        self.run(Ec2Action::AttachNetworkInterface, || {
+            self.inner.attach_eni(request)
+        })
+        .await
+    }
+
+    async fn set_delete_on_termination(
+        &self,
+        eni_id: &str,
+        attachment_id: &str,
+        value: bool,
+    ) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
+            self.inner
+                .set_delete_on_termination(eni_id, attachment_id, value)
+        })
+        .await
+    }
+
+    async fn modify_security_groups(
+        &self,
+        eni_id: &str,
+        groups: &[String],
+    ) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
+            self.inner.modify_security_groups(eni_id, groups)
+        })
+        .await
+    }
+
+    async fn detach_eni(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::DetachNetworkInterface, || {
+            self.inner.detach_eni(attachment_id, force)
+        })
+        .await
+    }
+
+    async fn delete_eni(&self, eni_id: &str) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::DeleteNetworkInterface, || {
+            self.inner.delete_eni(eni_id)
+        })
+        .await
+    }
+
+    async fn describe_enis(
+        &self,
+        filter: &EniFilter,
+        next_token: Option<String>,
+    ) -> Result<Page<Eni>, Ec2Error> {
+        self.run(Ec2Action::DescribeNetworkInterfaces, || {
+            self.inner.describe_enis(filter, next_token)
+        })
+        .await
+    }
+
+    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
+        self.run(Ec2Action::DescribeInstances, || {
+            self.inner.describe_instance(instance_id)
+        })
+        .await
+    }
+
+    async fn describe_instance_type_limits(
+        &self,
+        instance_type: &str,
+    ) -> Result<EniLimits, Ec2Error> {
+        self.run(Ec2Action::DescribeInstanceTypes, || {
+            self.inner.describe_instance_type_limits(instance_type)
+        })
+        .await
+    }
+
+    async fn describe_subnets(&self, lookup: &SubnetLookup) -> Result<Vec<Subnet>, Ec2Error> {
+        self.run(Ec2Action::DescribeSubnets, || {
+            self.inner.describe_subnets(lookup)
+        })
+        .await
+    }
+
+    async fn describe_security_groups(
+        &self,
+        lookup: &SecurityGroupLookup,
+    ) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        self.run(Ec2Action::DescribeSecurityGroups, || {
+            self.inner.describe_security_groups(lookup)
+        })
+        .await
+    }
+
+    async fn tag_eni(&self, eni_id: &str, tags: &Tags) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::CreateTags, || self.inner.tag_eni(eni_id, tags))
+            .await
+    }
+}

@@ -1,0 +1,265 @@
+//! The EC2 rate-limiter actor: every EC2 call waits here for a token of its action's
+//! bucket.
+//!
+//! One bucket per EC2 action, defaulting to AWS's published buckets, minus a small
+//! reserve so that jitter in when calls reach EC2 never empties EC2's own bucket. Waiting
+//! callers are served teardown first, then rollout work, then background sweeps. A
+//! throttled answer doubles the price of that action's calls (halving its rate, down to
+//! an eighth); the price then decays back by a fifth every five throttle-free seconds.
+//! The bucket arithmetic is `governor`'s (see [`crate::clock`]).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::time::Instant;
+
+use super::handle::Handle;
+use crate::aws::{BucketSpec, BucketTable, Ec2Action};
+use crate::clock::{TokenBucket, TokioClock};
+
+/// Who is waiting: served in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Detaching and deleting ENIs nobody wants (frees capacity, ends leaks).
+    Teardown = 0,
+    /// Creating and attaching ENIs users asked for.
+    Rollout = 1,
+    /// Orphan sweeps and drift checks.
+    Background = 2,
+}
+
+/// Messages of the limiter.
+pub enum LimiterMsg {
+    /// Wait for a token of `action`; the reply is the grant.
+    Acquire {
+        /// The EC2 action about to be called.
+        action: Ec2Action,
+        /// Queue position.
+        priority: Priority,
+        /// Answered when the token is granted.
+        reply: RpcReplyPort<()>,
+    },
+    /// How a granted call ended (throttled or not).
+    Outcome {
+        /// The action.
+        action: Ec2Action,
+        /// Whether EC2 throttled it.
+        throttled: bool,
+    },
+    /// Internal: tokens may be available for `action`.
+    Wake(Ec2Action),
+}
+
+/// How the limiter is configured.
+#[derive(Debug, Clone)]
+pub struct LimiterArgs {
+    /// Per-action buckets (AWS's defaults unless the account has other limits).
+    pub buckets: BucketTable,
+    /// Fraction of each bucket's capacity left unused as a safety margin (0.0 to 0.5).
+    pub reserve: f64,
+}
+
+const CELLS_PER_TOKEN: u32 = 100;
+const MAX_PRICE: f64 = 8.0;
+const DECAY_EVERY: Duration = Duration::from_secs(5);
+const DECAY_FACTOR: f64 = 0.8;
+
+struct Lane {
+    action: Ec2Action,
+    spec: BucketSpec,
+    bucket: TokenBucket,
+    price: f64,
+    last_throttle: Option<Instant>,
+    last_decay: Instant,
+    queues: [VecDeque<(RpcReplyPort<()>, Instant)>; 3],
+    wake_scheduled: bool,
+}
+
+impl Lane {
+    fn cells(&self) -> u32 {
+        (f64::from(CELLS_PER_TOKEN) * self.price).round() as u32
+    }
+
+    fn decay(&mut self, now: Instant) {
+        while self.price > 1.0
+            && now.duration_since(self.last_decay) >= DECAY_EVERY
+            && self
+                .last_throttle
+                .is_none_or(|t| now.duration_since(t) >= DECAY_EVERY)
+        {
+            self.price = (self.price * DECAY_FACTOR).max(1.0);
+            self.last_decay += DECAY_EVERY;
+            self.publish_rate();
+        }
+        if self.price <= 1.0 {
+            self.last_decay = now;
+        }
+    }
+
+    fn publish_rate(&self) {
+        metrics::gauge!("aws_multi_eni_ec2_rate_limit_per_second", "action" => self.action.as_str())
+            .set(self.spec.refill_per_second / self.price);
+    }
+
+    fn waiting(&self) -> usize {
+        self.queues.iter().map(VecDeque::len).sum()
+    }
+}
+
+/// The limiter actor.
+pub struct Limiter;
+
+/// Its state: one lane per action.
+pub struct LimiterState {
+    lanes: Vec<Lane>,
+}
+
+impl LimiterState {
+    fn lane(&mut self, action: Ec2Action) -> Option<&mut Lane> {
+        self.lanes.iter_mut().find(|l| l.action == action)
+    }
+}
+
+fn grant(lane: &mut Lane, myself: &ActorRef<LimiterMsg>) {
+    let now = Instant::now();
+    lane.decay(now);
+    while let Some(q) = lane.queues.iter_mut().find(|q| !q.is_empty()) {
+        // Callers that gave up (their task ended) are skipped without a token.
+        if q.front().is_some_and(|(r, _)| r.is_closed()) {
+            q.pop_front();
+            continue;
+        }
+        let cells = (f64::from(CELLS_PER_TOKEN) * lane.price).round() as u32;
+        match lane.bucket.try_take_cells(cells) {
+            Ok(()) => {
+                if let Some((reply, since)) = q.pop_front() {
+                    metrics::histogram!("aws_multi_eni_ec2_token_wait_seconds", "action" => lane.action.as_str())
+                        .record(now.duration_since(since).as_secs_f64());
+                    let _ = reply.send(());
+                }
+            }
+            Err(wait) => {
+                if !lane.wake_scheduled {
+                    lane.wake_scheduled = true;
+                    let action = lane.action;
+                    myself.send_after(wait.max(Duration::from_millis(1)), move || {
+                        LimiterMsg::Wake(action)
+                    });
+                }
+                break;
+            }
+        }
+    }
+    metrics::gauge!("aws_multi_eni_ec2_token_waiters", "action" => lane.action.as_str())
+        .set(lane.waiting() as f64);
+}
+
+impl Actor for Limiter {
+    type Msg = LimiterMsg;
+    type State = LimiterState;
+    type Arguments = LimiterArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<LimiterMsg>,
+        args: LimiterArgs,
+    ) -> Result<LimiterState, ActorProcessingErr> {
+        let clock = TokioClock::new();
+        let reserve = args.reserve.clamp(0.0, 0.5);
+        let lanes = Ec2Action::ALL
+            .into_iter()
+            .map(|action| {
+                let aws = args.buckets.get(action);
+                let capacity = ((f64::from(aws.capacity) * (1.0 - reserve)).floor() as u32).max(1);
+                let spec = BucketSpec::new(capacity, aws.refill_per_second);
+                let lane = Lane {
+                    action,
+                    spec,
+                    bucket: TokenBucket::with_cells(spec, CELLS_PER_TOKEN, clock),
+                    price: 1.0,
+                    last_throttle: None,
+                    last_decay: Instant::now(),
+                    queues: Default::default(),
+                    wake_scheduled: false,
+                };
+                lane.publish_rate();
+                lane
+            })
+            .collect();
+        Ok(LimiterState { lanes })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<LimiterMsg>,
+        msg: LimiterMsg,
+        state: &mut LimiterState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            LimiterMsg::Acquire {
+                action,
+                priority,
+                reply,
+            } => {
+                let Some(lane) = state.lane(action) else {
+                    let _ = reply.send(());
+                    return Ok(());
+                };
+                lane.decay(Instant::now());
+                if lane.waiting() == 0 && lane.bucket.try_take_cells(lane.cells()).is_ok() {
+                    metrics::histogram!("aws_multi_eni_ec2_token_wait_seconds", "action" => action.as_str()).record(0.0);
+                    let _ = reply.send(());
+                    return Ok(());
+                }
+                lane.queues[priority as usize].push_back((reply, Instant::now()));
+                grant(lane, &myself);
+            }
+            LimiterMsg::Wake(action) => {
+                if let Some(lane) = state.lane(action) {
+                    lane.wake_scheduled = false;
+                    grant(lane, &myself);
+                }
+            }
+            LimiterMsg::Outcome { action, throttled } => {
+                if throttled && let Some(lane) = state.lane(action) {
+                    let now = Instant::now();
+                    lane.price = (lane.price * 2.0).min(MAX_PRICE);
+                    lane.last_throttle = Some(now);
+                    lane.last_decay = now;
+                    lane.publish_rate();
+                    metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => action.as_str()).increment(1);
+                    tracing::warn!(%action, rate = lane.spec.refill_per_second / lane.price, "EC2 throttled; slowing this action down");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A restart-proof handle to the limiter.
+pub type LimiterHandle = Handle<LimiterMsg>;
+
+impl Handle<LimiterMsg> {
+    /// Waits for a token; `false` if the limiter is gone (the caller should retry later).
+    pub async fn acquire(&self, action: Ec2Action, priority: Priority) -> bool {
+        matches!(
+            self.current()
+                .call(
+                    |reply| LimiterMsg::Acquire {
+                        action,
+                        priority,
+                        reply
+                    },
+                    None
+                )
+                .await,
+            Ok(ractor::rpc::CallResult::Success(()))
+        )
+    }
+
+    /// Reports how a granted call ended.
+    pub fn outcome(&self, action: Ec2Action, throttled: bool) {
+        self.cast(LimiterMsg::Outcome { action, throttled });
+    }
+}

@@ -1,0 +1,59 @@
+//! The controller's tunables, with production defaults.
+
+use std::time::Duration;
+
+use super::attachment::SlotTiming;
+use super::cleanup_worker::TeardownPolicy;
+use super::supervision::RestartPolicy;
+use crate::aws::BucketTable;
+
+/// Everything `eni-controller run` (and `simulate`) can tune.
+#[derive(Debug, Clone)]
+pub struct ControllerSettings {
+    /// Cluster name: the value of the ownership tag on every ENI.
+    pub cluster_name: String,
+    /// EC2 buckets per action (AWS's defaults unless overridden).
+    pub buckets: BucketTable,
+    /// Fraction of each bucket's burst kept in reserve (absorbs timing jitter).
+    pub bucket_reserve: f64,
+    /// Cleanup workers (`MAX_CONCURRENT_ENI_CLEANUP`).
+    pub max_concurrent_cleanup: usize,
+    /// EC2 calls in flight at once (`MAX_CONCURRENT_RECONCILES`).
+    pub max_in_flight: usize,
+    /// How often owned ENIs are swept for orphans.
+    pub orphan_sweep_interval: Duration,
+    /// How long an ENI stays an orphan before it is deleted.
+    pub orphan_grace: Duration,
+    /// How often each NodeENI re-lists its ENIs (drift, leaks, manual changes).
+    pub resync_interval: Duration,
+    /// Status writes per NodeENI are batched over this long.
+    pub status_debounce: Duration,
+    /// How long resolved subnet and group names are trusted.
+    pub resolve_ttl: Duration,
+    /// Slot polling and retries.
+    pub slot_timing: SlotTiming,
+    /// Teardown polling.
+    pub teardown: TeardownPolicy,
+    /// Restart policy of every supervisor.
+    pub restart: RestartPolicy,
+}
+
+impl Default for ControllerSettings {
+    fn default() -> Self {
+        ControllerSettings {
+            cluster_name: "default".into(),
+            buckets: BucketTable::default(),
+            bucket_reserve: 0.1,
+            max_concurrent_cleanup: 3,
+            max_in_flight: 32,
+            orphan_sweep_interval: Duration::from_secs(120),
+            orphan_grace: Duration::from_secs(300),
+            resync_interval: Duration::from_secs(300),
+            status_debounce: Duration::from_millis(500),
+            resolve_ttl: Duration::from_secs(300),
+            slot_timing: SlotTiming::default(),
+            teardown: TeardownPolicy::default(),
+            restart: RestartPolicy::default(),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Command-line and environment options of the binaries (clap derive, every option also
+//! read from an environment variable; the Go controller's names where they exist).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::actors::ControllerSettings;
+use crate::aws::{BucketTable, action::BucketOverrideError};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log pipelines).
+    Json,
+}
+
+/// Logging and metrics options shared by both binaries.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryArgs {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log level or filter (`RUST_LOG` syntax, e.g. `info,aws_multi_eni_controller=debug`).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Address of the Prometheus `/metrics` endpoint.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Address of `/healthz` and `/readyz` (may equal the metrics address).
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
+    pub health_addr: SocketAddr,
+}
+
+/// Options of `eni-controller run`.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// Name of this cluster: every ENI is tagged with it, and only ENIs carrying it are
+    /// ever detached or deleted.
+    #[arg(long, env = "CLUSTER_NAME")]
+    pub cluster_name: String,
+    /// AWS Region (else the SDK's chain: profile, instance metadata; else us-west-2).
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Cleanup workers detaching and deleting ENIs in parallel.
+    #[arg(long, env = "MAX_CONCURRENT_ENI_CLEANUP", default_value_t = 3)]
+    pub max_concurrent_eni_cleanup: usize,
+    /// EC2 calls in flight at once (the rate limiter paces them; this bounds bursts).
+    #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 32)]
+    pub max_concurrent_reconciles: usize,
+    /// Per-action EC2 buckets when the account's differ from AWS's defaults, as
+    /// `Action=capacity/rate,...` (e.g. `CreateNetworkInterface=200/10`).
+    #[arg(long, env = "EC2_RATE_LIMITS", default_value = "")]
+    pub ec2_rate_limits: String,
+    /// Fraction of each bucket's burst left unused, absorbing timing jitter (0 to 0.5).
+    #[arg(long, env = "EC2_BUCKET_RESERVE", default_value_t = 0.1)]
+    pub ec2_bucket_reserve: f64,
+    /// Timeout of one EC2 call.
+    #[arg(long, env = "EC2_CALL_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub ec2_call_timeout: Duration,
+    /// How often ENIs owned by this cluster are swept for orphans.
+    #[arg(long, env = "ORPHAN_SWEEP_INTERVAL", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub orphan_sweep_interval: Duration,
+    /// How long an ENI must stay an orphan before the sweep deletes it.
+    #[arg(long, env = "ORPHAN_GRACE_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub orphan_grace_period: Duration,
+    /// How often each NodeENI re-lists its ENIs to catch drift and manual changes.
+    #[arg(long, env = "RECONCILE_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub reconcile_period: Duration,
+    /// Elect a leader among replicas on a Lease (only the leader acts).
+    #[arg(long, env = "ENABLE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader election Lease (in `POD_NAMESPACE`).
+    #[arg(long, env = "LEADER_ELECTION_LEASE_NAME", default_value = crate::k8s::lease::DEFAULT_LEASE_NAME)]
+    pub leader_election_lease_name: String,
+    /// How long a leader's lease lasts without renewal.
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// Logging and metrics.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+impl ControllerArgs {
+    /// The actor tree's settings.
+    pub fn settings(&self) -> Result<ControllerSettings, BucketOverrideError> {
+        Ok(ControllerSettings {
+            cluster_name: self.cluster_name.clone(),
+            buckets: BucketTable::default().with_overrides(&self.ec2_rate_limits)?,
+            bucket_reserve: self.ec2_bucket_reserve.clamp(0.0, 0.5),
+            max_concurrent_cleanup: self.max_concurrent_eni_cleanup.max(1),
+            max_in_flight: self.max_concurrent_reconciles.max(1),
+            orphan_sweep_interval: self.orphan_sweep_interval,
+            orphan_grace: self.orphan_grace_period,
+            resync_interval: self.reconcile_period,
+            ..ControllerSettings::default()
+        })
+    }
+}

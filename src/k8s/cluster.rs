@@ -1,0 +1,132 @@
+//! The cluster port: everything the actors need from Kubernetes, behind one small trait
+//! so the same actor code runs against a real API server ([`super::kube_cluster`]) and
+//! the in-memory cluster ([`super::memory`]) used by tests and `simulate`.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use thiserror::Error;
+
+use super::crd::{NodeENI, NodeENIStatus};
+use super::node::NodeView;
+
+/// The finalizer this controller puts on every NodeENI before it creates an ENI, and
+/// removes once every ENI it owns for that NodeENI is gone.
+pub const FINALIZER: &str = "networking.k8s.aws/nodeeni-cleanup";
+
+/// The Go controller's finalizer. A NodeENI created under the Go controller carries it;
+/// this controller removes it together with its own after cleanup, so replacing the Go
+/// controller never leaves NodeENIs stuck in deletion.
+pub const LEGACY_FINALIZER: &str = "nodeeni.networking.k8s.aws/finalizer";
+
+/// A change seen on a watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change<T> {
+    /// The complete current set, after a start or a re-list: whatever is not in it is
+    /// gone (its deletion may have happened while the watch was down).
+    Resync(Vec<T>),
+    /// Created or updated.
+    Applied(T),
+    /// Deleted.
+    Deleted(T),
+}
+
+/// A Kubernetes Event to record on a NodeENI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// `Warning` instead of `Normal`.
+    pub warning: bool,
+    /// Short CamelCase reason (`ENICreated`, `ENIAttachFailed`, ...).
+    pub reason: String,
+    /// What was done (`Create`, `Attach`, `Detach`, `Delete`, `Reconcile`).
+    pub action: String,
+    /// Human-readable detail: node, ENI, subnet, error.
+    pub note: String,
+}
+
+impl Notice {
+    /// A `Normal` event.
+    pub fn normal(reason: &str, action: &str, note: impl Into<String>) -> Self {
+        Notice {
+            warning: false,
+            reason: reason.into(),
+            action: action.into(),
+            note: note.into(),
+        }
+    }
+
+    /// A `Warning` event.
+    pub fn warning(reason: &str, action: &str, note: impl Into<String>) -> Self {
+        Notice {
+            warning: true,
+            ..Self::normal(reason, action, note)
+        }
+    }
+}
+
+/// A failed call to the cluster.
+#[derive(Debug, Clone, Error)]
+pub enum ClusterError {
+    /// The object changed since it was read (409), or a patch precondition failed.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The object does not exist (any more).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The API server refused the request (4xx other than the above).
+    #[error("rejected by the API server ({code} {reason}): {message}")]
+    Rejected {
+        /// HTTP status.
+        code: u16,
+        /// Status reason.
+        reason: String,
+        /// Status message.
+        message: String,
+    },
+    /// The API server is unavailable, overloaded (429, 5xx) or unreachable: retry later.
+    #[error("API server unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ClusterError {
+    /// A stable label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ClusterError::Conflict(_) => "conflict",
+            ClusterError::NotFound(_) => "not_found",
+            ClusterError::Rejected { .. } => "rejected",
+            ClusterError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Conflict(_) | ClusterError::Unavailable(_)
+        )
+    }
+}
+
+/// What the controller reads from and writes to Kubernetes.
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// NodeENI changes, starting with a [`Change::Resync`] of every NodeENI. The stream
+    /// never ends and never fails: watch errors are retried with backoff inside and end
+    /// in another resync.
+    fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>>;
+
+    /// Node changes, like [`Cluster::nodeenis`].
+    fn nodes(&self) -> BoxStream<'static, Change<NodeView>>;
+
+    /// Replaces the NodeENI's status (status subresource).
+    async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError>;
+
+    /// Adds [`FINALIZER`] if it is not there yet.
+    async fn add_finalizer(&self, name: &str) -> Result<(), ClusterError>;
+
+    /// Removes [`FINALIZER`] and [`LEGACY_FINALIZER`].
+    async fn remove_finalizer(&self, name: &str) -> Result<(), ClusterError>;
+
+    /// Records a Kubernetes Event on the NodeENI.
+    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError>;
+}

@@ -1,0 +1,231 @@
+//! The cluster port over the real `kube` client: watches with backoff and resyncs,
+//! status patches on the status subresource, the finalizer, and Events.
+
+use async_trait::async_trait;
+use futures::{StreamExt, stream::BoxStream};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher::{self, Config as WatcherConfig};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::cluster::{Change, Cluster, ClusterError, FINALIZER, LEGACY_FINALIZER, Notice};
+use super::crd::{NodeENI, NodeENIStatus};
+use super::node::{NodeView, SlimNode};
+
+/// The name this controller reports Events and field ownership under.
+pub const CONTROLLER_NAME: &str = "aws-multi-eni-controller";
+
+/// [`Cluster`] backed by a Kubernetes API server.
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    nodeenis: Api<NodeENI>,
+    nodes: Api<SlimNode>,
+    recorder: Recorder,
+}
+
+/// Maps a `kube` error onto the port's error.
+pub fn cluster_error(e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(status) => match status.code {
+            404 => ClusterError::NotFound(status.message),
+            409 => ClusterError::Conflict(status.message),
+            // A failed JSON-patch `test` is how a lost optimistic race shows up.
+            422 if status.message.contains("test") => ClusterError::Conflict(status.message),
+            429 | 500..=599 => {
+                ClusterError::Unavailable(format!("{} {}", status.code, status.message))
+            }
+            code => ClusterError::Rejected {
+                code,
+                reason: status.reason,
+                message: status.message,
+            },
+        },
+        other => ClusterError::Unavailable(other.to_string()),
+    }
+}
+
+impl KubeCluster {
+    /// Wraps a client; Events are reported as this controller, instance `instance`
+    /// (usually the pod name).
+    pub fn new(client: Client, instance: Option<String>) -> Self {
+        let reporter = Reporter {
+            controller: CONTROLLER_NAME.into(),
+            instance,
+        };
+        KubeCluster {
+            client: client.clone(),
+            nodeenis: Api::all(client.clone()),
+            nodes: Api::all(client.clone()),
+            recorder: Recorder::new(client, reporter),
+        }
+    }
+
+    /// The underlying client (leader election uses it too).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// A client from the in-cluster configuration or `KUBECONFIG`.
+    pub async fn connect(instance: Option<String>) -> Result<Self, ClusterError> {
+        let client = Client::try_default()
+            .await
+            .map_err(|e| ClusterError::Unavailable(format!("no Kubernetes configuration: {e}")))?;
+        Ok(Self::new(client, instance))
+    }
+
+    async fn finalizers(&self, name: &str) -> Result<Vec<String>, ClusterError> {
+        let obj = self.nodeenis.get(name).await.map_err(cluster_error)?;
+        Ok(obj.finalizers().to_vec())
+    }
+
+    /// Replaces the finalizer list if it is still `current` (JSON-patch `test`), so a
+    /// concurrent change is never overwritten.
+    async fn swap_finalizers(
+        &self,
+        name: &str,
+        current: &[String],
+        next: Vec<String>,
+    ) -> Result<(), ClusterError> {
+        let current_value = if current.is_empty() {
+            Value::Null
+        } else {
+            json!(current)
+        };
+        let patch: json_patch::Patch = serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current_value},
+            {"op": if current.is_empty() { "add" } else { "replace" }, "path": "/metadata/finalizers", "value": next},
+        ]))
+        .map_err(|e| ClusterError::Rejected { code: 0, reason: "BadPatch".into(), message: e.to_string() })?;
+        self.nodeenis
+            .patch(name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+            .map_err(cluster_error)?;
+        Ok(())
+    }
+}
+
+/// Turns a watcher into a never-ending stream of [`Change`]s: the initial listing (and
+/// every re-list after an error, a 410 or a dropped connection) becomes one `Resync`;
+/// errors are counted and retried with kube-runtime's default backoff.
+fn changes<K, T>(
+    api: Api<K>,
+    resource: &'static str,
+    map: fn(K) -> T,
+) -> BoxStream<'static, Change<T>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    T: Send + 'static,
+{
+    let mut initial: Vec<T> = Vec::new();
+    watcher::watcher(api, WatcherConfig::default())
+        .default_backoff()
+        .filter_map(move |event| {
+            let out = match event {
+                Ok(watcher::Event::Init) => {
+                    initial.clear();
+                    None
+                }
+                Ok(watcher::Event::InitApply(obj)) => {
+                    initial.push(map(obj));
+                    None
+                }
+                Ok(watcher::Event::InitDone) => Some(Change::Resync(std::mem::take(&mut initial))),
+                Ok(watcher::Event::Apply(obj)) => Some(Change::Applied(map(obj))),
+                Ok(watcher::Event::Delete(obj)) => Some(Change::Deleted(map(obj))),
+                Err(e) => {
+                    tracing::warn!(resource, error = %e, "watch failed; retrying with backoff");
+                    metrics::counter!("aws_multi_eni_kube_watch_errors_total", "resource" => resource)
+                        .increment(1);
+                    None
+                }
+            };
+            futures::future::ready(out)
+        })
+        .boxed()
+}
+
+fn without_managed_fields(mut n: NodeENI) -> NodeENI {
+    n.metadata.managed_fields = None;
+    n
+}
+
+#[async_trait]
+impl Cluster for KubeCluster {
+    fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>> {
+        changes(self.nodeenis.clone(), "nodeenis", without_managed_fields)
+    }
+
+    fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
+        changes(self.nodes.clone(), "nodes", NodeView::from_slim)
+    }
+
+    async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {
+        // Every field is written, empty lists included, so the merge patch replaces the
+        // whole status rather than leaving stale entries behind.
+        let patch = json!({
+            "status": {
+                "observedGeneration": status.observed_generation,
+                "conditions": status.conditions,
+                "attachments": status.attachments,
+                "desiredCount": status.desired_count,
+                "readyCount": status.ready_count,
+            }
+        });
+        self.nodeenis
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(cluster_error)?;
+        Ok(())
+    }
+
+    async fn add_finalizer(&self, name: &str) -> Result<(), ClusterError> {
+        let current = self.finalizers(name).await?;
+        if current.iter().any(|f| f == FINALIZER) {
+            return Ok(());
+        }
+        let mut next = current.clone();
+        next.push(FINALIZER.to_string());
+        self.swap_finalizers(name, &current, next).await
+    }
+
+    async fn remove_finalizer(&self, name: &str) -> Result<(), ClusterError> {
+        let current = match self.finalizers(name).await {
+            Err(ClusterError::NotFound(_)) => return Ok(()),
+            other => other?,
+        };
+        let next: Vec<String> = current
+            .iter()
+            .filter(|f| *f != FINALIZER && *f != LEGACY_FINALIZER)
+            .cloned()
+            .collect();
+        if next.len() == current.len() {
+            return Ok(());
+        }
+        match self.swap_finalizers(name, &current, next).await {
+            Err(ClusterError::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError> {
+        let event = Event {
+            type_: if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: notice.reason,
+            note: Some(notice.note),
+            action: notice.action,
+            secondary: None,
+        };
+        self.recorder
+            .publish(&event, &nodeeni.object_ref(&()))
+            .await
+            .map_err(cluster_error)
+    }
+}

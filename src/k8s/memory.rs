@@ -1,0 +1,257 @@
+//! An in-memory cluster behind the [`Cluster`] port, for actor tests and `simulate`.
+//!
+//! It keeps NodeENIs and nodes in maps, honours finalizers and deletion timestamps,
+//! bumps generations on spec changes, and broadcasts changes to every watcher. A watcher
+//! that falls too far behind gets a fresh [`Change::Resync`], as a real watch would after
+//! a 410. Events and status writes are recorded for assertions.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use futures::{StreamExt, stream::BoxStream};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::cluster::{Change, Cluster, ClusterError, FINALIZER, LEGACY_FINALIZER, Notice};
+use super::crd::{NodeENI, NodeENIStatus};
+use super::node::NodeView;
+
+const CHANNEL_CAPACITY: usize = 65_536;
+
+#[derive(Default)]
+struct State {
+    nodeenis: BTreeMap<String, NodeENI>,
+    nodes: BTreeMap<String, NodeView>,
+    events: Vec<(String, Notice)>,
+    status_writes: u64,
+    next_uid: u64,
+}
+
+/// The in-memory cluster. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct MemoryCluster {
+    state: Arc<Mutex<State>>,
+    nodeeni_tx: broadcast::Sender<Change<NodeENI>>,
+    node_tx: broadcast::Sender<Change<NodeView>>,
+}
+
+impl Default for MemoryCluster {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Subscribes first, then snapshots, so no change between the two is lost; a lagging
+/// subscriber is brought back in line with a new resync.
+fn watch<T: Clone + Send + 'static>(
+    rx: broadcast::Receiver<Change<T>>,
+    snapshot: impl Fn() -> Vec<T> + Send + 'static,
+) -> BoxStream<'static, Change<T>> {
+    let first = Change::Resync(snapshot());
+    let rest = BroadcastStream::new(rx).map(move |item| match item {
+        Ok(change) => change,
+        Err(BroadcastStreamRecvError::Lagged(_)) => Change::Resync(snapshot()),
+    });
+    futures::stream::once(async move { first })
+        .chain(rest)
+        .boxed()
+}
+
+impl MemoryCluster {
+    /// An empty cluster.
+    pub fn new() -> Self {
+        MemoryCluster {
+            state: Arc::default(),
+            nodeeni_tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            node_tx: broadcast::channel(CHANNEL_CAPACITY).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates or updates a NodeENI as `kubectl apply` would: a new one gets a UID and
+    /// generation 1; a spec change bumps the generation; status and finalizers are kept.
+    pub fn apply_nodeeni(&self, mut nodeeni: NodeENI) -> NodeENI {
+        let mut s = self.lock();
+        let name = nodeeni.name_any();
+        match s.nodeenis.get(&name) {
+            Some(old) => {
+                let meta = &mut nodeeni.metadata;
+                meta.uid = old.metadata.uid.clone();
+                meta.finalizers = old.metadata.finalizers.clone();
+                meta.deletion_timestamp = old.metadata.deletion_timestamp.clone();
+                meta.creation_timestamp = old.metadata.creation_timestamp.clone();
+                let g = old.metadata.generation.unwrap_or(1);
+                meta.generation = Some(if old.spec == nodeeni.spec { g } else { g + 1 });
+                nodeeni.status = old.status.clone();
+            }
+            None => {
+                s.next_uid += 1;
+                let meta = &mut nodeeni.metadata;
+                meta.uid = Some(format!("00000000-0000-4000-8000-{:012x}", s.next_uid));
+                meta.generation = Some(1);
+                meta.creation_timestamp = Some(Time(jiff::Timestamp::now()));
+            }
+        }
+        s.nodeenis.insert(name, nodeeni.clone());
+        let _ = self.nodeeni_tx.send(Change::Applied(nodeeni.clone()));
+        nodeeni
+    }
+
+    /// Deletes a NodeENI: with finalizers it is only marked for deletion.
+    pub fn delete_nodeeni(&self, name: &str) {
+        let mut s = self.lock();
+        let Some(obj) = s.nodeenis.get_mut(name) else {
+            return;
+        };
+        if obj.finalizers().is_empty() {
+            let gone = s.nodeenis.remove(name);
+            drop(s);
+            if let Some(gone) = gone {
+                let _ = self.nodeeni_tx.send(Change::Deleted(gone));
+            }
+        } else if obj.metadata.deletion_timestamp.is_none() {
+            obj.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+            let changed = obj.clone();
+            drop(s);
+            let _ = self.nodeeni_tx.send(Change::Applied(changed));
+        }
+    }
+
+    /// Creates or replaces a node.
+    pub fn upsert_node(&self, node: NodeView) {
+        self.lock().nodes.insert(node.name.clone(), node.clone());
+        let _ = self.node_tx.send(Change::Applied(node));
+    }
+
+    /// Sets (`Some`) or removes (`None`) one label on a node.
+    pub fn label_node(&self, name: &str, key: &str, value: Option<&str>) {
+        let mut s = self.lock();
+        let Some(node) = s.nodes.get_mut(name) else {
+            return;
+        };
+        match value {
+            Some(v) => node.labels.insert(key.to_string(), v.to_string()),
+            None => node.labels.remove(key),
+        };
+        let node = node.clone();
+        drop(s);
+        let _ = self.node_tx.send(Change::Applied(node));
+    }
+
+    /// Removes a node.
+    pub fn delete_node(&self, name: &str) {
+        let gone = self.lock().nodes.remove(name);
+        if let Some(node) = gone {
+            let _ = self.node_tx.send(Change::Deleted(node));
+        }
+    }
+
+    /// A NodeENI as stored now.
+    pub fn nodeeni(&self, name: &str) -> Option<NodeENI> {
+        self.lock().nodeenis.get(name).cloned()
+    }
+
+    /// Every node as stored now.
+    pub fn node_views(&self) -> Vec<NodeView> {
+        self.lock().nodes.values().cloned().collect()
+    }
+
+    /// Every Event recorded so far, with the NodeENI name.
+    pub fn events(&self) -> Vec<(String, Notice)> {
+        self.lock().events.clone()
+    }
+
+    /// How many status writes the controller made.
+    pub fn status_writes(&self) -> u64 {
+        self.lock().status_writes
+    }
+
+    fn update_finalizers(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Vec<String>),
+    ) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        let obj = s
+            .nodeenis
+            .get_mut(name)
+            .ok_or_else(|| ClusterError::NotFound(format!("nodeeni {name}")))?;
+        let mut list = obj.metadata.finalizers.take().unwrap_or_default();
+        let before = list.clone();
+        edit(&mut list);
+        obj.metadata.finalizers = (!list.is_empty()).then_some(list.clone());
+        if list == before {
+            return Ok(());
+        }
+        let change = if list.is_empty() && obj.metadata.deletion_timestamp.is_some() {
+            s.nodeenis.remove(name).map(Change::Deleted)
+        } else {
+            Some(Change::Applied(obj.clone()))
+        };
+        drop(s);
+        if let Some(c) = change {
+            let _ = self.nodeeni_tx.send(c);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Cluster for MemoryCluster {
+    fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>> {
+        let me = self.clone();
+        watch(self.nodeeni_tx.subscribe(), move || {
+            me.lock().nodeenis.values().cloned().collect()
+        })
+    }
+
+    fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
+        let me = self.clone();
+        watch(self.node_tx.subscribe(), move || {
+            me.lock().nodes.values().cloned().collect()
+        })
+    }
+
+    async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        s.status_writes += 1;
+        let obj = s
+            .nodeenis
+            .get_mut(name)
+            .ok_or_else(|| ClusterError::NotFound(format!("nodeeni {name}")))?;
+        obj.status = Some(status.clone());
+        let changed = obj.clone();
+        drop(s);
+        let _ = self.nodeeni_tx.send(Change::Applied(changed));
+        Ok(())
+    }
+
+    async fn add_finalizer(&self, name: &str) -> Result<(), ClusterError> {
+        self.update_finalizers(name, |list| {
+            if !list.iter().any(|f| f == FINALIZER) {
+                list.push(FINALIZER.to_string());
+            }
+        })
+    }
+
+    async fn remove_finalizer(&self, name: &str) -> Result<(), ClusterError> {
+        match self.update_finalizers(name, |list| {
+            list.retain(|f| f != FINALIZER && f != LEGACY_FINALIZER)
+        }) {
+            Err(ClusterError::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError> {
+        self.lock().events.push((nodeeni.name_any(), notice));
+        Ok(())
+    }
+}

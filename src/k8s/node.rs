@@ -1,0 +1,152 @@
+//! Nodes as the controller sees them: name, UID, labels, EC2 instance and zone.
+//!
+//! A real Node object is large (status with images, conditions, addresses; managed
+//! fields). With thousands of nodes that is most of a controller's memory. Nodes are
+//! therefore deserialised into [`SlimNode`], which declares only metadata and
+//! `spec.providerID` (everything else in the JSON is skipped while parsing), and kept as
+//! a [`NodeView`] without managed fields or annotations.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::Deserialize;
+
+/// The zone label set by the cloud provider.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// The deprecated zone label, still set on older clusters.
+pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
+
+/// The parts of a Node the controller reads; the rest of the JSON is never allocated.
+#[derive(Resource, Deserialize, Clone, Debug)]
+#[resource(inherit = "Node")]
+pub struct SlimNode {
+    /// Object metadata (labels, UID, deletion timestamp).
+    pub metadata: ObjectMeta,
+    /// Only `providerID`.
+    #[serde(default)]
+    pub spec: Option<SlimNodeSpec>,
+}
+
+/// `Node.spec` reduced to the provider ID.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct SlimNodeSpec {
+    /// `aws:///<zone>/<instance-id>` on EKS and other AWS clusters.
+    #[serde(rename = "providerID", default)]
+    pub provider_id: Option<String>,
+}
+
+/// A node as planning needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    /// Node name.
+    pub name: String,
+    /// Node UID (a re-registered node gets a new one).
+    pub uid: String,
+    /// Labels, matched against `nodeSelector`.
+    pub labels: BTreeMap<String, String>,
+    /// EC2 instance behind the node, from `spec.providerID`.
+    pub instance_id: Option<String>,
+    /// Availability Zone, from the provider ID or the zone labels.
+    pub zone: Option<String>,
+    /// Whether the node is being deleted.
+    pub deleting: bool,
+}
+
+/// Splits an AWS provider ID (`aws:///us-east-1a/i-0123…`, also `aws://us-east-1a/i-…`)
+/// into its zone (when present) and instance ID.
+pub fn parse_provider_id(provider_id: &str) -> Option<(Option<String>, String)> {
+    let rest = provider_id.strip_prefix("aws://")?;
+    let mut parts = rest
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty());
+    let parts: Vec<&str> = parts.by_ref().collect();
+    let instance = parts.last().filter(|p| p.starts_with("i-"))?.to_string();
+    let zone = (parts.len() >= 2).then(|| parts[parts.len() - 2].to_string());
+    Some((zone, instance))
+}
+
+impl NodeView {
+    /// Builds the view from the slim object.
+    pub fn from_slim(node: SlimNode) -> Self {
+        let meta = node.metadata;
+        let labels = meta.labels.unwrap_or_default();
+        let parsed = node
+            .spec
+            .and_then(|s| s.provider_id)
+            .as_deref()
+            .and_then(parse_provider_id);
+        let (provider_zone, instance_id) = match parsed {
+            Some((zone, instance)) => (zone, Some(instance)),
+            None => (None, None),
+        };
+        let zone = provider_zone.or_else(|| {
+            labels
+                .get(ZONE_LABEL)
+                .or_else(|| labels.get(LEGACY_ZONE_LABEL))
+                .cloned()
+        });
+        NodeView {
+            name: meta.name.unwrap_or_default(),
+            uid: meta.uid.unwrap_or_default(),
+            labels,
+            instance_id,
+            zone,
+            deleting: meta.deletion_timestamp.is_some(),
+        }
+    }
+
+    /// Builds the view from a full Node (tests, the in-memory cluster).
+    pub fn from_node(node: &Node) -> Self {
+        Self::from_slim(SlimNode {
+            metadata: node.metadata.clone(),
+            spec: node.spec.as_ref().map(|s| SlimNodeSpec {
+                provider_id: s.provider_id.clone(),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_ids_parse() {
+        assert_eq!(
+            parse_provider_id("aws:///us-east-1a/i-0123456789abcdef0"),
+            Some((Some("us-east-1a".into()), "i-0123456789abcdef0".into()))
+        );
+        assert_eq!(
+            parse_provider_id("aws://us-west-2b/i-1"),
+            Some((Some("us-west-2b".into()), "i-1".into()))
+        );
+        assert_eq!(parse_provider_id("aws:///i-1"), Some((None, "i-1".into())));
+        assert_eq!(parse_provider_id("gce://p/z/n"), None);
+        assert_eq!(parse_provider_id("aws:///us-east-1a/fargate-ip-1"), None);
+    }
+
+    #[test]
+    fn slim_node_ignores_status_and_reads_zone() {
+        let json = serde_json::json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "uid": "u1",
+                         "labels": {"ng": "multi-eni", "topology.kubernetes.io/zone": "us-east-1b"},
+                         "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"providerID": "aws:///us-east-1a/i-0abc", "podCIDR": "10.0.0.0/24"},
+            "status": {"images": [{"names": ["x"], "sizeBytes": 1}], "capacity": {"cpu": "2"}}
+        });
+        let slim: SlimNode = serde_json::from_value(json).unwrap();
+        let v = NodeView::from_slim(slim);
+        assert_eq!(v.instance_id.as_deref(), Some("i-0abc"));
+        assert_eq!(
+            v.zone.as_deref(),
+            Some("us-east-1a"),
+            "the provider ID wins"
+        );
+        assert!(!v.deleting);
+        assert_eq!(v.labels.get("ng").map(String::as_str), Some("multi-eni"));
+    }
+}

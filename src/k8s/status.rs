@@ -1,0 +1,261 @@
+//! Building a NodeENI's status from per-slot summaries: attachments, counts and the
+//! `Ready`, `Progressing` and `Degraded` conditions.
+//!
+//! Pure and deterministic: timestamps (`lastTransitionTime`, `lastUpdated`) are carried
+//! over from the previous status unless the thing they stamp changed, so an unchanged
+//! world produces an identical status and the controller writes nothing.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::crd::{ENIAttachment, NodeENIStatus};
+
+/// Where a slot's lifecycle is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotPhase {
+    /// Not started.
+    Pending,
+    /// Creating (or adopting) the ENI.
+    Creating,
+    /// Attaching, or moving to another index.
+    Attaching,
+    /// Attached and configured as the spec asks.
+    Attached,
+    /// Cannot progress (reason, message): no room on the card, instance gone, EC2 refusing.
+    Blocked(String, String),
+}
+
+impl SlotPhase {
+    fn label(&self) -> &'static str {
+        match self {
+            SlotPhase::Pending => "pending",
+            SlotPhase::Creating => "creating",
+            SlotPhase::Attaching => "attaching",
+            SlotPhase::Attached => "attached",
+            SlotPhase::Blocked(..) => "failed",
+        }
+    }
+}
+
+/// One slot, as status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotSummary {
+    /// Node name.
+    pub node: String,
+    /// Instance ID.
+    pub instance_id: String,
+    /// Subnet ID.
+    pub subnet_id: String,
+    /// Subnet CIDR.
+    pub subnet_cidr: String,
+    /// ENI, once known.
+    pub eni_id: Option<String>,
+    /// Attachment, once attached.
+    pub attachment_id: Option<String>,
+    /// MAC address, once known.
+    pub mac_address: Option<String>,
+    /// Device index, once attached.
+    pub device_index: Option<u32>,
+    /// Network card.
+    pub network_card: u32,
+    /// MTU requested by the spec.
+    pub mtu: i32,
+    /// Phase.
+    pub phase: SlotPhase,
+}
+
+/// A problem with the NodeENI as a whole (reason, message), e.g. a subnet name that
+/// resolves to nothing, or DPDK requested.
+pub type Problem = (String, String);
+
+const MAX_MESSAGE: usize = 1000;
+
+fn condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: String,
+    generation: i64,
+    now: &Time,
+    previous: Option<&NodeENIStatus>,
+) -> Condition {
+    let status = if ok { "True" } else { "False" }.to_string();
+    let mut message = message;
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    let last_transition_time = previous
+        .and_then(|p| p.conditions.iter().find(|c| c.type_ == type_))
+        .filter(|c| c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message,
+        last_transition_time,
+        observed_generation: Some(generation),
+    }
+}
+
+fn attachment(s: &SlotSummary, now: &Time, previous: Option<&NodeENIStatus>) -> ENIAttachment {
+    let mut a = ENIAttachment {
+        node_id: s.node.clone(),
+        instance_id: s.instance_id.clone(),
+        eni_id: s.eni_id.clone().unwrap_or_default(),
+        attachment_id: s.attachment_id.clone().unwrap_or_default(),
+        subnet_id: s.subnet_id.clone(),
+        subnet_cidr: s.subnet_cidr.clone(),
+        mtu: s.mtu,
+        device_index: s.device_index.map_or(0, |i| i as i32),
+        network_card_index: s.network_card as i32,
+        mac_address: s.mac_address.clone().unwrap_or_default(),
+        status: s.phase.label().into(),
+        last_updated: None,
+    };
+    let before = previous.and_then(|p| {
+        p.attachments.iter().find(|b| {
+            b.node_id == a.node_id && b.instance_id == a.instance_id && b.subnet_id == a.subnet_id
+        })
+    });
+    a.last_updated = match before {
+        Some(b)
+            if ENIAttachment {
+                last_updated: None,
+                ..b.clone()
+            } == a =>
+        {
+            b.last_updated.clone()
+        }
+        _ => Some(now.clone()),
+    };
+    a
+}
+
+/// The status for `generation` given every desired slot, the NodeENI-wide problems and
+/// the node/subnet pairs skipped (each a message), keeping timestamps from `previous`.
+pub fn build_status(
+    generation: i64,
+    slots: &[SlotSummary],
+    problems: &[Problem],
+    skipped: &[String],
+    previous: Option<&NodeENIStatus>,
+    now: Time,
+) -> NodeENIStatus {
+    let desired = slots.len();
+    let ready = slots
+        .iter()
+        .filter(|s| s.phase == SlotPhase::Attached)
+        .count();
+    let blocked: Vec<&SlotSummary> = slots
+        .iter()
+        .filter(|s| matches!(s.phase, SlotPhase::Blocked(..)))
+        .collect();
+    let moving = desired - ready - blocked.len();
+    let mut attachments: Vec<ENIAttachment> = slots
+        .iter()
+        .map(|s| attachment(s, &now, previous))
+        .collect();
+    attachments.sort_by(|a, b| {
+        (&a.node_id, a.device_index, &a.subnet_id).cmp(&(&b.node_id, b.device_index, &b.subnet_id))
+    });
+
+    let (ready_reason, ready_msg) = if let Some((reason, msg)) = problems.first() {
+        (reason.as_str(), msg.clone())
+    } else if desired == 0 {
+        (
+            "NoMatchingNodes",
+            "no node matches the nodeSelector".to_string(),
+        )
+    } else if ready == desired {
+        ("AllAttached", format!("{ready}/{desired} ENIs attached"))
+    } else if !blocked.is_empty() && moving == 0 {
+        (
+            "SomeFailed",
+            format!("{ready}/{desired} ENIs attached, {} failed", blocked.len()),
+        )
+    } else {
+        ("Attaching", format!("{ready}/{desired} ENIs attached"))
+    };
+    let all_ready = problems.is_empty() && ready == desired;
+
+    let mut degraded: Vec<(String, String)> = problems.to_vec();
+    for s in &blocked {
+        if let SlotPhase::Blocked(reason, msg) = &s.phase {
+            degraded.push((
+                reason.clone(),
+                format!("{} in {}: {msg}", s.node, s.subnet_id),
+            ));
+        }
+    }
+    if !skipped.is_empty() {
+        degraded.push(("SubnetZoneMismatch".into(), skipped.join("; ")));
+    }
+    let degraded_cond = match degraded.first() {
+        Some((reason, _)) => {
+            let msg = degraded
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            condition("Degraded", true, reason, msg, generation, &now, previous)
+        }
+        None => condition(
+            "Degraded",
+            false,
+            "AsExpected",
+            "no problems".into(),
+            generation,
+            &now,
+            previous,
+        ),
+    };
+    let progressing = if moving > 0 {
+        condition(
+            "Progressing",
+            true,
+            "Reconciling",
+            format!("{moving} ENIs being created, attached or moved"),
+            generation,
+            &now,
+            previous,
+        )
+    } else {
+        condition(
+            "Progressing",
+            false,
+            "Stable",
+            "nothing in progress".into(),
+            generation,
+            &now,
+            previous,
+        )
+    };
+    NodeENIStatus {
+        observed_generation: Some(generation),
+        conditions: vec![
+            condition(
+                "Ready",
+                all_ready,
+                ready_reason,
+                ready_msg,
+                generation,
+                &now,
+                previous,
+            ),
+            progressing,
+            degraded_cond,
+        ],
+        attachments,
+        desired_count: desired as i32,
+        ready_count: ready as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! Device-index planning on one node: a slot's ENI goes at `deviceIndex` plus the
+//! subnet's position, or the first free index after it when something else (the VPC
+//! CNI's ENIs, other NodeENIs', hand-made ones, this NodeENI's other slots) is there,
+//! within the card's limit.
+//!
+//! Each slot is placed on its own against what is attached right now. Two slots placed
+//! at the same moment may pick the same free index; EC2 refuses the second attach and
+//! that slot places itself again, so the outcome is always valid.
+
+use std::collections::BTreeSet;
+
+/// Why a slot gets no index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoom {
+    /// The card already holds as many interfaces as the instance type allows.
+    CardFull {
+        /// Interfaces the card allows.
+        limit: u32,
+    },
+}
+
+/// What is on the node's network card, apart from the slot being placed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CardOccupancy {
+    /// Device indices in use (the primary at 0 included, on card 0).
+    pub taken: BTreeSet<u32>,
+    /// Interfaces the card allows, if known (`None`: limits unknown, no preflight).
+    pub limit: Option<u32>,
+}
+
+/// The index for a slot whose preferred index is `preferred`: the first free one at or
+/// after it, or [`NoRoom`] when the card is full (reported, never attempted).
+pub fn place(preferred: u32, occupancy: &CardOccupancy) -> Result<u32, NoRoom> {
+    if let Some(limit) = occupancy.limit
+        && occupancy.taken.len() as u32 >= limit
+    {
+        return Err(NoRoom::CardFull { limit });
+    }
+    let mut candidate = preferred;
+    while occupancy.taken.contains(&candidate) {
+        candidate += 1;
+    }
+    Ok(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occ(taken: &[u32], limit: Option<u32>) -> CardOccupancy {
+        CardOccupancy {
+            taken: taken.iter().copied().collect(),
+            limit,
+        }
+    }
+
+    #[test]
+    fn preferred_when_free() {
+        assert_eq!(place(1, &occ(&[0], Some(4))), Ok(1));
+        assert_eq!(
+            place(2, &occ(&[0, 1], Some(4))),
+            Ok(2),
+            "a sibling at 1 is simply taken"
+        );
+    }
+
+    #[test]
+    fn steps_over_taken_indices() {
+        // The VPC CNI holds device 1.
+        assert_eq!(place(1, &occ(&[0, 1], Some(8))), Ok(2));
+        assert_eq!(place(1, &occ(&[0, 1, 2, 3], Some(8))), Ok(4));
+    }
+
+    #[test]
+    fn preflight_respects_the_card_limit() {
+        // m5.large: 3 interfaces; the primary and two others fill it.
+        assert_eq!(
+            place(1, &occ(&[0, 1, 5], Some(3))),
+            Err(NoRoom::CardFull { limit: 3 })
+        );
+        assert_eq!(place(1, &occ(&[0, 5], Some(3))), Ok(1));
+        // Unknown limits: no preflight.
+        assert_eq!(place(1, &occ(&[0, 1, 5], None)), Ok(2));
+        // A card the type does not have.
+        assert_eq!(
+            place(1, &occ(&[], Some(0))),
+            Err(NoRoom::CardFull { limit: 0 })
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The life of one slot as a pure decision: given what EC2 shows for the slot and what
+//! the slot's actor remembers, what is the one next step?
+//!
+//! Every decision is made from observations, never from "what I did last", so repeating
+//! a step after a crash at any point is safe: an ENI found by its tags is adopted and
+//! continued from wherever it is (available, attaching, attached at the wrong index, ...);
+//! a slot with no visible ENI is created with the slot's deterministic ClientToken,
+//! which returns the same ENI if a previous create's answer was lost.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::device_index::NoRoom;
+use super::slots::DesiredSlot;
+
+/// How long an ENI this actor created or saw may stay invisible before it is taken to be
+/// gone (EC2 describes are eventually consistent for seconds, not minutes).
+pub const VISIBILITY_WINDOW: Duration = Duration::from_secs(60);
+
+/// Where an ENI is, as far as this slot is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EniState {
+    /// Not attached.
+    Available,
+    /// Attaching to `instance_id`.
+    Attaching {
+        /// Attachment.
+        attachment_id: String,
+        /// Instance.
+        instance_id: String,
+        /// Device index.
+        device_index: u32,
+        /// Card.
+        card: u32,
+    },
+    /// Attached to `instance_id`.
+    Attached {
+        /// Attachment.
+        attachment_id: String,
+        /// Instance.
+        instance_id: String,
+        /// Device index.
+        device_index: u32,
+        /// Card.
+        card: u32,
+        /// deleteOnTermination.
+        delete_on_termination: bool,
+    },
+    /// Detaching from `instance_id`.
+    Detaching {
+        /// Attachment.
+        attachment_id: String,
+        /// Instance.
+        instance_id: String,
+    },
+}
+
+impl EniState {
+    fn instance(&self) -> Option<&str> {
+        match self {
+            EniState::Available => None,
+            EniState::Attaching { instance_id, .. }
+            | EniState::Attached { instance_id, .. }
+            | EniState::Detaching { instance_id, .. } => Some(instance_id),
+        }
+    }
+
+    /// The attachment, if any.
+    pub fn attachment_id(&self) -> Option<&str> {
+        match self {
+            EniState::Available => None,
+            EniState::Attaching { attachment_id, .. }
+            | EniState::Attached { attachment_id, .. }
+            | EniState::Detaching { attachment_id, .. } => Some(attachment_id),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            EniState::Attached { .. } => 3,
+            EniState::Attaching { .. } => 2,
+            EniState::Detaching { .. } => 1,
+            EniState::Available => 0,
+        }
+    }
+}
+
+/// An ENI seen for a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenEni {
+    /// ENI ID.
+    pub id: String,
+    /// MAC address.
+    pub mac: String,
+    /// Where it is.
+    pub state: EniState,
+    /// Security group IDs, sorted.
+    pub security_groups: Vec<String>,
+    /// The preferred device index it was placed for (its intent tag), if tagged.
+    pub intent_index: Option<u32>,
+    /// Its incarnation tag, if tagged.
+    pub incarnation: Option<u32>,
+    /// Made by the Go controller and not yet tagged as this cluster's.
+    pub legacy: bool,
+}
+
+/// What the slot's actor remembers between steps (lost on restart, by design: every
+/// field only speeds things up or breaks ties).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotMemory {
+    /// Incarnation to create with next.
+    pub incarnation: u32,
+    /// An ENI this actor created or adopted, and since when it has been invisible. The
+    /// ID is empty when only its existence is known (its ClientToken was refused as
+    /// reused with other parameters).
+    pub known: Option<(String, Option<Instant>)>,
+}
+
+/// Why a slot cannot progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// No free device index within the instance type's limit.
+    NoRoom(NoRoom),
+    /// The instance is terminated or shutting down.
+    InstanceGone,
+}
+
+/// What the slot waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// An attachment to settle.
+    Attaching,
+    /// A detachment to settle.
+    Detaching,
+    /// An ENI it created to show up in describes.
+    Visibility,
+}
+
+/// The next step of a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Learn where the ENI can go (describe the instance) before acting.
+    Observe,
+    /// Create the slot's ENI with the ClientToken of `incarnation`.
+    Create {
+        /// Incarnation.
+        incarnation: u32,
+    },
+    /// Tag a Go-controller ENI as this cluster's, then continue with it.
+    Adopt {
+        /// ENI.
+        eni_id: String,
+    },
+    /// Attach at `device_index` on `card`.
+    Attach {
+        /// ENI.
+        eni_id: String,
+        /// Device index.
+        device_index: u32,
+        /// Card.
+        card: u32,
+    },
+    /// Change deleteOnTermination.
+    SetDeleteOnTermination {
+        /// ENI.
+        eni_id: String,
+        /// Attachment.
+        attachment_id: String,
+        /// Value.
+        value: bool,
+    },
+    /// Replace the ENI's security groups.
+    ModifyGroups {
+        /// ENI.
+        eni_id: String,
+        /// Group IDs.
+        groups: Vec<String>,
+    },
+    /// Detach to re-attach at another index or card (the spec changed).
+    Relocate {
+        /// ENI.
+        eni_id: String,
+        /// Attachment.
+        attachment_id: String,
+    },
+    /// Record the preferred index the ENI now sits for.
+    TagIntent {
+        /// ENI.
+        eni_id: String,
+        /// Preferred index.
+        index: u32,
+    },
+    /// Wait, then observe again.
+    Wait(Waiting),
+    /// Nothing to do.
+    Ready,
+    /// Cannot progress; report it and retry slowly.
+    Blocked(Blocker),
+}
+
+/// An ENI of this slot that must go (a duplicate, or one left on a gone instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discard {
+    /// ENI.
+    pub eni_id: String,
+    /// Its attachment, if attached.
+    pub attachment_id: Option<String>,
+}
+
+/// A step plus the ENIs to hand to the cleanup pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The step.
+    pub action: Action,
+    /// ENIs to detach and delete.
+    pub discard: Vec<Discard>,
+}
+
+fn discard(e: &SeenEni) -> Discard {
+    Discard {
+        eni_id: e.id.clone(),
+        attachment_id: e.state.attachment_id().map(str::to_string),
+    }
+}
+
+/// Decides the next step for `desired`, given the ENIs seen for it, where it could be
+/// placed (`None`: not computed yet), whether its instance is gone, and memory.
+pub fn decide(
+    desired: &DesiredSlot,
+    seen: &[SeenEni],
+    placement: Option<Result<u32, NoRoom>>,
+    instance_gone: bool,
+    memory: &SlotMemory,
+    now: Instant,
+) -> Decision {
+    let instance = desired.key.instance_id.as_str();
+    // ENIs attached elsewhere were moved by someone else: not this slot's business.
+    let mine: Vec<&SeenEni> = seen
+        .iter()
+        .filter(|e| e.state.instance().is_none_or(|i| i == instance))
+        .collect();
+    if instance_gone {
+        return Decision {
+            action: Action::Blocked(Blocker::InstanceGone),
+            discard: mine.iter().map(|e| discard(e)).collect(),
+        };
+    }
+    // ENIs of earlier incarnations belong to a slot that was torn down: they go.
+    let (stale, mut mine): (Vec<&SeenEni>, Vec<&SeenEni>) = mine
+        .into_iter()
+        .partition(|e| !e.legacy && e.incarnation.unwrap_or(0) < memory.incarnation);
+    mine.sort_by(|a, b| {
+        (b.state.rank(), !b.legacy, b.incarnation, &b.id).cmp(&(
+            a.state.rank(),
+            !a.legacy,
+            a.incarnation,
+            &a.id,
+        ))
+    });
+    let Some((primary, duplicates)) = mine.split_first() else {
+        let action = match &memory.known {
+            Some((_, since)) if since.is_none_or(|s| now.duration_since(s) < VISIBILITY_WINDOW) => {
+                Action::Wait(Waiting::Visibility)
+            }
+            // Preflight: nothing is created for a slot that cannot be attached.
+            _ => match placement {
+                None => Action::Observe,
+                Some(Err(no_room)) => Action::Blocked(Blocker::NoRoom(no_room)),
+                Some(Ok(_)) => Action::Create {
+                    incarnation: memory.incarnation + u32::from(memory.known.is_some()),
+                },
+            },
+        };
+        return Decision {
+            action,
+            discard: stale.iter().map(|e| discard(e)).collect(),
+        };
+    };
+    let discard_list = duplicates
+        .iter()
+        .chain(stale.iter())
+        .map(|e| discard(e))
+        .collect();
+    let action = next_for(desired, primary, placement);
+    Decision {
+        action,
+        discard: discard_list,
+    }
+}
+
+fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, NoRoom>>) -> Action {
+    if e.legacy {
+        return Action::Adopt {
+            eni_id: e.id.clone(),
+        };
+    }
+    match &e.state {
+        EniState::Available => match placement {
+            None => Action::Observe,
+            Some(Err(no_room)) => Action::Blocked(Blocker::NoRoom(no_room)),
+            Some(Ok(device_index)) => Action::Attach {
+                eni_id: e.id.clone(),
+                device_index,
+                card: desired.network_card,
+            },
+        },
+        EniState::Attaching { .. } => Action::Wait(Waiting::Attaching),
+        EniState::Detaching { .. } => Action::Wait(Waiting::Detaching),
+        EniState::Attached {
+            attachment_id,
+            device_index,
+            card,
+            delete_on_termination,
+            ..
+        } => {
+            let preferred = desired.preferred_device_index;
+            let intended = e.intent_index == Some(preferred) || *device_index == preferred;
+            if *card != desired.network_card || !intended {
+                // The spec moved this slot. It stays if where it is happens to be where
+                // it would go now; it is detached and re-attached if it can go elsewhere;
+                // with no room elsewhere it keeps working where it is.
+                match placement {
+                    None => return Action::Observe,
+                    Some(Ok(i)) if i == *device_index && *card == desired.network_card => {
+                        return Action::TagIntent {
+                            eni_id: e.id.clone(),
+                            index: preferred,
+                        };
+                    }
+                    Some(Ok(_)) => {
+                        return Action::Relocate {
+                            eni_id: e.id.clone(),
+                            attachment_id: attachment_id.clone(),
+                        };
+                    }
+                    Some(Err(_)) => {}
+                }
+            }
+            if *delete_on_termination != desired.delete_on_termination {
+                Action::SetDeleteOnTermination {
+                    eni_id: e.id.clone(),
+                    attachment_id: attachment_id.clone(),
+                    value: desired.delete_on_termination,
+                }
+            } else if e.security_groups != desired.security_groups {
+                Action::ModifyGroups {
+                    eni_id: e.id.clone(),
+                    groups: desired.security_groups.clone(),
+                }
+            } else {
+                Action::Ready
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

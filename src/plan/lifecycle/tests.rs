@@ -1,0 +1,336 @@
+//! Table tests of the slot state machine, including the crash-resume cases: whatever
+//! point a previous controller died at, the next decision continues from what EC2 shows.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+use crate::plan::slots::SlotKey;
+
+fn desired() -> DesiredSlot {
+    DesiredSlot {
+        key: SlotKey {
+            node: "node-a".into(),
+            instance_id: "i-1".into(),
+            subnet_id: "subnet-1".into(),
+        },
+        zone: "us-east-1a".into(),
+        subnet_cidr: "10.0.1.0/24".into(),
+        position: 0,
+        preferred_device_index: 1,
+        network_card: 0,
+        security_groups: vec!["sg-1".into()],
+        delete_on_termination: true,
+        description: "d".into(),
+    }
+}
+
+fn eni(id: &str, state: EniState) -> SeenEni {
+    SeenEni {
+        id: id.into(),
+        mac: "02:00:00:00:00:01".into(),
+        state,
+        security_groups: vec!["sg-1".into()],
+        intent_index: Some(1),
+        incarnation: Some(0),
+        legacy: false,
+    }
+}
+
+fn attached(index: u32, card: u32, dot: bool) -> EniState {
+    EniState::Attached {
+        attachment_id: "eni-attach-1".into(),
+        instance_id: "i-1".into(),
+        device_index: index,
+        card,
+        delete_on_termination: dot,
+    }
+}
+
+fn act(seen: &[SeenEni], placement: Option<Result<u32, NoRoom>>) -> Action {
+    decide(
+        &desired(),
+        seen,
+        placement,
+        false,
+        &SlotMemory::default(),
+        Instant::now(),
+    )
+    .action
+}
+
+#[test]
+fn crash_resume_table() {
+    let attaching = EniState::Attaching {
+        attachment_id: "eni-attach-1".into(),
+        instance_id: "i-1".into(),
+        device_index: 1,
+        card: 0,
+    };
+    type Case = (
+        &'static str,
+        Vec<SeenEni>,
+        Option<Result<u32, NoRoom>>,
+        Action,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "nothing yet: learn where it would go first",
+            vec![],
+            None,
+            Action::Observe,
+        ),
+        (
+            "nothing yet, room known: create with incarnation 0",
+            vec![],
+            Some(Ok(1)),
+            Action::Create { incarnation: 0 },
+        ),
+        (
+            "nothing yet, no room: blocked, nothing created",
+            vec![],
+            Some(Err(NoRoom::CardFull { limit: 3 })),
+            Action::Blocked(Blocker::NoRoom(NoRoom::CardFull { limit: 3 })),
+        ),
+        (
+            "died after create: learn placement",
+            vec![eni("eni-1", EniState::Available)],
+            None,
+            Action::Observe,
+        ),
+        (
+            "died after create, placement known: attach",
+            vec![eni("eni-1", EniState::Available)],
+            Some(Ok(1)),
+            Action::Attach {
+                eni_id: "eni-1".into(),
+                device_index: 1,
+                card: 0,
+            },
+        ),
+        (
+            "died after attach call: wait",
+            vec![eni("eni-1", attaching)],
+            None,
+            Action::Wait(Waiting::Attaching),
+        ),
+        (
+            "died before deleteOnTermination: set it",
+            vec![eni("eni-1", attached(1, 0, false))],
+            None,
+            Action::SetDeleteOnTermination {
+                eni_id: "eni-1".into(),
+                attachment_id: "eni-attach-1".into(),
+                value: true,
+            },
+        ),
+        (
+            "everything done: ready",
+            vec![eni("eni-1", attached(1, 0, true))],
+            None,
+            Action::Ready,
+        ),
+        (
+            "no room on the card: blocked, not attempted",
+            vec![eni("eni-1", EniState::Available)],
+            Some(Err(NoRoom::CardFull { limit: 3 })),
+            Action::Blocked(Blocker::NoRoom(NoRoom::CardFull { limit: 3 })),
+        ),
+    ];
+    for (name, seen, placement, want) in cases {
+        assert_eq!(act(&seen, placement), want, "{name}");
+    }
+}
+
+#[test]
+fn spec_changes_are_applied_in_place_or_by_moving() {
+    let mut e = eni("eni-1", attached(1, 0, true));
+    e.security_groups = vec!["sg-old".into()];
+    assert_eq!(
+        act(&[e], None),
+        Action::ModifyGroups {
+            eni_id: "eni-1".into(),
+            groups: vec!["sg-1".into()]
+        }
+    );
+
+    // deviceIndex changed from 1 to 4: move, once the new place is known.
+    let mut d = desired();
+    d.preferred_device_index = 4;
+    let e = eni("eni-1", attached(1, 0, true));
+    let m = SlotMemory::default();
+    assert_eq!(
+        decide(
+            &d,
+            std::slice::from_ref(&e),
+            None,
+            false,
+            &m,
+            Instant::now()
+        )
+        .action,
+        Action::Observe
+    );
+    assert_eq!(
+        decide(
+            &d,
+            std::slice::from_ref(&e),
+            Some(Ok(4)),
+            false,
+            &m,
+            Instant::now()
+        )
+        .action,
+        Action::Relocate {
+            eni_id: "eni-1".into(),
+            attachment_id: "eni-attach-1".into()
+        }
+    );
+    // Where it is is where it would go (index 4 taken by someone else): just re-tag.
+    let mut at5 = eni("eni-1", attached(5, 0, true));
+    at5.intent_index = Some(1);
+    assert_eq!(
+        decide(&d, &[at5], Some(Ok(5)), false, &m, Instant::now()).action,
+        Action::TagIntent {
+            eni_id: "eni-1".into(),
+            index: 4
+        }
+    );
+    // No room elsewhere: keep working where it is.
+    assert_eq!(
+        decide(
+            &d,
+            std::slice::from_ref(&e),
+            Some(Err(NoRoom::CardFull { limit: 3 })),
+            false,
+            &m,
+            Instant::now()
+        )
+        .action,
+        Action::Ready
+    );
+}
+
+#[test]
+fn an_index_bumped_past_a_foreign_eni_is_not_moved_later() {
+    // Attached at 2 because the VPC CNI had 1 when it was placed; the CNI has since let
+    // 1 go. The spec did not change (intent tag 1 = preferred 1): no flap.
+    let e = eni("eni-1", attached(2, 0, true));
+    assert_eq!(act(&[e], Some(Ok(1))), Action::Ready);
+}
+
+#[test]
+fn duplicates_are_discarded_keeping_the_attached_one() {
+    let d = decide(
+        &desired(),
+        &[
+            eni("eni-b", EniState::Available),
+            eni("eni-a", attached(1, 0, true)),
+        ],
+        None,
+        false,
+        &SlotMemory::default(),
+        Instant::now(),
+    );
+    assert_eq!(d.action, Action::Ready);
+    assert_eq!(
+        d.discard,
+        vec![Discard {
+            eni_id: "eni-b".into(),
+            attachment_id: None
+        }]
+    );
+}
+
+#[test]
+fn enis_attached_elsewhere_are_left_alone() {
+    let moved = eni(
+        "eni-x",
+        EniState::Attached {
+            attachment_id: "a".into(),
+            instance_id: "i-other".into(),
+            device_index: 1,
+            card: 0,
+            delete_on_termination: true,
+        },
+    );
+    let d = decide(
+        &desired(),
+        &[moved],
+        Some(Ok(1)),
+        false,
+        &SlotMemory::default(),
+        Instant::now(),
+    );
+    assert_eq!(d.action, Action::Create { incarnation: 0 });
+    assert!(d.discard.is_empty());
+}
+
+#[test]
+fn legacy_enis_are_adopted_first() {
+    let mut e = eni("eni-go", attached(1, 0, true));
+    e.legacy = true;
+    assert_eq!(
+        act(&[e], None),
+        Action::Adopt {
+            eni_id: "eni-go".into()
+        }
+    );
+}
+
+#[test]
+fn gone_instances_block_and_discard() {
+    let d = decide(
+        &desired(),
+        &[eni("eni-1", EniState::Available)],
+        None,
+        true,
+        &SlotMemory::default(),
+        Instant::now(),
+    );
+    assert_eq!(d.action, Action::Blocked(Blocker::InstanceGone));
+    assert_eq!(d.discard.len(), 1);
+}
+
+#[test]
+fn an_invisible_known_eni_is_waited_for_then_replaced_with_a_new_token() {
+    let now = Instant::now();
+    let m = SlotMemory {
+        incarnation: 2,
+        known: Some(("eni-1".into(), Some(now))),
+    };
+    assert_eq!(
+        decide(
+            &desired(),
+            &[],
+            None,
+            false,
+            &m,
+            now + Duration::from_secs(5)
+        )
+        .action,
+        Action::Wait(Waiting::Visibility)
+    );
+    assert_eq!(
+        decide(
+            &desired(),
+            &[],
+            Some(Ok(1)),
+            false,
+            &m,
+            now + VISIBILITY_WINDOW
+        )
+        .action,
+        Action::Create { incarnation: 3 }
+    );
+    // Just created, not yet seen missing: wait.
+    let fresh = SlotMemory {
+        incarnation: 0,
+        known: Some(("eni-1".into(), None)),
+    };
+    assert_eq!(
+        decide(&desired(), &[], None, false, &fresh, now).action,
+        Action::Wait(Waiting::Visibility)
+    );
+}

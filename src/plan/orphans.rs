@@ -1,0 +1,126 @@
+//! Which owned ENIs are orphans: made by this cluster for a NodeENI that no longer
+//! exists, or left `available` for a slot nobody wants any more. Deletion is two-phase:
+//! an ENI must be an orphan in two sweeps at least a grace period apart, so an ENI whose
+//! NodeENI or node appeared between a snapshot and a describe is never deleted.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// An ENI carrying this cluster's ownership tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedEniView {
+    /// ENI ID.
+    pub eni_id: String,
+    /// Its NodeENI's UID.
+    pub nodeeni_uid: String,
+    /// Instance it was made for.
+    pub instance_id: String,
+    /// Subnet.
+    pub subnet_id: String,
+    /// Not attached.
+    pub available: bool,
+}
+
+/// Every live NodeENI with its desired (instance, subnet) pairs; `None` when that
+/// NodeENI has not settled its plan yet (its ENIs are then left alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredSnapshot {
+    /// NodeENI UID → desired (instance, subnet) pairs.
+    pub live: HashMap<String, Option<HashSet<(String, String)>>>,
+}
+
+/// Whether `eni` belongs to nobody in `snapshot`.
+pub fn is_orphan(eni: &OwnedEniView, snapshot: &DesiredSnapshot) -> bool {
+    match snapshot.live.get(&eni.nodeeni_uid) {
+        None => true,
+        Some(None) => false,
+        Some(Some(desired)) => {
+            eni.available && !desired.contains(&(eni.instance_id.clone(), eni.subnet_id.clone()))
+        }
+    }
+}
+
+/// Updates the first-seen marks with this sweep's orphans and returns those due for
+/// deletion (orphans for at least `grace`). ENIs no longer orphaned lose their mark.
+pub fn due_for_deletion(
+    first_seen: &mut HashMap<String, Instant>,
+    orphans: &[String],
+    now: Instant,
+    grace: Duration,
+) -> Vec<String> {
+    let current: HashSet<&String> = orphans.iter().collect();
+    first_seen.retain(|id, _| current.contains(id));
+    orphans
+        .iter()
+        .filter(|id| {
+            let since = *first_seen.entry((*id).clone()).or_insert(now);
+            now.duration_since(since) >= grace && since < now
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(uid: &str, instance: &str, available: bool) -> OwnedEniView {
+        OwnedEniView {
+            eni_id: format!("eni-{uid}-{instance}"),
+            nodeeni_uid: uid.into(),
+            instance_id: instance.into(),
+            subnet_id: "subnet-1".into(),
+            available,
+        }
+    }
+
+    #[test]
+    fn orphan_rules() {
+        let mut snap = DesiredSnapshot::default();
+        snap.live.insert(
+            "u1".into(),
+            Some([("i-1".to_string(), "subnet-1".to_string())].into()),
+        );
+        snap.live.insert("u2".into(), None);
+        assert!(
+            is_orphan(&view("gone", "i-1", false), &snap),
+            "NodeENI deleted: even attached ENIs go"
+        );
+        assert!(!is_orphan(&view("u1", "i-1", true), &snap), "desired slot");
+        assert!(
+            is_orphan(&view("u1", "i-2", true), &snap),
+            "available, slot not desired"
+        );
+        assert!(
+            !is_orphan(&view("u1", "i-2", false), &snap),
+            "attached: its NodeENI tears it down"
+        );
+        assert!(
+            !is_orphan(&view("u2", "i-9", true), &snap),
+            "plan not settled: hands off"
+        );
+    }
+
+    #[test]
+    fn deletion_needs_two_sweeps_a_grace_apart() {
+        let mut marks = HashMap::new();
+        let t0 = Instant::now();
+        let grace = Duration::from_secs(300);
+        let ids = vec!["eni-a".to_string(), "eni-b".to_string()];
+        assert!(due_for_deletion(&mut marks, &ids, t0, grace).is_empty());
+        assert!(due_for_deletion(&mut marks, &ids, t0 + Duration::from_secs(60), grace).is_empty());
+        // eni-b was adopted meanwhile: it loses its mark.
+        let due = due_for_deletion(&mut marks, &ids[..1], t0 + grace, grace);
+        assert_eq!(due, vec!["eni-a".to_string()]);
+        assert!(!marks.contains_key("eni-b"));
+        // Zero grace still needs a second sweep.
+        let mut m2 = HashMap::new();
+        assert!(due_for_deletion(&mut m2, &ids, t0, Duration::ZERO).is_empty());
+        assert_eq!(
+            due_for_deletion(&mut m2, &ids, t0 + Duration::from_millis(1), Duration::ZERO).len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! `eni-controller run`: telemetry, the Kubernetes and EC2 clients, leader election, and
+//! the actor tree started while this replica leads and stopped when it does not.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::actors::Controller;
+use crate::aws::Ec2;
+use crate::aws::action::BucketOverrideError;
+use crate::aws::sdk::{SdkEc2, SdkEc2Config};
+use crate::config::ControllerArgs;
+use crate::k8s::kube_cluster::KubeCluster;
+use crate::k8s::lease::{self, LeaderElectionConfig};
+use crate::k8s::{Cluster, ClusterError};
+use crate::telemetry::{self, Probes, TelemetryError};
+
+/// How long a stopping actor tree may take to finish its current steps.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the controller could not run.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// Bad configuration.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] BucketOverrideError),
+    /// Logging, metrics or probes.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    /// No Kubernetes configuration.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// The actor tree could not start.
+    #[error("actor system: {0}")]
+    Actors(#[from] ractor::SpawnErr),
+}
+
+impl RunError {
+    /// A stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunError::Config(_) => "config",
+            RunError::Telemetry(e) => e.label(),
+            RunError::Cluster(e) => e.label(),
+            RunError::Actors(_) => "actors",
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the controller until SIGTERM.
+pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
+    let t = &args.telemetry;
+    telemetry::init_tracing(t.log_format, &t.log_level)?;
+    let metrics = telemetry::install_metrics("controller")?;
+    let probes = Probes::default();
+    telemetry::serve(metrics, probes.clone(), t.metrics_addr, t.health_addr).await?;
+    let settings = args.settings()?;
+    let identity = lease::pod_identity();
+    let kube = KubeCluster::connect(Some(identity.clone())).await?;
+    let client = kube.client();
+    let cluster: Arc<dyn Cluster> = Arc::new(kube);
+    let ec2: Arc<dyn Ec2> = Arc::new(
+        SdkEc2::connect(SdkEc2Config {
+            region: args.aws_region.clone(),
+            call_timeout: args.ec2_call_timeout,
+            ..Default::default()
+        })
+        .await,
+    );
+    tracing::info!(cluster = %settings.cluster_name, %identity, leader_election = args.leader_election, "starting");
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+
+    if !args.leader_election {
+        let controller = Controller::start(cluster, ec2, settings, probes.ready.clone()).await?;
+        shutdown.await;
+        controller.shutdown(STOP_GRACE).await;
+        return Ok(());
+    }
+
+    let grace = (args.leader_election_lease_duration / 3).max(Duration::from_secs(1));
+    let cfg = LeaderElectionConfig::from_environment(
+        &args.leader_election_lease_name,
+        args.leader_election_lease_duration,
+        grace,
+    );
+    let (mut leading, elector) = lease::spawn(client, cfg);
+    loop {
+        // A standby is ready: it serves probes and waits.
+        probes.ready.store(true, Ordering::Release);
+        tokio::select! {
+            _ = &mut shutdown => break,
+            r = leading.wait_for(|l| *l) => if r.is_err() { break },
+        }
+        tracing::info!("leading: starting the controller");
+        probes.ready.store(false, Ordering::Release);
+        let controller = Controller::start(
+            cluster.clone(),
+            ec2.clone(),
+            settings.clone(),
+            probes.ready.clone(),
+        )
+        .await?;
+        let stop = tokio::select! {
+            _ = &mut shutdown => true,
+            _ = leading.wait_for(|l| !*l) => false,
+        };
+        tracing::warn!(
+            shutdown = stop,
+            "no longer leading: stopping the controller"
+        );
+        controller.shutdown(STOP_GRACE).await;
+        if stop {
+            break;
+        }
+    }
+    // Dropping the receiver releases the Lease so a standby takes over at once.
+    drop(leading);
+    let _ = elector.await;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Logs, metrics and probes: the tracing subscriber, the Prometheus recorder with every
+//! metric described, and the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Why telemetry could not start.
+#[derive(Debug, Error)]
+pub enum TelemetryError {
+    /// The log filter does not parse.
+    #[error("invalid log level {0:?}: {1}")]
+    Filter(String, String),
+    /// A recorder or subscriber is already installed.
+    #[error("telemetry already initialised: {0}")]
+    AlreadyInstalled(String),
+    /// An address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+impl TelemetryError {
+    /// A stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TelemetryError::Filter(..) => "invalid_log_level",
+            TelemetryError::AlreadyInstalled(_) => "already_installed",
+            TelemetryError::Bind(..) => "bind_failed",
+        }
+    }
+}
+
+/// Installs the global tracing subscriber. `RUST_LOG` wins over `level` when set.
+pub fn init_tracing(format: LogFormat, level: &str) -> Result<(), TelemetryError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => {
+            EnvFilter::try_new(&v).map_err(|e| TelemetryError::Filter(v, e.to_string()))?
+        }
+        _ => EnvFilter::try_new(level)
+            .map_err(|e| TelemetryError::Filter(level.into(), e.to_string()))?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
+}
+
+/// Latency buckets (seconds) for every `_seconds` histogram: from a fast EC2 call to a
+/// slow rollout under throttling.
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+/// The metric recorder for this process, with every metric described. Returns a handle
+/// that renders the Prometheus text format.
+pub fn install_metrics(component: &'static str) -> Result<PrometheusHandle, TelemetryError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    describe_metrics();
+    metrics::gauge!("aws_multi_eni_build_info", "version" => env!("CARGO_PKG_VERSION"), "component" => component).set(1.0);
+    Ok(handle)
+}
+
+/// HELP texts of every metric the project records.
+pub fn describe_metrics() {
+    describe_gauge!(
+        "aws_multi_eni_build_info",
+        "Version of the running binary (always 1)."
+    );
+    describe_counter!(
+        "aws_multi_eni_ec2_calls_total",
+        "EC2 API calls by action and outcome (ok or the error label)."
+    );
+    describe_histogram!(
+        "aws_multi_eni_ec2_call_duration_seconds",
+        "Duration of EC2 API calls by action."
+    );
+    describe_histogram!(
+        "aws_multi_eni_ec2_token_wait_seconds",
+        "Time EC2 calls waited for a rate-limit token, by action."
+    );
+    describe_counter!(
+        "aws_multi_eni_ec2_throttles_total",
+        "EC2 calls answered with a throttling error, by action."
+    );
+    describe_gauge!(
+        "aws_multi_eni_ec2_rate_limit_per_second",
+        "Current client-side rate per EC2 action (lowered after throttles)."
+    );
+    describe_gauge!(
+        "aws_multi_eni_ec2_token_waiters",
+        "Calls waiting for a rate-limit token, by action."
+    );
+    describe_gauge!(
+        "aws_multi_eni_slots",
+        "ENI slots per NodeENI by state (desired, ready, failed)."
+    );
+    describe_histogram!(
+        "aws_multi_eni_attach_latency_seconds",
+        "From a node matching a NodeENI to its ENI attached and configured."
+    );
+    describe_histogram!(
+        "aws_multi_eni_label_to_create_seconds",
+        "From a node matching a NodeENI to the ENI's create call."
+    );
+    describe_gauge!(
+        "aws_multi_eni_cleanup_queue_depth",
+        "ENIs waiting for a cleanup worker."
+    );
+    describe_histogram!(
+        "aws_multi_eni_cleanup_duration_seconds",
+        "Time to detach and delete one ENI."
+    );
+    describe_counter!(
+        "aws_multi_eni_cleanups_total",
+        "ENI cleanups by outcome (deleted, failed, refused)."
+    );
+    describe_counter!(
+        "aws_multi_eni_orphans_found_total",
+        "Owned ENIs found orphaned by sweeps (counted per sweep)."
+    );
+    describe_counter!(
+        "aws_multi_eni_orphans_deleted_total",
+        "Orphaned ENIs queued for deletion after their grace period."
+    );
+    describe_counter!(
+        "aws_multi_eni_actor_restarts_total",
+        "Actor restarts by kind of actor."
+    );
+    describe_counter!(
+        "aws_multi_eni_reconcile_errors_total",
+        "Reconcile errors by error label."
+    );
+    describe_counter!(
+        "aws_multi_eni_kube_watch_errors_total",
+        "Kubernetes watch errors by resource (each is retried)."
+    );
+    describe_gauge!(
+        "aws_multi_eni_leader",
+        "1 while this replica holds the leader Lease."
+    );
+}
+
+/// What the probes answer.
+#[derive(Clone, Default)]
+pub struct Probes {
+    /// `/readyz` answers 200 while this is true.
+    pub ready: Arc<AtomicBool>,
+}
+
+async fn metrics_page(State(handle): State<PrometheusHandle>) -> String {
+    handle.render()
+}
+
+async fn ready(State(probes): State<Probes>) -> StatusCode {
+    if probes.ready.load(Ordering::Acquire) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// Serves `/metrics` on `metrics_addr` and the probes on `health_addr` (one listener
+/// when they are equal). Returns once bound.
+pub async fn serve(
+    handle: PrometheusHandle,
+    probes: Probes,
+    metrics_addr: SocketAddr,
+    health_addr: SocketAddr,
+) -> Result<Vec<JoinHandle<()>>, TelemetryError> {
+    let metrics = Router::new()
+        .route("/metrics", get(metrics_page))
+        .with_state(handle);
+    let health = Router::new()
+        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/readyz", get(ready))
+        .with_state(probes);
+    let apps = if metrics_addr == health_addr {
+        vec![(metrics_addr, metrics.merge(health))]
+    } else {
+        vec![(metrics_addr, metrics), (health_addr, health)]
+    };
+    let mut tasks = Vec::new();
+    for (addr, app) in apps {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| TelemetryError::Bind(addr, e))?;
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "telemetry server stopped");
+            }
+        }));
+    }
+    Ok(tasks)
+}

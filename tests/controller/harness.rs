@@ -1,0 +1,183 @@
+//! A simulated cluster: EC2 simulator + in-memory Kubernetes, and helpers to drive and
+//! check the controller.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use aws_multi_eni_controller::actors::{Controller, ControllerSettings};
+use aws_multi_eni_controller::aws::ownership::{TAG_CLUSTER, TAG_NODEENI_UID};
+use aws_multi_eni_controller::aws::sim::{Ec2Simulator, SimConfig};
+use aws_multi_eni_controller::aws::{Ec2, Eni, Subnet};
+use aws_multi_eni_controller::k8s::memory::MemoryCluster;
+use aws_multi_eni_controller::k8s::{Cluster, NodeENI, NodeENISpec, NodeView};
+use tokio::time::Instant;
+
+pub const CLUSTER: &str = "test-cluster";
+pub const ZONE: &str = "us-east-1a";
+
+pub struct World {
+    pub sim: Ec2Simulator,
+    pub cluster: MemoryCluster,
+    pub subnets: Vec<Subnet>,
+    pub node_subnet: Subnet,
+    pub group: String,
+    pub instances: BTreeMap<String, String>,
+}
+
+pub fn settings() -> ControllerSettings {
+    ControllerSettings {
+        cluster_name: CLUSTER.into(),
+        orphan_sweep_interval: Duration::from_secs(30),
+        orphan_grace: Duration::from_secs(60),
+        resync_interval: Duration::from_secs(60),
+        status_debounce: Duration::from_millis(200),
+        ..ControllerSettings::default()
+    }
+}
+
+impl World {
+    pub fn new(config: SimConfig, extra_subnets: usize) -> Self {
+        let sim = Ec2Simulator::new(config);
+        let node_subnet = sim.add_subnet(ZONE, "10.0.0.0/16", Some("nodes"));
+        let subnets = (0..extra_subnets.max(1))
+            .map(|i| {
+                sim.add_subnet(
+                    ZONE,
+                    &format!("10.{}.0.0/16", i + 1),
+                    Some(&format!("multus-{i}")),
+                )
+            })
+            .collect();
+        let group = sim.add_security_group("multus").id;
+        World {
+            sim,
+            cluster: MemoryCluster::new(),
+            subnets,
+            node_subnet,
+            group,
+            instances: BTreeMap::new(),
+        }
+    }
+
+    /// Launches an instance and registers its node with `labels`.
+    pub fn add_node(&mut self, name: &str, instance_type: &str, labels: &[(&str, &str)]) -> String {
+        let inst = self
+            .sim
+            .launch_instance(instance_type, &self.node_subnet.id)
+            .expect("instance");
+        self.instances.insert(name.to_string(), inst.id.clone());
+        self.cluster.upsert_node(NodeView {
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            instance_id: Some(inst.id.clone()),
+            zone: Some(ZONE.into()),
+            deleting: false,
+        });
+        inst.id
+    }
+
+    pub fn add_nodes(&mut self, n: usize, labels: &[(&str, &str)]) {
+        for i in 0..n {
+            self.add_node(&format!("node-{i:04}"), "m5.xlarge", labels);
+        }
+    }
+
+    pub fn spec(&self, subnets: usize) -> NodeENISpec {
+        NodeENISpec {
+            node_selector: [("ng".to_string(), "multi-eni".to_string())].into(),
+            subnet_id: None,
+            subnet_ids: self
+                .subnets
+                .iter()
+                .take(subnets)
+                .map(|s| s.id.clone())
+                .collect(),
+            subnet_name: None,
+            subnet_names: vec![],
+            security_group_ids: vec![self.group.clone()],
+            security_group_names: vec![],
+            device_index: 1,
+            delete_on_termination: true,
+            description: None,
+            mtu: 9001,
+            network_card_index: 0,
+            enable_dpdk: false,
+            dpdk_driver: None,
+            dpdk_resource_name: None,
+            dpdk_pci_address: None,
+        }
+    }
+
+    pub fn apply(&self, name: &str, spec: NodeENISpec) -> NodeENI {
+        self.cluster.apply_nodeeni(NodeENI::new(name, spec))
+    }
+
+    pub async fn start(&self, settings: ControllerSettings) -> Controller {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let cluster: Arc<dyn Cluster> = Arc::new(self.cluster.clone());
+        let ec2: Arc<dyn Ec2> = Arc::new(self.sim.clone());
+        Controller::start(cluster, ec2, settings, Arc::new(AtomicBool::new(false)))
+            .await
+            .expect("controller starts")
+    }
+
+    /// ENIs carrying this cluster's ownership tag.
+    pub fn owned(&self) -> Vec<Eni> {
+        self.sim
+            .enis()
+            .into_iter()
+            .filter(|e| e.tags.get(TAG_CLUSTER).map(String::as_str) == Some(CLUSTER))
+            .collect()
+    }
+
+    pub fn owned_by(&self, nodeeni: &NodeENI) -> Vec<Eni> {
+        let uid = nodeeni.metadata.uid.clone().unwrap_or_default();
+        self.owned()
+            .into_iter()
+            .filter(|e| e.tags.get(TAG_NODEENI_UID) == Some(&uid))
+            .collect()
+    }
+
+    /// (instance, subnet) of every owned ENI attached to its instance.
+    pub fn attached_pairs(&self) -> Vec<(String, String, u32)> {
+        let mut v: Vec<_> = self
+            .owned()
+            .into_iter()
+            .filter_map(|e| {
+                let a = e.attachment?;
+                Some((a.instance_id?, e.subnet_id, a.device_index))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn ready_count(&self, name: &str) -> Option<(i32, i32)> {
+        let s = self.cluster.nodeeni(name)?.status?;
+        Some((s.desired_count, s.ready_count))
+    }
+}
+
+/// Polls `check` every simulated second until it holds or `limit` (simulated) passes.
+pub async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not reached within {limit:?} (simulated)"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,232 @@
+//! Rollouts and the changes users make afterwards.
+
+use std::time::Duration;
+
+use aws_multi_eni_controller::aws::sim::SimConfig;
+use aws_multi_eni_controller::k8s::FINALIZER;
+use kube::ResourceExt;
+
+use super::harness::{World, eventually, settings};
+
+const LABEL: &[(&str, &str)] = &[("ng", "multi-eni")];
+
+#[tokio::test(start_paused = true)]
+async fn rollout_200_nodes_two_subnets() {
+    let mut w = World::new(SimConfig::default(), 2);
+    w.add_nodes(200, LABEL);
+    let nodeeni = w.apply("multus", w.spec(2));
+    let controller = w.start(settings()).await;
+    let took = eventually("400 ENIs ready", Duration::from_secs(3600), || {
+        w.ready_count("multus") == Some((400, 400))
+    })
+    .await;
+    let pairs = w.attached_pairs();
+    assert_eq!(pairs.len(), 400, "exactly one ENI per slot");
+    for (instance, _, _) in pairs.iter().step_by(2) {
+        let on: Vec<_> = pairs
+            .iter()
+            .filter(|(i, _, _)| i == instance)
+            .map(|(_, s, d)| (s.clone(), *d))
+            .collect();
+        assert_eq!(
+            on,
+            vec![(w.subnets[0].id.clone(), 1), (w.subnets[1].id.clone(), 2)],
+            "subnet order → device index"
+        );
+    }
+    assert_eq!(w.owned_by(&nodeeni).len(), 400, "no extra ENI");
+    assert!(w.owned().iter().all(|e| {
+        e.attachment
+            .as_ref()
+            .is_some_and(|a| a.delete_on_termination)
+    }));
+    let stored = w.cluster.nodeeni("multus").unwrap();
+    assert!(stored.finalizers().contains(&FINALIZER.to_string()));
+    let status = stored.status.unwrap();
+    assert!(
+        status
+            .attachments
+            .iter()
+            .all(|a| a.status == "attached" && !a.mac_address.is_empty())
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "AllAttached")
+    );
+    // 400 creates at 5/s after a burst of 90 (100 minus the 10% reserve) need ≥ 62 s.
+    assert!(took >= Duration::from_secs(60), "{took:?}");
+    assert_eq!(
+        w.sim.count(None, Some("throttled")),
+        0,
+        "the limiter kept every call under EC2's buckets"
+    );
+    let writes = w.cluster.status_writes();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        w.cluster.status_writes(),
+        writes,
+        "no status writes once nothing changes"
+    );
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn label_flip_tears_down_and_brings_back() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(5, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w.start(settings()).await;
+    eventually("5 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((5, 5))
+    })
+    .await;
+    let before = w.owned();
+    w.cluster.label_node("node-0001", "ng", None);
+    eventually("node-0001's ENI deleted", Duration::from_secs(600), || {
+        w.owned().len() == 4 && w.ready_count("multus") == Some((4, 4))
+    })
+    .await;
+    w.cluster.label_node("node-0001", "ng", Some("multi-eni"));
+    eventually("back to 5", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((5, 5)) && w.attached_pairs().len() == 5
+    })
+    .await;
+    let after = w.owned();
+    assert_eq!(after.len(), 5);
+    let gone: Vec<_> = before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.id == b.id))
+        .collect();
+    assert_eq!(gone.len(), 1, "only node-0001's ENI was replaced");
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn spec_changes_apply_in_place_and_add_or_remove_slots() {
+    let mut w = World::new(SimConfig::default(), 2);
+    w.add_nodes(3, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w.start(settings()).await;
+    eventually("3 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((3, 3))
+    })
+    .await;
+    let ids: Vec<String> = w.owned().into_iter().map(|e| e.id).collect();
+
+    // New security group: modified in place, same ENIs.
+    let sg2 = w.sim.add_security_group("second").id;
+    let mut spec = w.spec(1);
+    spec.security_group_ids.push(sg2.clone());
+    w.apply("multus", spec.clone());
+    eventually("groups changed", Duration::from_secs(600), || {
+        w.owned()
+            .iter()
+            .all(|e| e.security_group_ids.contains(&sg2))
+    })
+    .await;
+    assert_eq!(w.owned().into_iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+
+    // A second subnet: a second slot per node at the next index.
+    spec.subnet_ids = w.subnets.iter().map(|s| s.id.clone()).collect();
+    w.apply("multus", spec.clone());
+    eventually("6 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((6, 6))
+    })
+    .await;
+
+    // deviceIndex 1 → 3: the ENIs move to 3 and 4.
+    spec.device_index = 3;
+    w.apply("multus", spec.clone());
+    eventually("moved", Duration::from_secs(900), || {
+        let p = w.attached_pairs();
+        p.len() == 6 && p.iter().all(|(_, _, d)| *d == 3 || *d == 4)
+    })
+    .await;
+
+    // Back to one subnet: the other slot's ENIs go.
+    spec.subnet_ids.truncate(1);
+    w.apply("multus", spec);
+    eventually("3 left", Duration::from_secs(900), || {
+        w.owned().len() == 3 && w.ready_count("multus") == Some((3, 3))
+    })
+    .await;
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_deletion_and_instance_replacement() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(3, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w.start(settings()).await;
+    eventually("3 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((3, 3))
+    })
+    .await;
+
+    // Node deleted and its instance terminated: the ENI (deleteOnTermination) goes with it.
+    let gone = w.instances["node-0000"].clone();
+    w.sim.terminate_instance(&gone).unwrap();
+    w.cluster.delete_node("node-0000");
+    eventually("2 left", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((2, 2)) && w.owned().len() == 2
+    })
+    .await;
+
+    // Same node name, new instance: old slot torn down, new one created.
+    let old = w.instances["node-0001"].clone();
+    w.add_node("node-0001", "m5.xlarge", LABEL);
+    let new = w.instances["node-0001"].clone();
+    eventually(
+        "moved to the new instance",
+        Duration::from_secs(900),
+        || {
+            let p = w.attached_pairs();
+            p.len() == 2
+                && p.iter().any(|(i, _, _)| *i == new)
+                && !p.iter().any(|(i, _, _)| *i == old)
+        },
+    )
+    .await;
+    eventually(
+        "old instance's ENI deleted",
+        Duration::from_secs(900),
+        || w.owned().len() == 2,
+    )
+    .await;
+    controller.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_the_nodeeni_cleans_up_then_releases_the_finalizer() {
+    let mut w = World::new(SimConfig::default(), 2);
+    w.add_nodes(4, LABEL);
+    w.apply("multus", w.spec(2));
+    let controller = w.start(settings()).await;
+    eventually("8 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((8, 8))
+    })
+    .await;
+    w.cluster.delete_nodeeni("multus");
+    assert!(
+        w.cluster.nodeeni("multus").is_some(),
+        "held by the finalizer"
+    );
+    eventually("gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    assert!(
+        w.owned().is_empty(),
+        "every ENI deleted before the finalizer went"
+    );
+    let events = w.cluster.events();
+    assert!(events.iter().any(|(_, n)| n.reason == "ENIDeleted"));
+    assert!(events.iter().any(|(_, n)| n.reason == "ENIAttached"));
+    controller.stop().await;
+}
