@@ -25,7 +25,7 @@ export MOTO_SERVER="$VENV/bin/moto_server"
 
 step "Debian packages"
 missing=()
-for pkg in iproute2; do
+for pkg in iproute2 prometheus; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::actors::Controller;
+use crate::actors::{Controller, ControllerSettings};
 use crate::aws::Ec2;
 use crate::aws::action::BucketOverrideError;
 use crate::aws::sdk::{SdkEc2, SdkEc2Config};
@@ -101,12 +101,28 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     }
 
     let grace = (args.leader_election_lease_duration / 3).max(Duration::from_secs(1));
-    let cfg = LeaderElectionConfig::from_environment(
+    let election = LeaderElectionConfig::from_environment(
         &args.leader_election_lease_name,
         args.leader_election_lease_duration,
         grace,
     );
-    let (mut leading, elector) = lease::spawn(client, cfg);
+    run_when_leading(client, cluster, ec2, settings, election, &probes, shutdown).await
+}
+
+/// Runs the actor tree only while this replica holds the leader Lease, until `shutdown`
+/// resolves: the tree starts when leadership is won, stops (within a few seconds) when
+/// it is lost, and the Lease is released on shutdown so a standby takes over at once.
+pub async fn run_when_leading(
+    client: kube::Client,
+    cluster: Arc<dyn Cluster>,
+    ec2: Arc<dyn Ec2>,
+    settings: ControllerSettings,
+    election: LeaderElectionConfig,
+    probes: &Probes,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    tokio::pin!(shutdown);
+    let (mut leading, elector) = lease::spawn(client, election);
     loop {
         // A standby is ready: it serves probes and waits.
         probes.ready.store(true, Ordering::Release);

@@ -13,7 +13,8 @@ use super::cleanup::CleanupMsg;
 use super::handle::Handle;
 use super::limited_ec2::LimitedEc2;
 use super::nodeeni::NodeEniMsg;
-use super::slot_io::{self, Outcome};
+use super::slot_exec::{self, Outcome};
+use super::slot_io;
 use crate::aws::Eni;
 use crate::aws::resolve::Resolver;
 use crate::k8s::Notice;
@@ -303,7 +304,7 @@ async fn step(myself: &ActorRef<AttachmentMsg>, st: &mut SlotState) {
         }
         return;
     }
-    match slot_io::execute(st, action).await {
+    match slot_exec::execute(st, action).await {
         Outcome::Continue => {
             st.backoff = st.deps.timing.poll_initial;
             st.schedule(myself, Duration::ZERO);

@@ -23,6 +23,7 @@ mod nodeeni_view;
 pub mod root;
 pub mod root_services;
 pub mod settings;
+mod slot_exec;
 mod slot_io;
 pub mod supervision;
 

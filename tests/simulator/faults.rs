@@ -62,9 +62,9 @@ async fn timeouts_after_apply_are_made_safe_by_the_token() {
         "transient"
     );
     assert_eq!(w.sim.enis().len(), 1, "a 500 applied nothing");
-    // Scripts count from when they were added and can target one action.
+    // Scripts count from when they were added and can count calls of one action.
     w.sim.script_fault(ScriptedFault {
-        nth_mutating: 2,
+        nth_mutating: 1,
         action: Some(Ec2Action::DeleteNetworkInterface),
         fault: Fault::Throttle,
     });

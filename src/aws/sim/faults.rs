@@ -1,6 +1,8 @@
 //! Fault injection for the EC2 simulator: random failures at given rates, and scripted
 //! ones ("the 7th mutating call times out after EC2 applied it").
 
+use std::collections::HashMap;
+
 use rand::Rng;
 use rand::rngs::SmallRng;
 
@@ -17,6 +19,9 @@ pub enum Fault {
     TimeoutBeforeApply,
     /// EC2 applied the call but the answer was lost: the case idempotency exists for.
     TimeoutAfterApply,
+    /// The calling task panics (a bug in an I/O layer); EC2 did nothing. Supervision
+    /// tests use it to fail one actor.
+    Panic,
 }
 
 /// Random failure rates, each a probability per call in `[0, 1]`.
@@ -46,12 +51,12 @@ impl FaultRates {
 }
 
 /// A fault on the `nth` mutating call that reaches EC2 (1-based, counting from when the
-/// script was added).
+/// script was added), or on the `nth` call of one action when `action` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScriptedFault {
-    /// Which mutating call, 1-based.
+    /// Which call, 1-based.
     pub nth_mutating: u64,
-    /// Only if that call is this action (any action when `None`).
+    /// Count only calls of this action (mutating calls of any action when `None`).
     pub action: Option<Ec2Action>,
     /// What happens.
     pub fault: Fault,
@@ -62,36 +67,42 @@ pub struct ScriptedFault {
 pub(super) struct FaultInjector {
     pub(super) rates: FaultRates,
     scripted: Vec<(u64, ScriptedFault)>,
+    mutating: u64,
+    per_action: HashMap<Ec2Action, u64>,
 }
 
 impl FaultInjector {
     pub(super) fn new(rates: FaultRates) -> Self {
         FaultInjector {
             rates,
-            scripted: Vec::new(),
+            ..Default::default()
         }
     }
 
-    /// Schedules `fault`, counting its `nth_mutating` from `mutating_so_far`.
-    pub(super) fn script(&mut self, fault: ScriptedFault, mutating_so_far: u64) {
-        self.scripted
-            .push((mutating_so_far + fault.nth_mutating, fault));
+    /// Schedules `fault`, counting from the calls made so far.
+    pub(super) fn script(&mut self, fault: ScriptedFault) {
+        let so_far = match fault.action {
+            Some(a) => self.per_action.get(&a).copied().unwrap_or(0),
+            None => self.mutating,
+        };
+        self.scripted.push((so_far + fault.nth_mutating, fault));
     }
 
-    /// The fault for a call, if any. `mutating_ordinal` is the call's 1-based position
-    /// among mutating calls (0 for a non-mutating call).
-    pub(super) fn decide(
-        &mut self,
-        action: Ec2Action,
-        mutating_ordinal: u64,
-        rng: &mut SmallRng,
-    ) -> Option<Fault> {
-        if mutating_ordinal > 0
-            && let Some(pos) = self
-                .scripted
-                .iter()
-                .position(|(at, f)| *at == mutating_ordinal && f.action.is_none_or(|a| a == action))
-        {
+    /// The fault for a call of `action` that reached EC2, if any.
+    pub(super) fn decide(&mut self, action: Ec2Action, rng: &mut SmallRng) -> Option<Fault> {
+        let nth_of_action = {
+            let n = self.per_action.entry(action).or_default();
+            *n += 1;
+            *n
+        };
+        if action.is_mutating() {
+            self.mutating += 1;
+        }
+        let mutating = self.mutating;
+        if let Some(pos) = self.scripted.iter().position(|(at, f)| match f.action {
+            Some(a) => a == action && *at == nth_of_action,
+            None => action.is_mutating() && *at == mutating,
+        }) {
             return Some(self.scripted.remove(pos).1.fault);
         }
         let r = self.rates;

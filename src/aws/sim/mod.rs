@@ -119,7 +119,6 @@ struct Inner {
     log: CallLog,
     faults: FaultInjector,
     rng: SmallRng,
-    mutating_arrived: u64,
     applied: u64,
     hang_after: Option<u64>,
 }
@@ -163,7 +162,6 @@ impl Ec2Simulator {
                 log: CallLog::default(),
                 faults,
                 rng: SmallRng::seed_from_u64(config.seed),
-                mutating_arrived: 0,
                 applied: 0,
                 hang_after: None,
             })),
@@ -229,14 +227,9 @@ impl Ec2Simulator {
             if inner.hang_after.is_some_and(|k| inner.applied >= k) {
                 None
             } else {
-                let ordinal = if action.is_mutating() {
-                    inner.mutating_arrived += 1;
-                    inner.mutating_arrived
-                } else {
-                    0
-                };
-                let fault = inner.faults.decide(action, ordinal, &mut inner.rng);
+                let fault = inner.faults.decide(action, &mut inner.rng);
                 let result = match fault {
+                    Some(Fault::Panic) => Err(Ec2Error::transient("injected panic")),
                     Some(Fault::Throttle) => Err(throttle()),
                     Some(Fault::Transient) => Err(Ec2Error::classify(
                         "InternalError",
@@ -251,7 +244,6 @@ impl Ec2Simulator {
                         let r = op(&mut inner.world, now);
                         if r.is_ok() && action.is_mutating() {
                             inner.applied += 1;
-                            self.applied.send_replace(inner.applied);
                         }
                         match fault {
                             Some(_) => r.and(Err(Ec2Error::transient("EC2 call timed out"))),
@@ -269,6 +261,9 @@ impl Ec2Simulator {
         };
         self.applied
             .send_if_modified(|n| std::mem::replace(n, applied) != applied);
+        if fault == Some(Fault::Panic) {
+            panic!("injected panic in {action} (simulator fault)");
+        }
         let tail = match fault {
             Some(Fault::TimeoutBeforeApply | Fault::TimeoutAfterApply) => self.config.timeout,
             _ => latency - latency / 2,

@@ -166,10 +166,8 @@ impl Ec2Simulator {
         self.lock().faults.rates = rates;
     }
 
-    /// Schedules a fault on a coming mutating call, counted from now.
+    /// Schedules a fault on a coming call, counted from now.
     pub fn script_fault(&self, fault: ScriptedFault) {
-        let mut g = self.lock();
-        let so_far = g.mutating_arrived;
-        g.faults.script(fault, so_far);
+        self.lock().faults.script(fault);
     }
 }

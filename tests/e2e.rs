@@ -1,0 +1,355 @@
+//! End to end with the real binary: `eni-controller run` against the test API server
+//! (Kubernetes) and moto (EC2), driven by `kubectl` as a user would.
+//!
+//! moto differs from EC2 in ways that matter here: it keeps deleteOnTermination false
+//! whatever is asked (so the NodeENI asks for false), attaches and detaches instantly,
+//! and ignores ClientTokens (so crash recovery rests on the ownership tags alone, which
+//! moto does search consistently).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
+
+const CLUSTER: &str = "e2e";
+
+struct Env {
+    api: TestApiServer,
+    moto: MotoServer,
+    ec2: aws_sdk_ec2::Client,
+    net: MotoNetwork,
+    dir: PathBuf,
+}
+
+fn kubectl(api: &TestApiServer, args: &[&str]) -> String {
+    let out = api.kubectl().args(args).output().expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn apply(env: &Env, name: &str, yaml: &str) {
+    let path = env.dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    kubectl(&env.api, &["apply", "-f", path.to_str().unwrap()]);
+}
+
+async fn setup(nodes_per_zone: usize) -> Env {
+    let api = TestApiServer::start().await.unwrap();
+    let moto = MotoServer::start().unwrap();
+    let ec2 = moto.client();
+    let net = build_network(&ec2, &["us-east-1a"], nodes_per_zone, "m5.large")
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("eni-e2e-{}", free_port().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = Env {
+        api,
+        moto,
+        ec2,
+        net,
+        dir,
+    };
+    let crd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+    );
+    kubectl(&env.api, &["apply", "-f", crd]);
+    for (i, (instance, zone)) in env.net.instances.iter().enumerate() {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-{i}\n  labels:\n    ng: multi-eni\nspec:\n  providerID: aws:///{zone}/{instance}\n"
+        );
+        apply(&env, &format!("node-{i}.yaml"), &yaml);
+    }
+    env
+}
+
+const NODEENI: &str = "apiVersion: networking.k8s.aws/v1alpha1
+kind: NodeENI
+metadata:
+  name: multus
+spec:
+  nodeSelector:
+    ng: multi-eni
+  subnetName: multus-us-east-1a
+  securityGroupNames: [multus]
+  deviceIndex: 1
+  deleteOnTermination: false
+  mtu: 9001
+";
+
+struct Controller {
+    child: Child,
+    log: PathBuf,
+    metrics: u16,
+}
+
+impl Controller {
+    fn start(env: &Env, tag: &str) -> Controller {
+        let metrics = free_port().unwrap();
+        let log = env.dir.join(format!("controller-{tag}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
+            .args(["run", "--cluster-name", CLUSTER])
+            .env("KUBECONFIG", env.api.kubeconfig())
+            .env("AWS_ENDPOINT_URL_EC2", env.moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+            .env("HEALTH_ADDR", format!("127.0.0.1:{metrics}"))
+            .env("POD_NAMESPACE", "default")
+            .env("POD_NAME", format!("controller-{tag}"))
+            .env("LEADER_ELECTION_LEASE_DURATION", "3s")
+            .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("controller starts");
+        Controller {
+            child,
+            log,
+            metrics,
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (ENI, instance, device index) of every ENI tagged for this cluster, from moto.
+async fn owned(env: &Env) -> Vec<(String, Option<String>, Option<i32>)> {
+    let out = env
+        .ec2
+        .describe_network_interfaces()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:networking.k8s.aws/cluster")
+                .values(CLUSTER)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.network_interfaces()
+        .iter()
+        .map(|n| {
+            let a = n.attachment();
+            (
+                n.network_interface_id().unwrap_or_default().to_string(),
+                a.and_then(|a| a.instance_id()).map(str::to_string),
+                a.and_then(|a| a.device_index()),
+            )
+        })
+        .collect()
+}
+
+async fn wait<F: AsyncFnMut() -> bool>(what: &str, c: &Controller, limit: Duration, mut check: F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not within {limit:?}\n--- controller log ---\n{}",
+            c.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn ready(env: &Env) -> (i64, i64) {
+    let out = kubectl(
+        &env.api,
+        &[
+            "get",
+            "neni",
+            "multus",
+            "-o",
+            "jsonpath={.status.desiredCount} {.status.readyCount}",
+        ],
+    );
+    let mut it = out.split_whitespace().map(|s| s.parse().unwrap_or(-1));
+    (it.next().unwrap_or(-1), it.next().unwrap_or(-1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_rolls_out_relabels_and_deletes() {
+    let env = setup(3).await;
+    apply(&env, "nodeeni.yaml", NODEENI);
+    let c = Controller::start(&env, "0");
+    wait(
+        "3 ENIs attached in moto",
+        &c,
+        Duration::from_secs(90),
+        async || {
+            let o = owned(&env).await;
+            o.len() == 3 && o.iter().all(|(_, i, d)| i.is_some() && *d == Some(1))
+        },
+    )
+    .await;
+    wait("NodeENI Ready", &c, Duration::from_secs(30), async || {
+        ready(&env) == (3, 3)
+    })
+    .await;
+    let table = kubectl(&env.api, &["get", "neni"]);
+    assert!(
+        table.contains("DESIRED") && table.contains("AllAttached"),
+        "{table}"
+    );
+    let macs = kubectl(
+        &env.api,
+        &[
+            "get",
+            "neni",
+            "multus",
+            "-o",
+            "jsonpath={.status.attachments[*].macAddress}",
+        ],
+    );
+    assert_eq!(macs.split_whitespace().count(), 3, "{macs}");
+
+    let metrics = reqwest_like_get(c.metrics, "/metrics").await;
+    assert!(
+        metrics.contains(
+            "aws_multi_eni_ec2_calls_total{action=\"CreateNetworkInterface\",outcome=\"ok\"} 3"
+        ),
+        "{metrics}"
+    );
+    check_with_promtool(&env, &metrics);
+    // Answered 200 (checked inside): leading and synced.
+    reqwest_like_get(c.metrics, "/readyz").await;
+
+    kubectl(&env.api, &["label", "node", "node-1", "ng-"]);
+    wait(
+        "node-1's ENI deleted",
+        &c,
+        Duration::from_secs(60),
+        async || owned(&env).await.len() == 2,
+    )
+    .await;
+    wait("status follows", &c, Duration::from_secs(30), async || {
+        ready(&env) == (2, 2)
+    })
+    .await;
+
+    kubectl(&env.api, &["delete", "neni", "multus", "--timeout=60s"]);
+    assert!(
+        owned(&env).await.is_empty(),
+        "every ENI was gone before the finalizer was released"
+    );
+    let events = kubectl(
+        &env.api,
+        &[
+            "get",
+            "events.events.k8s.io",
+            "-A",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+    );
+    assert!(
+        events.contains("ENICreated") && events.contains("ENIDeleted"),
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_rollout_then_restart_leaves_no_duplicates() {
+    let env = setup(6).await;
+    apply(&env, "nodeeni.yaml", NODEENI);
+    let first = Controller::start(&env, "first");
+    wait(
+        "the rollout under way",
+        &first,
+        Duration::from_secs(90),
+        async || !owned(&env).await.is_empty(),
+    )
+    .await;
+    first.kill9();
+    let second = Controller::start(&env, "second");
+    wait(
+        "6 ENIs, one per node",
+        &second,
+        Duration::from_secs(120),
+        async || {
+            let o = owned(&env).await;
+            let mut instances: Vec<_> = o.iter().filter_map(|(_, i, _)| i.clone()).collect();
+            instances.sort();
+            instances.dedup();
+            o.len() == 6 && instances.len() == 6
+        },
+    )
+    .await;
+    wait(
+        "NodeENI Ready",
+        &second,
+        Duration::from_secs(30),
+        async || ready(&env) == (6, 6),
+    )
+    .await;
+}
+
+/// GET http://127.0.0.1:port/path with a plain TCP request (no HTTP client crate needed).
+async fn reqwest_like_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{path}: {head}"
+    );
+    body.to_string()
+}
+
+/// `promtool check metrics` on the scrape, when promtool is installed (the README's
+/// test command installs it).
+fn check_with_promtool(env: &Env, scrape: &str) {
+    let path = env.dir.join("scrape.txt");
+    std::fs::write(&path, scrape).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .expect("promtool is installed (scripts/test.sh installs the prometheus package)");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

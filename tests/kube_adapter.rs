@@ -1,0 +1,316 @@
+//! The kube adapter against the test API server over real HTTP with the real `kube`
+//! client: watches (and their recovery from the server's faults), status, finalizer,
+//! Events, the client from KUBECONFIG, and leader election between two controllers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
+use aws_multi_eni_controller::k8s::{
+    Change, Cluster, ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, NodeView, Notice,
+};
+use eni_testkit::apiserver::TestApiServer;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tokio::time::Instant;
+
+async fn eventually<F: FnMut() -> bool>(what: &str, limit: Duration, mut check: F) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn setup() -> (TestApiServer, Client) {
+    let server = TestApiServer::start().await.expect("server starts");
+    let client = server.client().expect("client");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+    ))
+    .unwrap();
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .expect("CRD");
+    (server, client)
+}
+
+fn node(name: &str, labels: &[(&str, &str)]) -> Node {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels.iter().cloned().collect::<BTreeMap<_, _>>()},
+        "spec": {"providerID": format!("aws:///us-east-1a/i-{name}")},
+        "status": {"images": [{"names": ["registry/image:tag"], "sizeBytes": 123456}], "capacity": {"cpu": "4"}}
+    }))
+    .unwrap()
+}
+
+fn nodeeni(name: &str) -> NodeENI {
+    serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI",
+        "metadata": {"name": name},
+        "spec": {"nodeSelector": {"ng": "multi-eni"}, "subnetID": "subnet-0f59b4f14737be9ad",
+                 "securityGroupIDs": ["sg-05da196f3314d4af8"]}
+    }))
+    .unwrap()
+}
+
+/// Folds a change stream into the current view, like the root actor does.
+fn follow<T: Clone + Send + 'static>(
+    mut stream: futures::stream::BoxStream<'static, Change<T>>,
+    key: fn(&T) -> String,
+) -> Arc<Mutex<Option<BTreeMap<String, T>>>> {
+    let view = Arc::new(Mutex::new(None));
+    let out = view.clone();
+    tokio::spawn(async move {
+        while let Some(change) = stream.next().await {
+            let mut v = out.lock().unwrap();
+            let map = v.get_or_insert_with(BTreeMap::new);
+            match change {
+                Change::Resync(all) => *map = all.into_iter().map(|t| (key(&t), t)).collect(),
+                Change::Applied(t) => {
+                    map.insert(key(&t), t);
+                }
+                Change::Deleted(t) => {
+                    map.remove(&key(&t));
+                }
+            }
+        }
+    });
+    view
+}
+
+fn labels_of(
+    view: &Arc<Mutex<Option<BTreeMap<String, NodeView>>>>,
+) -> Option<BTreeMap<String, Option<String>>> {
+    let v = view.lock().unwrap();
+    v.as_ref().map(|m| {
+        m.iter()
+            .map(|(k, n)| (k.clone(), n.labels.get("ng").cloned()))
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn watches_start_with_a_resync_and_follow_changes() {
+    let (_server, client) = setup().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes
+        .create(&PostParams::default(), &node("a", &[("ng", "multi-eni")]))
+        .await
+        .unwrap();
+    nodes
+        .create(&PostParams::default(), &node("b", &[]))
+        .await
+        .unwrap();
+    let cluster = KubeCluster::new(client.clone(), None);
+    let view = follow(cluster.nodes(), |n: &NodeView| n.name.clone());
+    eventually("resync", Duration::from_secs(10), || {
+        labels_of(&view).is_some_and(|m| m.len() == 2)
+    })
+    .await;
+    {
+        let v = view.lock().unwrap();
+        let a = &v.as_ref().unwrap()["a"];
+        assert_eq!(a.instance_id.as_deref(), Some("i-a"));
+        assert_eq!(a.zone.as_deref(), Some("us-east-1a"));
+    }
+    nodes
+        .patch(
+            "b",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"ng": "multi-eni"}}})),
+        )
+        .await
+        .unwrap();
+    nodes.delete("a", &DeleteParams::default()).await.unwrap();
+    eventually("label and deletion seen", Duration::from_secs(10), || {
+        labels_of(&view) == Some([("b".to_string(), Some("multi-eni".to_string()))].into())
+    })
+    .await;
+
+    let api: Api<NodeENI> = Api::all(client.clone());
+    api.create(&PostParams::default(), &nodeeni("x"))
+        .await
+        .unwrap();
+    let enis = follow(cluster.nodeenis(), |n: &NodeENI| n.name_any());
+    eventually(
+        "NodeENI seen with defaults",
+        Duration::from_secs(10),
+        || {
+            enis.lock()
+                .unwrap()
+                .as_ref()
+                .and_then(|m| m.get("x").map(|n| n.spec.device_index == 1))
+                .unwrap_or(false)
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes() {
+    let (server, client) = setup().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let cluster = KubeCluster::new(client.clone(), None);
+    let view = follow(cluster.nodes(), |n: &NodeView| n.name.clone());
+    eventually("first resync", Duration::from_secs(10), || {
+        labels_of(&view).is_some()
+    })
+    .await;
+    let faults = server.faults();
+    let mut expected = BTreeMap::new();
+    for round in 0..4 {
+        match round {
+            0 => faults.drop_watches(),
+            1 => faults.expire_resource_versions(),
+            2 => faults.throttle_next(3),
+            _ => faults.fail_next(3),
+        }
+        let name = format!("n{round}");
+        // The writes themselves may meet the injected 429/500s: retry them.
+        loop {
+            match nodes
+                .create(&PostParams::default(), &node(&name, &[("ng", "multi-eni")]))
+                .await
+            {
+                Ok(_) => break,
+                Err(kube::Error::Api(s)) if s.code == 409 => break,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        faults.drop_watches();
+        expected.insert(name, Some("multi-eni".to_string()));
+    }
+    eventually(
+        "every node created during the faults is seen",
+        Duration::from_secs(60),
+        || labels_of(&view) == Some(expected.clone()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn status_finalizer_and_events() {
+    let (_server, client) = setup().await;
+    let api: Api<NodeENI> = Api::all(client.clone());
+    let mut obj = nodeeni("multus");
+    obj.metadata.finalizers = Some(vec!["nodeeni.networking.k8s.aws/finalizer".into()]);
+    api.create(&PostParams::default(), &obj).await.unwrap();
+    let cluster = KubeCluster::new(client.clone(), Some("controller-0".into()));
+
+    cluster.add_finalizer("multus").await.unwrap();
+    cluster.add_finalizer("multus").await.unwrap();
+    let got = api.get("multus").await.unwrap();
+    assert_eq!(
+        got.finalizers(),
+        &[
+            "nodeeni.networking.k8s.aws/finalizer".to_string(),
+            FINALIZER.to_string()
+        ]
+    );
+
+    let mut status = NodeENIStatus {
+        observed_generation: Some(1),
+        desired_count: 1,
+        ready_count: 1,
+        attachments: vec![ENIAttachment {
+            node_id: "a".into(),
+            instance_id: "i-a".into(),
+            eni_id: "eni-1".into(),
+            subnet_id: "subnet-0f59b4f14737be9ad".into(),
+            status: "attached".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    cluster.patch_status("multus", &status).await.unwrap();
+    let got = api.get("multus").await.unwrap();
+    assert_eq!(got.status.as_ref().unwrap().attachments.len(), 1);
+    assert_eq!(
+        got.metadata.generation,
+        Some(1),
+        "a status write is not a spec change"
+    );
+    status.attachments.clear();
+    status.ready_count = 0;
+    cluster.patch_status("multus", &status).await.unwrap();
+    assert!(
+        api.get("multus")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .attachments
+            .is_empty(),
+        "emptied lists are written"
+    );
+
+    cluster
+        .publish(
+            &got,
+            Notice::normal("ENIAttached", "Attach", "eni-1 attached to a"),
+        )
+        .await
+        .unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let list = events.list(&ListParams::default()).await.unwrap();
+    let e = list
+        .items
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("ENIAttached"))
+        .expect("event recorded");
+    assert_eq!(
+        e.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("multus")
+    );
+    assert_eq!(
+        e.reporting_controller.as_deref(),
+        Some("aws-multi-eni-controller")
+    );
+
+    api.delete("multus", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        api.get("multus")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some(),
+        "held by finalizers"
+    );
+    cluster.remove_finalizer("multus").await.unwrap();
+    assert!(
+        api.get_opt("multus").await.unwrap().is_none(),
+        "both finalizers (ours and the Go controller's) removed"
+    );
+    cluster.remove_finalizer("multus").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_client_comes_from_kubeconfig() {
+    let (server, _client) = setup().await;
+    // SAFETY: nextest runs each test in its own process; nothing else reads it now.
+    unsafe { std::env::set_var("KUBECONFIG", server.kubeconfig()) };
+    let cluster = KubeCluster::connect(None)
+        .await
+        .expect("client from KUBECONFIG");
+    let view = follow(cluster.nodeenis(), |n: &NodeENI| n.name_any());
+    eventually(
+        "a watch over the kubeconfig's server",
+        Duration::from_secs(10),
+        || view.lock().unwrap().is_some(),
+    )
+    .await;
+}
