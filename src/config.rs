@@ -100,3 +100,26 @@ impl ControllerArgs {
         })
     }
 }
+
+/// Options of `eni-agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// This node's name (from the downward API).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: String,
+    /// MTU for attachments whose NodeENI asks for none; 0 leaves their MTU alone.
+    #[arg(long, env = "DEFAULT_MTU", default_value_t = 0)]
+    pub default_mtu: u32,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log level or filter (`RUST_LOG` syntax).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Address of `/metrics` (host network: keep clear of other agents' ports).
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:61780")]
+    pub metrics_addr: SocketAddr,
+    /// Address of `/healthz` and `/readyz`.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:61781")]
+    pub health_addr: SocketAddr,
+}

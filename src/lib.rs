@@ -15,11 +15,13 @@
 //! - [`k8s`]: the `NodeENI` custom resource and the cluster side.
 //! - [`plan`]: pure decisions (desired slots, device indices, the slot lifecycle).
 //! - [`actors`]: the supervised actor tree that joins the two.
+//! - [`agent`]: the node agent (`eni-agent`): links configured over netlink by MAC.
 //! - [`clock`]: token buckets on tokio's clock, shared by the simulator and the limiter.
 //!
 //! `aws` never imports `k8s` and `k8s` never imports `aws`; only `actors` joins them.
 
 pub mod actors;
+pub mod agent;
 pub mod aws;
 pub mod clock;
 pub mod config;

@@ -168,6 +168,14 @@ fn summary(st: &NodeEniState, key: &SlotKey, slot: &super::nodeeni::Slot) -> Slo
         device_index: report.and_then(|r| r.device_index),
         network_card: slot.desired.network_card,
         mtu: st.obj.spec.mtu,
+        interface_configured: report.and_then(|r| r.mac_address.as_ref()).and_then(|mac| {
+            st.nodes
+                .as_ref()?
+                .get(&key.node)?
+                .configured_macs
+                .get(&mac.to_ascii_lowercase())
+                .copied()
+        }),
         phase,
     }
 }

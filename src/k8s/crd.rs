@@ -216,6 +216,10 @@ pub struct ENIAttachment {
     /// MAC address: the node agent finds the interface by it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mac_address: String,
+    /// Whether the node agent reports the interface up with its MTU applied (absent
+    /// until an agent reports on the node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_configured: Option<bool>,
     /// Lifecycle state (`creating`, `attaching`, `attached`, `detaching`, `failed`...).
     pub status: String,
     /// When this entry last changed (not rewritten when nothing changed).

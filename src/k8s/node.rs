@@ -15,6 +15,9 @@ use serde::Deserialize;
 
 /// The zone label set by the cloud provider.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// The Node annotation where the node agent reports each interface, keyed by MAC.
+pub const LINK_REPORT_ANNOTATION: &str = "networking.k8s.aws/eni-links";
+
 /// The deprecated zone label, still set on older clusters.
 pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
 
@@ -52,6 +55,28 @@ pub struct NodeView {
     pub zone: Option<String>,
     /// Whether the node is being deleted.
     pub deleting: bool,
+    /// What the node agent reports per MAC address: interface up with its MTU applied.
+    pub configured_macs: BTreeMap<String, bool>,
+}
+
+/// Reads the agent's report annotation: MAC → configured.
+fn configured_macs(annotations: Option<&BTreeMap<String, String>>) -> BTreeMap<String, bool> {
+    let Some(text) = annotations.and_then(|a| a.get(LINK_REPORT_ANNOTATION)) else {
+        return BTreeMap::new();
+    };
+    let parsed: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(text).unwrap_or_default();
+    parsed
+        .into_iter()
+        .map(|(mac, v)| {
+            (
+                mac.to_ascii_lowercase(),
+                v.get("configured")
+                    .and_then(|c| c.as_bool())
+                    .unwrap_or(false),
+            )
+        })
+        .collect()
 }
 
 /// Splits an AWS provider ID (`aws:///us-east-1a/i-0123…`, also `aws://us-east-1a/i-…`)
@@ -72,6 +97,7 @@ impl NodeView {
     /// Builds the view from the slim object.
     pub fn from_slim(node: SlimNode) -> Self {
         let meta = node.metadata;
+        let configured_macs = configured_macs(meta.annotations.as_ref());
         let labels = meta.labels.unwrap_or_default();
         let parsed = node
             .spec
@@ -95,6 +121,7 @@ impl NodeView {
             instance_id,
             zone,
             deleting: meta.deletion_timestamp.is_some(),
+            configured_macs,
         }
     }
 
@@ -133,6 +160,7 @@ mod tests {
         let json = serde_json::json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": "n1", "uid": "u1",
+                         "annotations": {"networking.k8s.aws/eni-links": "{\"02:AA:00:00:00:01\":{\"configured\":true}}"},
                          "labels": {"ng": "multi-eni", "topology.kubernetes.io/zone": "us-east-1b"},
                          "managedFields": [{"manager": "kubelet"}]},
             "spec": {"providerID": "aws:///us-east-1a/i-0abc", "podCIDR": "10.0.0.0/24"},
@@ -148,5 +176,6 @@ mod tests {
         );
         assert!(!v.deleting);
         assert_eq!(v.labels.get("ng").map(String::as_str), Some("multi-eni"));
+        assert_eq!(v.configured_macs.get("02:aa:00:00:00:01"), Some(&true));
     }
 }

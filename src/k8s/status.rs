@@ -59,6 +59,8 @@ pub struct SlotSummary {
     pub network_card: u32,
     /// MTU requested by the spec.
     pub mtu: i32,
+    /// The node agent's report for this interface, if any.
+    pub interface_configured: Option<bool>,
     /// Phase.
     pub phase: SlotPhase,
 }
@@ -115,6 +117,7 @@ fn attachment(s: &SlotSummary, now: &Time, previous: Option<&NodeENIStatus>) -> 
         device_index: s.device_index.map_or(0, |i| i as i32),
         network_card_index: s.network_card as i32,
         mac_address: s.mac_address.clone().unwrap_or_default(),
+        interface_configured: s.interface_configured,
         status: s.phase.label().into(),
         last_updated: None,
     };

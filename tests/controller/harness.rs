@@ -78,6 +78,7 @@ impl World {
             instance_id: Some(inst.id.clone()),
             zone: Some(ZONE.into()),
             deleting: false,
+            configured_macs: Default::default(),
         });
         inst.id
     }

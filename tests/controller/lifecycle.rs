@@ -230,3 +230,50 @@ async fn deleting_the_nodeeni_cleans_up_then_releases_the_finalizer() {
     assert!(events.iter().any(|(_, n)| n.reason == "ENIAttached"));
     controller.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_node_agents_report_shows_in_the_nodeeni_status() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(2, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w.start(settings()).await;
+    eventually("2 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((2, 2))
+    })
+    .await;
+    let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    assert!(
+        status
+            .attachments
+            .iter()
+            .all(|a| a.interface_configured.is_none()),
+        "no agent has reported yet"
+    );
+    let mac = status
+        .attachments
+        .iter()
+        .find(|a| a.node_id == "node-0000")
+        .unwrap()
+        .mac_address
+        .clone();
+    let mut node = w
+        .cluster
+        .node_views()
+        .into_iter()
+        .find(|n| n.name == "node-0000")
+        .unwrap();
+    node.configured_macs.insert(mac.to_ascii_lowercase(), true);
+    w.cluster.upsert_node(node);
+    eventually("reported in status", Duration::from_secs(60), || {
+        w.cluster
+            .nodeeni("multus")
+            .unwrap()
+            .status
+            .unwrap()
+            .attachments
+            .iter()
+            .any(|a| a.node_id == "node-0000" && a.interface_configured == Some(true))
+    })
+    .await;
+    controller.stop().await;
+}

@@ -16,6 +16,7 @@ fn slot(node: &str, phase: SlotPhase) -> SlotSummary {
         device_index: Some(1),
         network_card: 0,
         mtu: 9001,
+        interface_configured: None,
         phase,
     }
 }

@@ -1,0 +1,168 @@
+//! What the agent wants for each interface, decided purely from NodeENI status: which
+//! MAC addresses belong to this node's attachments, which MTU each should have, and
+//! what to change on a link to get there.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::k8s::NodeENI;
+
+/// The smallest MTU the agent ever sets (IPv4's minimum reassembly size).
+pub const MIN_MTU: u32 = 576;
+
+/// An interface this node should have configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredLink {
+    /// MAC address, lower-case `aa:bb:...`.
+    pub mac: String,
+    /// The ENI.
+    pub eni_id: String,
+    /// The NodeENI it belongs to.
+    pub nodeeni: String,
+    /// Requested MTU; 0 leaves the MTU alone.
+    pub mtu: u32,
+}
+
+/// A network link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// MAC address, lower-case.
+    pub mac: String,
+    /// Current MTU.
+    pub mtu: u32,
+    /// The largest MTU the driver accepts (`IFLA_MAX_MTU`), when it reports one.
+    pub max_mtu: Option<u32>,
+    /// Administratively up.
+    pub up: bool,
+}
+
+/// Changes needed on one link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    /// Bring it up.
+    pub up: bool,
+    /// Set this MTU.
+    pub mtu: Option<u32>,
+}
+
+impl LinkChange {
+    /// Whether anything needs doing.
+    pub fn is_empty(&self) -> bool {
+        !self.up && self.mtu.is_none()
+    }
+}
+
+/// How one attachment's interface stands, as reported on the Node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkReport {
+    /// The ENI.
+    pub eni_id: String,
+    /// The NodeENI.
+    pub nodeeni: String,
+    /// The interface name, once the link exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Up, with the MTU applied.
+    pub configured: bool,
+    /// Its MTU now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Why it is not configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Lower-cases a MAC address so `02:AB:..` and `02:ab:..` compare equal.
+pub fn normalize_mac(mac: &str) -> String {
+    mac.trim().to_ascii_lowercase()
+}
+
+/// This node's attachments across every NodeENI, by MAC. `default_mtu` replaces an MTU
+/// of 0 (itself 0 by default: leave the MTU alone).
+pub fn desired_links(
+    node: &str,
+    nodeenis: &[NodeENI],
+    default_mtu: u32,
+) -> BTreeMap<String, DesiredLink> {
+    let mut out = BTreeMap::new();
+    for n in nodeenis {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        for a in n.status.iter().flat_map(|s| &s.attachments) {
+            if a.node_id != node || a.mac_address.is_empty() {
+                continue;
+            }
+            let mac = normalize_mac(&a.mac_address);
+            let mtu = match u32::try_from(a.mtu).unwrap_or(0) {
+                0 => default_mtu,
+                m => m,
+            };
+            out.entry(mac.clone()).or_insert(DesiredLink {
+                mac,
+                eni_id: a.eni_id.clone(),
+                nodeeni: name.clone(),
+                mtu,
+            });
+        }
+    }
+    out
+}
+
+/// The MTU to set for `requested` on a link whose maximum is `max`: 0 means leave the
+/// MTU alone; otherwise at least [`MIN_MTU`] and at most the link's maximum.
+pub fn target_mtu(requested: u32, max: Option<u32>) -> Option<u32> {
+    if requested == 0 {
+        return None;
+    }
+    let mut mtu = requested.max(MIN_MTU);
+    if let Some(max) = max.filter(|m| *m > 0) {
+        mtu = mtu.min(max);
+    }
+    Some(mtu)
+}
+
+/// What to change on `link` so it matches `desired`.
+pub fn plan(desired: &DesiredLink, link: &LinkState) -> LinkChange {
+    LinkChange {
+        up: !link.up,
+        mtu: target_mtu(desired.mtu, link.max_mtu).filter(|m| *m != link.mtu),
+    }
+}
+
+/// The report for `desired`, given its link (if present) after changes.
+pub fn report(
+    desired: &DesiredLink,
+    link: Option<&LinkState>,
+    error: Option<String>,
+) -> LinkReport {
+    let base = LinkReport {
+        eni_id: desired.eni_id.clone(),
+        nodeeni: desired.nodeeni.clone(),
+        interface: None,
+        configured: false,
+        mtu: None,
+        message: None,
+    };
+    let Some(link) = link else {
+        return LinkReport {
+            message: Some("no interface with this MAC address yet".into()),
+            ..base
+        };
+    };
+    let pending = plan(desired, link);
+    LinkReport {
+        interface: Some(link.name.clone()),
+        mtu: Some(link.mtu),
+        configured: pending.is_empty() && error.is_none(),
+        message: error.or_else(|| (!pending.is_empty()).then(|| "being configured".to_string())),
+        ..base
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+use super::*;
+use crate::k8s::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};
+
+fn nodeeni(name: &str, attachments: Vec<ENIAttachment>) -> NodeENI {
+    let spec: NodeENISpec = serde_json::from_value(serde_json::json!({
+        "nodeSelector": {"ng": "x"}, "subnetID": "subnet-12345678", "securityGroupIDs": ["sg-12345678"]
+    }))
+    .unwrap();
+    let mut n = NodeENI::new(name, spec);
+    n.status = Some(NodeENIStatus {
+        attachments,
+        ..Default::default()
+    });
+    n
+}
+
+fn att(node: &str, mac: &str, mtu: i32) -> ENIAttachment {
+    ENIAttachment {
+        node_id: node.into(),
+        eni_id: format!("eni-{mac}"),
+        mac_address: mac.into(),
+        mtu,
+        status: "attached".into(),
+        ..Default::default()
+    }
+}
+
+fn link(mac: &str, mtu: u32, up: bool) -> LinkState {
+    LinkState {
+        index: 7,
+        name: "ens6".into(),
+        mac: mac.into(),
+        mtu,
+        max_mtu: Some(9216),
+        up,
+    }
+}
+
+#[test]
+fn only_this_nodes_attachments_with_a_mac() {
+    let all = vec![
+        nodeeni(
+            "a",
+            vec![
+                att("me", "02:AA:00:00:00:01", 9001),
+                att("other", "02:aa:00:00:00:02", 9001),
+                att("me", "", 1500),
+            ],
+        ),
+        nodeeni("b", vec![att("me", "02:aa:00:00:00:03", 0)]),
+    ];
+    let d = desired_links("me", &all, 0);
+    assert_eq!(
+        d.keys().cloned().collect::<Vec<_>>(),
+        vec!["02:aa:00:00:00:01", "02:aa:00:00:00:03"]
+    );
+    assert_eq!(d["02:aa:00:00:00:01"].mtu, 9001);
+    assert_eq!(d["02:aa:00:00:00:03"].mtu, 0, "0 leaves the MTU alone");
+    assert_eq!(
+        desired_links("me", &all, 1500)["02:aa:00:00:00:03"].mtu,
+        1500,
+        "unless a default is set"
+    );
+}
+
+#[test]
+fn mtu_is_clamped_to_the_floor_and_the_link_maximum() {
+    assert_eq!(target_mtu(0, Some(9000)), None);
+    assert_eq!(target_mtu(100, None), Some(576));
+    assert_eq!(target_mtu(9001, Some(9216)), Some(9001));
+    assert_eq!(target_mtu(9001, Some(1500)), Some(1500));
+    assert_eq!(target_mtu(70_000, Some(65_535)), Some(65_535));
+    assert_eq!(
+        target_mtu(9001, Some(0)),
+        Some(9001),
+        "0 means the driver reports no maximum"
+    );
+}
+
+#[test]
+fn plans_only_what_differs_and_reports_it() {
+    let d = DesiredLink {
+        mac: "02:aa:00:00:00:01".into(),
+        eni_id: "eni-1".into(),
+        nodeeni: "a".into(),
+        mtu: 9001,
+    };
+    assert_eq!(
+        plan(&d, &link(&d.mac, 1500, false)),
+        LinkChange {
+            up: true,
+            mtu: Some(9001)
+        }
+    );
+    assert!(plan(&d, &link(&d.mac, 9001, true)).is_empty());
+    let r = report(&d, Some(&link(&d.mac, 9001, true)), None);
+    assert!(r.configured);
+    assert_eq!(r.interface.as_deref(), Some("ens6"));
+    assert!(!report(&d, None, None).configured);
+    assert!(!report(&d, Some(&link(&d.mac, 9001, true)), Some("EPERM".into())).configured);
+}

@@ -1,0 +1,375 @@
+//! The node agent against the real kernel: network namespaces and veth pairs made by the
+//! test (`ip netns add`, this kernel has no dummy links), the agent's real rtnetlink code
+//! running in the namespace, NodeENIs and the report on the test API server.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_multi_eni_controller::actors::supervision::RestartPolicy;
+use aws_multi_eni_controller::agent::actors::Connector;
+use aws_multi_eni_controller::agent::desired::LinkReport;
+use aws_multi_eni_controller::agent::links::{Links, RtLinks};
+use aws_multi_eni_controller::agent::{Agent, AgentDeps, REPORT_ANNOTATION};
+use aws_multi_eni_controller::k8s::NodeENI;
+use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
+use eni_testkit::apiserver::TestApiServer;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!(
+            "eni-agent-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &name]);
+        Netns(name)
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from("/var/run/netns").join(&self.0)
+    }
+
+    /// A veth pair `name` / `name-p`; `name` gets `mac`, both start down at MTU 1500.
+    fn veth(&self, name: &str, mac: &str) {
+        ip(&[
+            "-n",
+            &self.0,
+            "link",
+            "add",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{name}-p"),
+        ]);
+        ip(&["-n", &self.0, "link", "set", name, "address", mac]);
+    }
+
+    fn set(&self, name: &str, args: &[&str]) {
+        let mut all = vec!["-n", &self.0, "link", "set", name];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// (up, mtu) of a link, read with `ip -j`.
+    fn state(&self, name: &str) -> (bool, u64) {
+        let out = Command::new("ip")
+            .args(["-n", &self.0, "-j", "link", "show", name])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let link = &v[0];
+        let up = link["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == "UP"));
+        (up, link["mtu"].as_u64().unwrap_or(0))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {} (the agent tests need root)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what}: not within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn setup() -> (TestApiServer, Client) {
+    let server = TestApiServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+    ))
+    .unwrap();
+    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    let node: Node = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}),
+    )
+    .unwrap();
+    Api::<Node>::all(client.clone())
+        .create(&PostParams::default(), &node)
+        .await
+        .unwrap();
+    (server, client)
+}
+
+/// Creates (or replaces the status of) NodeENI `name` with attachments (node, MAC, MTU).
+async fn attachments(client: &Client, name: &str, list: &[(&str, &str, i64)]) {
+    let api: Api<NodeENI> = Api::all(client.clone());
+    if api.get_opt(name).await.unwrap().is_none() {
+        let obj: NodeENI = serde_json::from_value(json!({
+            "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI", "metadata": {"name": name},
+            "spec": {"nodeSelector": {"ng": "x"}, "subnetID": "subnet-12345678", "securityGroupIDs": ["sg-12345678"]}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &obj).await.unwrap();
+    }
+    let atts: Vec<Value> = list
+        .iter()
+        .map(|(node, mac, mtu)| json!({"nodeID": node, "instanceID": "i-1", "eniID": format!("eni-{}", &mac[12..]), "subnetID": "subnet-12345678", "macAddress": mac, "mtu": mtu, "status": "attached"}))
+        .collect();
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"attachments": atts}})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn start_agent(client: &Client, ns: &Netns) -> Agent {
+    let path = ns.path();
+    let connect: Connector = Arc::new(move || {
+        RtLinks::connect_in(&path).map(|(l, e)| (Arc::new(l) as Arc<dyn Links>, e))
+    });
+    Agent::start(AgentDeps {
+        node: "node-a".into(),
+        default_mtu: 0,
+        cluster: Arc::new(KubeCluster::new(client.clone(), Some("agent-a".into()))),
+        connect,
+        restart: RestartPolicy::default(),
+    })
+    .await
+    .unwrap()
+}
+
+async fn report(client: &Client) -> BTreeMap<String, LinkReport> {
+    let node = Api::<Node>::all(client.clone())
+        .get("node-a")
+        .await
+        .unwrap();
+    node.metadata
+        .annotations
+        .and_then(|a| a.get(REPORT_ANNOTATION).cloned())
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configures_only_this_nodes_links_by_mac_and_reports() {
+    let ns = Netns::new();
+    ns.veth("eth0", "02:00:00:00:00:a0");
+    ns.veth("ens6", "02:00:00:00:00:06");
+    ns.veth("ens7", "02:00:00:00:00:07");
+    ns.veth("ens8", "02:00:00:00:00:08");
+    ns.veth("ens9", "02:00:00:00:00:09");
+    ns.veth("other", "02:00:00:00:00:99");
+    let (_server, client) = setup().await;
+    attachments(
+        &client,
+        "multus",
+        &[
+            ("node-a", "02:00:00:00:00:06", 9001),
+            ("node-a", "02:00:00:00:00:07", 70_000),
+            ("node-a", "02:00:00:00:00:08", 0),
+            ("node-a", "02:00:00:00:00:09", 100),
+            ("node-b", "02:00:00:00:00:99", 9001),
+        ],
+    )
+    .await;
+    let agent = start_agent(&client, &ns).await;
+    eventually("ens6 up at 9001", async || ns.state("ens6") == (true, 9001)).await;
+    eventually("ens7 clamped to the veth maximum", async || {
+        ns.state("ens7") == (true, 65_535)
+    })
+    .await;
+    eventually("ens8 up, MTU left alone", async || {
+        ns.state("ens8") == (true, 1500)
+    })
+    .await;
+    eventually("ens9 raised to 576", async || {
+        ns.state("ens9") == (true, 576)
+    })
+    .await;
+    assert_eq!(ns.state("eth0"), (false, 1500), "the primary is untouched");
+    assert_eq!(
+        ns.state("other"),
+        (false, 1500),
+        "another node's MAC is untouched"
+    );
+    assert_eq!(
+        ns.state("ens6-p"),
+        (false, 1500),
+        "peers (unknown MACs) are untouched"
+    );
+    eventually("reported on the Node", async || {
+        let r = report(&client).await;
+        r.len() == 4
+            && r.values().all(|l| l.configured)
+            && r["02:00:00:00:00:06"].interface.as_deref() == Some("ens6")
+    })
+    .await;
+
+    // Someone takes ens6 down and changes its MTU: the next netlink event restores it.
+    ns.set("ens6", &["down"]);
+    ns.set("ens6", &["mtu", "1400"]);
+    eventually("ens6 restored", async || ns.state("ens6") == (true, 9001)).await;
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachment_before_link_and_link_before_attachment_both_end_configured() {
+    let ns = Netns::new();
+    ns.veth("ens6", "02:00:00:00:01:06");
+    let (_server, client) = setup().await;
+    let agent = start_agent(&client, &ns).await;
+    // The link exists before its attachment.
+    attachments(&client, "multus", &[("node-a", "02:00:00:00:01:06", 9001)]).await;
+    eventually(
+        "existing link configured when its attachment arrives",
+        async || ns.state("ens6") == (true, 9001),
+    )
+    .await;
+    // The attachment exists before its link (the ENI is still being attached).
+    attachments(
+        &client,
+        "multus",
+        &[
+            ("node-a", "02:00:00:00:01:06", 9001),
+            ("node-a", "02:00:00:00:01:07", 1500),
+        ],
+    )
+    .await;
+    eventually("reported as waiting for its link", async || {
+        report(&client)
+            .await
+            .get("02:00:00:00:01:07")
+            .is_some_and(|r| !r.configured && r.interface.is_none())
+    })
+    .await;
+    ns.veth("ens7", "02:00:00:00:01:07");
+    eventually(
+        "the new link configured from its netlink event",
+        async || ns.state("ens7") == (true, 1500),
+    )
+    .await;
+    eventually("reported configured", async || {
+        report(&client)
+            .await
+            .get("02:00:00:00:01:07")
+            .is_some_and(|r| r.configured)
+    })
+    .await;
+    agent.stop().await;
+}
+
+/// Netlink whose first change panics (a bug in the I/O layer).
+struct PanicOnce {
+    inner: RtLinks,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Links for PanicOnce {
+    async fn dump(
+        &self,
+    ) -> Result<
+        Vec<aws_multi_eni_controller::agent::desired::LinkState>,
+        aws_multi_eni_controller::agent::links::LinkError,
+    > {
+        self.inner.dump().await
+    }
+    async fn set(
+        &self,
+        index: u32,
+        up: bool,
+        mtu: Option<u32>,
+    ) -> Result<(), aws_multi_eni_controller::agent::links::LinkError> {
+        assert!(
+            !self.armed.swap(false, Ordering::SeqCst),
+            "injected netlink panic"
+        );
+        self.inner.set(index, up, mtu).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
+    let ns = Netns::new();
+    ns.veth("ens6", "02:00:00:00:02:06");
+    let (_server, client) = setup().await;
+    attachments(&client, "multus", &[("node-a", "02:00:00:00:02:06", 9001)]).await;
+    let path = ns.path();
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let connects = Arc::new(AtomicU32::new(0));
+    let counted = connects.clone();
+    let connect: Connector = Arc::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let armed = first.swap(false, Ordering::SeqCst);
+        RtLinks::connect_in(&path).map(|(inner, e)| {
+            (
+                Arc::new(PanicOnce {
+                    inner,
+                    armed: armed.into(),
+                }) as Arc<dyn Links>,
+                e,
+            )
+        })
+    });
+    let agent = Agent::start(AgentDeps {
+        node: "node-a".into(),
+        default_mtu: 0,
+        cluster: Arc::new(KubeCluster::new(client.clone(), Some("agent-a".into()))),
+        connect,
+        restart: RestartPolicy {
+            initial_backoff: Duration::from_millis(100),
+            ..RestartPolicy::default()
+        },
+    })
+    .await
+    .unwrap();
+    eventually("configured after the restart", async || {
+        ns.state("ens6") == (true, 9001)
+    })
+    .await;
+    eventually("reported", async || {
+        report(&client)
+            .await
+            .get("02:00:00:00:02:06")
+            .is_some_and(|r| r.configured)
+    })
+    .await;
+    assert_eq!(
+        connects.load(Ordering::SeqCst),
+        2,
+        "the netlink actor failed once and was restarted"
+    );
+    agent.stop().await;
+}
