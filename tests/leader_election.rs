@@ -68,9 +68,9 @@ impl Ec2 for Tracked {
         self.note();
         self.sim.describe_enis(f, t).await
     }
-    async fn describe_instance(&self, i: &str) -> Result<Instance, Ec2Error> {
+    async fn describe_instances(&self, i: &[String]) -> Result<Vec<Instance>, Ec2Error> {
         self.note();
-        self.sim.describe_instance(i).await
+        self.sim.describe_instances(i).await
     }
     async fn describe_instance_type_limits(&self, t: &str) -> Result<EniLimits, Ec2Error> {
         self.note();

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use aws_multi_eni_controller::aws::{
     AttachRequest, ClientToken, CreateEniRequest, Ec2, EniFilter, EniStatus, InstanceState,
-    SecurityGroupLookup, SubnetLookup, Tags, describe_all_enis, describe_eni,
+    SecurityGroupLookup, SubnetLookup, Tags, describe_all_enis, describe_eni, describe_instance,
     ownership::{self, SlotOwner},
     resolve::{Resolver, SecurityGroupRef, SubnetRef},
     sdk::{SdkEc2, SdkEc2Config},
@@ -149,8 +149,7 @@ async fn full_eni_lifecycle_through_the_port() {
         "primary and secondary: {on_instance:?}"
     );
 
-    let inst = ec2
-        .describe_instance(&instance_id)
+    let inst = describe_instance(&ec2, &instance_id)
         .await
         .expect("describe instance");
     assert_eq!(inst.state, InstanceState::Running);
@@ -325,7 +324,7 @@ async fn errors_are_classified() {
     assert_eq!(err.label(), "not_found", "{err}");
     let err = e
         .ec2
-        .describe_instance("i-0123456789abcdef0")
+        .describe_instances(&["i-0123456789abcdef0".to_string()])
         .await
         .unwrap_err();
     assert_eq!(err.label(), "not_found", "{err}");

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::cleanup::CleanupMsg;
 use super::handle::Handle;
+use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::nodeeni::NodeEniMsg;
 use super::slot_exec::{self, Outcome};
@@ -50,6 +51,8 @@ pub struct SlotDeps {
     pub ec2: LimitedEc2,
     /// Cached instance-type limits.
     pub resolver: Arc<Resolver>,
+    /// Batched instance lookups.
+    pub instances: InstanceBatcher,
     /// The cleanup pool.
     pub cleanup: Handle<CleanupMsg>,
     /// Cluster name.

@@ -140,9 +140,9 @@ impl Ec2 for LimitedEc2 {
         .await
     }
 
-    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
+    async fn describe_instances(&self, instance_ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
         self.run(Ec2Action::DescribeInstances, || {
-            self.inner.describe_instance(instance_id)
+            self.inner.describe_instances(instance_ids)
         })
         .await
     }

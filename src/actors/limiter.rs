@@ -51,9 +51,29 @@ pub enum LimiterMsg {
     Wake(Ec2Action),
 }
 
+/// How EC2 calls are paced: this project's way, or a peer's (for side-by-side
+/// comparisons in `eni-controller simulate`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LimiterStrategy {
+    /// One bucket per EC2 action mirroring AWS's, adaptive on throttles (this project).
+    PerAction,
+    /// One bucket shared by every call, fixed (as Cilium's operator does).
+    Global {
+        /// Refill per second.
+        qps: f64,
+        /// Burst.
+        burst: u32,
+    },
+    /// No client-side limit: throttles are only retried with backoff (as the Go
+    /// controller does).
+    Unlimited,
+}
+
 /// How the limiter is configured.
 #[derive(Debug, Clone)]
 pub struct LimiterArgs {
+    /// Which pacing.
+    pub strategy: LimiterStrategy,
     /// Per-action buckets (AWS's defaults unless the account has other limits).
     pub buckets: BucketTable,
     /// Fraction of each bucket's capacity left unused as a safety margin (0.0 to 0.5).
@@ -110,15 +130,36 @@ impl Lane {
 /// The limiter actor.
 pub struct Limiter;
 
-/// Its state: one lane per action.
+/// Its state: one lane per action (one shared lane for a global bucket, none when
+/// unlimited).
 pub struct LimiterState {
     lanes: Vec<Lane>,
+    shared: bool,
+    adaptive: bool,
 }
 
 impl LimiterState {
     fn lane(&mut self, action: Ec2Action) -> Option<&mut Lane> {
+        if self.shared {
+            return self.lanes.first_mut();
+        }
         self.lanes.iter_mut().find(|l| l.action == action)
     }
+}
+
+fn lane(action: Ec2Action, spec: BucketSpec, clock: TokioClock) -> Lane {
+    let lane = Lane {
+        action,
+        spec,
+        bucket: TokenBucket::with_cells(spec, CELLS_PER_TOKEN, clock),
+        price: 1.0,
+        last_throttle: None,
+        last_decay: Instant::now(),
+        queues: Default::default(),
+        wake_scheduled: false,
+    };
+    lane.publish_rate();
+    lane
 }
 
 fn grant(lane: &mut Lane, myself: &ActorRef<LimiterMsg>) {
@@ -167,27 +208,36 @@ impl Actor for Limiter {
     ) -> Result<LimiterState, ActorProcessingErr> {
         let clock = TokioClock::new();
         let reserve = args.reserve.clamp(0.0, 0.5);
-        let lanes = Ec2Action::ALL
-            .into_iter()
-            .map(|action| {
-                let aws = args.buckets.get(action);
-                let capacity = ((f64::from(aws.capacity) * (1.0 - reserve)).floor() as u32).max(1);
-                let spec = BucketSpec::new(capacity, aws.refill_per_second);
-                let lane = Lane {
-                    action,
-                    spec,
-                    bucket: TokenBucket::with_cells(spec, CELLS_PER_TOKEN, clock),
-                    price: 1.0,
-                    last_throttle: None,
-                    last_decay: Instant::now(),
-                    queues: Default::default(),
-                    wake_scheduled: false,
-                };
-                lane.publish_rate();
-                lane
-            })
-            .collect();
-        Ok(LimiterState { lanes })
+        let lanes = match args.strategy {
+            LimiterStrategy::PerAction => Ec2Action::ALL
+                .into_iter()
+                .map(|action| {
+                    let aws = args.buckets.get(action);
+                    let capacity =
+                        ((f64::from(aws.capacity) * (1.0 - reserve)).floor() as u32).max(1);
+                    lane(
+                        action,
+                        BucketSpec::new(capacity, aws.refill_per_second),
+                        clock,
+                    )
+                })
+                .collect(),
+            LimiterStrategy::Global { qps, burst } => {
+                vec![lane(
+                    Ec2Action::DescribeNetworkInterfaces,
+                    BucketSpec::new(burst.max(1), qps.max(1e-3)),
+                    clock,
+                )]
+            }
+            LimiterStrategy::Unlimited => Vec::new(),
+        };
+        let shared = matches!(args.strategy, LimiterStrategy::Global { .. });
+        let adaptive = args.strategy == LimiterStrategy::PerAction;
+        Ok(LimiterState {
+            lanes,
+            shared,
+            adaptive,
+        })
     }
 
     async fn handle(
@@ -216,19 +266,24 @@ impl Actor for Limiter {
                 grant(lane, &myself);
             }
             LimiterMsg::Wake(action) => {
-                if let Some(lane) = state.lane(action) {
+                if let Some(lane) = state.lanes.iter_mut().find(|l| l.action == action) {
                     lane.wake_scheduled = false;
                     grant(lane, &myself);
                 }
             }
             LimiterMsg::Outcome { action, throttled } => {
-                if throttled && let Some(lane) = state.lane(action) {
+                if throttled {
+                    metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => action.as_str()).increment(1);
+                }
+                if throttled
+                    && state.adaptive
+                    && let Some(lane) = state.lane(action)
+                {
                     let now = Instant::now();
                     lane.price = (lane.price * 2.0).min(MAX_PRICE);
                     lane.last_throttle = Some(now);
                     lane.last_decay = now;
                     lane.publish_rate();
-                    metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => action.as_str()).increment(1);
                     tracing::warn!(%action, rate = lane.spec.refill_per_second / lane.price, "EC2 throttled; slowing this action down");
                 }
             }

@@ -15,6 +15,7 @@ pub mod attachment;
 pub mod cleanup;
 pub mod cleanup_worker;
 pub mod handle;
+pub mod instances;
 pub mod limited_ec2;
 pub mod limiter;
 pub mod nodeeni;

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::attachment::{AttachmentMsg, SlotDeps, SlotReport, SlotTiming};
 use super::cleanup::CleanupMsg;
 use super::handle::Handle;
+use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::nodeeni_ops as ops;
 use super::supervision::{RestartPolicy, RestartTracker};
@@ -57,6 +58,8 @@ pub struct NodeEniDeps {
     pub ec2: LimitedEc2,
     /// Name resolution and limits.
     pub resolver: Arc<Resolver>,
+    /// Batched instance lookups.
+    pub instances: InstanceBatcher,
     /// The cleanup pool.
     pub cleanup: Handle<CleanupMsg>,
     /// Cluster name (ownership).
@@ -163,6 +166,7 @@ impl Actor for NodeEniActor {
         let slot_deps = Arc::new(SlotDeps {
             ec2: deps.ec2.clone(),
             resolver: deps.resolver.clone(),
+            instances: deps.instances.clone(),
             cleanup: deps.cleanup.clone(),
             cluster: deps.cluster_name.clone(),
             nodeeni_name: obj.metadata.name.clone().unwrap_or_default(),

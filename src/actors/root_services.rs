@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
 use super::handle::Handle;
+use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::limiter::{Limiter, LimiterArgs, LimiterMsg, Priority};
 use super::nodeeni::NodeEniDeps;
@@ -57,6 +58,7 @@ async fn spawn_limiter(
     root: &ActorRef<RootMsg>,
 ) -> Result<ActorRef<LimiterMsg>, ActorProcessingErr> {
     let args = LimiterArgs {
+        strategy: settings.strategy,
         buckets: settings.buckets.clone(),
         reserve: settings.bucket_reserve,
     };
@@ -108,6 +110,7 @@ impl Services {
                 settings.resolve_ttl,
                 Duration::from_secs(30),
             )),
+            instances: InstanceBatcher::spawn(rollout.clone(), Duration::from_millis(20)),
             ec2: rollout,
             cleanup: cleanup.clone(),
             cluster_name: settings.cluster_name.clone(),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::attachment::SlotTiming;
 use super::cleanup_worker::TeardownPolicy;
+use super::limiter::LimiterStrategy;
 use super::supervision::RestartPolicy;
 use crate::aws::BucketTable;
 
@@ -12,6 +13,8 @@ use crate::aws::BucketTable;
 pub struct ControllerSettings {
     /// Cluster name: the value of the ownership tag on every ENI.
     pub cluster_name: String,
+    /// How EC2 calls are paced (this project's per-action buckets in production).
+    pub strategy: LimiterStrategy,
     /// EC2 buckets per action (AWS's defaults unless overridden).
     pub buckets: BucketTable,
     /// Fraction of each bucket's burst kept in reserve (absorbs timing jitter).
@@ -42,6 +45,7 @@ impl Default for ControllerSettings {
     fn default() -> Self {
         ControllerSettings {
             cluster_name: "default".into(),
+            strategy: LimiterStrategy::PerAction,
             buckets: BucketTable::default(),
             bucket_reserve: 0.1,
             max_concurrent_cleanup: 3,

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::attachment::SlotState;
 use crate::aws::{
-    AttachmentStatus, Ec2, Ec2Error, Eni, Ownership, SlotOwner, describe_all_enis, describe_eni,
+    AttachmentStatus, Ec2Error, Eni, Ownership, SlotOwner, describe_all_enis, describe_eni,
 };
 use crate::k8s::status::SlotPhase;
 use crate::plan::device_index::{CardOccupancy, NoRoom, place};
@@ -163,18 +163,9 @@ pub async fn refresh(st: &mut SlotState) -> Result<(), Ec2Error> {
 
 /// Reads the instance: whether it is gone, and where this slot's ENI can go.
 pub(super) async fn observe_placement(st: &mut SlotState) -> Result<(), Ec2Error> {
-    let inst = match st
-        .deps
-        .ec2
-        .describe_instance(&st.desired.key.instance_id)
-        .await
-    {
-        Ok(i) => i,
-        Err(e) if e.is_not_found() => {
-            st.instance_gone = true;
-            return Ok(());
-        }
-        Err(e) => return Err(e),
+    let Some(inst) = st.deps.instances.get(&st.desired.key.instance_id).await? else {
+        st.instance_gone = true;
+        return Ok(());
     };
     if inst.state.is_gone() {
         st.instance_gone = true;

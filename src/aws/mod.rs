@@ -102,8 +102,9 @@ pub trait Ec2: Send + Sync + 'static {
         next_token: Option<String>,
     ) -> Result<Page<Eni>, Ec2Error>;
 
-    /// `DescribeInstances` for one instance; `NotFound` if EC2 does not know it.
-    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error>;
+    /// `DescribeInstances` for these instances (one call, any number of IDs); `NotFound`
+    /// if EC2 does not know one of them, as EC2 answers.
+    async fn describe_instances(&self, instance_ids: &[String]) -> Result<Vec<Instance>, Ec2Error>;
 
     /// `DescribeInstanceTypes` for one type: its ENI limits per network card.
     async fn describe_instance_type_limits(
@@ -146,4 +147,16 @@ pub async fn describe_eni(ec2: &dyn Ec2, eni_id: &str) -> Result<Option<Eni>, Ec
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Describes one instance; `NotFound` when EC2 does not know it.
+pub async fn describe_instance(ec2: &dyn Ec2, instance_id: &str) -> Result<Instance, Ec2Error> {
+    ec2.describe_instances(&[instance_id.to_string()])
+        .await?
+        .into_iter()
+        .find(|i| i.id == instance_id)
+        .ok_or_else(|| Ec2Error::NotFound {
+            code: "InvalidInstanceID.NotFound".into(),
+            message: format!("instance {instance_id} not found"),
+        })
 }

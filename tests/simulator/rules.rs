@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_multi_eni_controller::aws::sim::SimConfig;
 use aws_multi_eni_controller::aws::{
     AttachmentStatus, BucketTable, Ec2, Ec2Action, EniFilter, EniStatus, InstanceState,
-    describe_eni,
+    describe_eni, describe_instance,
 };
 
 use super::{attach, create, quiet, world};
@@ -250,7 +250,7 @@ async fn placement_rules_match_ec2() {
         .attach_eni(attach(&e3.id, &big.id, 1, 1))
         .await
         .unwrap();
-    let view = w.sim.describe_instance(&big.id).await.unwrap();
+    let view = describe_instance(&w.sim, &big.id).await.unwrap();
     assert!(
         view.interfaces
             .iter()
@@ -340,7 +340,7 @@ async fn termination_honours_delete_on_termination() {
         EniStatus::Available
     );
     assert_eq!(
-        w.sim.describe_instance(&inst.id).await.unwrap().state,
+        describe_instance(&w.sim, &inst.id).await.unwrap().state,
         InstanceState::Terminated
     );
 }

@@ -243,23 +243,20 @@ impl Ec2 for SdkEc2 {
         })
     }
 
-    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
+    async fn describe_instances(&self, instance_ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
         let out = self
             .client
             .describe_instances()
-            .instance_ids(instance_id)
+            .set_instance_ids(Some(instance_ids.to_vec()))
             .send()
             .await
             .map_err(map_err)?;
-        out.reservations()
+        Ok(out
+            .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .find(|i| i.instance_id() == Some(instance_id))
             .map(instance_from)
-            .ok_or_else(|| Ec2Error::NotFound {
-                code: "InvalidInstanceID.NotFound".into(),
-                message: format!("instance {instance_id} not found"),
-            })
+            .collect())
     }
 
     async fn describe_instance_type_limits(

@@ -127,9 +127,10 @@ impl Ec2 for Ec2Simulator {
         .await
     }
 
-    async fn describe_instance(&self, instance_id: &str) -> Result<Instance, Ec2Error> {
-        self.call(Ec2Action::DescribeInstances, instance_id, |w, _| {
-            w.instance_view(instance_id)
+    async fn describe_instances(&self, instance_ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
+        let target = instance_ids.first().cloned().unwrap_or_default();
+        self.call(Ec2Action::DescribeInstances, &target, |w, _| {
+            instance_ids.iter().map(|id| w.instance_view(id)).collect()
         })
         .await
     }
