@@ -256,6 +256,14 @@ async fn lookups_by_id_and_name() {
         .unwrap();
     assert_eq!(sg[0].name, "multus");
 
+    let ids: Vec<String> = e.net.instances.iter().map(|(i, _)| i.clone()).collect();
+    let both = e
+        .ec2
+        .describe_instances(&ids)
+        .await
+        .expect("several instances in one call");
+    assert_eq!(both.len(), 2);
+    assert!(both.iter().all(|i| ids.contains(&i.id)));
     let limits = e
         .ec2
         .describe_instance_type_limits("m5.large")
