@@ -123,3 +123,67 @@ pub struct AgentArgs {
     #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:61781")]
     pub health_addr: SocketAddr,
 }
+
+/// Scenario of `eni-controller simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Every node matches from the start: create and attach every ENI.
+    Rollout,
+    /// After a rollout, every node loses its label, then gets it back.
+    LabelFlip,
+    /// After a rollout, a fifth of the nodes are replaced by new instances.
+    NodeChurn,
+    /// After a rollout, every NodeENI is deleted.
+    DeleteAll,
+}
+
+/// How the simulated controller paces EC2 calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// This project: one bucket per EC2 action, adaptive on throttles.
+    PerAction,
+    /// One shared bucket (`--qps`, `--burst`), as Cilium's operator does.
+    GlobalBucket,
+    /// No client limiter; throttled calls are retried after 1 s, doubling.
+    NoLimiter,
+}
+
+/// Options of `eni-controller simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Nodes in the simulated cluster.
+    #[arg(long, env = "SIM_NODES", default_value_t = 300)]
+    pub nodes: usize,
+    /// NodeENIs, each selecting every node with its own subnets.
+    #[arg(long, env = "SIM_NODEENIS", default_value_t = 1)]
+    pub nodeenis: usize,
+    /// Subnets per NodeENI (ENIs per node and NodeENI).
+    #[arg(long, env = "SIM_SUBNETS", default_value_t = 1)]
+    pub subnets: usize,
+    /// Median latency of one EC2 call (uniformly spread by ±50%).
+    #[arg(long, env = "SIM_LATENCY", default_value = "150ms", value_parser = humantime::parse_duration)]
+    pub latency: Duration,
+    /// Probability of an injected fault per EC2 call (transient errors, throttles, timeouts).
+    #[arg(long, env = "SIM_FAULT_RATE", default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// What happens.
+    #[arg(long, env = "SIM_SCENARIO", value_enum, default_value = "rollout")]
+    pub scenario: Scenario,
+    /// How EC2 calls are paced.
+    #[arg(long, env = "SIM_STRATEGY", value_enum, default_value = "per-action")]
+    pub strategy: Strategy,
+    /// Refill per second of `--strategy global-bucket`.
+    #[arg(long, default_value_t = 4.0)]
+    pub qps: f64,
+    /// Burst of `--strategy global-bucket`.
+    #[arg(long, default_value_t = 20)]
+    pub burst: u32,
+    /// Seed of every random choice.
+    #[arg(long, env = "SIM_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of a report in words.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -16,6 +16,7 @@
 //! - [`plan`]: pure decisions (desired slots, device indices, the slot lifecycle).
 //! - [`actors`]: the supervised actor tree that joins the two.
 //! - [`agent`]: the node agent (`eni-agent`): links configured over netlink by MAC.
+//! - [`simulate`]: the embedded simulation (`eni-controller simulate`) and benchmark.
 //! - [`clock`]: token buckets on tokio's clock, shared by the simulator and the limiter.
 //!
 //! `aws` never imports `k8s` and `k8s` never imports `aws`; only `actors` joins them.
@@ -28,4 +29,5 @@ pub mod config;
 pub mod k8s;
 pub mod plan;
 pub mod run;
+pub mod simulate;
 pub mod telemetry;

@@ -31,6 +31,9 @@ pub struct SlotTiming {
     pub poll_initial: Duration,
     /// Longest wait between checks.
     pub poll_max: Duration,
+    /// Longest wait before retrying a failed (throttled, transient) call; the wait
+    /// starts at `poll_initial` and doubles.
+    pub retry_max: Duration,
     /// Wait before retrying a blocked slot.
     pub blocked_retry: Duration,
 }
@@ -40,6 +43,7 @@ impl Default for SlotTiming {
         SlotTiming {
             poll_initial: Duration::from_secs(1),
             poll_max: Duration::from_secs(10),
+            retry_max: Duration::from_secs(10),
             blocked_retry: Duration::from_secs(60),
         }
     }
@@ -86,8 +90,9 @@ pub struct SlotReport {
 pub enum AttachmentMsg {
     /// The desired slot changed (spec change).
     Update(DesiredSlot),
-    /// Fresh ENIs seen for this slot by the NodeENI's sweep.
-    Observed(Vec<Eni>),
+    /// ENIs seen for this slot by the NodeENI's sweep, which started at the instant
+    /// given (ignored if the slot changed something since).
+    Observed(Vec<Eni>, Instant),
     /// Take the next step.
     Step,
     /// Stop: reply with every ENI of this slot (for the cleanup pool), then stop.
@@ -123,6 +128,7 @@ pub struct SlotState {
     pub(super) created_at: Option<(u32, String)>,
     pub(super) desired_since: Instant,
     backoff: Duration,
+    last_change: Option<Instant>,
     step_pending: bool,
     reported: Option<SlotReport>,
     attached_once: bool,
@@ -144,9 +150,9 @@ impl SlotState {
         }
     }
 
-    fn next_backoff(&mut self) -> Duration {
-        let d = self.backoff;
-        self.backoff = (self.backoff * 2).min(self.deps.timing.poll_max);
+    fn next_backoff(&mut self, max: Duration) -> Duration {
+        let d = self.backoff.min(max);
+        self.backoff = (self.backoff * 2).min(max);
         d
     }
 
@@ -200,6 +206,7 @@ impl Actor for AttachmentActor {
             created_at: None,
             desired_since: args.desired_since,
             backoff: initial,
+            last_change: None,
             step_pending: false,
             reported: None,
             attached_once: false,
@@ -222,10 +229,12 @@ impl Actor for AttachmentActor {
                     st.schedule(&myself, Duration::ZERO);
                 }
             }
-            AttachmentMsg::Observed(enis) => {
-                st.seen = enis;
-                st.observed = true;
-                st.schedule(&myself, Duration::ZERO);
+            AttachmentMsg::Observed(enis, taken) => {
+                if st.last_change.is_none_or(|c| taken > c) {
+                    st.seen = enis;
+                    st.observed = true;
+                    st.schedule(&myself, Duration::ZERO);
+                }
             }
             AttachmentMsg::Teardown(reply) => {
                 let mut ids: Vec<String> = st.seen.iter().map(|e| e.id.clone()).collect();
@@ -254,7 +263,7 @@ async fn step(myself: &ActorRef<AttachmentMsg>, st: &mut SlotState) {
             Ok(()) => st.observed = true,
             Err(e) => {
                 tracing::debug!(error = %e, "could not observe the slot yet");
-                let d = st.next_backoff();
+                let d = st.next_backoff(st.deps.timing.retry_max);
                 st.schedule(myself, d);
                 return;
             }
@@ -307,17 +316,23 @@ async fn step(myself: &ActorRef<AttachmentMsg>, st: &mut SlotState) {
         }
         return;
     }
+    if !matches!(
+        action,
+        Action::Observe | Action::Wait(_) | Action::Blocked(_)
+    ) {
+        st.last_change = Some(Instant::now());
+    }
     match slot_exec::execute(st, action).await {
         Outcome::Continue => {
             st.backoff = st.deps.timing.poll_initial;
             st.schedule(myself, Duration::ZERO);
         }
         Outcome::Poll => {
-            let d = st.next_backoff();
+            let d = st.next_backoff(st.deps.timing.poll_max);
             st.schedule(myself, d);
         }
         Outcome::Retry => {
-            let d = st.next_backoff();
+            let d = st.next_backoff(st.deps.timing.retry_max);
             st.schedule(myself, d);
         }
         Outcome::Blocked => {

@@ -1,129 +1,131 @@
-//! One cleanup worker: detaches an ENI, waits until EC2 reports it `available`, deletes
-//! it. Every step re-reads the ENI first, so a repeated or resumed job is harmless, and
-//! an ENI that does not carry this cluster's ownership tags is refused.
+//! One cleanup worker: runs single teardown steps (inspect, detach, delete), so a
+//! worker is never blocked while an ENI detaches; the pool polls detaching ENIs in
+//! batches and queues their deletion once EC2 reports them `available`. Every step
+//! re-reads or re-checks the ENI, so repeating one is harmless, and an ENI that does
+//! not carry this cluster's ownership tags is refused.
 
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::time::Instant;
 
 use super::cleanup::CleanupMsg;
 use super::limited_ec2::LimitedEc2;
 use crate::aws::{AttachmentStatus, Ec2, Ec2Error, EniStatus, Ownership, describe_eni};
 
-/// Timing of a teardown.
+/// Timing of teardowns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TeardownPolicy {
-    /// First wait between polls.
-    pub poll_initial: Duration,
-    /// Longest wait between polls.
-    pub poll_max: Duration,
+    /// How often detaching ENIs are checked (one batched describe per round).
+    pub poll_interval: Duration,
+    /// Longest wait before retrying a failed step (starts at `poll_interval`, doubles).
+    pub retry_max: Duration,
     /// Detach with `force` once a detach has been pending this long.
     pub force_after: Duration,
-    /// Give up (the job fails and is retried later by its requester) after this long.
+    /// Give up (the requester retries later) after this long.
     pub give_up_after: Duration,
 }
 
 impl Default for TeardownPolicy {
     fn default() -> Self {
         TeardownPolicy {
-            poll_initial: Duration::from_secs(1),
-            poll_max: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+            retry_max: Duration::from_secs(10),
             force_after: Duration::from_secs(60),
             give_up_after: Duration::from_secs(600),
         }
     }
 }
 
-/// What a teardown ended with.
+/// A teardown step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TeardownError {
-    /// The ENI is not this cluster's: left alone.
-    NotOwned,
-    /// EC2 refused, or it took too long.
-    Ec2(Ec2Error),
+pub enum Step {
+    /// Read the ENI and start: detach it if attached, delete it if available.
+    Inspect,
+    /// Detach (again, or forcibly).
+    Detach {
+        /// The attachment.
+        attachment_id: String,
+        /// Force the detach.
+        force: bool,
+    },
+    /// Delete (EC2 reported it available).
+    Delete,
 }
 
-impl std::fmt::Display for TeardownError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TeardownError::NotOwned => {
-                f.write_str("ENI does not carry this cluster's ownership tags; left alone")
-            }
-            TeardownError::Ec2(e) => write!(f, "{e}"),
-        }
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepResult {
+    /// The ENI no longer exists (deleted now or before).
+    Gone,
+    /// The ENI is not this cluster's: left alone.
+    NotOwned,
+    /// Detaching (or still attached): the pool polls it.
+    Detaching,
+    /// A retryable failure.
+    Retry(String),
+    /// A failure retrying will not fix.
+    Failed(String),
+}
+
+fn failed(e: Ec2Error) -> StepResult {
+    if e.is_retryable() {
+        StepResult::Retry(e.to_string())
+    } else {
+        StepResult::Failed(e.to_string())
     }
 }
 
-enum Step {
-    Done,
-    Again,
-    NotOwned,
+async fn delete(ec2: &dyn Ec2, eni_id: &str) -> StepResult {
+    match ec2.delete_eni(eni_id).await {
+        Ok(()) | Err(Ec2Error::NotFound { .. }) => StepResult::Gone,
+        // Still attached after all: back to waiting.
+        Err(Ec2Error::Conflict { .. }) => StepResult::Detaching,
+        Err(e) => failed(e),
+    }
 }
 
-/// Detaches and deletes `eni_id`; `Ok` also when it is already gone.
-pub async fn teardown(
-    ec2: &dyn Ec2,
-    cluster: &str,
-    eni_id: &str,
-    policy: &TeardownPolicy,
-) -> Result<(), TeardownError> {
-    let start = Instant::now();
-    let mut backoff = policy.poll_initial;
-    let mut detach_since: Option<Instant> = None;
-    loop {
-        let step: Result<Step, Ec2Error> = async {
-            let Some(eni) = describe_eni(ec2, eni_id).await? else {
-                return Ok(Step::Done);
+async fn detach(ec2: &dyn Ec2, attachment_id: &str, force: bool) -> StepResult {
+    match ec2.detach_eni(attachment_id, force).await {
+        Ok(()) | Err(Ec2Error::NotFound { .. }) => StepResult::Detaching,
+        Err(e) => failed(e),
+    }
+}
+
+/// Runs one step for `eni_id`.
+pub async fn run_step(ec2: &dyn Ec2, cluster: &str, eni_id: &str, step: &Step) -> StepResult {
+    match step {
+        Step::Inspect => {
+            let eni = match describe_eni(ec2, eni_id).await {
+                Ok(Some(e)) => e,
+                Ok(None) => return StepResult::Gone,
+                Err(e) => return failed(e),
             };
             if !matches!(Ownership::of(&eni.tags, cluster), Ownership::Owned(_)) {
-                return Ok(Step::NotOwned);
+                return StepResult::NotOwned;
             }
             match &eni.attachment {
+                Some(a) if a.status == AttachmentStatus::Detaching => StepResult::Detaching,
                 Some(a) if a.status != AttachmentStatus::Detached => {
-                    let pending_for = detach_since.map(|t| t.elapsed());
-                    let force = pending_for.is_some_and(|p| p >= policy.force_after);
-                    if a.status != AttachmentStatus::Detaching || force {
-                        match ec2.detach_eni(&a.attachment_id, force).await {
-                            Ok(()) | Err(Ec2Error::NotFound { .. }) => {}
-                            Err(e) if e.is_retryable() => {}
-                            Err(e) => return Err(e),
-                        }
-                        detach_since.get_or_insert_with(Instant::now);
-                    }
-                    Ok(Step::Again)
+                    detach(ec2, &a.attachment_id, false).await
                 }
-                _ if eni.status == EniStatus::Detaching => Ok(Step::Again),
-                _ => match ec2.delete_eni(eni_id).await {
-                    Ok(()) | Err(Ec2Error::NotFound { .. }) => Ok(Step::Done),
-                    Err(e) if e.is_retryable() => Ok(Step::Again),
-                    Err(e) => Err(e),
-                },
+                _ if eni.status == EniStatus::Detaching => StepResult::Detaching,
+                _ => delete(ec2, eni_id).await,
             }
         }
-        .await;
-        match step {
-            Ok(Step::Done) => return Ok(()),
-            Ok(Step::NotOwned) => return Err(TeardownError::NotOwned),
-            Ok(Step::Again) => {}
-            Err(e) if e.is_retryable() => {}
-            Err(e) => return Err(TeardownError::Ec2(e)),
-        }
-        if start.elapsed() >= policy.give_up_after {
-            return Err(TeardownError::Ec2(Ec2Error::transient(format!(
-                "{eni_id} still not deleted after {:?}",
-                policy.give_up_after
-            ))));
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(policy.poll_max);
+        Step::Detach {
+            attachment_id,
+            force,
+        } => detach(ec2, attachment_id, *force).await,
+        Step::Delete => delete(ec2, eni_id).await,
     }
 }
 
 /// Work for a worker.
 pub struct WorkerMsg {
-    /// The ENI to tear down.
+    /// The ENI.
     pub eni_id: String,
+    /// The step.
+    pub step: Step,
 }
 
 /// Arguments of a worker.
@@ -133,8 +135,6 @@ pub struct WorkerArgs {
     pub ec2: LimitedEc2,
     /// The cluster name (ownership check).
     pub cluster: String,
-    /// Timing.
-    pub policy: TeardownPolicy,
     /// The pool to report to.
     pub pool: ActorRef<CleanupMsg>,
     /// Its index in the pool.
@@ -165,20 +165,11 @@ impl Actor for CleanupWorker {
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("cleanup", eni = %msg.eni_id);
         let _enter = span.enter();
-        let started = Instant::now();
-        let result = teardown(&st.ec2, &st.cluster, &msg.eni_id, &st.policy).await;
-        let outcome = match &result {
-            Ok(()) => "deleted",
-            Err(TeardownError::NotOwned) => "refused",
-            Err(TeardownError::Ec2(_)) => "failed",
-        };
-        metrics::counter!("aws_multi_eni_cleanups_total", "outcome" => outcome).increment(1);
-        metrics::histogram!("aws_multi_eni_cleanup_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
-        let _ = st.pool.cast(CleanupMsg::Done {
+        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, &msg.step).await;
+        let _ = st.pool.cast(CleanupMsg::Stepped {
             eni_id: msg.eni_id,
             worker: st.index,
-            result: result.map_err(|e| e.to_string()),
+            result,
         });
         Ok(())
     }

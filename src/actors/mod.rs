@@ -13,6 +13,7 @@
 
 pub mod attachment;
 pub mod cleanup;
+mod cleanup_sweep;
 pub mod cleanup_worker;
 pub mod handle;
 pub mod instances;

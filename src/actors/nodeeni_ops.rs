@@ -64,7 +64,12 @@ pub async fn replan(
             }
             Some(_) => {}
             None => {
-                let seen = st.swept.remove(&key);
+                // A slot the last sweep found nothing for starts from that knowledge instead
+                // of describing its ENIs again.
+                let seen = st
+                    .swept
+                    .remove(&key)
+                    .or_else(|| st.last_sweep.map(|_| Vec::new()));
                 st.slots.insert(
                     key.clone(),
                     Slot {
@@ -237,6 +242,7 @@ pub async fn on_cleaned(
 async fn sweep(st: &mut NodeEniState) -> bool {
     let uid = st.slot_deps.nodeeni_uid.clone();
     let owned = ownership::owned_by_nodeeni(&st.deps.cluster_name, &uid);
+    let started = Instant::now();
     let mut enis = match describe_all_enis(&st.deps.ec2, &owned).await {
         Ok(e) => e,
         Err(e) => {
@@ -269,7 +275,7 @@ async fn sweep(st: &mut NodeEniState) -> bool {
         if let (Some(enis), Some(slot)) = (st.swept.remove(&key), st.slots.get(&key))
             && let Some(a) = &slot.actor
         {
-            let _ = a.cast(AttachmentMsg::Observed(enis));
+            let _ = a.cast(AttachmentMsg::Observed(enis, started));
         }
     }
     true

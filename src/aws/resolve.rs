@@ -72,7 +72,7 @@ pub struct Resolver {
     negative_ttl: Duration,
     subnets: DashMap<SubnetRef, Entry<Vec<Subnet>>>,
     groups: DashMap<(SecurityGroupRef, Option<String>), Entry<SecurityGroup>>,
-    limits: DashMap<String, EniLimits>,
+    limits: DashMap<String, Arc<tokio::sync::OnceCell<EniLimits>>>,
 }
 
 impl Resolver {
@@ -197,17 +197,16 @@ impl Resolver {
         Ok(out)
     }
 
-    /// ENI limits of `instance_type`, fetched once per process.
+    /// ENI limits of `instance_type`, fetched once per process; concurrent callers for
+    /// the same type share one call.
     pub async fn limits(&self, instance_type: &str) -> Result<EniLimits, Ec2Error> {
-        if let Some(l) = self.limits.get(instance_type) {
-            return Ok(l.clone());
-        }
-        let limits = self
-            .ec2
-            .describe_instance_type_limits(instance_type)
-            .await?;
-        self.limits
-            .insert(instance_type.to_string(), limits.clone());
-        Ok(limits)
+        let cell = self
+            .limits
+            .entry(instance_type.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.ec2.describe_instance_type_limits(instance_type))
+            .await
+            .cloned()
     }
 }

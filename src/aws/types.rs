@@ -151,7 +151,7 @@ pub struct Eni {
 /// Which ENIs to describe. Criteria combine with AND; empty criteria match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EniFilter {
-    /// Only these ENI IDs.
+    /// Only these ENI IDs (IDs that do not exist are simply absent from the answer).
     pub ids: Vec<String>,
     /// Only ENIs with all these tags.
     pub tags: Vec<TagFilter>,

@@ -1,7 +1,7 @@
 //! `eni-controller`: the controller (`run`), the embedded simulation (`simulate`) and the
 //! CRD generator (`crd`).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use aws_multi_eni_controller::config::ControllerArgs;
 use clap::{Parser, Subcommand};
 
@@ -18,13 +18,12 @@ enum Command {
     /// Run the controller against the cluster (in-cluster config or KUBECONFIG) and EC2.
     Run(Box<ControllerArgs>),
     /// Run the controller against an in-process cluster and EC2 simulator.
-    Simulate,
+    Simulate(aws_multi_eni_controller::config::SimulateArgs),
     /// Print the NodeENI CustomResourceDefinition as YAML.
     Crd,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crd => {
             let yaml =
@@ -32,7 +31,18 @@ async fn main() -> anyhow::Result<()> {
             print!("{yaml}");
             Ok(())
         }
-        Command::Run(args) => Ok(aws_multi_eni_controller::run::run_controller(*args).await?),
-        Command::Simulate => bail!("`simulate` is not available in this build yet"),
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            Ok(runtime.block_on(aws_multi_eni_controller::run::run_controller(*args))?)
+        }
+        Command::Simulate(args) => {
+            let report = aws_multi_eni_controller::simulate::run(&args)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.words());
+            }
+            Ok(())
+        }
     }
 }

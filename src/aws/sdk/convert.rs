@@ -69,9 +69,12 @@ pub(super) fn filter(name: &str, values: impl IntoIterator<Item = String>) -> sd
         .build()
 }
 
-/// EC2 filters for an [`EniFilter`]. IDs go in `NetworkInterfaceIds`, not here.
+/// EC2 filters for an [`EniFilter`].
 pub(super) fn eni_filters(f: &EniFilter) -> Vec<sdk::Filter> {
     let mut out = Vec::new();
+    if !f.ids.is_empty() {
+        out.push(filter("network-interface-id", f.ids.iter().cloned()));
+    }
     for t in &f.tags {
         match t {
             TagFilter::Equals(k, v) => out.push(filter(&format!("tag:{k}"), [v.clone()])),

@@ -220,11 +220,9 @@ impl Ec2 for SdkEc2 {
             .client
             .describe_network_interfaces()
             .set_next_token(next_token);
-        if filter.ids.is_empty() {
-            call = call.max_results(self.page_size);
-        } else {
-            call = call.set_network_interface_ids(Some(filter.ids.clone()));
-        }
+        // IDs go in a filter rather than NetworkInterfaceIds: an ID that no longer exists
+        // is then simply absent instead of failing the whole call (batched polls).
+        call = call.max_results(self.page_size);
         let filters = eni_filters(filter);
         if !filters.is_empty() {
             call = call.set_filters(Some(filters));

@@ -12,11 +12,14 @@ use crate::aws::{
 #[async_trait]
 impl Ec2 for Ec2Simulator {
     async fn create_eni(&self, request: CreateEniRequest) -> Result<Eni, Ec2Error> {
-        self.call(
-            Ec2Action::CreateNetworkInterface,
-            &request.subnet_id,
-            |w, _| w.create_eni(&request),
-        )
+        // Logged as instance/subnet when the ENI is made for an instance (reports use it).
+        let target = match request.tags.get(crate::aws::ownership::TAG_INSTANCE) {
+            Some(i) => format!("{i}/{}", request.subnet_id),
+            None => request.subnet_id.clone(),
+        };
+        self.call(Ec2Action::CreateNetworkInterface, &target, |w, _| {
+            w.create_eni(&request)
+        })
         .await
     }
 
@@ -104,12 +107,6 @@ impl Ec2 for Ec2Simulator {
     ) -> Result<Page<Eni>, Ec2Error> {
         let page_size = self.config.page_size.max(1);
         self.call(Ec2Action::DescribeNetworkInterfaces, "", |w, _| {
-            if let Some(missing) = filter.ids.iter().find(|id| !w.enis.contains_key(*id)) {
-                return Err(err(
-                    "InvalidNetworkInterfaceID.NotFound",
-                    format!("The networkInterface ID '{missing}' does not exist"),
-                ));
-            }
             let skip: usize = match next_token.as_deref() {
                 None | Some("") => 0,
                 Some(t) => t

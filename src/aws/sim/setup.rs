@@ -13,6 +13,11 @@ use crate::aws::{
 };
 
 impl Ec2Simulator {
+    /// When the simulator started: call log times count from here.
+    pub fn started_at(&self) -> Instant {
+        self.origin
+    }
+
     /// The account's default VPC.
     pub fn vpc_id(&self) -> &str {
         &self.vpc_id

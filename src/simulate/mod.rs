@@ -1,0 +1,281 @@
+//! `eni-controller simulate`: the real actor tree, unchanged, on the in-memory cluster
+//! and the EC2 simulator (AWS's buckets, a latency model, optional faults), under a
+//! virtual clock so large scenarios finish in seconds. A capacity-planning tool ("how
+//! long will rolling ENIs to 800 nodes take under EC2's throttling?") and the project's
+//! benchmark; `--strategy` replays the peers' pacing in the same simulator.
+
+pub mod report;
+mod world;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use thiserror::Error;
+use tokio::time::Instant;
+
+use crate::actors::attachment::SlotTiming;
+use crate::actors::limiter::LimiterStrategy;
+use crate::actors::{Controller, ControllerSettings};
+use crate::aws::{Ec2, Ec2Action};
+use crate::config::{Scenario, SimulateArgs, Strategy};
+use crate::k8s::Cluster;
+pub use report::Report;
+use report::{floor_seconds, peak_rss_bytes, quantile};
+use world::{CLUSTER, SimWorld, TIME_LIMIT};
+
+/// Why a simulation could not run.
+#[derive(Debug, Error)]
+pub enum SimulateError {
+    /// The runtime could not start.
+    #[error("cannot start the simulation runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The actor tree could not start.
+    #[error("cannot start the controller: {0}")]
+    Actors(#[from] ractor::SpawnErr),
+}
+
+impl SimulateError {
+    /// A stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SimulateError::Runtime(_) => "runtime",
+            SimulateError::Actors(_) => "actors",
+        }
+    }
+}
+
+/// Runs `args` on a paused-clock runtime of its own and returns what it measured.
+pub fn run(args: &SimulateArgs) -> Result<Report, SimulateError> {
+    let wall = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()?;
+    let recorder = DebuggingRecorder::new();
+    let snapshots = recorder.snapshotter();
+    let mut report =
+        metrics::with_local_recorder(&recorder, || runtime.block_on(simulate(args, &snapshots)))?;
+    report.wall_seconds = wall.elapsed().as_secs_f64();
+    report.peak_rss_bytes = peak_rss_bytes();
+    Ok(report)
+}
+
+fn settings(args: &SimulateArgs) -> ControllerSettings {
+    ControllerSettings {
+        cluster_name: CLUSTER.into(),
+        strategy: match args.strategy {
+            Strategy::PerAction => LimiterStrategy::PerAction,
+            Strategy::GlobalBucket => LimiterStrategy::Global {
+                qps: args.qps,
+                burst: args.burst,
+            },
+            Strategy::NoLimiter => LimiterStrategy::Unlimited,
+        },
+        slot_timing: SlotTiming {
+            // The Go controller retries after 1 s, doubling; controller-runtime's
+            // per-item backoff grows to 1000 s.
+            retry_max: match args.strategy {
+                Strategy::NoLimiter => Duration::from_secs(1000),
+                _ => SlotTiming::default().retry_max,
+            },
+            ..SlotTiming::default()
+        },
+        ..ControllerSettings::default()
+    }
+}
+
+/// Waits (in simulated time) until `done`, showing progress; `false` on the time limit.
+async fn until(bar: &ProgressBar, mut progress: impl FnMut() -> (u64, bool)) -> bool {
+    let start = Instant::now();
+    loop {
+        let (position, done) = progress();
+        bar.set_position(position);
+        if done {
+            return true;
+        }
+        if start.elapsed() > TIME_LIMIT {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn histogram(snapshots: &Snapshotter, name: &str) -> Vec<f64> {
+    snapshots
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(k, ..)| k.key().name() == name)
+        .flat_map(|(_, _, _, v)| match v {
+            DebugValue::Histogram(xs) => xs.into_iter().map(|x| x.into_inner() * 1000.0).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report, SimulateError> {
+    let mut w = SimWorld::build(args);
+    let t0 = Instant::now();
+    let cluster: Arc<dyn Cluster> = Arc::new(w.cluster.clone());
+    let ec2: Arc<dyn Ec2> = Arc::new(w.sim.clone());
+    let controller = Controller::start(
+        cluster,
+        ec2,
+        settings(args),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await?;
+    let expected = w.expected(true) as u64;
+    let bar = ProgressBar::with_draw_target(
+        Some(expected),
+        if args.json {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ENIs")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let converged_up = |w: &SimWorld| {
+        let (d, r) = w.progress();
+        let done = d == expected as i64 && r == d && {
+            let a = w.audit(true);
+            a.attached as u64 == expected && a.duplicates == 0 && a.leaks == 0
+        };
+        (r.max(0) as u64, done)
+    };
+    bar.set_message("rollout");
+    let mut converged = until(&bar, || converged_up(&w)).await;
+
+    let mut start = t0;
+    let mut relabelled = t0;
+    let mut enis = expected as usize;
+    let mut needed: Vec<(Ec2Action, u64)> = vec![
+        (Ec2Action::CreateNetworkInterface, expected),
+        (Ec2Action::AttachNetworkInterface, expected),
+        (Ec2Action::ModifyNetworkInterfaceAttribute, expected),
+    ];
+    let mut floor = floor_seconds(&needed);
+    let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
+    let mut baseline = [0u64; 11];
+    let mut throttled_before = 0;
+    if args.scenario != Scenario::Rollout && converged {
+        // Let the buckets refill, then measure the scenario's own phase.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let _ = histogram(snapshots, "");
+        baseline = before(&w);
+        throttled_before = w.sim.count(None, Some("throttled"));
+        start = Instant::now();
+        relabelled = start;
+        bar.set_position(0);
+        match args.scenario {
+            Scenario::LabelFlip => {
+                bar.set_message("teardown");
+                w.label_all(false);
+                converged = until(&bar, || {
+                    let a = w.audit(false);
+                    let gone = (a.attached + a.leaks) as u64;
+                    (
+                        expected.saturating_sub(gone),
+                        gone == 0 && w.progress() == (0, 0),
+                    )
+                })
+                .await;
+                relabelled = Instant::now();
+                w.label_all(true);
+                bar.set_message("re-create");
+                converged = converged && until(&bar, || converged_up(&w)).await;
+                let teardown = floor_seconds(&[
+                    (Ec2Action::DetachNetworkInterface, expected),
+                    (Ec2Action::DeleteNetworkInterface, expected),
+                ]);
+                floor += teardown;
+            }
+            Scenario::NodeChurn => {
+                let n = (w.nodes.len() / 5).max(1);
+                enis = n * (expected as usize / w.nodes.len().max(1));
+                w.churn(n);
+                bar.set_message("churn");
+                converged = until(&bar, || converged_up(&w)).await;
+                needed = needed.iter().map(|(a, _)| (*a, enis as u64)).collect();
+                floor = floor_seconds(&needed);
+            }
+            Scenario::DeleteAll => {
+                for n in &w.nodeenis {
+                    w.cluster.delete_nodeeni(n);
+                }
+                bar.set_message("delete");
+                converged = until(&bar, || {
+                    let a = w.audit(false);
+                    let left = (a.attached + a.leaks) as u64;
+                    (
+                        expected - left.min(expected),
+                        left == 0 && w.nodeenis.iter().all(|n| w.cluster.nodeeni(n).is_none()),
+                    )
+                })
+                .await;
+                floor = floor_seconds(&[
+                    (Ec2Action::DetachNetworkInterface, expected),
+                    (Ec2Action::DeleteNetworkInterface, expected),
+                ]);
+            }
+            Scenario::Rollout => {}
+        }
+    }
+    let converge_seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let now = before(&w);
+    let ec2_calls = Ec2Action::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| now[*i] > baseline[*i])
+        .map(|(i, a)| (a.as_str().to_string(), now[i] - baseline[i]))
+        .collect();
+    let mut requested = histogram(snapshots, "aws_multi_eni_label_to_create_seconds");
+    let mut reached = first_creates_after(&w, relabelled.duration_since(w.sim.started_at()));
+    let audit = w.audit(args.scenario != Scenario::DeleteAll);
+    controller.stop().await;
+    Ok(Report {
+        scenario: args.scenario,
+        strategy: args.strategy,
+        nodes: args.nodes,
+        nodeenis: args.nodeenis,
+        enis,
+        converged,
+        converge_seconds,
+        floor_seconds: floor,
+        ratio_to_floor: if floor > 0.0 {
+            converge_seconds / floor
+        } else {
+            0.0
+        },
+        ec2_calls,
+        throttled_calls: w.sim.count(None, Some("throttled")) - throttled_before,
+        label_to_create_p50_ms: quantile(&mut requested, 0.5),
+        label_to_create_p99_ms: quantile(&mut requested, 0.99),
+        label_to_ec2_create_p99_ms: quantile(&mut reached, 0.99),
+        duplicates: audit.duplicates,
+        leaks: audit.leaks,
+        wall_seconds: 0.0,
+        peak_rss_bytes: 0,
+        seed: args.seed,
+    })
+}
+
+/// For each slot, milliseconds from `offset` (since the simulator started) to its first
+/// create call reaching EC2 after it.
+fn first_creates_after(w: &SimWorld, offset: Duration) -> Vec<f64> {
+    let mut seen = std::collections::HashSet::new();
+    w.sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.action == Ec2Action::CreateNetworkInterface && c.at >= offset)
+        .filter(|c| seen.insert(c.target.clone()))
+        .map(|c| (c.at - offset).as_secs_f64() * 1000.0)
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! The simulation's result: one JSON object, or a report in words.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::aws::{BucketTable, Ec2Action};
+use crate::config::{Scenario, Strategy};
+
+/// What a simulation measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Pacing strategy.
+    pub strategy: Strategy,
+    /// Nodes.
+    pub nodes: usize,
+    /// NodeENIs.
+    pub nodeenis: usize,
+    /// ENIs the measured phase creates, deletes or replaces.
+    pub enis: usize,
+    /// Whether the measured phase finished within the time limit.
+    pub converged: bool,
+    /// Simulated seconds the measured phase took.
+    pub converge_seconds: f64,
+    /// The least time EC2's buckets allow for the calls the phase needs.
+    pub floor_seconds: f64,
+    /// `converge_seconds / floor_seconds`.
+    pub ratio_to_floor: f64,
+    /// EC2 calls during the phase, by action.
+    pub ec2_calls: BTreeMap<String, u64>,
+    /// Calls EC2 answered with a throttle.
+    pub throttled_calls: u64,
+    /// Median time from a node matching to the controller requesting its ENI.
+    pub label_to_create_p50_ms: f64,
+    /// 99th percentile of the same.
+    pub label_to_create_p99_ms: f64,
+    /// 99th percentile of node matching → the create call reaching EC2 (includes the
+    /// wait for rate-limit tokens, which EC2's buckets dictate).
+    pub label_to_ec2_create_p99_ms: f64,
+    /// Extra ENIs for slots that already had one.
+    pub duplicates: usize,
+    /// ENIs left that nobody wants.
+    pub leaks: usize,
+    /// Wall-clock seconds the whole run took.
+    pub wall_seconds: f64,
+    /// Peak resident memory of the process.
+    pub peak_rss_bytes: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The least time EC2's buckets (full at the start) allow for `calls`: actions proceed
+/// in parallel, each limited by its own bucket.
+pub fn floor_seconds(calls: &[(Ec2Action, u64)]) -> f64 {
+    let table = BucketTable::default();
+    calls
+        .iter()
+        .map(|(a, n)| table.get(*a).floor_seconds(*n))
+        .fold(0.0, f64::max)
+}
+
+/// The `q`-quantile (0..=1) of `values`, in the values' unit; 0 when empty.
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
+/// Peak resident set size of this process (`VmHWM`), 0 where unavailable.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+impl Report {
+    /// The report in words.
+    pub fn words(&self) -> String {
+        let mut s = String::new();
+        let what = match self.scenario {
+            Scenario::Rollout => format!("Rolled out {} ENIs to {} nodes", self.enis, self.nodes),
+            Scenario::LabelFlip => format!(
+                "Tore down and re-created {} ENIs as every node lost and regained its label",
+                self.enis
+            ),
+            Scenario::NodeChurn => format!("Replaced the ENIs of {} churned nodes", self.enis),
+            Scenario::DeleteAll => {
+                format!("Deleted {} ENIs as every NodeENI was deleted", self.enis)
+            }
+        };
+        let strategy = match self.strategy {
+            Strategy::PerAction => "per-action buckets (this controller)",
+            Strategy::GlobalBucket => "one global bucket (Cilium-style)",
+            Strategy::NoLimiter => "no client-side limiter (Go-controller style)",
+        };
+        if !self.converged {
+            let _ = writeln!(
+                s,
+                "{what}: NOT finished after {:.0} s of simulated time.",
+                self.converge_seconds
+            );
+        }
+        let _ = writeln!(
+            s,
+            "{what} in {:.1} s of simulated time with {strategy}; EC2's rate limits allow no less than {:.1} s ({:.2}x the floor).",
+            self.converge_seconds, self.floor_seconds, self.ratio_to_floor
+        );
+        let calls: Vec<String> = self
+            .ec2_calls
+            .iter()
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect();
+        let _ = writeln!(s, "EC2 calls: {}.", calls.join(", "));
+        match self.throttled_calls {
+            0 => s.push_str("EC2 throttled no call.\n"),
+            n => {
+                let _ = writeln!(s, "EC2 throttled {n} calls.");
+            }
+        }
+        if self.label_to_create_p99_ms > 0.0 {
+            let _ = writeln!(
+                s,
+                "From a node matching to its ENI being requested: {:.0} ms median, {:.0} ms p99 (reaching EC2 after rate-limit waits: {:.0} ms p99).",
+                self.label_to_create_p50_ms,
+                self.label_to_create_p99_ms,
+                self.label_to_ec2_create_p99_ms
+            );
+        }
+        let _ = writeln!(
+            s,
+            "Duplicate ENIs: {}. Leaked ENIs: {}.",
+            self.duplicates, self.leaks
+        );
+        let _ = writeln!(
+            s,
+            "Wall time {:.1} s, peak memory {:.1} MiB.",
+            self.wall_seconds,
+            self.peak_rss_bytes as f64 / 1_048_576.0
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_and_quantiles() {
+        let f = floor_seconds(&[
+            (Ec2Action::CreateNetworkInterface, 1000),
+            (Ec2Action::AttachNetworkInterface, 1000),
+        ]);
+        assert_eq!(f, 190.0, "attach: 50 burst, then 5/s");
+        let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&mut v, 0.5), 3.0);
+        assert_eq!(quantile(&mut v, 0.99), 5.0);
+        assert_eq!(quantile(&mut [], 0.5), 0.0);
+    }
+}

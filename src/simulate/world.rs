@@ -1,0 +1,207 @@
+//! The simulated cluster: an EC2 simulator with AWS's buckets and a latency model, an
+//! in-memory Kubernetes with labelled nodes and NodeENIs, and what a converged state
+//! looks like.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
+use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
+use crate::aws::{EniLimits, EniStatus, Subnet};
+use crate::config::SimulateArgs;
+use crate::k8s::memory::MemoryCluster;
+use crate::k8s::{NodeENI, NodeENISpec, NodeView};
+
+/// The cluster name the simulated controller runs as.
+pub const CLUSTER: &str = "simulated";
+const ZONE: &str = "us-east-1a";
+const LABEL: (&str, &str) = ("ng", "multi-eni");
+
+/// The simulated account and cluster.
+pub struct SimWorld {
+    /// EC2.
+    pub sim: Ec2Simulator,
+    /// Kubernetes.
+    pub cluster: MemoryCluster,
+    node_subnet: Subnet,
+    subnets: Vec<Subnet>,
+    group: String,
+    instance_type: String,
+    /// Node name → instance ID.
+    pub nodes: BTreeMap<String, String>,
+    /// NodeENI names.
+    pub nodeenis: Vec<String>,
+}
+
+impl SimWorld {
+    /// Builds the account and cluster for `args` (nodes labelled, NodeENIs applied).
+    pub fn build(args: &SimulateArgs) -> SimWorld {
+        let latency = LatencyModel {
+            describe: args.latency / 2,
+            mutate: args.latency,
+            jitter: 0.5,
+        };
+        let sim = Ec2Simulator::new(SimConfig {
+            latency,
+            faults: FaultRates::uniform(args.fault_rate),
+            seed: args.seed,
+            ..SimConfig::default()
+        });
+        let per_node = (args.nodeenis * args.subnets + 1) as u32;
+        let instance_type = "sim.node".to_string();
+        sim.add_instance_type(&instance_type, EniLimits::single_card(per_node.max(2)));
+        let node_subnet = sim.add_subnet(ZONE, "10.0.0.0/8", Some("nodes"));
+        let subnets: Vec<Subnet> = (0..args.nodeenis * args.subnets)
+            .map(|i| {
+                sim.add_subnet(
+                    ZONE,
+                    &format!("10.{}.0.0/16", 1 + i % 250),
+                    Some(&format!("multus-{i}")),
+                )
+            })
+            .collect();
+        let group = sim.add_security_group("multus").id;
+        let mut world = SimWorld {
+            sim,
+            cluster: MemoryCluster::new(),
+            node_subnet,
+            subnets,
+            group,
+            instance_type,
+            nodes: BTreeMap::new(),
+            nodeenis: Vec::new(),
+        };
+        for i in 0..args.nodes {
+            world.add_node(&format!("node-{i:05}"));
+        }
+        for k in 0..args.nodeenis {
+            let name = format!("sim-{k}");
+            let subnet_ids: Vec<String> = world.subnets[k * args.subnets..(k + 1) * args.subnets]
+                .iter()
+                .map(|s| s.id.clone())
+                .collect();
+            let spec: Result<NodeENISpec, _> = serde_json::from_value(serde_json::json!({
+                "nodeSelector": {LABEL.0: LABEL.1},
+                "subnetIDs": subnet_ids,
+                "securityGroupIDs": [world.group],
+                "deviceIndex": 1 + k * args.subnets,
+            }));
+            if let Ok(spec) = spec {
+                world.cluster.apply_nodeeni(NodeENI::new(&name, spec));
+                world.nodeenis.push(name);
+            }
+        }
+        world
+    }
+
+    /// Launches an instance and registers its labelled node.
+    pub fn add_node(&mut self, name: &str) {
+        let Ok(inst) = self
+            .sim
+            .launch_instance(&self.instance_type, &self.node_subnet.id)
+        else {
+            return;
+        };
+        self.nodes.insert(name.to_string(), inst.id.clone());
+        self.cluster.upsert_node(NodeView {
+            name: name.to_string(),
+            uid: format!("uid-{name}-{}", inst.id),
+            labels: [(LABEL.0.to_string(), LABEL.1.to_string())].into(),
+            instance_id: Some(inst.id),
+            zone: Some(ZONE.to_string()),
+            deleting: false,
+            configured_macs: BTreeMap::new(),
+        });
+    }
+
+    /// Sets or removes the label on every node.
+    pub fn label_all(&self, on: bool) {
+        for name in self.nodes.keys() {
+            self.cluster
+                .label_node(name, LABEL.0, on.then_some(LABEL.1));
+        }
+    }
+
+    /// Replaces `n` nodes: their instances terminate, new ones join under new names.
+    pub fn churn(&mut self, n: usize) {
+        let victims: Vec<(String, String)> = self
+            .nodes
+            .iter()
+            .take(n)
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect();
+        for (name, instance) in victims {
+            let _ = self.sim.terminate_instance(&instance);
+            self.cluster.delete_node(&name);
+            self.nodes.remove(&name);
+            self.add_node(&format!("{name}-r"));
+        }
+    }
+
+    /// (desired, ready) summed over every NodeENI still present.
+    pub fn progress(&self) -> (i64, i64) {
+        self.nodeenis
+            .iter()
+            .filter_map(|n| self.cluster.nodeeni(n)?.status)
+            .fold((0, 0), |(d, r), s| {
+                (d + i64::from(s.desired_count), r + i64::from(s.ready_count))
+            })
+    }
+
+    /// The ENIs the controller should end with: one per labelled node, NodeENI and subnet.
+    pub fn expected(&self, labelled: bool) -> usize {
+        if labelled {
+            self.nodes.len() * self.subnets.len()
+        } else {
+            0
+        }
+    }
+
+    /// Owned ENIs: (duplicates, leaks, attached and configured) against the desired slots.
+    pub fn audit(&self, labelled: bool) -> Audit {
+        let live: HashMap<String, String> = self
+            .nodeenis
+            .iter()
+            .filter_map(|n| {
+                let o = self.cluster.nodeeni(n)?;
+                Some((o.metadata.uid.clone()?, n.clone()))
+            })
+            .collect();
+        let instances: Vec<&String> = self.nodes.values().collect();
+        let mut per_slot: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut audit = Audit::default();
+        for e in self.sim.enis() {
+            if e.tags.get(TAG_CLUSTER).map(String::as_str) != Some(CLUSTER) {
+                continue;
+            }
+            let uid = e.tags.get(TAG_NODEENI_UID).cloned().unwrap_or_default();
+            let inst = e.tags.get(TAG_INSTANCE).cloned().unwrap_or_default();
+            let subnet = e.tags.get(TAG_SUBNET).cloned().unwrap_or_default();
+            let wanted = labelled && live.contains_key(&uid) && instances.contains(&&inst);
+            if !wanted || e.status == EniStatus::Available {
+                audit.leaks += 1;
+                continue;
+            }
+            *per_slot.entry((uid, inst, subnet)).or_default() += 1;
+        }
+        for n in per_slot.values() {
+            audit.attached += 1;
+            audit.duplicates += n - 1;
+        }
+        audit
+    }
+}
+
+/// What the ENIs look like against what is wanted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Slots with an attached ENI.
+    pub attached: usize,
+    /// Extra ENIs for a slot that already has one.
+    pub duplicates: usize,
+    /// Owned ENIs nobody wants (or left available).
+    pub leaks: usize,
+}
+
+/// How long simulated time may run before a scenario is declared stuck.
+pub const TIME_LIMIT: Duration = Duration::from_secs(6 * 3600);
