@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
 use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
-use crate::aws::{EniLimits, EniStatus, Subnet};
+use crate::aws::{AttachmentStatus, EniLimits, EniStatus, Subnet};
 use crate::config::SimulateArgs;
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::{NodeENI, NodeENISpec, NodeView};
@@ -168,7 +168,7 @@ impl SimWorld {
             })
             .collect();
         let instances: Vec<&String> = self.nodes.values().collect();
-        let mut per_slot: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut per_slot: HashMap<(String, String, String), (usize, bool)> = HashMap::new();
         let mut audit = Audit::default();
         for e in self.sim.enis() {
             if e.tags.get(TAG_CLUSTER).map(String::as_str) != Some(CLUSTER) {
@@ -182,10 +182,17 @@ impl SimWorld {
                 audit.leaks += 1;
                 continue;
             }
-            *per_slot.entry((uid, inst, subnet)).or_default() += 1;
+            let done = e.attachment.as_ref().is_some_and(|a| {
+                a.status == AttachmentStatus::Attached
+                    && a.delete_on_termination
+                    && a.instance_id.as_ref() == Some(&inst)
+            });
+            let slot = per_slot.entry((uid, inst, subnet)).or_default();
+            slot.0 += 1;
+            slot.1 |= done;
         }
-        for n in per_slot.values() {
-            audit.attached += 1;
+        for (n, done) in per_slot.values() {
+            audit.attached += usize::from(*done);
             audit.duplicates += n - 1;
         }
         audit
@@ -195,7 +202,7 @@ impl SimWorld {
 /// What the ENIs look like against what is wanted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Audit {
-    /// Slots with an attached ENI.
+    /// Slots whose ENI is attached with deleteOnTermination set (done).
     pub attached: usize,
     /// Extra ENIs for a slot that already has one.
     pub duplicates: usize,

@@ -1,0 +1,120 @@
+//! `eni-controller simulate` end to end: every scenario converges with no duplicate and
+//! no leaked ENI, the strategies are compared in the same simulator, and the binary
+//! prints the JSON report. (Speed targets are benchmarks, not tests: see BENCHMARKS.md.)
+
+use std::process::Command;
+
+use aws_multi_eni_controller::config::{Scenario, SimulateArgs, Strategy};
+use aws_multi_eni_controller::simulate;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: SimulateArgs,
+}
+
+fn args(extra: &[&str]) -> SimulateArgs {
+    let mut argv = vec!["simulate"];
+    argv.extend_from_slice(extra);
+    Cli::parse_from(argv).args
+}
+
+#[test]
+fn every_scenario_converges_without_duplicates_or_leaks() {
+    for scenario in ["rollout", "label-flip", "node-churn", "delete-all"] {
+        let a = args(&["--nodes", "40", "--subnets", "2", "--scenario", scenario]);
+        let r = simulate::run(&a).expect("simulation runs");
+        assert!(r.converged, "{scenario}: {r:?}");
+        assert_eq!((r.duplicates, r.leaks), (0, 0), "{scenario}: {r:?}");
+        assert!(
+            r.floor_seconds >= 0.0 && r.converge_seconds >= r.floor_seconds,
+            "{scenario}: {r:?}"
+        );
+        assert!(
+            r.ec2_calls.values().sum::<u64>() > 0,
+            "{scenario}: calls were counted"
+        );
+    }
+}
+
+#[test]
+fn faults_do_not_cause_duplicates_or_leaks() {
+    let r = simulate::run(&args(&[
+        "--nodes",
+        "40",
+        "--fault-rate",
+        "0.2",
+        "--seed",
+        "7",
+    ]))
+    .unwrap();
+    assert!(r.converged);
+    assert_eq!((r.duplicates, r.leaks), (0, 0), "{r:?}");
+}
+
+#[test]
+fn strategies_are_compared_in_the_same_simulator() {
+    let run = |s: Strategy| {
+        let mut a = args(&["--nodes", "150"]);
+        a.strategy = s;
+        simulate::run(&a).unwrap()
+    };
+    let ours = run(Strategy::PerAction);
+    let global = run(Strategy::GlobalBucket);
+    let none = run(Strategy::NoLimiter);
+    assert_eq!(ours.scenario, Scenario::Rollout);
+    assert!(
+        ours.floor_seconds > 0.0,
+        "150 creates exceed the burst: {ours:?}"
+    );
+    assert_eq!(
+        ours.throttled_calls, 0,
+        "the per-action limiter keeps under EC2's buckets"
+    );
+    assert!(none.throttled_calls > 0, "without a limiter EC2 throttles");
+    assert!(global.converge_seconds > ours.converge_seconds);
+    assert!(none.converge_seconds > ours.converge_seconds);
+    for r in [&ours, &global, &none] {
+        assert_eq!((r.duplicates, r.leaks), (0, 0), "{r:?}");
+    }
+}
+
+#[test]
+fn the_binary_prints_one_json_object() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
+        .args(["simulate", "--nodes", "30", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for field in [
+        "strategy",
+        "nodes",
+        "enis",
+        "converge_seconds",
+        "floor_seconds",
+        "ratio_to_floor",
+        "ec2_calls",
+        "throttled_calls",
+        "label_to_create_p50_ms",
+        "label_to_create_p99_ms",
+        "duplicates",
+        "leaks",
+        "wall_seconds",
+        "peak_rss_bytes",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    }
+    assert_eq!(v["enis"], 30);
+    let words = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
+        .args(["simulate", "--nodes", "30"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&words.stdout);
+    assert!(text.contains("Rolled out 30 ENIs to 30 nodes"), "{text}");
+}
