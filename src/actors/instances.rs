@@ -1,16 +1,21 @@
 //! Coalesces the slots' instance lookups into batched `DescribeInstances` calls: every
 //! slot placing an ENI needs its instance's interfaces, and a rollout to thousands of
 //! nodes would otherwise spend one call per slot from a bucket refilling at 20/s.
-//! Requests arriving within a short window share one call (up to 100 instances).
+//! Requests arriving within a short window share one call (up to 100 instances); up to
+//! [`MAX_IN_FLIGHT`] calls run at once (each still waits for its token), so a large
+//! rollout's lookups are not queued behind one another's latency.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::aws::{Ec2, Ec2Error, Instance};
 
 const MAX_BATCH: usize = 100;
+/// Batches looked up at once; while all are busy, new requests gather into fuller batches.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 type Reply = oneshot::Sender<Result<Option<Instance>, Ec2Error>>;
 
@@ -24,8 +29,13 @@ impl InstanceBatcher {
     /// Starts the batching task over `ec2`, gathering requests for `window`.
     pub fn spawn(ec2: impl Ec2, window: Duration) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, Reply)>();
+        let ec2 = Arc::new(ec2);
+        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let mut batch = vec![first];
                 let deadline = tokio::time::sleep(window);
                 tokio::pin!(deadline);
@@ -38,7 +48,11 @@ impl InstanceBatcher {
                         },
                     }
                 }
-                answer(&ec2, batch).await;
+                let ec2 = ec2.clone();
+                tokio::spawn(async move {
+                    answer(&*ec2, batch).await;
+                    drop(slot);
+                });
             }
         });
         InstanceBatcher { tx }
@@ -95,3 +109,6 @@ async fn answer(ec2: &impl Ec2, batch: Vec<(String, Reply)>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

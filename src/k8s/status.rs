@@ -5,6 +5,8 @@
 //! over from the previous status unless the thing they stamp changed, so an unchanged
 //! world produces an identical status and the controller writes nothing.
 
+use std::collections::HashMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::crd::{ENIAttachment, NodeENIStatus};
@@ -105,7 +107,15 @@ fn condition(
     }
 }
 
-fn attachment(s: &SlotSummary, now: &Time, previous: Option<&NodeENIStatus>) -> ENIAttachment {
+/// Previous attachments by (node, instance, subnet): a slot's identity.
+type PreviousIndex<'a> = HashMap<(&'a str, &'a str, &'a str), &'a ENIAttachment>;
+
+fn attachment(s: &SlotSummary, now: &Time, previous: &PreviousIndex<'_>) -> ENIAttachment {
+    let before = previous.get(&(
+        s.node.as_str(),
+        s.instance_id.as_str(),
+        s.subnet_id.as_str(),
+    ));
     let mut a = ENIAttachment {
         node_id: s.node.clone(),
         instance_id: s.instance_id.clone(),
@@ -119,24 +129,12 @@ fn attachment(s: &SlotSummary, now: &Time, previous: Option<&NodeENIStatus>) -> 
         mac_address: s.mac_address.clone().unwrap_or_default(),
         interface_configured: s.interface_configured,
         status: s.phase.label().into(),
-        last_updated: None,
+        last_updated: before.and_then(|b| b.last_updated.clone()),
     };
-    let before = previous.and_then(|p| {
-        p.attachments.iter().find(|b| {
-            b.node_id == a.node_id && b.instance_id == a.instance_id && b.subnet_id == a.subnet_id
-        })
-    });
-    a.last_updated = match before {
-        Some(b)
-            if ENIAttachment {
-                last_updated: None,
-                ..b.clone()
-            } == a =>
-        {
-            b.last_updated.clone()
-        }
-        _ => Some(now.clone()),
-    };
+    // Unchanged since the previous status: keep its time; otherwise it changed now.
+    if before.is_none_or(|b| **b != a) {
+        a.last_updated = Some(now.clone());
+    }
     a
 }
 
@@ -160,10 +158,22 @@ pub fn build_status(
         .filter(|s| matches!(s.phase, SlotPhase::Blocked(..)))
         .collect();
     let moving = desired - ready - blocked.len();
-    let mut attachments: Vec<ENIAttachment> = slots
+    let index: PreviousIndex<'_> = previous
         .iter()
-        .map(|s| attachment(s, &now, previous))
+        .flat_map(|p| &p.attachments)
+        .map(|b| {
+            (
+                (
+                    b.node_id.as_str(),
+                    b.instance_id.as_str(),
+                    b.subnet_id.as_str(),
+                ),
+                b,
+            )
+        })
         .collect();
+    let mut attachments: Vec<ENIAttachment> =
+        slots.iter().map(|s| attachment(s, &now, &index)).collect();
     attachments.sort_by(|a, b| {
         (&a.node_id, a.device_index, &a.subnet_id).cmp(&(&b.node_id, b.device_index, &b.subnet_id))
     });

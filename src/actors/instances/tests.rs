@@ -1,0 +1,78 @@
+use std::time::Duration;
+
+use super::*;
+use crate::aws::sim::{Ec2Simulator, SimConfig};
+use crate::aws::{Ec2Action, EniLimits};
+
+fn world(instances: usize) -> (Ec2Simulator, Vec<String>) {
+    let sim = Ec2Simulator::new(SimConfig::default());
+    sim.add_instance_type("t.test", EniLimits::single_card(4));
+    let subnet = sim.add_subnet("us-east-1a", "10.0.0.0/16", None);
+    let ids = (0..instances)
+        .map(|_| sim.launch_instance("t.test", &subnet.id).unwrap().id)
+        .collect();
+    (sim, ids)
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_lookups_share_calls_and_each_gets_its_instance() {
+    let (sim, ids) = world(450);
+    let batcher = InstanceBatcher::spawn(sim.clone(), Duration::from_millis(20));
+    let lookups = ids.iter().cloned().map(|id| {
+        let b = batcher.clone();
+        tokio::spawn(async move { (id.clone(), b.get(&id).await) })
+    });
+    for lookup in lookups.collect::<Vec<_>>() {
+        let (id, found) = lookup.await.unwrap();
+        assert_eq!(found.unwrap().map(|i| i.id), Some(id));
+    }
+    let calls = sim.count(Some(Ec2Action::DescribeInstances), None);
+    assert!((5..=10).contains(&calls), "{calls} calls for 450 lookups");
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_do_not_wait_for_each_other() {
+    let (sim, ids) = world(1000);
+    let batcher = InstanceBatcher::spawn(sim.clone(), Duration::from_millis(20));
+    let start = tokio::time::Instant::now();
+    let lookups: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let b = batcher.clone();
+            tokio::spawn(async move { b.get(&id).await })
+        })
+        .collect();
+    for lookup in lookups {
+        assert!(lookup.await.unwrap().unwrap().is_some());
+    }
+    // Ten batches of 100, each one describe latency long; one after another they
+    // would take ten latencies.
+    let latency = SimConfig::default().latency.describe;
+    assert!(
+        start.elapsed() < latency * 4,
+        "{:?} for ten batches of {latency:?} calls",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_instance_does_not_fail_the_others() {
+    let (sim, mut ids) = world(3);
+    ids.push("i-00000000000000000".into());
+    let batcher = InstanceBatcher::spawn(sim, Duration::from_millis(20));
+    let lookups: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let b = batcher.clone();
+            tokio::spawn(async move { b.get(&id).await.unwrap().map(|i| i.id) })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for lookup in lookups {
+        found.push(lookup.await.unwrap());
+    }
+    assert_eq!(found.iter().filter(|f| f.is_some()).count(), 3);
+    assert_eq!(found.last().unwrap(), &None);
+}
