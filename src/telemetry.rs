@@ -120,7 +120,7 @@ pub fn describe_metrics() {
     );
     describe_histogram!(
         "aws_multi_eni_label_to_create_seconds",
-        "From a node matching a NodeENI to the ENI's create call."
+        "From a node matching a NodeENI to its create call being issued (before the rate limiter's wait)."
     );
     describe_gauge!(
         "aws_multi_eni_cleanup_queue_depth",
@@ -149,6 +149,10 @@ pub fn describe_metrics() {
     describe_counter!(
         "aws_multi_eni_reconcile_errors_total",
         "Reconcile errors by error label."
+    );
+    describe_counter!(
+        "aws_multi_eni_kube_watch_events_total",
+        "Kubernetes watch events received, by resource and event (applied, deleted, resync)."
     );
     describe_counter!(
         "aws_multi_eni_kube_watch_errors_total",

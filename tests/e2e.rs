@@ -243,6 +243,12 @@ async fn a_user_rolls_out_relabels_and_deletes() {
         ),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            "aws_multi_eni_kube_watch_events_total{resource=\"nodes\",event=\"resync\"} 1"
+        ),
+        "the initial node listing is counted: {metrics}"
+    );
     check_with_promtool(&env, &metrics);
     // Answered 200 (checked inside): leading and synced.
     reqwest_like_get(c.metrics, "/readyz").await;

@@ -133,9 +133,18 @@ where
                     initial.push(map(obj));
                     None
                 }
-                Ok(watcher::Event::InitDone) => Some(Change::Resync(std::mem::take(&mut initial))),
-                Ok(watcher::Event::Apply(obj)) => Some(Change::Applied(map(obj))),
-                Ok(watcher::Event::Delete(obj)) => Some(Change::Deleted(map(obj))),
+                Ok(watcher::Event::InitDone) => {
+                    counted(resource, "resync");
+                    Some(Change::Resync(std::mem::take(&mut initial)))
+                }
+                Ok(watcher::Event::Apply(obj)) => {
+                    counted(resource, "applied");
+                    Some(Change::Applied(map(obj)))
+                }
+                Ok(watcher::Event::Delete(obj)) => {
+                    counted(resource, "deleted");
+                    Some(Change::Deleted(map(obj)))
+                }
                 Err(e) => {
                     tracing::warn!(resource, error = %e, "watch failed; retrying with backoff");
                     metrics::counter!("aws_multi_eni_kube_watch_errors_total", "resource" => resource)
@@ -146,6 +155,11 @@ where
             futures::future::ready(out)
         })
         .boxed()
+}
+
+fn counted(resource: &'static str, event: &'static str) {
+    metrics::counter!("aws_multi_eni_kube_watch_events_total", "resource" => resource, "event" => event)
+        .increment(1);
 }
 
 fn without_managed_fields(mut n: NodeENI) -> NodeENI {
