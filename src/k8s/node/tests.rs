@@ -1,0 +1,40 @@
+use super::*;
+
+#[test]
+fn provider_ids_parse() {
+    assert_eq!(
+        parse_provider_id("aws:///us-east-1a/i-0123456789abcdef0"),
+        Some((Some("us-east-1a".into()), "i-0123456789abcdef0".into()))
+    );
+    assert_eq!(
+        parse_provider_id("aws://us-west-2b/i-1"),
+        Some((Some("us-west-2b".into()), "i-1".into()))
+    );
+    assert_eq!(parse_provider_id("aws:///i-1"), Some((None, "i-1".into())));
+    assert_eq!(parse_provider_id("gce://p/z/n"), None);
+    assert_eq!(parse_provider_id("aws:///us-east-1a/fargate-ip-1"), None);
+}
+
+#[test]
+fn slim_node_ignores_status_and_reads_zone() {
+    let json = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "n1", "uid": "u1",
+                     "annotations": {"networking.k8s.aws/eni-links": "{\"02:AA:00:00:00:01\":{\"configured\":true}}"},
+                     "labels": {"ng": "multi-eni", "topology.kubernetes.io/zone": "us-east-1b"},
+                     "managedFields": [{"manager": "kubelet"}]},
+        "spec": {"providerID": "aws:///us-east-1a/i-0abc", "podCIDR": "10.0.0.0/24"},
+        "status": {"images": [{"names": ["x"], "sizeBytes": 1}], "capacity": {"cpu": "2"}}
+    });
+    let slim: SlimNode = serde_json::from_value(json).unwrap();
+    let v = NodeView::from_slim(slim);
+    assert_eq!(v.instance_id.as_deref(), Some("i-0abc"));
+    assert_eq!(
+        v.zone.as_deref(),
+        Some("us-east-1a"),
+        "the provider ID wins"
+    );
+    assert!(!v.deleting);
+    assert_eq!(v.labels.get("ng").map(String::as_str), Some("multi-eni"));
+    assert_eq!(v.configured_macs.get("02:aa:00:00:00:01"), Some(&true));
+}
