@@ -2,16 +2,16 @@
 //!
 //! A real Node object is large (status with images, conditions, addresses; managed
 //! fields). With thousands of nodes that is most of a controller's memory. Nodes are
-//! therefore deserialised into [`SlimNode`], which declares only metadata and
-//! `spec.providerID` (everything else in the JSON is skipped while parsing), and kept as
-//! a [`NodeView`] without managed fields or annotations.
+//! therefore deserialised into [`SlimNode`], which declares only the metadata it reads
+//! and `spec.providerID` (everything else in the JSON, managed fields and status
+//! included, is skipped while parsing, never allocated), and kept as a [`NodeView`].
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Resource;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// The zone label set by the cloud provider.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -25,11 +25,42 @@ pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
 #[derive(Resource, Deserialize, Clone, Debug)]
 #[resource(inherit = "Node")]
 pub struct SlimNode {
-    /// Object metadata (labels, UID, deletion timestamp).
+    /// Object metadata: name, UID, resourceVersion, labels, deletion timestamp and the
+    /// agent's report annotation; nothing else is kept.
+    #[serde(deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
     /// Only `providerID`.
     #[serde(default)]
     pub spec: Option<SlimNodeSpec>,
+}
+
+/// The metadata fields a node view needs; serde skips the rest (notably managedFields).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimMeta {
+    name: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    deletion_timestamp: Option<Time>,
+}
+
+fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    let m = SlimMeta::deserialize(d)?;
+    let annotations = m.annotations.map(|mut all| {
+        all.retain(|k, _| k == LINK_REPORT_ANNOTATION);
+        all
+    });
+    Ok(ObjectMeta {
+        name: m.name,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        labels: m.labels,
+        annotations,
+        deletion_timestamp: m.deletion_timestamp,
+        ..ObjectMeta::default()
+    })
 }
 
 /// `Node.spec` reduced to the provider ID.

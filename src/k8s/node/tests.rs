@@ -38,3 +38,32 @@ fn slim_node_ignores_status_and_reads_zone() {
     assert_eq!(v.labels.get("ng").map(String::as_str), Some("multi-eni"));
     assert_eq!(v.configured_macs.get("02:aa:00:00:00:01"), Some(&true));
 }
+
+#[test]
+fn slim_metadata_keeps_what_watches_need_and_nothing_else() {
+    let json = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "n1", "uid": "u1", "resourceVersion": "42",
+                     "deletionTimestamp": "2026-11-23T10:00:00Z",
+                     "annotations": {"networking.k8s.aws/eni-links": "{}",
+                                     "node.alpha.kubernetes.io/ttl": "0"},
+                     "labels": {"ng": "multi-eni"},
+                     "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]}
+    });
+    let slim: SlimNode = serde_json::from_value(json).unwrap();
+    let m = &slim.metadata;
+    assert_eq!(
+        m.resource_version.as_deref(),
+        Some("42"),
+        "watch resumption"
+    );
+    assert!(m.deletion_timestamp.is_some());
+    assert_eq!(m.managed_fields, None);
+    assert_eq!(
+        m.annotations
+            .as_ref()
+            .map(|a| a.keys().cloned().collect::<Vec<_>>()),
+        Some(vec![LINK_REPORT_ANNOTATION.to_string()])
+    );
+    assert!(NodeView::from_slim(slim).deleting);
+}
