@@ -3,6 +3,7 @@
 //! running in the namespace, NodeENIs and the report on the test API server.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,7 +18,6 @@ use aws_multi_eni_controller::k8s::NodeENI;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use eni_testkit::apiserver::TestApiServer;
 use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -109,16 +109,13 @@ async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
 async fn setup() -> (TestApiServer, Client) {
     let server = TestApiServer::start().await.unwrap();
     let client = server.client().unwrap();
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-    ))
-    .unwrap();
-    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &crd)
+    server
+        .register_crd(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+        )))
         .await
-        .unwrap();
+        .expect("CRD");
     let node: Node = serde_json::from_value(
         json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}),
     )

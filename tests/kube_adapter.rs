@@ -3,6 +3,7 @@
 //! Events, the client from KUBECONFIG, and leader election between two controllers.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,6 @@ use eni_testkit::apiserver::TestApiServer;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -31,14 +31,11 @@ async fn eventually<F: FnMut() -> bool>(what: &str, limit: Duration, mut check: 
 async fn setup() -> (TestApiServer, Client) {
     let server = TestApiServer::start().await.expect("server starts");
     let client = server.client().expect("client");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-    ))
-    .unwrap();
-    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &crd)
+    server
+        .register_crd(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+        )))
         .await
         .expect("CRD");
     (server, client)

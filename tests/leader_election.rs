@@ -1,6 +1,7 @@
 //! Two controller instances against one test API server (and one simulated EC2): only
 //! the Lease holder acts, and when it stops, the standby takes over.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +18,6 @@ use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
 use eni_testkit::apiserver::TestApiServer;
 use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use tokio::time::Instant;
@@ -119,16 +119,13 @@ fn settings() -> ControllerSettings {
 async fn only_the_leader_acts_and_a_standby_takes_over() {
     let server = TestApiServer::start().await.unwrap();
     let client = server.client().unwrap();
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-    ))
-    .unwrap();
-    let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-    Api::<CustomResourceDefinition>::all(client.clone())
-        .create(&PostParams::default(), &crd)
+    server
+        .register_crd(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+        )))
         .await
-        .unwrap();
+        .expect("CRD");
 
     let sim = Ec2Simulator::new(SimConfig {
         latency: LatencyModel::zero(),

@@ -207,6 +207,19 @@ impl TestApiServer {
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().map(|s| s.rv).unwrap_or_default()
     }
+
+    /// Registers the CustomResourceDefinition in the YAML file at `path` through the API,
+    /// as `kubectl create -f` would.
+    pub async fn register_crd(&self, path: &Path) -> anyhow::Result<()> {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)?;
+        kube::Api::<CustomResourceDefinition>::all(self.client()?)
+            .create(&kube::api::PostParams::default(), &crd)
+            .await?;
+        Ok(())
+    }
 }
 
 impl Drop for TestApiServer {
