@@ -1,7 +1,7 @@
 //! Footprint benchmark: the stripped release binaries' sizes, and the peak RSS of
 //! `eni-controller run` holding 5,000 Nodes and 20 NodeENIs.
 //!
-//! The cluster is the test API server with 5,000 Nodes shaped as EKS serves them (about
+//! The cluster is the real kube-apiserver + etcd of the testkit with 5,000 Nodes shaped as EKS serves them (about
 //! 14 KB of JSON each: labels, annotations, managed fields, conditions, addresses,
 //! capacity, 40 images); EC2 is moto. Each of the 20 NodeENIs selects 10 nodes backed by
 //! real moto instances (200 ENIs are created and attached); the other 4,800 nodes match
@@ -9,15 +9,15 @@
 //! `/proc/<pid>/status` once every NodeENI is Ready, and again after every node has sent
 //! a status update (5,000 watch events, as kubelets do).
 //!
-//! `cargo bench --bench footprint` (needs moto: run `./scripts/test.sh` once, or set
-//! `MOTO_SERVER`).
+//! `cargo bench --bench footprint` (needs moto and the Kubernetes binaries: run
+//! `./scripts/test.sh` once, or set `MOTO_SERVER` and `ENI_KUBE_BINS`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_multi_eni_controller::k8s::NodeENI;
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use eni_testkit::fixtures::{NodeShape, eks_node};
 use eni_testkit::moto::{MotoServer, build_network, free_port};
 use futures::{StreamExt, TryStreamExt};
@@ -64,16 +64,13 @@ fn rss(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((field("VmHWM:")?, field("VmRSS:")?))
 }
 
-async fn populate(api: &TestApiServer, moto_instances: &[(String, String)]) -> anyhow::Result<()> {
+async fn populate(api: &TestCluster, moto_instances: &[(String, String)]) -> anyhow::Result<()> {
     let crd = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
     );
-    let applied = api.kubectl().args(["apply", "-f", crd]).output()?;
-    if !applied.status.success() {
-        bail!("{}", String::from_utf8_lossy(&applied.stderr));
-    }
-    let nodes: Api<Node> = Api::all(api.client()?);
+    api.install_crd(std::path::Path::new(crd)).await?;
+    let nodes: Api<Node> = Api::all(api.client().await?);
     futures::stream::iter(0..NODES)
         .map(|i| {
             let nodes = nodes.clone();
@@ -102,7 +99,7 @@ async fn populate(api: &TestApiServer, moto_instances: &[(String, String)]) -> a
         .buffer_unordered(32)
         .try_collect::<()>()
         .await?;
-    let neni: Api<NodeENI> = Api::all(api.client()?);
+    let neni: Api<NodeENI> = Api::all(api.client().await?);
     for k in 0..NODEENIS {
         let obj = json!({
             "apiVersion": "networking.k8s.aws/v1alpha1",
@@ -123,8 +120,8 @@ async fn populate(api: &TestApiServer, moto_instances: &[(String, String)]) -> a
     Ok(())
 }
 
-async fn ready(api: &TestApiServer) -> anyhow::Result<usize> {
-    let neni: Api<NodeENI> = Api::all(api.client()?);
+async fn ready(api: &TestCluster) -> anyhow::Result<usize> {
+    let neni: Api<NodeENI> = Api::all(api.client().await?);
     let list = neni.list(&ListParams::default()).await?;
     Ok(list
         .items
@@ -135,8 +132,8 @@ async fn ready(api: &TestApiServer) -> anyhow::Result<usize> {
 }
 
 /// Every node sends a status update (a new heartbeat time), as kubelets do.
-async fn heartbeat(api: &TestApiServer) -> anyhow::Result<()> {
-    let nodes: Api<Node> = Api::all(api.client()?);
+async fn heartbeat(api: &TestCluster) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(api.client().await?);
     let names: Vec<String> = nodes
         .list_metadata(&ListParams::default())
         .await?
@@ -182,7 +179,7 @@ async fn node_updates_seen(port: u16) -> anyhow::Result<u64> {
 }
 
 async fn memory() -> anyhow::Result<()> {
-    let api = TestApiServer::start().await?;
+    let api = tokio::task::spawn_blocking(TestCluster::start).await??;
     let moto = MotoServer::start()?;
     let net = build_network(
         &moto.client(),

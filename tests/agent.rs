@@ -1,9 +1,10 @@
 //! The node agent against the real kernel: network namespaces and veth pairs made by the
 //! test (`ip netns add`, this kernel has no dummy links), the agent's real rtnetlink code
-//! running in the namespace, NodeENIs and the report on the test API server.
+//! running in the namespace, NodeENIs and the report on the real kube-apiserver. The agent
+//! talks to the API server as its ServiceAccount, with the RBAC that `deploy/` ships.
+//! The tests share one cluster: each has its own Node and NodeENI.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,8 +17,8 @@ use aws_multi_eni_controller::agent::links::{Links, RtLinks};
 use aws_multi_eni_controller::agent::{Agent, AgentDeps, REPORT_ANNOTATION};
 use aws_multi_eni_controller::k8s::NodeENI;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
-use eni_testkit::apiserver::TestApiServer;
-use k8s_openapi::api::core::v1::Node;
+use eni_testkit::cluster::TestCluster;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -106,30 +107,73 @@ async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
     }
 }
 
-async fn setup() -> (TestApiServer, Client) {
-    let server = TestApiServer::start().await.unwrap();
-    let client = server.client().unwrap();
-    server
-        .register_crd(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-        )))
-        .await
-        .expect("CRD");
-    let node: Node = serde_json::from_value(
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}}),
-    )
-    .unwrap();
-    Api::<Node>::all(client.clone())
-        .create(&PostParams::default(), &node)
-        .await
-        .unwrap();
-    (server, client)
+/// One test's objects: its Node and NodeENI, an admin client for the test's own writes
+/// and the agent's ServiceAccount client.
+struct Env {
+    admin: Client,
+    agent: Client,
+    node: String,
+    nodeeni: String,
 }
 
-/// Creates (or replaces the status of) NodeENI `name` with attachments (node, MAC, MTU).
-async fn attachments(client: &Client, name: &str, list: &[(&str, &str, i64)]) {
-    let api: Api<NodeENI> = Api::all(client.clone());
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+async fn setup(tag: &str) -> Env {
+    let cluster = TestCluster::shared().expect("test cluster");
+    cluster
+        .install_crd(&repo("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
+        .await
+        .expect("CRD");
+    for manifest in ["controller.yaml", "agent.yaml"] {
+        cluster
+            .apply_file(&repo(&format!("deploy/manifests/{manifest}")))
+            .expect("manifests");
+    }
+    let admin = cluster.client().await.unwrap();
+    let node = format!("agent-{tag}");
+    let obj: Node = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}),
+    )
+    .unwrap();
+    Api::<Node>::all(admin.clone())
+        .create(&PostParams::default(), &obj)
+        .await
+        .unwrap();
+    let agent = agent_on(cluster, &admin, &node).await;
+    Env {
+        admin,
+        agent,
+        nodeeni: node.clone(),
+        node,
+    }
+}
+
+/// A client with the token the agent's DaemonSet pod on `node` has: its ServiceAccount's,
+/// bound to that pod (the pod is only stored: no kubelet runs it).
+async fn agent_on(cluster: &TestCluster, admin: &Client, node: &str) -> Client {
+    let ns = "eni-controller-system";
+    let pod_name = format!("eni-agent-{node}");
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": ns},
+        "spec": {"nodeName": node, "serviceAccountName": "eni-agent",
+                 "containers": [{"name": "agent", "image": "eni-agent:test"}]}
+    }))
+    .unwrap();
+    Api::<Pod>::namespaced(admin.clone(), ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let token = cluster.pod_token(ns, &pod_name).await.unwrap();
+    cluster.client_for_token("eni-agent", &token).await.unwrap()
+}
+
+/// Creates (or replaces the status of) the test's NodeENI with attachments (node, MAC, MTU).
+async fn attachments(env: &Env, list: &[(&str, &str, i64)]) {
+    let api: Api<NodeENI> = Api::all(env.admin.clone());
+    let name = env.nodeeni.as_str();
     if api.get_opt(name).await.unwrap().is_none() {
         let obj: NodeENI = serde_json::from_value(json!({
             "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI", "metadata": {"name": name},
@@ -151,15 +195,15 @@ async fn attachments(client: &Client, name: &str, list: &[(&str, &str, i64)]) {
     .unwrap();
 }
 
-async fn start_agent(client: &Client, ns: &Netns) -> Agent {
+async fn start_agent(env: &Env, ns: &Netns) -> Agent {
     let path = ns.path();
     let connect: Connector = Arc::new(move || {
         RtLinks::connect_in(&path).map(|(l, e)| (Arc::new(l) as Arc<dyn Links>, e))
     });
     Agent::start(AgentDeps {
-        node: "node-a".into(),
+        node: env.node.clone(),
         default_mtu: 0,
-        cluster: Arc::new(KubeCluster::new(client.clone(), Some("agent-a".into()))),
+        cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
         connect,
         restart: RestartPolicy::default(),
     })
@@ -167,9 +211,9 @@ async fn start_agent(client: &Client, ns: &Netns) -> Agent {
     .unwrap()
 }
 
-async fn report(client: &Client) -> BTreeMap<String, LinkReport> {
-    let node = Api::<Node>::all(client.clone())
-        .get("node-a")
+async fn report(env: &Env) -> BTreeMap<String, LinkReport> {
+    let node = Api::<Node>::all(env.admin.clone())
+        .get(&env.node)
         .await
         .unwrap();
     node.metadata
@@ -188,20 +232,20 @@ async fn configures_only_this_nodes_links_by_mac_and_reports() {
     ns.veth("ens8", "02:00:00:00:00:08");
     ns.veth("ens9", "02:00:00:00:00:09");
     ns.veth("other", "02:00:00:00:00:99");
-    let (_server, client) = setup().await;
+    let env = setup("only-this-node").await;
+    let me = env.node.as_str();
     attachments(
-        &client,
-        "multus",
+        &env,
         &[
-            ("node-a", "02:00:00:00:00:06", 9001),
-            ("node-a", "02:00:00:00:00:07", 70_000),
-            ("node-a", "02:00:00:00:00:08", 0),
-            ("node-a", "02:00:00:00:00:09", 100),
-            ("node-b", "02:00:00:00:00:99", 9001),
+            (me, "02:00:00:00:00:06", 9001),
+            (me, "02:00:00:00:00:07", 70_000),
+            (me, "02:00:00:00:00:08", 0),
+            (me, "02:00:00:00:00:09", 100),
+            ("another-node", "02:00:00:00:00:99", 9001),
         ],
     )
     .await;
-    let agent = start_agent(&client, &ns).await;
+    let agent = start_agent(&env, &ns).await;
     eventually("ens6 up at 9001", async || ns.state("ens6") == (true, 9001)).await;
     eventually("ens7 clamped to the veth maximum", async || {
         ns.state("ens7") == (true, 65_535)
@@ -227,7 +271,7 @@ async fn configures_only_this_nodes_links_by_mac_and_reports() {
         "peers (unknown MACs) are untouched"
     );
     eventually("reported on the Node", async || {
-        let r = report(&client).await;
+        let r = report(&env).await;
         r.len() == 4
             && r.values().all(|l| l.configured)
             && r["02:00:00:00:00:06"].interface.as_deref() == Some("ens6")
@@ -245,10 +289,11 @@ async fn configures_only_this_nodes_links_by_mac_and_reports() {
 async fn attachment_before_link_and_link_before_attachment_both_end_configured() {
     let ns = Netns::new();
     ns.veth("ens6", "02:00:00:00:01:06");
-    let (_server, client) = setup().await;
-    let agent = start_agent(&client, &ns).await;
+    let env = setup("either-order").await;
+    let me = env.node.as_str();
+    let agent = start_agent(&env, &ns).await;
     // The link exists before its attachment.
-    attachments(&client, "multus", &[("node-a", "02:00:00:00:01:06", 9001)]).await;
+    attachments(&env, &[(me, "02:00:00:00:01:06", 9001)]).await;
     eventually(
         "existing link configured when its attachment arrives",
         async || ns.state("ens6") == (true, 9001),
@@ -256,16 +301,15 @@ async fn attachment_before_link_and_link_before_attachment_both_end_configured()
     .await;
     // The attachment exists before its link (the ENI is still being attached).
     attachments(
-        &client,
-        "multus",
+        &env,
         &[
-            ("node-a", "02:00:00:00:01:06", 9001),
-            ("node-a", "02:00:00:00:01:07", 1500),
+            (me, "02:00:00:00:01:06", 9001),
+            (me, "02:00:00:00:01:07", 1500),
         ],
     )
     .await;
     eventually("reported as waiting for its link", async || {
-        report(&client)
+        report(&env)
             .await
             .get("02:00:00:00:01:07")
             .is_some_and(|r| !r.configured && r.interface.is_none())
@@ -278,7 +322,7 @@ async fn attachment_before_link_and_link_before_attachment_both_end_configured()
     )
     .await;
     eventually("reported configured", async || {
-        report(&client)
+        report(&env)
             .await
             .get("02:00:00:00:01:07")
             .is_some_and(|r| r.configured)
@@ -321,8 +365,8 @@ impl Links for PanicOnce {
 async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
     let ns = Netns::new();
     ns.veth("ens6", "02:00:00:00:02:06");
-    let (_server, client) = setup().await;
-    attachments(&client, "multus", &[("node-a", "02:00:00:00:02:06", 9001)]).await;
+    let env = setup("netlink-restart").await;
+    attachments(&env, &[(env.node.as_str(), "02:00:00:00:02:06", 9001)]).await;
     let path = ns.path();
     let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let connects = Arc::new(AtomicU32::new(0));
@@ -341,9 +385,9 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
         })
     });
     let agent = Agent::start(AgentDeps {
-        node: "node-a".into(),
+        node: env.node.clone(),
         default_mtu: 0,
-        cluster: Arc::new(KubeCluster::new(client.clone(), Some("agent-a".into()))),
+        cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
         connect,
         restart: RestartPolicy {
             initial_backoff: Duration::from_millis(100),
@@ -357,7 +401,7 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
     })
     .await;
     eventually("reported", async || {
-        report(&client)
+        report(&env)
             .await
             .get("02:00:00:00:02:06")
             .is_some_and(|r| r.configured)

@@ -1,14 +1,16 @@
-//! The NodeENI CRD: the committed YAML matches what the code generates, every sample is
-//! admitted, and every validation rule rejects what it should with its own message.
-//! Rules are evaluated as kube-apiserver would: OpenAPI constraints, then the CEL rules
-//! with the `kube-cel` interpreter, on the committed CRD file (what users install).
+//! The NodeENI CRD: the committed YAML matches what the code generates, the real
+//! kube-apiserver accepts it as users install it (`kubectl apply`), every sample is
+//! admitted, and every validation rule (OpenAPI constraints and CEL rules, evaluated by
+//! the server's cel-go) rejects what it should with its own message. Objects are sent
+//! with server-side dry-run, so tests sharing the cluster leave nothing behind.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aws_multi_eni_controller::k8s::{NodeENI, crd::crd_yaml};
-use eni_testkit::schema::admit;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use eni_testkit::cluster::TestCluster;
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 const CRD_FILE: &str = "deploy/crds/networking.k8s.aws_nodeenis.yaml";
@@ -23,20 +25,43 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
-fn schema() -> Value {
-    let crd: CustomResourceDefinition =
-        serde_saphyr::from_str(&read(CRD_FILE)).expect("CRD parses");
-    let version = &crd.spec.versions[0];
-    serde_json::to_value(
-        version
-            .schema
-            .as_ref()
-            .unwrap()
-            .open_api_v3_schema
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap()
+/// The shared cluster with the committed CRD installed.
+async fn cluster() -> &'static TestCluster {
+    let cluster = TestCluster::shared().expect("test cluster");
+    cluster
+        .install_crd(&repo(CRD_FILE))
+        .await
+        .expect("the real server accepts the committed CRD");
+    cluster
+}
+
+/// NodeENIs as the server sends them, before our types parse them.
+async fn raw_api() -> Api<DynamicObject> {
+    let client = cluster().await.client().await.expect("client");
+    let resource = ApiResource {
+        group: "networking.k8s.aws".into(),
+        version: "v1alpha1".into(),
+        api_version: "networking.k8s.aws/v1alpha1".into(),
+        kind: "NodeENI".into(),
+        plural: "nodeenis".into(),
+    };
+    Api::all_with(client, &resource)
+}
+
+/// Creates `object` with server-side dry-run: the admitted object, or the server's
+/// message.
+async fn admit(object: &Value) -> Result<Value, String> {
+    let api = raw_api().await;
+    let object: DynamicObject = serde_json::from_value(object.clone()).expect("object");
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match api.create(&dry_run, &object).await {
+        Ok(admitted) => Ok(serde_json::to_value(admitted).expect("serialises")),
+        Err(kube::Error::Api(status)) => Err(status.message),
+        Err(e) => panic!("the server did not answer: {e}"),
+    }
 }
 
 #[test]
@@ -64,9 +89,8 @@ fn crd_subcommand_prints_the_committed_crd() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), read(CRD_FILE));
 }
 
-#[test]
-fn every_sample_is_admitted_and_parses() {
-    let schema = schema();
+#[tokio::test]
+async fn every_sample_is_admitted_and_parses() {
     let mut seen = 0;
     for entry in std::fs::read_dir(repo("deploy/samples")).unwrap() {
         let path = entry.unwrap().path();
@@ -76,7 +100,8 @@ fn every_sample_is_admitted_and_parses() {
         let text = std::fs::read_to_string(&path).unwrap();
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("sample is YAML");
         for doc in docs {
-            let admitted = admit(&schema, &doc)
+            let admitted = admit(&doc)
+                .await
                 .unwrap_or_else(|e| panic!("{} rejected: {e:?}", path.display()));
             let parsed: NodeENI = serde_json::from_value(admitted)
                 .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
@@ -106,9 +131,9 @@ fn with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
     v
 }
 
-#[test]
-fn defaults_are_applied_like_the_go_crd() {
-    let admitted = admit(&schema(), &base()).expect("base object is valid");
+#[tokio::test]
+async fn defaults_are_applied_like_the_go_crd() {
+    let admitted = admit(&base()).await.expect("base object is valid");
     let spec = &admitted["spec"];
     assert_eq!(spec["deviceIndex"], 1);
     assert_eq!(spec["deleteOnTermination"], true);
@@ -116,9 +141,8 @@ fn defaults_are_applied_like_the_go_crd() {
     assert_eq!(spec["networkCardIndex"], 0);
 }
 
-#[test]
-fn each_rule_rejects_with_its_message() {
-    let schema = schema();
+#[tokio::test]
+async fn each_rule_rejects_with_its_message() {
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "no subnet source",
@@ -225,25 +249,21 @@ fn each_rule_rejects_with_its_message() {
         ),
     ];
     for (name, object, expected) in cases {
-        let errors = admit(&schema, &object).expect_err(name);
-        let text: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        let message = admit(&object).await.expect_err(name);
         assert!(
-            text.iter().any(|m| m.contains(expected)),
-            "{name}: expected an error containing {expected:?}, got {text:?}"
+            message.contains(expected),
+            "{name}: expected an error containing {expected:?}, got {message:?}"
         );
     }
 }
 
-#[test]
-fn boundary_values_are_accepted() {
-    let schema = schema();
+#[tokio::test]
+async fn boundary_values_are_accepted() {
     for mtu in [0, 576, 1500, 9001] {
-        admit(
-            &schema,
-            &with(|s| {
-                s.insert("mtu".into(), json!(mtu));
-            }),
-        )
+        admit(&with(|s| {
+            s.insert("mtu".into(), json!(mtu));
+        }))
+        .await
         .unwrap_or_else(|e| panic!("mtu {mtu}: {e:?}"));
     }
     for (field, value) in [
@@ -257,7 +277,9 @@ fn boundary_values_are_accepted() {
         let obj = with(|s| {
             s.insert(field.into(), value.clone());
         });
-        admit(&schema, &obj).unwrap_or_else(|e| panic!("{field}={value}: {e:?}"));
+        admit(&obj)
+            .await
+            .unwrap_or_else(|e| panic!("{field}={value}: {e:?}"));
     }
     // Names alone are enough sources.
     let names_only = with(|s| {
@@ -266,11 +288,11 @@ fn boundary_values_are_accepted() {
         s.insert("subnetNames".into(), json!(["a"]));
         s.insert("securityGroupNames".into(), json!(["b"]));
     });
-    admit(&schema, &names_only).expect("names only");
+    admit(&names_only).await.expect("names only");
 }
 
-#[test]
-fn status_carries_the_go_field_names() {
+#[tokio::test]
+async fn status_carries_the_go_field_names() {
     let status = json!({
         "observedGeneration": 3,
         "desiredCount": 1,
@@ -284,11 +306,25 @@ fn status_carries_the_go_field_names() {
         "conditions": [{"type": "Ready", "status": "True", "reason": "AllAttached", "message": "1/1",
                         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 3}]
     });
+    let api = raw_api().await;
+    let name = "crd-status-fields";
+    let _ = api.delete(name, &Default::default()).await;
     let mut obj = base();
-    obj["status"] = status.clone();
-    let admitted = admit(&schema(), &obj).expect("status is valid");
-    assert_eq!(admitted["status"], status, "no status field is pruned");
-    let parsed: NodeENI = serde_json::from_value(admitted).unwrap();
+    obj["metadata"]["name"] = json!(name);
+    let created: DynamicObject = serde_json::from_value(obj).unwrap();
+    api.create(&PostParams::default(), &created).await.unwrap();
+    let patched = api
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .expect("status is valid");
+    api.delete(name, &Default::default()).await.unwrap();
+    let patched = serde_json::to_value(patched).unwrap();
+    assert_eq!(patched["status"], status, "no status field is pruned");
+    let parsed: NodeENI = serde_json::from_value(patched).unwrap();
     let st = parsed.status.unwrap();
     assert_eq!(st.attachments[0].eni_id, "eni-1");
     assert_eq!(st.attachments[0].mac_address, "02:00:00:00:00:01");

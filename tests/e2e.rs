@@ -1,5 +1,7 @@
-//! End to end with the real binary: `eni-controller run` against the test API server
-//! (Kubernetes) and moto (EC2), driven by `kubectl` as a user would.
+//! End to end with the real binary: `eni-controller run` against the real kube-apiserver
+//! (as its ServiceAccount, with the RBAC `deploy/` ships, from a KUBECONFIG file) and moto
+//! (EC2), driven by `kubectl` as a user would. The controller watches every NodeENI and
+//! Node, so each test has a cluster of its own.
 //!
 //! moto differs from EC2 in ways that matter here: it keeps deleteOnTermination false
 //! whatever is asked (so the NodeENI asks for false), attaches and detaches instantly,
@@ -11,20 +13,21 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
 
 const CLUSTER: &str = "e2e";
 
 struct Env {
-    api: TestApiServer,
+    api: TestCluster,
+    controller_kubeconfig: PathBuf,
     moto: MotoServer,
     ec2: aws_sdk_ec2::Client,
     net: MotoNetwork,
     dir: PathBuf,
 }
 
-fn kubectl(api: &TestApiServer, args: &[&str]) -> String {
+fn kubectl(api: &TestCluster, args: &[&str]) -> String {
     let out = api.kubectl().args(args).output().expect("kubectl runs");
     assert!(
         out.status.success(),
@@ -43,8 +46,31 @@ fn apply(env: &Env, name: &str, yaml: &str) {
     kubectl(&env.api, &["apply", "-f", path.to_str().unwrap()]);
 }
 
+fn repo(path: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
 async fn setup(nodes_per_zone: usize) -> Env {
-    let api = TestApiServer::start().await.unwrap();
+    let api = tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .unwrap()
+        .expect("test cluster");
+    kubectl(
+        &api,
+        &[
+            "apply",
+            "-f",
+            repo("deploy/crds/networking.k8s.aws_nodeenis.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    api.apply_file(&repo("deploy/manifests/controller.yaml"))
+        .unwrap();
+    let controller_kubeconfig = api
+        .service_account_kubeconfig("eni-controller-system", "eni-controller")
+        .await
+        .unwrap();
     let moto = MotoServer::start().unwrap();
     let ec2 = moto.client();
     let net = build_network(&ec2, &["us-east-1a"], nodes_per_zone, "m5.large")
@@ -54,16 +80,20 @@ async fn setup(nodes_per_zone: usize) -> Env {
     std::fs::create_dir_all(&dir).unwrap();
     let env = Env {
         api,
+        controller_kubeconfig,
         moto,
         ec2,
         net,
         dir,
     };
-    let crd = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
+    kubectl(
+        &env.api,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/nodeenis.networking.k8s.aws",
+        ],
     );
-    kubectl(&env.api, &["apply", "-f", crd]);
     for (i, (instance, zone)) in env.net.instances.iter().enumerate() {
         let yaml = format!(
             "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-{i}\n  labels:\n    ng: multi-eni\nspec:\n  providerID: aws:///{zone}/{instance}\n"
@@ -99,14 +129,14 @@ impl Controller {
         let log = env.dir.join(format!("controller-{tag}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
             .args(["run", "--cluster-name", CLUSTER])
-            .env("KUBECONFIG", env.api.kubeconfig())
+            .env("KUBECONFIG", &env.controller_kubeconfig)
             .env("AWS_ENDPOINT_URL_EC2", env.moto.endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("METRICS_ADDR", format!("127.0.0.1:{metrics}"))
             .env("HEALTH_ADDR", format!("127.0.0.1:{metrics}"))
-            .env("POD_NAMESPACE", "default")
+            .env("POD_NAMESPACE", "eni-controller-system")
             .env("POD_NAME", format!("controller-{tag}"))
             .env("LEADER_ELECTION_LEASE_DURATION", "3s")
             .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
@@ -287,23 +317,45 @@ async fn a_user_rolls_out_relabels_and_deletes() {
     );
 }
 
+/// The Lease holder's identity (its `POD_NAME`), if any.
+fn leader(env: &Env) -> String {
+    kubectl(
+        &env.api,
+        &[
+            "get",
+            "lease",
+            "-n",
+            "eni-controller-system",
+            aws_multi_eni_controller::k8s::lease::DEFAULT_LEASE_NAME,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+            "--ignore-not-found",
+        ],
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_rollout_then_restart_leaves_no_duplicates() {
+async fn kill_9_the_leader_mid_rollout_and_the_standby_finishes_without_duplicates() {
     let env = setup(6).await;
     apply(&env, "nodeeni.yaml", NODEENI);
-    let first = Controller::start(&env, "first");
+    let mut replicas = vec![Controller::start(&env, "a"), Controller::start(&env, "b")];
     wait(
         "the rollout under way",
-        &first,
+        &replicas[0],
         Duration::from_secs(90),
         async || !owned(&env).await.is_empty(),
     )
     .await;
-    first.kill9();
-    let second = Controller::start(&env, "second");
+    let holder = leader(&env);
+    let index = ["controller-a", "controller-b"]
+        .iter()
+        .position(|id| *id == holder)
+        .unwrap_or_else(|| panic!("a replica holds the Lease, not {holder:?}"));
+    replicas.remove(index).kill9();
+    let standby = replicas.remove(0);
     wait(
         "6 ENIs, one per node",
-        &second,
+        &standby,
         Duration::from_secs(120),
         async || {
             let o = owned(&env).await;
@@ -316,11 +368,12 @@ async fn kill_9_mid_rollout_then_restart_leaves_no_duplicates() {
     .await;
     wait(
         "NodeENI Ready",
-        &second,
+        &standby,
         Duration::from_secs(30),
         async || ready(&env) == (6, 6),
     )
     .await;
+    assert_ne!(leader(&env), holder, "the standby took the Lease over");
 }
 
 /// GET http://127.0.0.1:port/path with a plain TCP request (no HTTP client crate needed).

@@ -1,9 +1,12 @@
-//! The kube adapter against the test API server over real HTTP with the real `kube`
-//! client: watches (and their recovery from the server's faults), status, finalizer,
-//! Events, the client from KUBECONFIG, and leader election between two controllers.
+//! The kube adapter against the real kube-apiserver with the real `kube` client, as the
+//! controller's ServiceAccount (the RBAC that `deploy/` ships): watches, status,
+//! finalizer and Events; and the watches' recovery from cut connections, expired
+//! resourceVersions, 429 and 500 answers injected by the testkit's proxy.
+//! The tests share one cluster: each names its objects with its own prefix and looks only
+//! at those. (The client from KUBECONFIG is exercised by the end-to-end test, which starts
+//! the controller binary with one.)
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use aws_multi_eni_controller::k8s::{
     Change, Cluster, ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, NodeView, Notice,
 };
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::events::v1::Event;
@@ -28,17 +31,27 @@ async fn eventually<F: FnMut() -> bool>(what: &str, limit: Duration, mut check: 
     }
 }
 
-async fn setup() -> (TestApiServer, Client) {
-    let server = TestApiServer::start().await.expect("server starts");
-    let client = server.client().expect("client");
-    server
-        .register_crd(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-        )))
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The shared cluster with the CRD and the controller's manifests installed; answers the
+/// cluster, an admin client (for the test's own writes) and the controller's client.
+async fn setup() -> (&'static TestCluster, Client, Client) {
+    let cluster = TestCluster::shared().expect("test cluster");
+    cluster
+        .install_crd(&repo("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
         .await
         .expect("CRD");
-    (server, client)
+    cluster
+        .apply_file(&repo("deploy/manifests/controller.yaml"))
+        .expect("controller manifests");
+    let admin = cluster.client().await.expect("admin client");
+    let controller = cluster
+        .service_account_client("eni-controller-system", "eni-controller")
+        .await
+        .expect("controller client");
+    (cluster, admin, controller)
 }
 
 fn node(name: &str, labels: &[(&str, &str)]) -> Node {
@@ -86,12 +99,15 @@ fn follow<T: Clone + Send + 'static>(
     view
 }
 
+/// The `ng` label of each node in the view whose name starts with `prefix`.
 fn labels_of(
     view: &Arc<Mutex<Option<BTreeMap<String, NodeView>>>>,
+    prefix: &str,
 ) -> Option<BTreeMap<String, Option<String>>> {
     let v = view.lock().unwrap();
     v.as_ref().map(|m| {
         m.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
             .map(|(k, n)| (k.clone(), n.labels.get("ng").cloned()))
             .collect()
     })
@@ -99,44 +115,51 @@ fn labels_of(
 
 #[tokio::test]
 async fn watches_start_with_a_resync_and_follow_changes() {
-    let (_server, client) = setup().await;
-    let nodes: Api<Node> = Api::all(client.clone());
+    let (_cluster, admin, controller) = setup().await;
+    let nodes: Api<Node> = Api::all(admin.clone());
     nodes
-        .create(&PostParams::default(), &node("a", &[("ng", "multi-eni")]))
+        .create(
+            &PostParams::default(),
+            &node("follow-a", &[("ng", "multi-eni")]),
+        )
         .await
         .unwrap();
     nodes
-        .create(&PostParams::default(), &node("b", &[]))
+        .create(&PostParams::default(), &node("follow-b", &[]))
         .await
         .unwrap();
-    let cluster = KubeCluster::new(client.clone(), None);
+    let cluster = KubeCluster::new(controller, None);
     let view = follow(cluster.nodes(), |n: &NodeView| n.name.clone());
     eventually("resync", Duration::from_secs(10), || {
-        labels_of(&view).is_some_and(|m| m.len() == 2)
+        labels_of(&view, "follow-").is_some_and(|m| m.len() == 2)
     })
     .await;
     {
         let v = view.lock().unwrap();
-        let a = &v.as_ref().unwrap()["a"];
-        assert_eq!(a.instance_id.as_deref(), Some("i-a"));
+        let a = &v.as_ref().unwrap()["follow-a"];
+        assert_eq!(a.instance_id.as_deref(), Some("i-follow-a"));
         assert_eq!(a.zone.as_deref(), Some("us-east-1a"));
     }
     nodes
         .patch(
-            "b",
+            "follow-b",
             &PatchParams::default(),
             &Patch::Merge(json!({"metadata": {"labels": {"ng": "multi-eni"}}})),
         )
         .await
         .unwrap();
-    nodes.delete("a", &DeleteParams::default()).await.unwrap();
+    nodes
+        .delete("follow-a", &DeleteParams::default())
+        .await
+        .unwrap();
     eventually("label and deletion seen", Duration::from_secs(10), || {
-        labels_of(&view) == Some([("b".to_string(), Some("multi-eni".to_string()))].into())
+        labels_of(&view, "follow-")
+            == Some([("follow-b".to_string(), Some("multi-eni".to_string()))].into())
     })
     .await;
 
-    let api: Api<NodeENI> = Api::all(client.clone());
-    api.create(&PostParams::default(), &nodeeni("x"))
+    let api: Api<NodeENI> = Api::all(admin.clone());
+    api.create(&PostParams::default(), &nodeeni("follow-x"))
         .await
         .unwrap();
     let enis = follow(cluster.nodeenis(), |n: &NodeENI| n.name_any());
@@ -147,7 +170,7 @@ async fn watches_start_with_a_resync_and_follow_changes() {
             enis.lock()
                 .unwrap()
                 .as_ref()
-                .and_then(|m| m.get("x").map(|n| n.spec.device_index == 1))
+                .and_then(|m| m.get("follow-x").map(|n| n.spec.device_index == 1))
                 .unwrap_or(false)
         },
     )
@@ -156,15 +179,27 @@ async fn watches_start_with_a_resync_and_follow_changes() {
 
 #[tokio::test]
 async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes() {
-    let (server, client) = setup().await;
-    let nodes: Api<Node> = Api::all(client.clone());
-    let cluster = KubeCluster::new(client.clone(), None);
-    let view = follow(cluster.nodes(), |n: &NodeView| n.name.clone());
+    let (cluster, admin, _) = setup().await;
+    let proxy = cluster.fault_proxy().await.expect("proxy");
+    let token = cluster
+        .service_account_token("eni-controller-system", "eni-controller")
+        .await
+        .unwrap();
+    let through_proxy = proxy
+        .kubeconfig_with_token("eni-controller", &token)
+        .unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&through_proxy).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let nodes: Api<Node> = Api::all(admin.clone());
+    let watched = KubeCluster::new(Client::try_from(config).unwrap(), None);
+    let view = follow(watched.nodes(), |n: &NodeView| n.name.clone());
     eventually("first resync", Duration::from_secs(10), || {
-        labels_of(&view).is_some()
+        labels_of(&view, "faults-").is_some()
     })
     .await;
-    let faults = server.faults();
+    let faults = proxy.faults();
     let mut expected = BTreeMap::new();
     for round in 0..4 {
         match round {
@@ -173,8 +208,8 @@ async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes
             2 => faults.throttle_next(3),
             _ => faults.fail_next(3),
         }
-        let name = format!("n{round}");
-        // The writes themselves may meet the injected 429/500s: retry them.
+        let name = format!("faults-n{round}");
+        // Writes go straight to the server; the watch sees the faults.
         loop {
             match nodes
                 .create(&PostParams::default(), &node(&name, &[("ng", "multi-eni")]))
@@ -191,19 +226,19 @@ async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes
     eventually(
         "every node created during the faults is seen",
         Duration::from_secs(60),
-        || labels_of(&view) == Some(expected.clone()),
+        || labels_of(&view, "faults-") == Some(expected.clone()),
     )
     .await;
 }
 
 #[tokio::test]
 async fn status_finalizer_and_events() {
-    let (_server, client) = setup().await;
-    let api: Api<NodeENI> = Api::all(client.clone());
+    let (_cluster, admin, controller) = setup().await;
+    let api: Api<NodeENI> = Api::all(admin.clone());
     let mut obj = nodeeni("multus");
     obj.metadata.finalizers = Some(vec!["nodeeni.networking.k8s.aws/finalizer".into()]);
     api.create(&PostParams::default(), &obj).await.unwrap();
-    let cluster = KubeCluster::new(client.clone(), Some("controller-0".into()));
+    let cluster = KubeCluster::new(controller, Some("controller-0".into()));
 
     cluster.add_finalizer("multus").await.unwrap();
     cluster.add_finalizer("multus").await.unwrap();
@@ -259,7 +294,7 @@ async fn status_finalizer_and_events() {
         )
         .await
         .unwrap();
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let events: Api<Event> = Api::namespaced(admin.clone(), "default");
     let list = events.list(&ListParams::default()).await.unwrap();
     let e = list
         .items
@@ -293,21 +328,4 @@ async fn status_finalizer_and_events() {
         "both finalizers (ours and the Go controller's) removed"
     );
     cluster.remove_finalizer("multus").await.unwrap();
-}
-
-#[tokio::test]
-async fn the_client_comes_from_kubeconfig() {
-    let (server, _client) = setup().await;
-    // SAFETY: nextest runs each test in its own process; nothing else reads it now.
-    unsafe { std::env::set_var("KUBECONFIG", server.kubeconfig()) };
-    let cluster = KubeCluster::connect(None)
-        .await
-        .expect("client from KUBECONFIG");
-    let view = follow(cluster.nodeenis(), |n: &NodeENI| n.name_any());
-    eventually(
-        "a watch over the kubeconfig's server",
-        Duration::from_secs(10),
-        || view.lock().unwrap().is_some(),
-    )
-    .await;
 }

@@ -1,7 +1,7 @@
-//! Two controller instances against one test API server (and one simulated EC2): only
-//! the Lease holder acts, and when it stops, the standby takes over.
+//! Two controller instances against the real kube-apiserver (and one simulated EC2), each
+//! as the controller's ServiceAccount with the RBAC `deploy/` ships: only the Lease
+//! holder acts, and when it stops, the standby takes over.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use aws_multi_eni_controller::k8s::lease::LeaderElectionConfig;
 use aws_multi_eni_controller::k8s::{Cluster, NodeENI};
 use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -117,15 +117,20 @@ fn settings() -> ControllerSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_leader_acts_and_a_standby_takes_over() {
-    let server = TestApiServer::start().await.unwrap();
-    let client = server.client().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = TestCluster::shared().unwrap();
     server
-        .register_crd(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-        )))
+        .install_crd(&repo.join("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
         .await
         .expect("CRD");
+    server
+        .apply_file(&repo.join("deploy/manifests/controller.yaml"))
+        .expect("controller manifests");
+    let client = server.client().await.unwrap();
+    let controller = server
+        .service_account_client("eni-controller-system", "eni-controller")
+        .await
+        .unwrap();
 
     let sim = Ec2Simulator::new(SimConfig {
         latency: LatencyModel::zero(),
@@ -170,14 +175,15 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let election = LeaderElectionConfig {
             lease_name: "eni-controller".into(),
-            namespace: "default".into(),
+            namespace: "eni-controller-system".into(),
             identity: id.into(),
             lease_duration: Duration::from_secs(3),
             renew_grace: Duration::from_secs(1),
         };
-        let cluster: Arc<dyn Cluster> = Arc::new(KubeCluster::new(client.clone(), Some(id.into())));
+        let cluster: Arc<dyn Cluster> =
+            Arc::new(KubeCluster::new(controller.clone(), Some(id.into())));
         let ec2: Arc<dyn Ec2> = tracked.clone();
-        let c = client.clone();
+        let c = controller.clone();
         let task = tokio::spawn(async move {
             run_when_leading(
                 c,

@@ -1,18 +1,19 @@
-//! The real `kubectl` against the test API server: installing the CRD, applying the
-//! samples, printing with the CRD's columns, labelling a node, patching status,
-//! deleting, and a rejected NodeENI showing the CEL rule's message.
+//! `kubectl` of the cluster's own version against the real kube-apiserver, as a user
+//! drives it: installing the CRD, applying the samples, printing with the CRD's columns,
+//! labelling a node, patching status, deleting, and a rejected NodeENI showing the CEL
+//! rules' messages. It counts every NodeENI, so it has a cluster of its own.
 
 mod common;
 
 use std::process::Output;
 
 use common::repo;
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::DynamicObject;
 
-fn kubectl(server: &TestApiServer, args: &[&str], stdin: Option<&str>) -> Output {
+fn kubectl(server: &TestCluster, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut cmd = server.kubectl();
     cmd.args(args)
@@ -21,7 +22,7 @@ fn kubectl(server: &TestApiServer, args: &[&str], stdin: Option<&str>) -> Output
         .stderr(std::process::Stdio::piped());
     let mut child = cmd
         .spawn()
-        .expect("kubectl runs (install kubectl or set KUBECTL)");
+        .expect("kubectl runs (scripts/kube-bins.sh builds it)");
     if let Some(input) = stdin {
         child
             .stdin
@@ -35,7 +36,7 @@ fn kubectl(server: &TestApiServer, args: &[&str], stdin: Option<&str>) -> Output
 }
 
 /// Runs kubectl off the async runtime and expects success; answers stdout.
-async fn ok(server: &TestApiServer, args: &[&str], stdin: Option<&str>) -> String {
+async fn ok(server: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
     let out = tokio::task::block_in_place(|| kubectl(server, args, stdin));
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -75,8 +76,11 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_manages_nodeenis_end_to_end() {
-    let server = TestApiServer::start().await.unwrap();
-    let client = server.client().unwrap();
+    let server = tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .unwrap()
+        .expect("test cluster");
+    let client = server.client().await.unwrap();
     let crd = repo(common::CRD_FILE);
     let out = ok(&server, &["apply", "-f", crd.to_str().unwrap()], None).await;
     assert!(
@@ -142,7 +146,11 @@ async fn kubectl_manages_nodeenis_end_to_end() {
     assert_eq!(node.metadata.labels.unwrap()["ng"], "multi-eni");
     let nodes = ok(&server, &["get", "nodes"], None).await;
     let header: Vec<&str> = nodes.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "AGE"], "{nodes}");
+    assert_eq!(
+        header,
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{nodes}"
+    );
     let by_label = ok(
         &server,
         &["get", "nodes", "-l", "ng=multi-eni", "-o", "name"],

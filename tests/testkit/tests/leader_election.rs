@@ -1,30 +1,31 @@
-//! Leader election through the test API server with kube-lease-manager, which relies on
-//! server-side apply conflicts: one holder at a time, and takeover when the holder
-//! releases the Lease or stops renewing it.
+//! Leader election through the real kube-apiserver with kube-lease-manager, which relies
+//! on server-side apply conflicts: one holder at a time, and takeover when the holder
+//! releases the Lease or stops renewing it. The tests share one cluster, each with its own
+//! Lease.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::eventually;
-use eni_testkit::apiserver::TestApiServer;
+use eni_testkit::cluster::TestCluster;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch::Receiver;
 use tokio::task::JoinHandle;
 
-const LEASE: &str = "eni-controller-leader";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A manager renewing `grace` seconds before its `duration`-second lease expires.
 async fn manager(
-    server: &TestApiServer,
+    server: &TestCluster,
+    lease: &str,
     identity: &str,
     duration: u64,
     grace: u64,
 ) -> LeaseManager {
-    LeaseManagerBuilder::new(server.client().unwrap(), LEASE)
+    LeaseManagerBuilder::new(server.client().await.unwrap(), lease)
         .with_namespace("kube-system")
         .with_identity(identity)
         .with_duration(duration)
@@ -39,10 +40,10 @@ type Running = (
     JoinHandle<kube_lease_manager::Result<LeaseManager>>,
 );
 
-async fn holder(server: &TestApiServer) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(server.client().unwrap(), "kube-system");
+async fn holder(server: &TestCluster, lease: &str) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(server.client().await.unwrap(), "kube-system");
     leases
-        .get(LEASE)
+        .get(lease)
         .await
         .unwrap()
         .spec
@@ -51,12 +52,19 @@ async fn holder(server: &TestApiServer) -> Option<String> {
 
 /// Starts two managers and waits until one leads; answers (leader, follower).
 async fn elect(
-    server: &TestApiServer,
+    server: &TestCluster,
+    lease: &str,
     duration: u64,
     grace: u64,
 ) -> ((String, Running), (String, Running)) {
-    let a = manager(server, "a", duration, grace).await.watch().await;
-    let b = manager(server, "b", duration, grace).await.watch().await;
+    let a = manager(server, lease, "a", duration, grace)
+        .await
+        .watch()
+        .await;
+    let b = manager(server, lease, "b", duration, grace)
+        .await
+        .watch()
+        .await;
     let leader = eventually(WAIT, "a leader", || async {
         match (*a.0.borrow(), *b.0.borrow()) {
             (true, false) => Some("a"),
@@ -66,7 +74,7 @@ async fn elect(
         }
     })
     .await;
-    assert_eq!(holder(server).await.as_deref(), Some(leader));
+    assert_eq!(holder(server, lease).await.as_deref(), Some(leader));
     if leader == "a" {
         (("a".into(), a), ("b".into(), b))
     } else {
@@ -95,8 +103,9 @@ async fn assert_stable_leader(leader: &Running, follower: &Running) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn released_lease_passes_to_the_other_manager() {
-    let server = TestApiServer::start().await.unwrap();
-    let ((_, leader), (follower_id, follower)) = elect(&server, 6, 2).await;
+    let server = TestCluster::shared().unwrap();
+    let lease = "released-lease";
+    let ((_, leader), (follower_id, follower)) = elect(server, lease, 6, 2).await;
     assert_stable_leader(&leader, &follower).await;
 
     // Dropping the receiver makes the leader's task release the lease and exit.
@@ -107,13 +116,14 @@ async fn released_lease_passes_to_the_other_manager() {
         (*follower.0.borrow()).then_some(())
     })
     .await;
-    assert_eq!(holder(&server).await, Some(follower_id));
+    assert_eq!(holder(server, lease).await, Some(follower_id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_lease_passes_to_the_other_manager() {
-    let server = TestApiServer::start().await.unwrap();
-    let ((_, leader), (follower_id, follower)) = elect(&server, 2, 1).await;
+    let server = TestCluster::shared().unwrap();
+    let lease = "expired-lease";
+    let ((_, leader), (follower_id, follower)) = elect(server, lease, 2, 1).await;
 
     // The leader dies without releasing: the lease expires and the follower takes it.
     leader.1.abort();
@@ -122,5 +132,5 @@ async fn expired_lease_passes_to_the_other_manager() {
         (*follower.0.borrow()).then_some(())
     })
     .await;
-    assert_eq!(holder(&server).await, Some(follower_id));
+    assert_eq!(holder(server, lease).await, Some(follower_id));
 }
