@@ -414,3 +414,80 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
     );
     agent.stop().await;
 }
+
+/// What the shipped RBAC and admission policy let an agent's token do to Nodes.
+async fn patch_node(client: &Client, node: &str, patch: Value) -> Result<(), String> {
+    Api::<Node>::all(client.clone())
+        .patch(node, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            kube::Error::Api(s) => format!("{} {}", s.code, s.message),
+            other => panic!("the server did not answer: {other}"),
+        })
+}
+
+#[tokio::test]
+async fn an_agent_may_annotate_only_its_own_node() {
+    let env = setup("rbac-own").await;
+    let other = setup("rbac-other").await;
+    let note = |v: &str| json!({"metadata": {"annotations": {REPORT_ANNOTATION: v}}});
+    patch_node(&env.agent, &env.node, note("{}"))
+        .await
+        .expect("the agent reports on its own Node");
+    // An admission policy takes effect a moment after it is created, as in any cluster.
+    let start = Instant::now();
+    let refused = loop {
+        match patch_node(&env.agent, &other.node, note("{}")).await {
+            Err(refused) => break refused,
+            Ok(()) => {
+                let policy = TestCluster::shared()
+                    .unwrap()
+                    .kubectl()
+                    .args([
+                        "get",
+                        "validatingadmissionpolicy",
+                        "eni-agent-own-node",
+                        "-o",
+                        "yaml",
+                    ])
+                    .output()
+                    .unwrap();
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "another node's report was accepted for 30 s; the policy:\n{}",
+                    String::from_utf8_lossy(&policy.stdout)
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(
+        refused.starts_with("403") && refused.contains("only the Node its pod runs on"),
+        "{refused}"
+    );
+    let refused = patch_node(
+        &env.agent,
+        &env.node,
+        json!({"metadata": {"labels": {"ng": "multi-eni"}}}),
+    )
+    .await
+    .expect_err("its own labels");
+    assert!(
+        refused.starts_with("403") && refused.contains("labels or spec"),
+        "{refused}"
+    );
+    let cluster = TestCluster::shared().unwrap();
+    let unbound = cluster
+        .service_account_client("eni-controller-system", "eni-agent")
+        .await
+        .unwrap();
+    let refused = patch_node(&unbound, &env.node, note("{}"))
+        .await
+        .expect_err("a token bound to no pod");
+    assert!(refused.starts_with("403"), "{refused}");
+    let readable = Api::<NodeENI>::all(env.agent.clone())
+        .list(&Default::default())
+        .await;
+    assert!(readable.is_ok(), "the agent reads NodeENIs: {readable:?}");
+}
