@@ -74,6 +74,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     let t = &args.telemetry;
     telemetry::init_tracing(t.log_format, &t.log_level)?;
     let metrics = telemetry::install_metrics("controller")?;
+    telemetry::series::zero_controller();
     let probes = Probes::default();
     telemetry::serve(metrics, probes.clone(), t.metrics_addr, t.health_addr).await?;
     let settings = args.settings()?;

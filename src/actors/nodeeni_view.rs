@@ -218,6 +218,15 @@ pub async fn write_status(st: &mut NodeEniState) -> bool {
         .set(ready);
     metrics::gauge!("aws_multi_eni_slots", "nodeeni" => name.clone(), "state" => "failed")
         .set(failed);
+    let degraded = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Degraded" && c.status == "True");
+    metrics::gauge!("aws_multi_eni_nodeeni_degraded", "nodeeni" => name.clone()).set(if degraded {
+        1.0
+    } else {
+        0.0
+    });
     if st.last_status.as_ref() == Some(&status) {
         return true;
     }

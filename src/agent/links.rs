@@ -27,6 +27,9 @@ pub enum LinkError {
 }
 
 impl LinkError {
+    /// Every value [`LinkError::label`] answers (metrics start each at zero).
+    pub const LABELS: [&'static str; 2] = ["netlink_connect", "netlink_request"];
+
     /// A stable label for metrics.
     pub fn label(&self) -> &'static str {
         match self {

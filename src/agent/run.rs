@@ -17,6 +17,7 @@ use crate::telemetry::{self, Probes};
 pub async fn run_agent(args: AgentArgs) -> Result<(), RunError> {
     telemetry::init_tracing(args.log_format, &args.log_level)?;
     let metrics = telemetry::install_metrics("agent")?;
+    telemetry::series::zero_agent();
     let probes = Probes::default();
     telemetry::serve(metrics, probes.clone(), args.metrics_addr, args.health_addr).await?;
     let cluster = Arc::new(KubeCluster::connect(Some(args.node_name.clone())).await?);

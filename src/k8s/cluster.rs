@@ -88,6 +88,9 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// Every value [`ClusterError::label`] answers (metrics start each at zero).
+    pub const LABELS: [&'static str; 4] = ["conflict", "not_found", "rejected", "unavailable"];
+
     /// A stable label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {

@@ -1,6 +1,8 @@
 //! Logs, metrics and probes: the tracing subscriber, the Prometheus recorder with every
 //! metric described, and the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
 
+pub mod series;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,6 +163,34 @@ pub fn describe_metrics() {
     describe_gauge!(
         "aws_multi_eni_leader",
         "1 while this replica holds the leader Lease."
+    );
+    describe_gauge!(
+        "aws_multi_eni_nodeeni_degraded",
+        "1 while a NodeENI's Degraded condition is True."
+    );
+    describe_gauge!(
+        "aws_multi_eni_agent_links_managed",
+        "Attached ENIs of this node the agent should configure."
+    );
+    describe_gauge!(
+        "aws_multi_eni_agent_links_configured",
+        "Attached ENIs of this node the agent has brought up with their MTU."
+    );
+    describe_counter!(
+        "aws_multi_eni_agent_link_changes_total",
+        "Changes the agent made to links, by change (up, mtu)."
+    );
+    describe_counter!(
+        "aws_multi_eni_agent_netlink_events_total",
+        "Link events received from the kernel."
+    );
+    describe_counter!(
+        "aws_multi_eni_agent_report_writes_total",
+        "Link reports written to this node's Node object."
+    );
+    describe_counter!(
+        "aws_multi_eni_agent_errors_total",
+        "Agent errors by error label (netlink, API server)."
     );
 }
 

@@ -1,0 +1,88 @@
+//! Series every scrape shows from the start, at zero: a counter that has never moved is
+//! otherwise missing, so `rate()` has no baseline, `absent()`-style alerts misfire and
+//! dashboards show "no data" where the truth is "none". Only label values known up front
+//! are set here; others appear with their first event.
+
+use crate::aws::Ec2Action;
+
+/// Outcomes of `aws_multi_eni_cleanups_total`.
+pub const CLEANUP_OUTCOMES: [&str; 3] = ["deleted", "failed", "refused"];
+/// Kinds of `aws_multi_eni_actor_restarts_total` under the NodeENI actors.
+pub const RESTART_KINDS: [&str; 3] = ["nodeeni", "attachment", "cleanup_worker"];
+/// Resources of the controller's watches.
+pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
+
+/// The controller's series.
+pub fn zero_controller() {
+    for action in Ec2Action::ALL {
+        let a = action.as_str();
+        metrics::counter!("aws_multi_eni_ec2_calls_total", "action" => a, "outcome" => "ok")
+            .increment(0);
+        metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => a).increment(0);
+        metrics::gauge!("aws_multi_eni_ec2_token_waiters", "action" => a).set(0.0);
+    }
+    for outcome in CLEANUP_OUTCOMES {
+        metrics::counter!("aws_multi_eni_cleanups_total", "outcome" => outcome).increment(0);
+    }
+    for kind in RESTART_KINDS {
+        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => kind).increment(0);
+    }
+    for error in crate::k8s::ClusterError::LABELS {
+        metrics::counter!("aws_multi_eni_reconcile_errors_total", "error" => error).increment(0);
+    }
+    for resource in WATCHED {
+        metrics::counter!("aws_multi_eni_kube_watch_errors_total", "resource" => resource)
+            .increment(0);
+    }
+    metrics::counter!("aws_multi_eni_orphans_found_total").increment(0);
+    metrics::counter!("aws_multi_eni_orphans_deleted_total").increment(0);
+    metrics::gauge!("aws_multi_eni_cleanup_queue_depth").set(0.0);
+    metrics::gauge!("aws_multi_eni_leader").set(0.0);
+}
+
+/// The node agent's series.
+pub fn zero_agent() {
+    metrics::gauge!("aws_multi_eni_agent_links_managed").set(0.0);
+    metrics::gauge!("aws_multi_eni_agent_links_configured").set(0.0);
+    metrics::counter!("aws_multi_eni_agent_netlink_events_total").increment(0);
+    metrics::counter!("aws_multi_eni_agent_report_writes_total").increment(0);
+    for change in ["up", "mtu"] {
+        metrics::counter!("aws_multi_eni_agent_link_changes_total", "change" => change)
+            .increment(0);
+    }
+    let errors = crate::agent::links::LinkError::LABELS
+        .into_iter()
+        .chain(crate::k8s::ClusterError::LABELS);
+    for error in errors {
+        metrics::counter!("aws_multi_eni_agent_errors_total", "error" => error).increment(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::agent::links::LinkError;
+    use crate::k8s::ClusterError;
+
+    #[test]
+    fn every_error_label_is_started_at_zero() {
+        let cluster = [
+            ClusterError::Conflict("x".into()),
+            ClusterError::NotFound("x".into()),
+            ClusterError::Rejected {
+                code: 422,
+                reason: "Invalid".into(),
+                message: "x".into(),
+            },
+            ClusterError::Unavailable("x".into()),
+        ];
+        for e in &cluster {
+            assert!(ClusterError::LABELS.contains(&e.label()), "{e}");
+        }
+        for e in [
+            LinkError::Connect("x".into()),
+            LinkError::Request("x".into()),
+        ] {
+            assert!(LinkError::LABELS.contains(&e.label()), "{e}");
+        }
+    }
+}
