@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of aws-multi-eni-controller on a fresh machine.
 # Installs what the tests need first (idempotent, so later runs are quick):
-#   - a Python venv with moto[server] (the EC2 API server the adapter tests talk to);
-#   - Debian packages the tests use, when missing;
+#   - a Python venv with moto[server] (the EC2 API server the adapter tests talk to) and
+#     helm-python-sdk (Helm v4's own engine, which renders the chart in the tests);
+#   - Debian packages the tests use, when missing (iproute2, prometheus for promtool,
+#     buildah for the image);
 #   - kube-apiserver, etcd and kubectl built from the Go modules (scripts/kube-bins.sh),
 #     cached under ~/.cache/aws-multi-eni-controller/kube-bins.
 # Then: cargo fmt --check, cargo clippy -D warnings, the whole test suite with doc tests.
@@ -14,21 +16,25 @@ CACHE="${ENI_CACHE_DIR:-$HOME/.cache/aws-multi-eni-controller}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 VENV="$CACHE/venv"
 MOTO_VERSION="5.2.5"
+HELM_SDK_VERSION="0.2.2"
 mkdir -p "$CACHE"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python venv with moto[server]==$MOTO_VERSION ($VENV)"
+step "Python venv with moto[server]==$MOTO_VERSION and helm-python-sdk==$HELM_SDK_VERSION ($VENV)"
 if ! "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
-    || [ ! -x "$VENV/bin/moto_server" ]; then
+    || [ ! -x "$VENV/bin/moto_server" ] \
+    || ! "$VENV/bin/python" -c "import helm_python" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "helm-python-sdk==$HELM_SDK_VERSION"
 fi
 export MOTO_SERVER="$VENV/bin/moto_server"
+export HELM_PYTHON="$VENV/bin/python"
 
 step "Debian packages"
 missing=()
-for pkg in iproute2 prometheus; do
+for pkg in iproute2 prometheus buildah; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -17,7 +17,7 @@ use aws_multi_eni_controller::agent::links::{Links, RtLinks};
 use aws_multi_eni_controller::agent::{Agent, AgentDeps, REPORT_ANNOTATION};
 use aws_multi_eni_controller::k8s::NodeENI;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
-use eni_testkit::cluster::TestCluster;
+use eni_testkit::cluster::{AGENT_SA, NAMESPACE, TestCluster};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -126,11 +126,9 @@ async fn setup(tag: &str) -> Env {
         .install_crd(&repo("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
         .await
         .expect("CRD");
-    for manifest in ["controller.yaml", "agent.yaml"] {
-        cluster
-            .apply_file(&repo(&format!("deploy/manifests/{manifest}")))
-            .expect("manifests");
-    }
+    cluster
+        .install_deploy(&repo(""))
+        .expect("the plain manifests");
     let admin = cluster.client().await.unwrap();
     let node = format!("agent-{tag}");
     let obj: Node = serde_json::from_value(
@@ -153,12 +151,12 @@ async fn setup(tag: &str) -> Env {
 /// A client with the token the agent's DaemonSet pod on `node` has: its ServiceAccount's,
 /// bound to that pod (the pod is only stored: no kubelet runs it).
 async fn agent_on(cluster: &TestCluster, admin: &Client, node: &str) -> Client {
-    let ns = "eni-controller-system";
+    let ns = NAMESPACE;
     let pod_name = format!("eni-agent-{node}");
     let pod: Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": pod_name, "namespace": ns},
-        "spec": {"nodeName": node, "serviceAccountName": "eni-agent",
+        "spec": {"nodeName": node, "serviceAccountName": AGENT_SA,
                  "containers": [{"name": "agent", "image": "eni-agent:test"}]}
     }))
     .unwrap();
@@ -167,7 +165,7 @@ async fn agent_on(cluster: &TestCluster, admin: &Client, node: &str) -> Client {
         .await
         .unwrap();
     let token = cluster.pod_token(ns, &pod_name).await.unwrap();
-    cluster.client_for_token("eni-agent", &token).await.unwrap()
+    cluster.client_for_token(AGENT_SA, &token).await.unwrap()
 }
 
 /// Creates (or replaces the status of) the test's NodeENI with attachments (node, MAC, MTU).
@@ -479,7 +477,7 @@ async fn an_agent_may_annotate_only_its_own_node() {
     );
     let cluster = TestCluster::shared().unwrap();
     let unbound = cluster
-        .service_account_client("eni-controller-system", "eni-agent")
+        .service_account_client(NAMESPACE, AGENT_SA)
         .await
         .unwrap();
     let refused = patch_node(&unbound, &env.node, note("{}"))

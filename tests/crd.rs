@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 const CRD_FILE: &str = "deploy/crds/networking.k8s.aws_nodeenis.yaml";
 const CHART_CRD_FILE: &str =
-    "charts/aws-multi-eni-controller/crds/networking.k8s.aws_nodeenis.yaml";
+    "charts/aws-multi-eni-controller/files/crds/networking.k8s.aws_nodeenis.yaml";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)

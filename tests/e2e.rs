@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eni_testkit::cluster::TestCluster;
+use eni_testkit::cluster::{AGENT_SA, CONTROLLER_SA, NAMESPACE, TestCluster};
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
 
 const CLUSTER: &str = "e2e";
@@ -65,10 +65,9 @@ async fn setup(nodes_per_zone: usize) -> Env {
                 .unwrap(),
         ],
     );
-    api.apply_file(&repo("deploy/manifests/controller.yaml"))
-        .unwrap();
+    api.install_deploy(&repo("")).unwrap();
     let controller_kubeconfig = api
-        .service_account_kubeconfig("eni-controller-system", "eni-controller")
+        .service_account_kubeconfig(NAMESPACE, CONTROLLER_SA)
         .await
         .unwrap();
     let moto = MotoServer::start().unwrap();
@@ -136,7 +135,7 @@ impl Controller {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("METRICS_ADDR", format!("127.0.0.1:{metrics}"))
             .env("HEALTH_ADDR", format!("127.0.0.1:{metrics}"))
-            .env("POD_NAMESPACE", "eni-controller-system")
+            .env("POD_NAMESPACE", NAMESPACE)
             .env("POD_NAME", format!("controller-{tag}"))
             .env("LEADER_ELECTION_LEASE_DURATION", "3s")
             .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
@@ -282,6 +281,11 @@ async fn a_user_rolls_out_relabels_and_deletes() {
     check_with_promtool(&env, &metrics);
     // Answered 200 (checked inside): leading and synced.
     reqwest_like_get(c.metrics, "/readyz").await;
+    let agent = Agent::start(&env).await;
+    let agent_metrics = agent.scrape().await;
+    check_with_promtool(&env, &agent_metrics);
+    every_metric_the_rules_and_dashboard_name_is_exported(&[&metrics, &agent_metrics]);
+    drop(agent);
 
     kubectl(&env.api, &["label", "node", "node-1", "ng-"]);
     wait(
@@ -325,7 +329,7 @@ fn leader(env: &Env) -> String {
             "get",
             "lease",
             "-n",
-            "eni-controller-system",
+            NAMESPACE,
             aws_multi_eni_controller::k8s::lease::DEFAULT_LEASE_NAME,
             "-o",
             "jsonpath={.spec.holderIdentity}",
@@ -374,6 +378,134 @@ async fn kill_9_the_leader_mid_rollout_and_the_standby_finishes_without_duplicat
     )
     .await;
     assert_ne!(leader(&env), holder, "the standby took the Lease over");
+}
+
+/// The real `eni-agent` binary for a node with no ENIs, holding the token its DaemonSet pod
+/// would (bound to a pod on that node); it configures nothing, but serves its metrics.
+struct Agent {
+    child: Child,
+    metrics: u16,
+}
+
+impl Agent {
+    async fn start(env: &Env) -> Agent {
+        let node = "agent-probe";
+        let yaml = format!(
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: {node}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: eni-agent-probe\n  namespace: {NAMESPACE}\nspec:\n  nodeName: {node}\n  serviceAccountName: {AGENT_SA}\n  containers:\n  - name: agent\n    image: eni-agent:test\n"
+        );
+        apply(env, "agent-probe.yaml", &yaml);
+        let token = env
+            .api
+            .pod_token(NAMESPACE, "eni-agent-probe")
+            .await
+            .unwrap();
+        let kubeconfig = env.api.kubeconfig_for_token(AGENT_SA, &token).unwrap();
+        let metrics = free_port().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_eni-agent"))
+            .env("KUBECONFIG", kubeconfig)
+            .env("NODE_NAME", node)
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+            .env("HEALTH_ADDR", format!("127.0.0.1:{metrics}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(env.dir.join("agent.log")).unwrap())
+            .spawn()
+            .expect("eni-agent starts");
+        Agent { child, metrics }
+    }
+
+    /// `/metrics`, once the agent has read its node's (empty) attachments.
+    async fn scrape(&self) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(text) =
+                tokio::time::timeout(Duration::from_secs(5), try_get(self.metrics, "/metrics"))
+                    .await
+                && let Some(text) = text
+                && text.contains("aws_multi_eni_agent_links_managed")
+            {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the agent served no metrics within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The metric names in every PromQL expression of the alert rules and the dashboard
+/// appear in the scrapes of the real binaries.
+fn every_metric_the_rules_and_dashboard_name_is_exported(scrapes: &[&str]) {
+    let exported: std::collections::BTreeSet<&str> = scrapes
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let rules =
+        std::fs::read_to_string(repo("charts/aws-multi-eni-controller/files/alerts.yaml")).unwrap();
+    let rules: serde_json::Value = serde_saphyr::from_str(&rules).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("charts/aws-multi-eni-controller/files/dashboard.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut exprs: Vec<String> = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().clone())
+        .map(|r| r["expr"].as_str().unwrap().to_string())
+        .collect();
+    exprs.extend(
+        dashboard["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+            .map(|t| t["expr"].as_str().unwrap().to_string()),
+    );
+    let mut named = 0;
+    for expr in &exprs {
+        let mut rest = expr.as_str();
+        while let Some(at) = rest.find("aws_multi_eni_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            let name = &tail[..end];
+            assert!(
+                exported.contains(name),
+                "{name} (in `{expr}`) is not exported by the controller or the agent"
+            );
+            named += 1;
+            rest = &tail[end..];
+        }
+    }
+    assert!(named > 30, "{named} metric references checked");
+}
+
+/// The body of a `200` answer to GET http://127.0.0.1:port/path, if any.
+async fn try_get(port: u16, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    (head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")).then(|| body.to_string())
 }
 
 /// GET http://127.0.0.1:port/path with a plain TCP request (no HTTP client crate needed).

@@ -14,7 +14,7 @@ use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use aws_multi_eni_controller::k8s::{
     Change, Cluster, ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, NodeView, Notice,
 };
-use eni_testkit::cluster::TestCluster;
+use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::events::v1::Event;
@@ -44,11 +44,11 @@ async fn setup() -> (&'static TestCluster, Client, Client) {
         .await
         .expect("CRD");
     cluster
-        .apply_file(&repo("deploy/manifests/controller.yaml"))
-        .expect("controller manifests");
+        .install_deploy(&repo(""))
+        .expect("the plain manifests");
     let admin = cluster.client().await.expect("admin client");
     let controller = cluster
-        .service_account_client("eni-controller-system", "eni-controller")
+        .service_account_client(NAMESPACE, CONTROLLER_SA)
         .await
         .expect("controller client");
     (cluster, admin, controller)
@@ -182,12 +182,10 @@ async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes
     let (cluster, admin, _) = setup().await;
     let proxy = cluster.fault_proxy().await.expect("proxy");
     let token = cluster
-        .service_account_token("eni-controller-system", "eni-controller")
+        .service_account_token(NAMESPACE, CONTROLLER_SA)
         .await
         .unwrap();
-    let through_proxy = proxy
-        .kubeconfig_with_token("eni-controller", &token)
-        .unwrap();
+    let through_proxy = proxy.kubeconfig_with_token(CONTROLLER_SA, &token).unwrap();
     let kubeconfig = kube::config::Kubeconfig::read_from(&through_proxy).unwrap();
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await

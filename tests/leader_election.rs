@@ -16,7 +16,7 @@ use aws_multi_eni_controller::k8s::lease::LeaderElectionConfig;
 use aws_multi_eni_controller::k8s::{Cluster, NodeENI};
 use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
-use eni_testkit::cluster::TestCluster;
+use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -123,12 +123,10 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
         .install_crd(&repo.join("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
         .await
         .expect("CRD");
-    server
-        .apply_file(&repo.join("deploy/manifests/controller.yaml"))
-        .expect("controller manifests");
+    server.install_deploy(repo).expect("the plain manifests");
     let client = server.client().await.unwrap();
     let controller = server
-        .service_account_client("eni-controller-system", "eni-controller")
+        .service_account_client(NAMESPACE, CONTROLLER_SA)
         .await
         .unwrap();
 
@@ -174,8 +172,8 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
         });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let election = LeaderElectionConfig {
-            lease_name: "eni-controller".into(),
-            namespace: "eni-controller-system".into(),
+            lease_name: aws_multi_eni_controller::k8s::lease::DEFAULT_LEASE_NAME.into(),
+            namespace: NAMESPACE.into(),
             identity: id.into(),
             lease_duration: Duration::from_secs(3),
             renew_grace: Duration::from_secs(1),

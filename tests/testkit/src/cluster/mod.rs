@@ -43,6 +43,14 @@ use process::ControlPlane;
 /// Kubernetes version of the built binaries (what k8s-openapi's `latest` feature speaks).
 pub const KUBE_VERSION: &str = "v1.37.2";
 
+/// Namespace of the plain manifests in `deploy/manifests` (the chart rendered with its
+/// defaults), and the ServiceAccounts they create.
+pub const NAMESPACE: &str = "eni-controller-system";
+/// The controller's ServiceAccount in [`NAMESPACE`].
+pub const CONTROLLER_SA: &str = "aws-multi-eni-controller";
+/// The node agent's ServiceAccount in [`NAMESPACE`].
+pub const AGENT_SA: &str = "aws-multi-eni-controller-agent";
+
 /// A running etcd + kube-apiserver. Dropping a cluster from [`TestCluster::start`] stops
 /// its processes; the shared one lives as long as the test binary (its processes die with
 /// it: they are started with a parent-death signal).
@@ -294,6 +302,15 @@ impl TestCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(())
+    }
+
+    /// Applies the plain manifests users apply (`deploy/manifests`: the namespace, then the
+    /// chart rendered with its defaults: CRD, RBAC, admission policy, Deployment and
+    /// DaemonSet) from the repository at `repo`. Nothing runs them (there is no kubelet):
+    /// tests run the binaries themselves with these ServiceAccounts' tokens.
+    pub fn install_deploy(&self, repo: &Path) -> anyhow::Result<()> {
+        self.apply_file(&repo.join("deploy/manifests/namespace.yaml"))?;
+        self.apply_file(&repo.join("deploy/manifests/aws-multi-eni-controller.yaml"))
     }
 
     /// A fault-injecting plain-HTTP proxy in front of this cluster, served by the calling

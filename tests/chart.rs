@@ -1,0 +1,542 @@
+//! The Helm chart, rendered by Helm v4's own engine (PyPI `helm-python-sdk`, through
+//! `scripts/render_chart.py`): `helm lint --strict`, renders for the defaults and for
+//! non-default values, the values schema refusing wrong values, the rendered CRD equal to
+//! the generated one, `deploy/manifests` equal to the default render, and what the chart
+//! renders accepted by the real kube-apiserver (created for real, Pod Security levels
+//! checked by the server's own admission).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use eni_testkit::cluster::TestCluster;
+use serde_json::{Value, json};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The Python with helm-python-sdk: `$HELM_PYTHON`, else the README's test venv.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HELM_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    PathBuf::from(home).join(".cache/aws-multi-eni-controller/venv/bin/python")
+}
+
+/// Lints and renders the chart with `values` over the defaults: {template path: text},
+/// or Helm's message.
+fn render(values: Value) -> Result<BTreeMap<String, String>, String> {
+    let out = Command::new(python())
+        .arg(repo("scripts/render_chart.py"))
+        .args(["--lint", "--json", "--set-json"])
+        .arg(values.to_string())
+        .output()
+        .expect("python runs (scripts/test.sh makes the venv with helm-python-sdk)");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("render_chart.py prints JSON"))
+}
+
+/// Every object the render holds, parsed.
+fn objects(rendered: &BTreeMap<String, String>) -> Vec<Value> {
+    rendered
+        .iter()
+        .filter(|(path, _)| !path.ends_with("NOTES.txt"))
+        .flat_map(|(_, text)| serde_saphyr::from_multiple::<Value>(text).expect("YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kinds(objects: &[Value]) -> Vec<String> {
+    let mut k: Vec<String> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    let found: Vec<&Value> = objects.iter().filter(|o| o["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind}: {:?}", kinds(objects));
+    found[0]
+}
+
+fn base() -> Value {
+    json!({"clusterName": "chart-test"})
+}
+
+fn with(extra: Value) -> Value {
+    let mut v = base();
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+#[test]
+fn deploy_manifests_are_the_default_render() {
+    let out = Command::new(python())
+        .arg(repo("scripts/render_chart.py"))
+        .arg("--values")
+        .arg(repo("deploy/manifests/values.yaml"))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed =
+        std::fs::read_to_string(repo("deploy/manifests/aws-multi-eni-controller.yaml")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "deploy/manifests/aws-multi-eni-controller.yaml is stale: regenerate it with \
+         scripts/render_chart.py --values deploy/manifests/values.yaml > deploy/manifests/aws-multi-eni-controller.yaml"
+    );
+}
+
+#[test]
+fn the_rendered_crd_is_the_generated_one_and_kept() {
+    let objects = objects(&render(base()).unwrap());
+    let mut crd = one(&objects, "CustomResourceDefinition").clone();
+    assert_eq!(
+        crd["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let meta = crd["metadata"].as_object_mut().unwrap();
+    meta.remove("labels");
+    meta.remove("annotations");
+    let generated: Value =
+        serde_saphyr::from_str(&aws_multi_eni_controller::k8s::crd::crd_yaml().unwrap()).unwrap();
+    // Helm's toYaml writes `63.0` as `63`: the same number.
+    assert!(
+        numbers_as_floats(crd) == numbers_as_floats(generated),
+        "the chart's CRD differs from `eni-controller crd`: regenerate \
+         charts/aws-multi-eni-controller/files/crds/ with `eni-controller crd`"
+    );
+
+    let unkept = objects_of(with(json!({"crds": {"keep": false}})));
+    let crd = one(&unkept, "CustomResourceDefinition");
+    assert!(crd["metadata"]["annotations"].is_null());
+    let none = objects_of(with(json!({"crds": {"enabled": false}})));
+    assert!(!kinds(&none).contains(&"CustomResourceDefinition".to_string()));
+}
+
+#[test]
+fn the_defaults_render_both_components_and_no_monitoring() {
+    let objects = objects(&render(base()).unwrap());
+    let k = kinds(&objects);
+    for kind in [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "DaemonSet",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        assert!(k.contains(&kind.to_string()), "{kind} in {k:?}");
+    }
+    for kind in [
+        "ServiceMonitor",
+        "PodMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+    ] {
+        assert!(!k.contains(&kind.to_string()), "{kind} is off by default");
+    }
+    let dep = one(&objects, "Deployment");
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["image"], "ghcr.io/aws-multi-eni-controller/aws-multi-eni-controller:0.1.0",
+        "the tag defaults to the appVersion"
+    );
+    let env = c["env"].as_array().unwrap();
+    assert!(env.contains(&json!({"name": "CLUSTER_NAME", "value": "chart-test"})));
+}
+
+#[test]
+fn monitoring_renders_when_the_operator_api_is_there_or_not_required() {
+    let on = json!({
+        "serviceMonitor": {"enabled": true, "additionalLabels": {"release": "kps"}},
+        "podMonitor": {"enabled": true, "additionalLabels": {"release": "kps"}},
+        "prometheusRule": {"enabled": true, "additionalLabels": {"release": "kps"}},
+        "dashboards": {"enabled": true, "namespace": "monitoring"}
+    });
+    // Helm's offline render sees no monitoring.coreos.com API: only the dashboard.
+    let offline = objects(&render(with(json!({"monitoring": on.clone()}))).unwrap());
+    let k = kinds(&offline);
+    assert!(k.contains(&"ConfigMap".to_string()));
+    assert!(!k.contains(&"ServiceMonitor".to_string()), "{k:?}");
+
+    let mut monitoring = on;
+    monitoring["requireOperatorAPI"] = json!(false);
+    let objects = objects(&render(with(json!({ "monitoring": monitoring }))).unwrap());
+    for kind in ["ServiceMonitor", "PodMonitor", "PrometheusRule"] {
+        assert_eq!(one(&objects, kind)["metadata"]["labels"]["release"], "kps");
+    }
+    let pm = one(&objects, "PodMonitor");
+    assert!(
+        pm["spec"]["podMetricsEndpoints"][0]["relabelings"]
+            .to_string()
+            .contains("__meta_kubernetes_pod_node_name"),
+        "the node name becomes a label"
+    );
+    let rule = one(&objects, "PrometheusRule");
+    let alerts: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo("charts/aws-multi-eni-controller/files/alerts.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        rule["spec"]["groups"], alerts["groups"],
+        "the rules file, unchanged"
+    );
+    let cm = one(&objects, "ConfigMap");
+    assert_eq!(cm["metadata"]["namespace"], "monitoring");
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+    let dashboard: Value = serde_json::from_str(
+        cm["data"]["aws-multi-eni-controller.json"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dashboard["templating"]["list"][0]["name"], "datasource");
+}
+
+#[test]
+fn non_default_values_reach_the_objects() {
+    let values = with(json!({
+        "awsRegion": "eu-west-1",
+        "additionalLabels": {"team": "net"},
+        "controller": {
+            "replicas": 1,
+            "image": {"tag": "1.2.3", "digest": format!("sha256:{}", "a".repeat(64))},
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/eni"}},
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+            "ec2RateLimits": "CreateNetworkInterface=20/2",
+            "leaderElection": {"leaseName": "my-lease"}
+        },
+        "agent": {"metricsPort": 62000, "defaultMTU": 9001}
+    }));
+    let objects = objects(&render(values).unwrap());
+    assert!(
+        !kinds(&objects).contains(&"PodDisruptionBudget".to_string()),
+        "no PDB with one replica"
+    );
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["metadata"]["labels"]["team"] == "net")
+    );
+    let dep = one(&objects, "Deployment");
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["image"],
+        format!(
+            "ghcr.io/aws-multi-eni-controller/aws-multi-eni-controller:1.2.3@sha256:{}",
+            "a".repeat(64)
+        )
+    );
+    assert_eq!(c["resources"]["requests"]["memory"], "1Gi");
+    let env = c["env"].as_array().unwrap();
+    for (name, value) in [
+        ("AWS_REGION", "eu-west-1"),
+        ("EC2_RATE_LIMITS", "CreateNetworkInterface=20/2"),
+        ("LEADER_ELECTION_LEASE_NAME", "my-lease"),
+    ] {
+        assert!(
+            env.contains(&json!({"name": name, "value": value})),
+            "{name}"
+        );
+    }
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role")
+        .expect("the Lease Role");
+    assert!(role.to_string().contains("my-lease"));
+    let sa = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "ServiceAccount" && o["metadata"]["name"] == "aws-multi-eni-controller"
+        })
+        .expect("the controller's ServiceAccount");
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/eni"
+    );
+    let ds = one(&objects, "DaemonSet");
+    let agent = &ds["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        agent["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "METRICS_ADDR", "value": "$(HOST_IP):62000"}))
+    );
+    assert!(
+        agent["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "DEFAULT_MTU", "value": "9001"}))
+    );
+
+    let without_agent = objects_of(with(json!({"agent": {"enabled": false}})));
+    for kind in ["DaemonSet", "ValidatingAdmissionPolicy"] {
+        assert!(!kinds(&without_agent).contains(&kind.to_string()), "{kind}");
+    }
+}
+
+fn numbers_as_floats(v: Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.into_iter().map(numbers_as_floats).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, x)| (k, numbers_as_floats(x)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn objects_of(values: Value) -> Vec<Value> {
+    objects(&render(values).unwrap())
+}
+
+#[test]
+fn wrong_values_are_refused_with_a_message() {
+    let cases = [
+        (json!({}), "clusterName is required"),
+        (
+            with(json!({"bogus": 1})),
+            "additional properties 'bogus' not allowed",
+        ),
+        (with(json!({"controller": {"replicas": "two"}})), "replicas"),
+        (
+            with(json!({"controller": {"logFormat": "xml"}})),
+            "logFormat",
+        ),
+        (
+            with(json!({"controller": {"image": {"digest": "latest"}}})),
+            "digest",
+        ),
+        (
+            with(json!({"agent": {"metricsPort": 70000}})),
+            "metricsPort",
+        ),
+        (
+            with(json!({"controller": {"orphanGracePeriod": "five minutes"}})),
+            "orphanGracePeriod",
+        ),
+        (
+            with(json!({"monitoring": {"serviceMonitor": {"enabld": true}}})),
+            "enabld",
+        ),
+    ];
+    for (values, expected) in cases {
+        let refused = render(values.clone()).expect_err(&values.to_string());
+        assert!(refused.contains(expected), "{values}: {refused}");
+    }
+}
+
+fn kubectl_ok(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = cluster
+        .kubectl()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "kubectl {args:?}: {o}{e}");
+    o + &e
+}
+
+/// A Pod made from a workload's template, in `namespace`, as YAML.
+fn pod_from(workload: &Value, name: &str, namespace: &str) -> String {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": workload["spec"]["template"]["spec"],
+    });
+    serde_json::to_string(&pod).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
+    let cluster = tokio::task::spawn_blocking(TestCluster::start)
+        .await
+        .unwrap()
+        .expect("test cluster");
+    // The values of the chart README's install section.
+    let rendered = render(json!({
+        "clusterName": "my-eks-cluster",
+        "controller": {"serviceAccount": {"annotations": {
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/aws-multi-eni-controller"
+        }}}
+    }))
+    .unwrap();
+    let text: String = rendered
+        .iter()
+        .filter(|(p, _)| !p.ends_with("NOTES.txt"))
+        .map(|(_, t)| format!("---\n{t}\n"))
+        .collect();
+    kubectl_ok(
+        &cluster,
+        &["create", "namespace", "eni-controller-system"],
+        None,
+    );
+    kubectl_ok(
+        &cluster,
+        &[
+            "label",
+            "namespace",
+            "eni-controller-system",
+            "pod-security.kubernetes.io/enforce=privileged",
+        ],
+        None,
+    );
+    // helm install: every object created for real.
+    let created = kubectl_ok(
+        &cluster,
+        &["create", "-n", "eni-controller-system", "-f", "-"],
+        Some(&text),
+    );
+    assert!(
+        created.contains("daemonset.apps/aws-multi-eni-controller-agent created"),
+        "{created}"
+    );
+    assert!(created.contains("validatingadmissionpolicy.admissionregistration.k8s.io/aws-multi-eni-controller-agent-own-node created"), "{created}");
+
+    let objects = objects(&rendered);
+    let controller = one(&objects, "Deployment");
+    let agent = one(&objects, "DaemonSet");
+    for (level, ns) in [
+        ("restricted", "pss-restricted"),
+        ("baseline", "pss-baseline"),
+    ] {
+        kubectl_ok(&cluster, &["create", "namespace", ns], None);
+        kubectl_ok(
+            &cluster,
+            &[
+                "label",
+                "namespace",
+                ns,
+                &format!("pod-security.kubernetes.io/enforce={level}"),
+            ],
+            None,
+        );
+        for name in ["aws-multi-eni-controller", "aws-multi-eni-controller-agent"] {
+            kubectl_ok(
+                &cluster,
+                &["create", "serviceaccount", "-n", ns, name],
+                None,
+            );
+        }
+    }
+    kubectl_ok(
+        &cluster,
+        &["create", "--dry-run=server", "-f", "-"],
+        Some(&pod_from(controller, "controller", "pss-restricted")),
+    );
+    let out = cluster
+        .kubectl()
+        .args(["create", "--dry-run=server", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(pod_from(agent, "agent", "pss-baseline").as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("violates PodSecurity"),
+        "the agent needs the privileged level: {stderr}"
+    );
+    kubectl_ok(
+        &cluster,
+        &["create", "--dry-run=server", "-f", "-"],
+        Some(&pod_from(agent, "agent", "eni-controller-system")),
+    );
+}
+
+/// Leaf paths of values.yaml (free-form maps such as labels or resources count as one).
+fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    const FREE: [&str; 9] = [
+        "Labels",
+        "Annotations",
+        "annotations",
+        "nodeSelector",
+        "resources",
+        "securityContext",
+        "SecurityContext",
+        "affinity",
+        "updateStrategy",
+    ];
+    match v.as_object() {
+        Some(map)
+            if !map.is_empty()
+                && !FREE.iter().any(|f| prefix.ends_with(f))
+                && prefix != "additionalLabels" =>
+        {
+            for (k, x) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&path, x, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn the_readme_lists_every_value() {
+    let chart = repo("charts/aws-multi-eni-controller");
+    let values: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+            .unwrap();
+    let readme = std::fs::read_to_string(chart.join("README.md")).unwrap();
+    let mut keys = Vec::new();
+    leaves("", &values, &mut keys);
+    assert!(keys.len() > 50, "{} values", keys.len());
+    for key in keys {
+        assert!(
+            readme.contains(&format!("| `{key}` |")),
+            "README.md lists `{key}`"
+        );
+    }
+}
