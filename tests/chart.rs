@@ -431,6 +431,84 @@ async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
     );
     assert!(created.contains("validatingadmissionpolicy.admissionregistration.k8s.io/aws-multi-eni-controller-agent-own-node created"), "{created}");
 
+    // The RBAC: what each ServiceAccount may do, and nothing beyond.
+    let can = |user: &str, args: &[&str]| {
+        let out = cluster
+            .kubectl()
+            .args(["auth", "can-i", "--as", user])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    };
+    let controller_sa = "system:serviceaccount:eni-controller-system:aws-multi-eni-controller";
+    let agent_sa = "system:serviceaccount:eni-controller-system:aws-multi-eni-controller-agent";
+    for (user, args, allowed) in [
+        (controller_sa, &["watch", "nodes"][..], true),
+        (
+            controller_sa,
+            &["patch", "nodeenis.networking.k8s.aws/status"][..],
+            true,
+        ),
+        (
+            controller_sa,
+            &["create", "events.events.k8s.io", "-n", "default"][..],
+            true,
+        ),
+        (
+            controller_sa,
+            &[
+                "update",
+                "lease/aws-multi-eni-controller-leader",
+                "-n",
+                "eni-controller-system",
+            ][..],
+            true,
+        ),
+        (
+            controller_sa,
+            &[
+                "update",
+                "lease/someone-elses",
+                "-n",
+                "eni-controller-system",
+            ][..],
+            false,
+        ),
+        (controller_sa, &["patch", "nodes"][..], false),
+        (controller_sa, &["get", "secrets", "-A"][..], false),
+        (
+            controller_sa,
+            &["create", "pods", "-n", "eni-controller-system"][..],
+            false,
+        ),
+        (
+            controller_sa,
+            &["delete", "nodeenis.networking.k8s.aws"][..],
+            false,
+        ),
+        (
+            agent_sa,
+            &["watch", "nodeenis.networking.k8s.aws"][..],
+            true,
+        ),
+        (agent_sa, &["patch", "nodes"][..], true),
+        (
+            agent_sa,
+            &["patch", "nodeenis.networking.k8s.aws/status"][..],
+            false,
+        ),
+        (agent_sa, &["get", "pods", "-A"][..], false),
+        (
+            agent_sa,
+            &["create", "pods/exec", "-n", "eni-controller-system"][..],
+            false,
+        ),
+        (agent_sa, &["get", "secrets", "-A"][..], false),
+    ] {
+        assert_eq!(can(user, args), allowed, "{user} {args:?}");
+    }
+
     let objects = objects(&rendered);
     let controller = one(&objects, "Deployment");
     let agent = one(&objects, "DaemonSet");
