@@ -33,6 +33,16 @@ fn buildah(storage: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `buildah bud` of `file` in `context` as image `tag`, with `build_args` (`NAME=value`).
+fn bud(storage: &Path, tag: &str, file: &Path, context: &Path, build_args: &[&str]) {
+    let mut args = vec!["bud", "--isolation", "chroot", "-q", "-t", tag];
+    for a in build_args {
+        args.extend(["--build-arg", a]);
+    }
+    args.extend(["-f", file.to_str().unwrap(), context.to_str().unwrap()]);
+    buildah(storage, &args);
+}
+
 /// A folder with the libraries `binaries` load (as `ldd` names them) and the users of a
 /// distroless base.
 fn base_rootfs(dir: &Path, binaries: &[&str]) {
@@ -75,19 +85,12 @@ fn the_dockerfile_builds_an_image_in_which_both_binaries_run_as_non_root() {
     base_rootfs(&base, &[controller, agent]);
     let base_file = work.path().join("base.Containerfile");
     std::fs::write(&base_file, "FROM scratch\nCOPY . /\n").unwrap();
-    buildah(
+    bud(
         &storage,
-        &[
-            "bud",
-            "--isolation",
-            "chroot",
-            "-q",
-            "-t",
-            "localhost/eni-test-base:1",
-            "-f",
-            base_file.to_str().unwrap(),
-            base.to_str().unwrap(),
-        ],
+        "localhost/eni-test-base:1",
+        &base_file,
+        &base,
+        &[],
     );
 
     // The build context: the repository's Dockerfile and the binaries under out/.
@@ -96,22 +99,14 @@ fn the_dockerfile_builds_an_image_in_which_both_binaries_run_as_non_root() {
     std::fs::copy(repo("Dockerfile"), context.join("Dockerfile")).unwrap();
     std::fs::copy(controller, context.join("out/eni-controller")).unwrap();
     std::fs::copy(agent, context.join("out/eni-agent")).unwrap();
-    buildah(
+    bud(
         &storage,
+        "localhost/aws-multi-eni-controller:test",
+        &context.join("Dockerfile"),
+        &context,
         &[
-            "bud",
-            "--isolation",
-            "chroot",
-            "-q",
-            "--build-arg",
             "BINARIES=prebuilt",
-            "--build-arg",
             "RUNTIME_IMAGE=localhost/eni-test-base:1",
-            "-t",
-            "localhost/aws-multi-eni-controller:test",
-            "-f",
-            context.join("Dockerfile").to_str().unwrap(),
-            context.to_str().unwrap(),
         ],
     );
     let user = buildah(

@@ -260,17 +260,7 @@ impl TestCluster {
     /// `kubectl apply` would (server-side apply), and waits until it is Established.
     /// Installing the same file again is a no-op, so tests sharing a cluster may all call it.
     pub async fn install_crd(&self, path: &Path) -> anyhow::Result<()> {
-        let out = self
-            .kubectl()
-            .args(["apply", "--server-side", "--force-conflicts", "-f"])
-            .arg(path)
-            .output()?;
-        anyhow::ensure!(
-            out.status.success(),
-            "kubectl apply -f {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.apply_file(path)?;
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)?;
