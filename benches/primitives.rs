@@ -8,12 +8,12 @@ use std::hint::black_box;
 
 use std::time::{Duration, Instant};
 
-use aws_multi_eni_controller::actors::handle::Handle;
 use aws_multi_eni_controller::actors::limiter::{
     Limiter, LimiterArgs, LimiterHandle, LimiterStrategy, Priority,
 };
 use aws_multi_eni_controller::aws::{BucketSpec, BucketTable, Ec2Action, Ec2Error, SlotOwner};
 use aws_multi_eni_controller::clock::{TokenBucket, TokioClock};
+use aws_multi_eni_controller::supervision::Handle;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ractor::Actor;
 

@@ -53,6 +53,14 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the node agent builds alone: no aws-sdk-ec2, no controller modules"
+cargo clippy --locked --no-default-features --bin eni-agent -- -D warnings
+if cargo tree --locked -p aws-multi-eni-controller --no-default-features --edges normal --prefix none \
+    | grep -E '^(aws-sdk-ec2|aws-config|kube-lease-manager) '; then
+  echo "the agent-only build depends on controller crates (above)" >&2
+  exit 1
+fi
+
 step "tests"
 # cargo test, not nextest: the tests of one binary share one real API server, which needs
 # them in one process. A hung test fails the run here rather than eating CI's time.

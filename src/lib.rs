@@ -18,16 +18,28 @@
 //! - [`agent`]: the node agent (`eni-agent`): links configured over netlink by MAC.
 //! - [`simulate`]: the embedded simulation (`eni-controller simulate`) and benchmark.
 //! - [`clock`]: token buckets on tokio's clock, shared by the simulator and the limiter.
+//! - [`supervision`], [`telemetry`], [`shutdown`], [`config`]: what both binaries share.
 //!
 //! `aws` never imports `k8s` and `k8s` never imports `aws`; only `actors` joins them.
+//! The node agent uses neither `aws` nor `actors`: without the default `controller`
+//! feature the crate builds the agent alone, without aws-sdk-ec2 (the test command checks
+//! that it does).
 
+#[cfg(feature = "controller")]
 pub mod actors;
 pub mod agent;
+#[cfg(feature = "controller")]
 pub mod aws;
+#[cfg(feature = "controller")]
 pub mod clock;
 pub mod config;
 pub mod k8s;
+#[cfg(feature = "controller")]
 pub mod plan;
+#[cfg(feature = "controller")]
 pub mod run;
+pub mod shutdown;
+#[cfg(feature = "controller")]
 pub mod simulate;
+pub mod supervision;
 pub mod telemetry;

@@ -15,6 +15,7 @@ use crate::config::ControllerArgs;
 use crate::k8s::kube_cluster::KubeCluster;
 use crate::k8s::lease::{self, LeaderElectionConfig};
 use crate::k8s::{Cluster, ClusterError};
+use crate::shutdown::shutdown_signal;
 use crate::telemetry::{self, Probes, TelemetryError};
 
 /// How long a stopping actor tree may take to finish its current steps.
@@ -46,26 +47,6 @@ impl RunError {
             RunError::Cluster(e) => e.label(),
             RunError::Actors(_) => "actors",
         }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_multi_eni_controller::actors::supervision::RestartPolicy;
 use aws_multi_eni_controller::agent::actors::Connector;
 use aws_multi_eni_controller::agent::desired::LinkReport;
 use aws_multi_eni_controller::agent::links::{Links, RtLinks};
 use aws_multi_eni_controller::agent::{Agent, AgentDeps, REPORT_ANNOTATION};
 use aws_multi_eni_controller::k8s::NodeENI;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
+use aws_multi_eni_controller::supervision::RestartPolicy;
 use eni_testkit::cluster::{AGENT_SA, NAMESPACE, TestCluster};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;

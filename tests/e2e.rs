@@ -491,6 +491,20 @@ fn every_metric_the_rules_and_dashboard_name_is_exported(scrapes: &[&str]) {
         }
     }
     assert!(named > 30, "{named} metric references checked");
+
+    // And the README documents every metric the binaries export.
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for name in &exported {
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        let short = base.trim_start_matches("aws_multi_eni_");
+        assert!(
+            readme.contains(&format!("`{base}")) || readme.contains(&format!("`{short}`")),
+            "README.md's metric list misses {base}"
+        );
+    }
 }
 
 /// The body of a `200` answer to GET http://127.0.0.1:port/path, if any.

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
 use super::cleanup::CleanupMsg;
-use super::handle::Handle;
 use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::nodeeni::NodeEniMsg;
@@ -23,6 +23,7 @@ use crate::k8s::status::SlotPhase;
 use crate::plan::device_index::NoRoom;
 use crate::plan::lifecycle::{Action, SlotMemory, decide};
 use crate::plan::slots::DesiredSlot;
+use crate::supervision::Handle;
 
 /// Timing of a slot's polling and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,8 +250,7 @@ impl Actor for AttachmentActor {
             AttachmentMsg::Step => {
                 st.step_pending = false;
                 let span = tracing::info_span!("slot", nodeeni = %st.deps.nodeeni_name, node = %st.desired.key.node, subnet = %st.desired.key.subnet_id);
-                let _enter = span.enter();
-                step(&myself, st).await;
+                step(&myself, st).instrument(span).await;
             }
         }
         Ok(())

@@ -19,9 +19,9 @@ use super::cleanup_worker::{
     CleanupWorker, Step, StepResult, TeardownPolicy, WorkerArgs, WorkerMsg,
 };
 use super::limited_ec2::LimitedEc2;
-use super::supervision::{RestartPolicy, RestartTracker};
 use crate::aws::Eni;
 use crate::plan::orphans::DesiredSnapshot;
+use crate::supervision::{RestartPolicy, RestartTracker};
 
 mod jobs;
 

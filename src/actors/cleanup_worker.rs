@@ -5,6 +5,7 @@
 //! not carry this cluster's ownership tags is refused.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
@@ -164,8 +165,9 @@ impl Actor for CleanupWorker {
         st: &mut WorkerArgs,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("cleanup", eni = %msg.eni_id);
-        let _enter = span.enter();
-        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, &msg.step).await;
+        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, &msg.step)
+            .instrument(span)
+            .await;
         let _ = st.pool.cast(CleanupMsg::Stepped {
             eni_id: msg.eni_id,
             worker: st.index,

@@ -14,9 +14,9 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
-use super::handle::Handle;
 use crate::aws::{BucketSpec, BucketTable, Ec2Action};
 use crate::clock::{TokenBucket, TokioClock};
+use crate::supervision::Handle;
 
 /// Who is waiting: served in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -9,13 +9,12 @@
 //! Watches feed the root; the root routes to NodeENI actors; NodeENI actors plan slots
 //! ([`crate::plan`]) and run a child per slot, which drives its lifecycle against the
 //! rate-limited EC2 port. Every supervisor restarts failed children with backoff under
-//! a budget ([`supervision`]); a failure stays local to the failed actor.
+//! a budget ([`crate::supervision`]); a failure stays local to the failed actor.
 
 pub mod attachment;
 pub mod cleanup;
 mod cleanup_sweep;
 pub mod cleanup_worker;
-pub mod handle;
 pub mod instances;
 pub mod limited_ec2;
 pub mod limiter;
@@ -27,7 +26,6 @@ pub mod root_services;
 pub mod settings;
 mod slot_exec;
 mod slot_io;
-pub mod supervision;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,22 +7,23 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::attachment::{AttachmentMsg, SlotDeps, SlotReport, SlotTiming};
 use super::cleanup::CleanupMsg;
-use super::handle::Handle;
 use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::nodeeni_ops as ops;
-use super::supervision::{RestartPolicy, RestartTracker};
 use crate::aws::Eni;
 use crate::aws::resolve::Resolver;
 use crate::k8s::status::Problem;
 use crate::k8s::{Cluster, NodeENI, NodeENIStatus, NodeView, Notice};
 use crate::plan::slots::{DesiredSlot, ResolvedSpec, SlotKey};
+use crate::supervision::Handle;
+use crate::supervision::{RestartPolicy, RestartTracker};
 
 /// Messages of a NodeENI actor.
 pub enum NodeEniMsg {
@@ -206,57 +207,60 @@ impl Actor for NodeEniActor {
         st: &mut NodeEniState,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("nodeeni", name = %st.name());
-        let _enter = span.enter();
-        match msg {
-            NodeEniMsg::Spec(obj) => ops::on_spec(&myself, st, *obj),
-            NodeEniMsg::Nodes(nodes) => {
-                st.nodes = Some(nodes.into_iter().map(|v| (v.name.clone(), v)).collect());
-                // A full node set can settle the plan for the first time.
-                st.tick_in(&myself, Duration::ZERO);
-            }
-            NodeEniMsg::Node(view) => {
-                let name = view.name.clone();
-                if let Some(nodes) = &mut st.nodes {
-                    nodes.insert(name.clone(), view);
+        async move {
+            match msg {
+                NodeEniMsg::Spec(obj) => ops::on_spec(&myself, st, *obj),
+                NodeEniMsg::Nodes(nodes) => {
+                    st.nodes = Some(nodes.into_iter().map(|v| (v.name.clone(), v)).collect());
+                    // A full node set can settle the plan for the first time.
+                    st.tick_in(&myself, Duration::ZERO);
                 }
-                ops::replan(&myself, st, Some(&name)).await?;
-            }
-            NodeEniMsg::NodeGone(name) => {
-                if let Some(nodes) = &mut st.nodes {
-                    nodes.remove(&name);
+                NodeEniMsg::Node(view) => {
+                    let name = view.name.clone();
+                    if let Some(nodes) = &mut st.nodes {
+                        nodes.insert(name.clone(), view);
+                    }
+                    ops::replan(&myself, st, Some(&name)).await?;
                 }
-                ops::replan(&myself, st, Some(&name)).await?;
-            }
-            NodeEniMsg::Report(key, report) => ops::on_report(&myself, st, key, report),
-            NodeEniMsg::SlotNotice(notice) => {
-                if let Err(e) = st.deps.cluster.publish(&st.obj, notice).await {
-                    tracing::debug!(error = %e, "could not record an Event");
+                NodeEniMsg::NodeGone(name) => {
+                    if let Some(nodes) = &mut st.nodes {
+                        nodes.remove(&name);
+                    }
+                    ops::replan(&myself, st, Some(&name)).await?;
+                }
+                NodeEniMsg::Report(key, report) => ops::on_report(&myself, st, key, report),
+                NodeEniMsg::SlotNotice(notice) => {
+                    if let Err(e) = st.deps.cluster.publish(&st.obj, notice).await {
+                        tracing::debug!(error = %e, "could not record an Event");
+                    }
+                }
+                NodeEniMsg::Cleaned(eni_id, result) => {
+                    ops::on_cleaned(&myself, st, eni_id, result).await
+                }
+                NodeEniMsg::Tick => {
+                    st.tick_at = None;
+                    ops::tick(&myself, st).await?;
+                }
+                NodeEniMsg::Flush => {
+                    st.flush_scheduled = false;
+                    ops::flush(&myself, st).await;
+                }
+                NodeEniMsg::RestartSlot(key) => ops::restart_slot(&myself, st, &key).await?,
+                NodeEniMsg::Desired(reply) => {
+                    let settled = st.resolved.is_some() && st.nodes.is_some() && !st.deleting();
+                    let set = settled.then(|| {
+                        st.slots
+                            .keys()
+                            .map(|k| (k.instance_id.clone(), k.subnet_id.clone()))
+                            .collect()
+                    });
+                    let _ = reply.send(set);
                 }
             }
-            NodeEniMsg::Cleaned(eni_id, result) => {
-                ops::on_cleaned(&myself, st, eni_id, result).await
-            }
-            NodeEniMsg::Tick => {
-                st.tick_at = None;
-                ops::tick(&myself, st).await?;
-            }
-            NodeEniMsg::Flush => {
-                st.flush_scheduled = false;
-                ops::flush(&myself, st).await;
-            }
-            NodeEniMsg::RestartSlot(key) => ops::restart_slot(&myself, st, &key).await?,
-            NodeEniMsg::Desired(reply) => {
-                let settled = st.resolved.is_some() && st.nodes.is_some() && !st.deleting();
-                let set = settled.then(|| {
-                    st.slots
-                        .keys()
-                        .map(|k| (k.instance_id.clone(), k.subnet_id.clone()))
-                        .collect()
-                });
-                let _ = reply.send(set);
-            }
+            Ok(())
         }
-        Ok(())
+        .instrument(span)
+        .await
     }
 
     async fn handle_supervisor_evt(

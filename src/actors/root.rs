@@ -15,11 +15,11 @@ use tokio::time::Instant;
 use super::nodeeni::{NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::root_services::{Service, Services};
 use super::settings::ControllerSettings;
-use super::supervision::RestartTracker;
 use crate::aws::Ec2;
 use crate::k8s::{Change, Cluster, NodeENI, NodeView};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::plan::selector::matches;
+use crate::supervision::RestartTracker;
 
 /// Messages of the root.
 pub enum RootMsg {

@@ -9,18 +9,18 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
-use super::handle::Handle;
 use super::instances::InstanceBatcher;
 use super::limited_ec2::LimitedEc2;
 use super::limiter::{Limiter, LimiterArgs, LimiterMsg, Priority};
 use super::nodeeni::NodeEniDeps;
 use super::root::RootMsg;
 use super::settings::ControllerSettings;
-use super::supervision::RestartTracker;
 use crate::aws::Ec2;
 use crate::aws::resolve::Resolver;
 use crate::k8s::Cluster;
 use crate::plan::orphans::DesiredSnapshot;
+use crate::supervision::Handle;
+use crate::supervision::RestartTracker;
 
 /// Which service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

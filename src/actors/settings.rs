@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::attachment::SlotTiming;
 use super::cleanup_worker::TeardownPolicy;
 use super::limiter::LimiterStrategy;
-use super::supervision::RestartPolicy;
 use crate::aws::BucketTable;
+use crate::supervision::RestartPolicy;
 
 /// Everything `eni-controller run` (and `simulate`) can tune.
 #[derive(Debug, Clone)]

@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 use super::desired::{DesiredLink, LinkReport, LinkState, desired_links, plan, report};
 use super::links::{LinkError, LinkEvent, Links};
 use super::{AgentCluster, REPORT_ANNOTATION};
-use crate::actors::handle::Handle;
 use crate::k8s::{Change, NodeENI};
+use crate::supervision::Handle;
 
 /// Opens the netlink port: request handle plus event stream.
 pub type Connector = Arc<

@@ -14,8 +14,8 @@ use super::actors::{
     Connector, Netlink, NetlinkArgs, NetlinkMsg, Reconciler, ReconcilerArgs, ReconcilerMsg, Watch,
     WatchArgs, WatchMsg,
 };
-use crate::actors::handle::Handle;
-use crate::actors::supervision::{RestartPolicy, RestartTracker};
+use crate::supervision::Handle;
+use crate::supervision::{RestartPolicy, RestartTracker};
 
 /// What the agent runs with.
 #[derive(Clone)]

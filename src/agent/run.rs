@@ -4,17 +4,45 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use thiserror::Error;
+
 use super::actors::Connector;
 use super::links::{Links, RtLinks};
 use super::{Agent, AgentDeps};
-use crate::actors::supervision::RestartPolicy;
 use crate::config::AgentArgs;
+use crate::k8s::ClusterError;
 use crate::k8s::kube_cluster::KubeCluster;
-use crate::run::{RunError, shutdown_signal};
-use crate::telemetry::{self, Probes};
+use crate::shutdown::shutdown_signal;
+use crate::supervision::RestartPolicy;
+use crate::telemetry::{self, Probes, TelemetryError};
+
+/// Why the agent could not run.
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// Logging, metrics or probes.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    /// No Kubernetes configuration.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// The agent's actors could not start.
+    #[error("actor system: {0}")]
+    Actors(#[from] ractor::SpawnErr),
+}
+
+impl AgentError {
+    /// A stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AgentError::Telemetry(e) => e.label(),
+            AgentError::Cluster(e) => e.label(),
+            AgentError::Actors(_) => "actors",
+        }
+    }
+}
 
 /// Runs the agent until SIGTERM.
-pub async fn run_agent(args: AgentArgs) -> Result<(), RunError> {
+pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     telemetry::init_tracing(args.log_format, &args.log_level)?;
     let metrics = telemetry::install_metrics("agent")?;
     telemetry::series::zero_agent();

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod crd;
 pub mod kube_cluster;
+#[cfg(feature = "controller")]
 pub mod lease;
 pub mod memory;
 pub mod node;

@@ -3,8 +3,6 @@
 //! dashboards show "no data" where the truth is "none". Only label values known up front
 //! are set here; others appear with their first event.
 
-use crate::aws::Ec2Action;
-
 /// Outcomes of `aws_multi_eni_cleanups_total`.
 pub const CLEANUP_OUTCOMES: [&str; 3] = ["deleted", "failed", "refused"];
 /// Kinds of `aws_multi_eni_actor_restarts_total` under the NodeENI actors.
@@ -13,8 +11,9 @@ pub const RESTART_KINDS: [&str; 3] = ["nodeeni", "attachment", "cleanup_worker"]
 pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 
 /// The controller's series.
+#[cfg(feature = "controller")]
 pub fn zero_controller() {
-    for action in Ec2Action::ALL {
+    for action in crate::aws::Ec2Action::ALL {
         let a = action.as_str();
         metrics::counter!("aws_multi_eni_ec2_calls_total", "action" => a, "outcome" => "ok")
             .increment(0);

@@ -1,10 +1,15 @@
-//! The restart policy every supervisor in the tree applies to its children.
+//! Supervision shared by the controller's actor tree and the node agent: the restart
+//! policy every supervisor applies to its children, and restart-proof [`Handle`]s.
 //!
 //! ractor's default `handle_supervisor_evt` stops the supervisor when any child exits;
 //! every supervisor here overrides it and asks a [`RestartTracker`] what to do: restart
 //! after an exponential backoff while within a budget of restarts per window, and past
 //! the budget keep retrying slowly while reporting the child as degraded. A child is
 //! never dropped.
+
+mod handle;
+
+pub use handle::Handle;
 
 use std::collections::VecDeque;
 use std::time::Duration;
