@@ -24,9 +24,12 @@ use crate::plan::orphans::DesiredSnapshot;
 use crate::supervision::{RestartPolicy, RestartTracker};
 
 mod jobs;
+mod outcome;
 
-/// Called once with the outcome of a cleanup (`Err` carries the reason).
-pub type CleanupNotify = Box<dyn FnOnce(&str, Result<(), String>) + Send>;
+pub use outcome::CleanupError;
+
+/// Called once with the outcome of a cleanup (`Err` says why the ENI was not deleted).
+pub type CleanupNotify = Box<dyn FnOnce(&str, Result<(), CleanupError>) + Send>;
 
 /// Messages of the pool.
 pub enum CleanupMsg {

@@ -40,7 +40,7 @@ pub enum NodeEniMsg {
     /// An Event a slot wants recorded.
     SlotNotice(Notice),
     /// The cleanup pool finished with an ENI.
-    Cleaned(String, Result<(), String>),
+    Cleaned(String, Result<(), super::cleanup::CleanupError>),
     /// Resolve, sweep, reconcile children, progress a deletion.
     Tick,
     /// Write the status if it changed.

@@ -205,7 +205,7 @@ pub async fn on_cleaned(
     myself: &ActorRef<NodeEniMsg>,
     st: &mut NodeEniState,
     eni_id: String,
-    result: Result<(), String>,
+    result: Result<(), super::cleanup::CleanupError>,
 ) {
     st.pending_cleanup.remove(&eni_id);
     let note = match &result {

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::attachment::SlotState;
 use super::slot_io::{edit, lost, observe_placement, owner, refresh, upsert};
+use crate::aws::Missing;
 use crate::aws::ownership::{TAG_CREATED_AT, TAG_DEVICE_INDEX};
 use crate::aws::{
     AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, EniAttachment,
@@ -291,10 +292,13 @@ async fn attach(st: &mut SlotState, eni_id: String, device_index: u32, card: u32
             Outcome::Retry
         }
         Err(Ec2Error::AttachmentLimitExceeded { .. }) => {
-            st.placement = Some(Err(NoRoom::CardFull { limit: 0 }));
+            st.placement = Some(Err(NoRoom::RefusedByEc2));
             Outcome::Continue
         }
-        Err(Ec2Error::NotFound { code, .. }) if code.contains("Instance") => {
+        Err(Ec2Error::NotFound {
+            what: Missing::Instance,
+            ..
+        }) => {
             st.instance_gone = true;
             Outcome::Continue
         }

@@ -99,6 +99,14 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             "AttachmentLimitExceeded".into(),
             format!("no free device index: the network card takes {limit} interfaces"),
         ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::NoSuchCard)) => SlotPhase::Blocked(
+            "NoSuchNetworkCard".into(),
+            "the instance type has no network card with the NodeENI's networkCardIndex".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::RefusedByEc2)) => SlotPhase::Blocked(
+            "AttachmentLimitExceeded".into(),
+            "EC2 refused another interface on the network card".into(),
+        ),
         Action::Blocked(Blocker::InstanceGone) => SlotPhase::Blocked(
             "InstanceGone".into(),
             "the node's EC2 instance is terminated".into(),
@@ -186,4 +194,35 @@ pub(super) async fn observe_placement(st: &mut SlotState) -> Result<(), Ec2Error
         &CardOccupancy { taken, limit },
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_slot_says_why_in_its_own_words() {
+        for (no_room, reason, says) in [
+            (
+                NoRoom::CardFull { limit: 3 },
+                "AttachmentLimitExceeded",
+                "takes 3 interfaces",
+            ),
+            (NoRoom::NoSuchCard, "NoSuchNetworkCard", "no network card"),
+            (
+                NoRoom::RefusedByEc2,
+                "AttachmentLimitExceeded",
+                "EC2 refused",
+            ),
+        ] {
+            match phase_of(&Action::Blocked(Blocker::NoRoom(no_room))) {
+                SlotPhase::Blocked(r, m) => {
+                    assert_eq!(r, reason);
+                    assert!(m.contains(says), "{m}");
+                    assert!(!m.contains("takes 0"), "{m}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

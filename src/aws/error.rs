@@ -6,6 +6,41 @@
 
 use thiserror::Error;
 
+/// The kind of resource a `NotFound` answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// An instance (`InvalidInstanceID.NotFound`): terminated, or not yet visible.
+    Instance,
+    /// An ENI (`InvalidNetworkInterfaceID.NotFound`).
+    NetworkInterface,
+    /// An attachment (`InvalidAttachmentID.NotFound`).
+    Attachment,
+    /// A subnet (`InvalidSubnetID.NotFound`).
+    Subnet,
+    /// A security group (`InvalidGroup.NotFound`, `InvalidGroupId.NotFound`).
+    SecurityGroup,
+    /// An instance type without network information.
+    InstanceType,
+    /// Any other code ending in `.NotFound`.
+    Other,
+}
+
+impl Missing {
+    /// What EC2's `code` is about.
+    pub fn of_code(code: &str) -> Missing {
+        let prefix = code.split('.').next().unwrap_or_default();
+        match prefix {
+            "InvalidInstanceID" => Missing::Instance,
+            "InvalidNetworkInterfaceID" => Missing::NetworkInterface,
+            "InvalidAttachmentID" => Missing::Attachment,
+            "InvalidSubnetID" => Missing::Subnet,
+            "InvalidGroup" | "InvalidGroupId" => Missing::SecurityGroup,
+            "InvalidInstanceType" => Missing::InstanceType,
+            _ => Missing::Other,
+        }
+    }
+}
+
 /// A failed EC2 call, classified by what the caller should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Ec2Error {
@@ -21,6 +56,8 @@ pub enum Ec2Error {
     /// eventually consistent, so a fresh resource may briefly be "not found").
     #[error("not found ({code}): {message}")]
     NotFound {
+        /// What is missing, read from the code.
+        what: Missing,
         /// EC2's error code, e.g. `InvalidNetworkInterfaceID.NotFound`.
         code: String,
         /// EC2's message.
@@ -200,6 +237,7 @@ impl Ec2Error {
         }
         if code.ends_with(".NotFound") || code == "NotFound" {
             return Ec2Error::NotFound {
+                what: Missing::of_code(code),
                 code: code_s,
                 message: message_s,
             };
@@ -310,5 +348,26 @@ mod tests {
         assert!(Ec2Error::transient("timeout").is_retryable());
         assert!(!Ec2Error::classify("InvalidParameterValue", "", None).is_retryable());
         assert!(!Ec2Error::classify("InvalidSubnetID.NotFound", "", None).is_retryable());
+    }
+
+    #[test]
+    fn not_found_says_what_is_missing() {
+        for (code, what) in [
+            ("InvalidInstanceID.NotFound", Missing::Instance),
+            (
+                "InvalidNetworkInterfaceID.NotFound",
+                Missing::NetworkInterface,
+            ),
+            ("InvalidAttachmentID.NotFound", Missing::Attachment),
+            ("InvalidSubnetID.NotFound", Missing::Subnet),
+            ("InvalidGroup.NotFound", Missing::SecurityGroup),
+            ("InvalidGroupId.NotFound", Missing::SecurityGroup),
+            ("InvalidVpcID.NotFound", Missing::Other),
+        ] {
+            match Ec2Error::classify(code, "", Some(400)) {
+                Ec2Error::NotFound { what: got, .. } => assert_eq!(got, what, "{code}"),
+                other => panic!("{code}: {other:?}"),
+            }
+        }
     }
 }

@@ -55,7 +55,7 @@ pub mod types;
 use async_trait::async_trait;
 
 pub use action::{BucketSpec, BucketTable, Ec2Action};
-pub use error::Ec2Error;
+pub use error::{Ec2Error, Missing};
 pub use instance::*;
 pub use ownership::{ClientToken, Ownership, SlotOwner};
 pub use types::*;
@@ -156,6 +156,7 @@ pub async fn describe_instance(ec2: &dyn Ec2, instance_id: &str) -> Result<Insta
         .into_iter()
         .find(|i| i.id == instance_id)
         .ok_or_else(|| Ec2Error::NotFound {
+            what: error::Missing::Instance,
             code: "InvalidInstanceID.NotFound".into(),
             message: format!("instance {instance_id} not found"),
         })

@@ -14,9 +14,14 @@ use std::collections::BTreeSet;
 pub enum NoRoom {
     /// The card already holds as many interfaces as the instance type allows.
     CardFull {
-        /// Interfaces the card allows.
+        /// Interfaces the card allows (at least 1).
         limit: u32,
     },
+    /// The instance type has no such network card.
+    NoSuchCard,
+    /// EC2 refused another interface on the card (`AttachmentLimitExceeded`) although
+    /// the known limit left room, or no limit was known.
+    RefusedByEc2,
 }
 
 /// What is on the node's network card, apart from the slot being placed.
@@ -31,10 +36,12 @@ pub struct CardOccupancy {
 /// The index for a slot whose preferred index is `preferred`: the first free one at or
 /// after it, or [`NoRoom`] when the card is full (reported, never attempted).
 pub fn place(preferred: u32, occupancy: &CardOccupancy) -> Result<u32, NoRoom> {
-    if let Some(limit) = occupancy.limit
-        && occupancy.taken.len() as u32 >= limit
-    {
-        return Err(NoRoom::CardFull { limit });
+    match occupancy.limit {
+        Some(0) => return Err(NoRoom::NoSuchCard),
+        Some(limit) if occupancy.taken.len() as u32 >= limit => {
+            return Err(NoRoom::CardFull { limit });
+        }
+        _ => {}
     }
     let mut candidate = preferred;
     while occupancy.taken.contains(&candidate) {
@@ -82,9 +89,6 @@ mod tests {
         // Unknown limits: no preflight.
         assert_eq!(place(1, &occ(&[0, 1, 5], None)), Ok(2));
         // A card the type does not have.
-        assert_eq!(
-            place(1, &occ(&[], Some(0))),
-            Err(NoRoom::CardFull { limit: 0 })
-        );
+        assert_eq!(place(1, &occ(&[], Some(0))), Err(NoRoom::NoSuchCard));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ractor::ActorRef;
 use tokio::time::Instant;
 
-use super::{CleanupMsg, CleanupNotify, CleanupState, Detaching, Job};
+use super::{CleanupError, CleanupMsg, CleanupNotify, CleanupState, Detaching, Job};
 use crate::actors::cleanup_worker::{Step, StepResult, WorkerMsg};
 use crate::aws::{AttachmentStatus, Eni, EniStatus};
 
@@ -53,7 +53,7 @@ impl CleanupState {
         }
     }
 
-    pub(super) fn finish(&mut self, eni_id: &str, result: Result<(), String>) {
+    pub(super) fn finish(&mut self, eni_id: &str, result: Result<(), CleanupError>) {
         self.detaching.remove(eni_id);
         let Some(job) = self.jobs.remove(eni_id) else {
             return;
@@ -65,11 +65,7 @@ impl CleanupState {
             }
             Err(e) => {
                 tracing::warn!(eni = %eni_id, error = %e, "ENI cleanup failed");
-                if e.contains("ownership") {
-                    "refused"
-                } else {
-                    "failed"
-                }
+                e.label()
             }
         };
         metrics::counter!("aws_multi_eni_cleanups_total", "outcome" => outcome).increment(1);
@@ -96,11 +92,8 @@ impl CleanupState {
         let policy = self.args.teardown;
         match result {
             StepResult::Gone => self.finish(&eni_id, Ok(())),
-            StepResult::NotOwned => self.finish(
-                &eni_id,
-                Err("the ENI does not carry this cluster's ownership tags; left alone".into()),
-            ),
-            StepResult::Failed(e) => self.finish(&eni_id, Err(e)),
+            StepResult::NotOwned => self.finish(&eni_id, Err(CleanupError::NotOwned)),
+            StepResult::Failed(e) => self.finish(&eni_id, Err(CleanupError::Failed(e))),
             StepResult::Detaching => {
                 self.detaching.entry(eni_id).or_insert(Detaching {
                     since: Instant::now(),
@@ -115,7 +108,10 @@ impl CleanupState {
                 if job.started.elapsed() >= policy.give_up_after {
                     self.finish(
                         &eni_id,
-                        Err(format!("gave up after {:?}: {e}", policy.give_up_after)),
+                        Err(CleanupError::GaveUp {
+                            after: policy.give_up_after,
+                            last: e,
+                        }),
                     );
                     return;
                 }
@@ -168,10 +164,10 @@ impl CleanupState {
                 _ if state.since.elapsed() >= policy.give_up_after => {
                     self.finish(
                         &id,
-                        Err(format!(
-                            "still not detached after {:?}",
-                            policy.give_up_after
-                        )),
+                        Err(CleanupError::GaveUp {
+                            after: policy.give_up_after,
+                            last: "still not detached".into(),
+                        }),
                     );
                 }
                 _ => {}

@@ -273,6 +273,7 @@ impl Ec2 for SdkEc2 {
             .first()
             .and_then(|t| t.network_info())
             .ok_or_else(|| Ec2Error::NotFound {
+                what: crate::aws::Missing::InstanceType,
                 code: "InvalidInstanceType.NotFound".into(),
                 message: format!("no network information for instance type {instance_type}"),
             })?;
