@@ -261,6 +261,8 @@ impl Ec2Simulator {
         };
         self.applied
             .send_if_modified(|n| std::mem::replace(n, applied) != applied);
+        // The simulator's panic fault exists to prove supervision restarts a failed actor.
+        #[allow(clippy::panic)]
         if fault == Some(Fault::Panic) {
             panic!("injected panic in {action} (simulator fault)");
         }
