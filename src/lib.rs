@@ -25,7 +25,10 @@
 //! feature the crate builds the agent alone, without aws-sdk-ec2 (the test command checks
 //! that it does).
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "controller")]

@@ -301,7 +301,7 @@ async fn step(myself: &ActorRef<AttachmentMsg>, st: &mut SlotState) {
         st.backoff = st.deps.timing.poll_initial;
         if !st.attached_once {
             st.attached_once = true;
-            metrics::histogram!("aws_multi_eni_attach_latency_seconds")
+            metrics::histogram!(crate::telemetry::metric::ATTACH_LATENCY_SECONDS)
                 .record(st.desired_since.elapsed().as_secs_f64());
             if let Some(e) = slot_io::primary(st) {
                 st.notify(Notice::normal(

@@ -249,7 +249,7 @@ impl Actor for CleanupPool {
         if let Some(job) = slot.busy.take() {
             st.queue.push_front(job);
         }
-        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => "cleanup_worker")
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "cleanup_worker")
             .increment(1);
         let delay = if failed {
             slot.restarts.on_failure(&policy, Instant::now()).delay

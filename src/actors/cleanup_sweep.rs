@@ -69,7 +69,8 @@ pub fn listed(st: &mut CleanupState, snapshot: DesiredSnapshot, enis: Vec<Eni>) 
         .filter(|v| is_orphan(v, &snapshot))
         .map(|v| v.eni_id)
         .collect();
-    metrics::counter!("aws_multi_eni_orphans_found_total").increment(orphans.len() as u64);
+    metrics::counter!(crate::telemetry::metric::ORPHANS_FOUND_TOTAL)
+        .increment(orphans.len() as u64);
     let due = due_for_deletion(
         &mut st.orphan_marks,
         &orphans,
@@ -78,7 +79,7 @@ pub fn listed(st: &mut CleanupState, snapshot: DesiredSnapshot, enis: Vec<Eni>) 
     );
     for eni_id in due {
         tracing::info!(eni = %eni_id, "deleting orphaned ENI");
-        metrics::counter!("aws_multi_eni_orphans_deleted_total").increment(1);
+        metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(1);
         st.enqueue(eni_id, None);
     }
 }

@@ -66,8 +66,8 @@ impl LimitedEc2 {
             Ok(_) => "ok",
             Err(e) => e.label(),
         };
-        metrics::counter!("aws_multi_eni_ec2_calls_total", "action" => action.as_str(), "outcome" => outcome).increment(1);
-        metrics::histogram!("aws_multi_eni_ec2_call_duration_seconds", "action" => action.as_str())
+        metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => action.as_str(), "outcome" => outcome).increment(1);
+        metrics::histogram!(crate::telemetry::metric::EC2_CALL_DURATION_SECONDS, "action" => action.as_str())
             .record(started.elapsed().as_secs_f64());
         self.limiter
             .outcome(action, result.as_ref().is_err_and(Ec2Error::is_throttle));

@@ -118,7 +118,7 @@ impl Lane {
     }
 
     fn publish_rate(&self) {
-        metrics::gauge!("aws_multi_eni_ec2_rate_limit_per_second", "action" => self.action.as_str())
+        metrics::gauge!(crate::telemetry::metric::EC2_RATE_LIMIT_PER_SECOND, "action" => self.action.as_str())
             .set(self.spec.refill_per_second / self.price);
     }
 
@@ -175,7 +175,7 @@ fn grant(lane: &mut Lane, myself: &ActorRef<LimiterMsg>) {
         match lane.bucket.try_take_cells(cells) {
             Ok(()) => {
                 if let Some((reply, since)) = q.pop_front() {
-                    metrics::histogram!("aws_multi_eni_ec2_token_wait_seconds", "action" => lane.action.as_str())
+                    metrics::histogram!(crate::telemetry::metric::EC2_TOKEN_WAIT_SECONDS, "action" => lane.action.as_str())
                         .record(now.duration_since(since).as_secs_f64());
                     let _ = reply.send(());
                 }
@@ -192,7 +192,7 @@ fn grant(lane: &mut Lane, myself: &ActorRef<LimiterMsg>) {
             }
         }
     }
-    metrics::gauge!("aws_multi_eni_ec2_token_waiters", "action" => lane.action.as_str())
+    metrics::gauge!(crate::telemetry::metric::EC2_TOKEN_WAITERS, "action" => lane.action.as_str())
         .set(lane.waiting() as f64);
 }
 
@@ -258,7 +258,7 @@ impl Actor for Limiter {
                 };
                 lane.decay(Instant::now());
                 if lane.waiting() == 0 && lane.bucket.try_take_cells(lane.cells()).is_ok() {
-                    metrics::histogram!("aws_multi_eni_ec2_token_wait_seconds", "action" => action.as_str()).record(0.0);
+                    metrics::histogram!(crate::telemetry::metric::EC2_TOKEN_WAIT_SECONDS, "action" => action.as_str()).record(0.0);
                     let _ = reply.send(());
                     return Ok(());
                 }
@@ -273,7 +273,7 @@ impl Actor for Limiter {
             }
             LimiterMsg::Outcome { action, throttled } => {
                 if throttled {
-                    metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => action.as_str()).increment(1);
+                    metrics::counter!(crate::telemetry::metric::EC2_THROTTLES_TOTAL, "action" => action.as_str()).increment(1);
                 }
                 if throttled
                     && state.adaptive

@@ -286,7 +286,7 @@ impl Actor for NodeEniActor {
         let decision = slot.restarts.on_failure(&st.deps.restart, Instant::now());
         slot.failing = decision.over_budget;
         tracing::error!(slot = %key, error = failure.as_deref().unwrap_or("stopped"), restart_in = ?decision.delay, over_budget = decision.over_budget, "slot actor exited; restarting");
-        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => "attachment")
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "attachment")
             .increment(1);
         let key = key.clone();
         myself.send_after(decision.delay, move || NodeEniMsg::RestartSlot(key));

@@ -139,7 +139,7 @@ pub async fn resolve(st: &mut NodeEniState) {
                 "security_group_not_found" => "SecurityGroupNotFound",
                 _ => "EC2Unavailable",
             };
-            metrics::counter!("aws_multi_eni_reconcile_errors_total", "error" => e.label())
+            metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                 .increment(1);
             problems.push((reason.to_string(), e.to_string()));
         }
@@ -212,21 +212,18 @@ pub async fn write_status(st: &mut NodeEniState) -> bool {
         .iter()
         .filter(|s| matches!(s.phase, SlotPhase::Blocked(..)))
         .count() as f64;
-    metrics::gauge!("aws_multi_eni_slots", "nodeeni" => name.clone(), "state" => "desired")
+    metrics::gauge!(crate::telemetry::metric::SLOTS, "nodeeni" => name.clone(), "state" => "desired")
         .set(desired);
-    metrics::gauge!("aws_multi_eni_slots", "nodeeni" => name.clone(), "state" => "ready")
+    metrics::gauge!(crate::telemetry::metric::SLOTS, "nodeeni" => name.clone(), "state" => "ready")
         .set(ready);
-    metrics::gauge!("aws_multi_eni_slots", "nodeeni" => name.clone(), "state" => "failed")
+    metrics::gauge!(crate::telemetry::metric::SLOTS, "nodeeni" => name.clone(), "state" => "failed")
         .set(failed);
     let degraded = status
         .conditions
         .iter()
         .any(|c| c.type_ == "Degraded" && c.status == "True");
-    metrics::gauge!("aws_multi_eni_nodeeni_degraded", "nodeeni" => name.clone()).set(if degraded {
-        1.0
-    } else {
-        0.0
-    });
+    metrics::gauge!(crate::telemetry::metric::NODEENI_DEGRADED, "nodeeni" => name.clone())
+        .set(if degraded { 1.0 } else { 0.0 });
     if st.last_status.as_ref() == Some(&status) {
         return true;
     }
@@ -238,7 +235,7 @@ pub async fn write_status(st: &mut NodeEniState) -> bool {
         Err(crate::k8s::ClusterError::NotFound(_)) => true,
         Err(e) => {
             tracing::warn!(error = %e, "could not write the status");
-            metrics::counter!("aws_multi_eni_reconcile_errors_total", "error" => e.label())
+            metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                 .increment(1);
             false
         }

@@ -318,7 +318,7 @@ impl Actor for RootActor {
         };
         if let Some(which) = st.services.identify(&cell) {
             let delay = st.services.on_exit(which);
-            metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => which.label())
+            metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => which.label())
                 .increment(1);
             myself.send_after(delay, move || RootMsg::RestartService(which));
             return Ok(());
@@ -337,7 +337,8 @@ impl Actor for RootActor {
             return Ok(());
         }
         let decision = entry.restarts.on_failure(&policy, Instant::now());
-        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => "nodeeni").increment(1);
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "nodeeni")
+            .increment(1);
         tracing::warn!(nodeeni = %name, restart_in = ?decision.delay, over_budget = decision.over_budget, "NodeENI actor exited; restarting");
         let name = name.clone();
         myself.send_after(decision.delay, move || RootMsg::RestartNodeEni(name));

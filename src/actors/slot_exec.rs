@@ -217,7 +217,7 @@ pub async fn execute(st: &mut SlotState, action: Action) -> Outcome {
 
 async fn create(st: &mut SlotState, incarnation: u32) -> Outcome {
     if st.created_at.is_none() {
-        metrics::histogram!("aws_multi_eni_label_to_create_seconds")
+        metrics::histogram!(crate::telemetry::metric::LABEL_TO_CREATE_SECONDS)
             .record(st.desired_since.elapsed().as_secs_f64());
     }
     let o = owner(st);

@@ -102,8 +102,9 @@ impl ReconcilerState {
             .values()
             .filter(|d| self.link_for(&d.mac).is_some_and(|l| plan(d, l).is_empty()))
             .count();
-        metrics::gauge!("aws_multi_eni_agent_links_managed").set(self.desired.len() as f64);
-        metrics::gauge!("aws_multi_eni_agent_links_configured").set(configured as f64);
+        metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_MANAGED)
+            .set(self.desired.len() as f64);
+        metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_CONFIGURED).set(configured as f64);
     }
 
     async fn write_report(&mut self, myself: &ActorRef<ReconcilerMsg>) {
@@ -129,12 +130,12 @@ impl ReconcilerState {
             .await
         {
             Ok(()) => {
-                metrics::counter!("aws_multi_eni_agent_report_writes_total").increment(1);
+                metrics::counter!(crate::telemetry::metric::AGENT_REPORT_WRITES_TOTAL).increment(1);
                 self.reported = Some(json);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not report on the Node; retrying");
-                metrics::counter!("aws_multi_eni_agent_errors_total", "error" => e.label())
+                metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => e.label())
                     .increment(1);
                 if !self.retry_scheduled {
                     self.retry_scheduled = true;
@@ -274,7 +275,8 @@ impl Actor for Netlink {
                 st.reconciler.cast(ReconcilerMsg::Links(all, myself));
             }
             NetlinkMsg::Event(e) => {
-                metrics::counter!("aws_multi_eni_agent_netlink_events_total").increment(1);
+                metrics::counter!(crate::telemetry::metric::AGENT_NETLINK_EVENTS_TOTAL)
+                    .increment(1);
                 st.reconciler.cast(ReconcilerMsg::Link(e));
             }
             NetlinkMsg::Apply {
@@ -287,15 +289,15 @@ impl Actor for Netlink {
                 match st.links.set(index, up, mtu).await {
                     Ok(()) => {
                         if up {
-                            metrics::counter!("aws_multi_eni_agent_link_changes_total", "change" => "up").increment(1);
+                            metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => "up").increment(1);
                         }
                         if mtu.is_some() {
-                            metrics::counter!("aws_multi_eni_agent_link_changes_total", "change" => "mtu").increment(1);
+                            metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => "mtu").increment(1);
                         }
                     }
                     Err(e) => {
                         tracing::warn!(%mac, error = %e, "could not configure interface");
-                        metrics::counter!("aws_multi_eni_agent_errors_total", "error" => e.label())
+                        metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => e.label())
                             .increment(1);
                         st.reconciler
                             .cast(ReconcilerMsg::Failed(mac, e.to_string()));

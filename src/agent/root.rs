@@ -122,7 +122,7 @@ impl AgentState {
         let delay = self.restarts[child as usize]
             .on_failure(&self.deps.restart, Instant::now())
             .delay;
-        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => format!("agent_{child:?}").to_lowercase()).increment(1);
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => format!("agent_{child:?}").to_lowercase()).increment(1);
         me.send_after(delay, move || RestartChild(child));
     }
 }

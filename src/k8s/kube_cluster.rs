@@ -147,7 +147,7 @@ where
                 }
                 Err(e) => {
                     tracing::warn!(resource, error = %e, "watch failed; retrying with backoff");
-                    metrics::counter!("aws_multi_eni_kube_watch_errors_total", "resource" => resource)
+                    metrics::counter!(crate::telemetry::metric::KUBE_WATCH_ERRORS_TOTAL, "resource" => resource)
                         .increment(1);
                     None
                 }
@@ -158,7 +158,7 @@ where
 }
 
 fn counted(resource: &'static str, event: &'static str) {
-    metrics::counter!("aws_multi_eni_kube_watch_events_total", "resource" => resource, "event" => event)
+    metrics::counter!(crate::telemetry::metric::KUBE_WATCH_EVENTS_TOTAL, "resource" => resource, "event" => event)
         .increment(1);
 }
 

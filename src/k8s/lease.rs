@@ -118,14 +118,14 @@ pub fn spawn(client: Client, cfg: LeaderElectionConfig) -> (watch::Receiver<bool
                         Ok(leading) => {
                             backoff = Duration::from_millis(500);
                             tracing::info!(identity = %cfg.identity, leading, "leadership changed");
-                            metrics::gauge!("aws_multi_eni_leader").set(if leading { 1.0 } else { 0.0 });
+                            metrics::gauge!(crate::telemetry::metric::LEADER).set(if leading { 1.0 } else { 0.0 });
                             tx.send_replace(leading);
                         }
                         Err(e) => {
                             // Cannot confirm the lease: stop acting now, then start over
                             // with a fresh manager (which re-reads who holds the lease).
                             tracing::warn!(error = %e, "lost contact with the leader Lease; stepping down");
-                            metrics::gauge!("aws_multi_eni_leader").set(0.0);
+                            metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
                             tx.send_replace(false);
                             break;
                         }

@@ -236,7 +236,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         .filter(|(i, _)| now[*i] > baseline[*i])
         .map(|(i, a)| (a.as_str().to_string(), now[i] - baseline[i]))
         .collect();
-    let mut requested = histogram(snapshots, "aws_multi_eni_label_to_create_seconds");
+    let mut requested = histogram(snapshots, crate::telemetry::metric::LABEL_TO_CREATE_SECONDS);
     let mut reached = first_creates_after(&w, relabelled.duration_since(w.sim.started_at()));
     let audit = w.audit(args.scenario != Scenario::DeleteAll);
     controller.stop().await;

@@ -1,6 +1,7 @@
 //! Logs, metrics and probes: the tracing subscriber, the Prometheus recorder with every
 //! metric described, and the HTTP endpoints `/metrics`, `/healthz` and `/readyz`.
 
+pub mod metric;
 pub mod series;
 
 use std::net::SocketAddr;
@@ -77,121 +78,21 @@ pub fn install_metrics(component: &'static str) -> Result<PrometheusHandle, Tele
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?
         .install_recorder()
         .map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
-    describe_metrics();
-    metrics::gauge!("aws_multi_eni_build_info", "version" => env!("CARGO_PKG_VERSION"), "component" => component).set(1.0);
+    describe_metrics(component);
+    metrics::gauge!(metric::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "component" => component).set(1.0);
     Ok(handle)
 }
 
-/// HELP texts of every metric the project records.
-pub fn describe_metrics() {
-    describe_gauge!(
-        "aws_multi_eni_build_info",
-        "Version of the running binary (always 1)."
-    );
-    describe_counter!(
-        "aws_multi_eni_ec2_calls_total",
-        "EC2 API calls by action and outcome (ok or the error label)."
-    );
-    describe_histogram!(
-        "aws_multi_eni_ec2_call_duration_seconds",
-        "Duration of EC2 API calls by action."
-    );
-    describe_histogram!(
-        "aws_multi_eni_ec2_token_wait_seconds",
-        "Time EC2 calls waited for a rate-limit token, by action."
-    );
-    describe_counter!(
-        "aws_multi_eni_ec2_throttles_total",
-        "EC2 calls answered with a throttling error, by action."
-    );
-    describe_gauge!(
-        "aws_multi_eni_ec2_rate_limit_per_second",
-        "Current client-side rate per EC2 action (lowered after throttles)."
-    );
-    describe_gauge!(
-        "aws_multi_eni_ec2_token_waiters",
-        "Calls waiting for a rate-limit token, by action."
-    );
-    describe_gauge!(
-        "aws_multi_eni_slots",
-        "ENI slots per NodeENI by state (desired, ready, failed)."
-    );
-    describe_histogram!(
-        "aws_multi_eni_attach_latency_seconds",
-        "From a node matching a NodeENI to its ENI attached and configured."
-    );
-    describe_histogram!(
-        "aws_multi_eni_label_to_create_seconds",
-        "From a node matching a NodeENI to its create call being issued (before the rate limiter's wait)."
-    );
-    describe_gauge!(
-        "aws_multi_eni_cleanup_queue_depth",
-        "ENIs waiting for a cleanup worker."
-    );
-    describe_histogram!(
-        "aws_multi_eni_cleanup_duration_seconds",
-        "Time to detach and delete one ENI."
-    );
-    describe_counter!(
-        "aws_multi_eni_cleanups_total",
-        "ENI cleanups by outcome (deleted, failed, refused)."
-    );
-    describe_counter!(
-        "aws_multi_eni_orphans_found_total",
-        "Owned ENIs found orphaned by sweeps (counted per sweep)."
-    );
-    describe_counter!(
-        "aws_multi_eni_orphans_deleted_total",
-        "Orphaned ENIs queued for deletion after their grace period."
-    );
-    describe_counter!(
-        "aws_multi_eni_actor_restarts_total",
-        "Actor restarts by kind of actor."
-    );
-    describe_counter!(
-        "aws_multi_eni_reconcile_errors_total",
-        "Reconcile errors by error label."
-    );
-    describe_counter!(
-        "aws_multi_eni_kube_watch_events_total",
-        "Kubernetes watch events received, by resource and event (applied, deleted, resync)."
-    );
-    describe_counter!(
-        "aws_multi_eni_kube_watch_errors_total",
-        "Kubernetes watch errors by resource (each is retried)."
-    );
-    describe_gauge!(
-        "aws_multi_eni_leader",
-        "1 while this replica holds the leader Lease."
-    );
-    describe_gauge!(
-        "aws_multi_eni_nodeeni_degraded",
-        "1 while a NodeENI's Degraded condition is True."
-    );
-    describe_gauge!(
-        "aws_multi_eni_agent_links_managed",
-        "Attached ENIs of this node the agent should configure."
-    );
-    describe_gauge!(
-        "aws_multi_eni_agent_links_configured",
-        "Attached ENIs of this node the agent has brought up with their MTU."
-    );
-    describe_counter!(
-        "aws_multi_eni_agent_link_changes_total",
-        "Changes the agent made to links, by change (up, mtu)."
-    );
-    describe_counter!(
-        "aws_multi_eni_agent_netlink_events_total",
-        "Link events received from the kernel."
-    );
-    describe_counter!(
-        "aws_multi_eni_agent_report_writes_total",
-        "Link reports written to this node's Node object."
-    );
-    describe_counter!(
-        "aws_multi_eni_agent_errors_total",
-        "Agent errors by error label (netlink, API server)."
-    );
+/// HELP texts of the metrics `component`'s binary exports, each described once from
+/// [`metric::ALL`].
+pub fn describe_metrics(component: &str) {
+    for m in metric::ALL.iter().filter(|m| m.exported_by(component)) {
+        match m.kind {
+            metric::Kind::Counter => describe_counter!(m.name, m.help),
+            metric::Kind::Gauge => describe_gauge!(m.name, m.help),
+            metric::Kind::Histogram => describe_histogram!(m.name, m.help),
+        }
+    }
 }
 
 /// What the probes answer.

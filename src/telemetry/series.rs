@@ -15,45 +15,50 @@ pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 pub fn zero_controller() {
     for action in crate::aws::Ec2Action::ALL {
         let a = action.as_str();
-        metrics::counter!("aws_multi_eni_ec2_calls_total", "action" => a, "outcome" => "ok")
+        metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => a, "outcome" => "ok")
             .increment(0);
-        metrics::counter!("aws_multi_eni_ec2_throttles_total", "action" => a).increment(0);
-        metrics::gauge!("aws_multi_eni_ec2_token_waiters", "action" => a).set(0.0);
+        metrics::counter!(crate::telemetry::metric::EC2_THROTTLES_TOTAL, "action" => a)
+            .increment(0);
+        metrics::gauge!(crate::telemetry::metric::EC2_TOKEN_WAITERS, "action" => a).set(0.0);
     }
     for outcome in CLEANUP_OUTCOMES {
-        metrics::counter!("aws_multi_eni_cleanups_total", "outcome" => outcome).increment(0);
-    }
-    for kind in RESTART_KINDS {
-        metrics::counter!("aws_multi_eni_actor_restarts_total", "kind" => kind).increment(0);
-    }
-    for error in crate::k8s::ClusterError::LABELS {
-        metrics::counter!("aws_multi_eni_reconcile_errors_total", "error" => error).increment(0);
-    }
-    for resource in WATCHED {
-        metrics::counter!("aws_multi_eni_kube_watch_errors_total", "resource" => resource)
+        metrics::counter!(crate::telemetry::metric::CLEANUPS_TOTAL, "outcome" => outcome)
             .increment(0);
     }
-    metrics::counter!("aws_multi_eni_orphans_found_total").increment(0);
-    metrics::counter!("aws_multi_eni_orphans_deleted_total").increment(0);
-    metrics::gauge!("aws_multi_eni_cleanup_queue_depth").set(0.0);
-    metrics::gauge!("aws_multi_eni_leader").set(0.0);
+    for kind in RESTART_KINDS {
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => kind)
+            .increment(0);
+    }
+    for error in crate::k8s::ClusterError::LABELS {
+        metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => error)
+            .increment(0);
+    }
+    for resource in WATCHED {
+        metrics::counter!(crate::telemetry::metric::KUBE_WATCH_ERRORS_TOTAL, "resource" => resource)
+            .increment(0);
+    }
+    metrics::counter!(crate::telemetry::metric::ORPHANS_FOUND_TOTAL).increment(0);
+    metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(0);
+    metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(0.0);
+    metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
 }
 
 /// The node agent's series.
 pub fn zero_agent() {
-    metrics::gauge!("aws_multi_eni_agent_links_managed").set(0.0);
-    metrics::gauge!("aws_multi_eni_agent_links_configured").set(0.0);
-    metrics::counter!("aws_multi_eni_agent_netlink_events_total").increment(0);
-    metrics::counter!("aws_multi_eni_agent_report_writes_total").increment(0);
+    metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_MANAGED).set(0.0);
+    metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_CONFIGURED).set(0.0);
+    metrics::counter!(crate::telemetry::metric::AGENT_NETLINK_EVENTS_TOTAL).increment(0);
+    metrics::counter!(crate::telemetry::metric::AGENT_REPORT_WRITES_TOTAL).increment(0);
     for change in ["up", "mtu"] {
-        metrics::counter!("aws_multi_eni_agent_link_changes_total", "change" => change)
+        metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => change)
             .increment(0);
     }
     let errors = crate::agent::links::LinkError::LABELS
         .into_iter()
         .chain(crate::k8s::ClusterError::LABELS);
     for error in errors {
-        metrics::counter!("aws_multi_eni_agent_errors_total", "error" => error).increment(0);
+        metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => error)
+            .increment(0);
     }
 }
 

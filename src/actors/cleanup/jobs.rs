@@ -32,7 +32,7 @@ impl CleanupState {
                 self.queue.push_front((eni_id, step));
             }
         }
-        metrics::gauge!("aws_multi_eni_cleanup_queue_depth").set(self.jobs.len() as f64);
+        metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(self.jobs.len() as f64);
     }
 
     /// Starts cleaning `eni_id` (or adds `notify` to the cleanup already running).
@@ -68,8 +68,9 @@ impl CleanupState {
                 e.label()
             }
         };
-        metrics::counter!("aws_multi_eni_cleanups_total", "outcome" => outcome).increment(1);
-        metrics::histogram!("aws_multi_eni_cleanup_duration_seconds")
+        metrics::counter!(crate::telemetry::metric::CLEANUPS_TOTAL, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(crate::telemetry::metric::CLEANUP_DURATION_SECONDS)
             .record(job.started.elapsed().as_secs_f64());
         for notify in job.notify {
             notify(eni_id, result.clone());
