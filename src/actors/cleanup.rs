@@ -21,7 +21,7 @@ use super::cleanup_worker::{
 use super::limited_ec2::LimitedEc2;
 use crate::aws::Eni;
 use crate::plan::orphans::DesiredSnapshot;
-use crate::supervision::{RestartPolicy, RestartTracker};
+use crate::supervision::{ChildExit, RestartPolicy, RestartTracker};
 
 mod jobs;
 mod outcome;
@@ -228,19 +228,10 @@ impl Actor for CleanupPool {
         evt: SupervisionEvent,
         st: &mut CleanupState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, failed) = match &evt {
-            SupervisionEvent::ActorFailed(cell, err) => {
-                tracing::error!(error = %err, "cleanup worker failed");
-                (cell.clone(), true)
-            }
-            SupervisionEvent::ActorTerminated(cell, _, _) => (cell.clone(), false),
-            _ => return Ok(()),
+        let Some(exit) = ChildExit::of(evt) else {
+            return Ok(());
         };
-        let Some(index) = st.workers.iter().position(|w| {
-            w.actor
-                .as_ref()
-                .is_some_and(|a| a.get_id() == cell.get_id())
-        }) else {
+        let Some(index) = st.workers.iter().position(|w| exit.is(w.actor.as_ref())) else {
             return Ok(());
         };
         let policy = st.args.restart;
@@ -249,13 +240,14 @@ impl Actor for CleanupPool {
         if let Some(job) = slot.busy.take() {
             st.queue.push_front(job);
         }
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "cleanup_worker")
-            .increment(1);
-        let delay = if failed {
-            slot.restarts.on_failure(&policy, Instant::now()).delay
-        } else {
-            policy.initial_backoff
-        };
+        let delay = exit
+            .restart(
+                &mut slot.restarts,
+                &policy,
+                "cleanup_worker",
+                &format!("worker {index}"),
+            )
+            .delay;
         myself.send_after(delay, move || CleanupMsg::RestartWorker(index));
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::k8s::status::Problem;
 use crate::k8s::{Cluster, NodeENI, NodeENIStatus, NodeView, Notice};
 use crate::plan::slots::{DesiredSlot, ResolvedSpec, SlotKey};
 use crate::supervision::Handle;
-use crate::supervision::{RestartPolicy, RestartTracker};
+use crate::supervision::{ChildExit, RestartPolicy, RestartTracker};
 
 /// Messages of a NodeENI actor.
 pub enum NodeEniMsg {
@@ -269,25 +269,21 @@ impl Actor for NodeEniActor {
         evt: SupervisionEvent,
         st: &mut NodeEniState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, failure) = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err.to_string())),
-            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
-            _ => return Ok(()),
+        let Some(exit) = ChildExit::of(evt) else {
+            return Ok(());
         };
-        let Some((key, slot)) = st.slots.iter_mut().find(|(_, s)| {
-            s.actor
-                .as_ref()
-                .is_some_and(|a| a.get_id() == cell.get_id())
-        }) else {
+        let Some((key, slot)) = st.slots.iter_mut().find(|(_, s)| exit.is(s.actor.as_ref())) else {
             // A slot that was torn down on purpose.
             return Ok(());
         };
         slot.actor = None;
-        let decision = slot.restarts.on_failure(&st.deps.restart, Instant::now());
+        let decision = exit.restart(
+            &mut slot.restarts,
+            &st.deps.restart,
+            "attachment",
+            &key.to_string(),
+        );
         slot.failing = decision.over_budget;
-        tracing::error!(slot = %key, error = failure.as_deref().unwrap_or("stopped"), restart_in = ?decision.delay, over_budget = decision.over_budget, "slot actor exited; restarting");
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "attachment")
-            .increment(1);
         let key = key.clone();
         myself.send_after(decision.delay, move || NodeEniMsg::RestartSlot(key));
         st.dirty(&myself);

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::nodeeni::{NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::root_services::{Service, Services};
@@ -19,6 +18,7 @@ use crate::aws::Ec2;
 use crate::k8s::{Change, Cluster, NodeENI, NodeView};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::plan::selector::matches;
+use crate::supervision::ChildExit;
 use crate::supervision::RestartTracker;
 
 /// Messages of the root.
@@ -308,38 +308,36 @@ impl Actor for RootActor {
         evt: SupervisionEvent,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, failed) = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => {
-                tracing::error!(error = %err, "a controller actor failed");
-                (cell, true)
-            }
-            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, false),
-            _ => return Ok(()),
+        let Some(exit) = ChildExit::of(evt) else {
+            return Ok(());
         };
-        if let Some(which) = st.services.identify(&cell) {
-            let delay = st.services.on_exit(which);
-            metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => which.label())
-                .increment(1);
+        let policy = st.services.settings.restart;
+        if let Some(which) = st.services.identify(&exit.cell) {
+            let delay = exit
+                .restart(
+                    st.services.history(which),
+                    &policy,
+                    which.label(),
+                    which.label(),
+                )
+                .delay;
             myself.send_after(delay, move || RootMsg::RestartService(which));
             return Ok(());
         }
-        let policy = st.services.settings.restart;
-        let Some((name, entry)) = st.nodeenis.iter_mut().find(|(_, e)| {
-            e.actor
-                .as_ref()
-                .is_some_and(|a| a.get_id() == cell.get_id())
-        }) else {
+        let Some((name, entry)) = st
+            .nodeenis
+            .iter_mut()
+            .find(|(_, e)| exit.is(e.actor.as_ref()))
+        else {
             return Ok(());
         };
         entry.actor = None;
-        let deleted_cleanly = !failed && entry.obj.metadata.deletion_timestamp.is_some();
+        let deleted_cleanly =
+            exit.failure.is_none() && entry.obj.metadata.deletion_timestamp.is_some();
         if deleted_cleanly {
             return Ok(());
         }
-        let decision = entry.restarts.on_failure(&policy, Instant::now());
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "nodeeni")
-            .increment(1);
-        tracing::warn!(nodeeni = %name, restart_in = ?decision.delay, over_budget = decision.over_budget, "NodeENI actor exited; restarting");
+        let decision = exit.restart(&mut entry.restarts, &policy, "nodeeni", name);
         let name = name.clone();
         myself.send_after(decision.delay, move || RootMsg::RestartNodeEni(name));
         Ok(())

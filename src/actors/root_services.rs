@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 
 use super::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
 use super::instances::InstanceBatcher;
@@ -143,14 +142,12 @@ impl Services {
         }
     }
 
-    /// Records that a service exited; returns the restart delay.
-    pub fn on_exit(&mut self, which: Service) -> Duration {
-        let policy = self.settings.restart;
-        let tracker = match which {
+    /// The restart history of a service.
+    pub fn history(&mut self, which: Service) -> &mut RestartTracker {
+        match which {
             Service::Limiter => &mut self.limiter_restarts,
             Service::Cleanup => &mut self.cleanup_restarts,
-        };
-        tracker.on_failure(&policy, Instant::now()).delay
+        }
     }
 
     /// Restarts a service and points its handle at the new actor.

@@ -15,7 +15,7 @@ use super::actors::{
     WatchArgs, WatchMsg,
 };
 use crate::supervision::Handle;
-use crate::supervision::{RestartPolicy, RestartTracker};
+use crate::supervision::{ChildExit, RestartPolicy, RestartTracker};
 
 /// What the agent runs with.
 #[derive(Clone)]
@@ -166,31 +166,30 @@ impl Actor for AgentRoot {
         evt: SupervisionEvent,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        let cell = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => {
-                tracing::error!(error = %err, "agent actor failed");
-                cell
-            }
-            SupervisionEvent::ActorTerminated(cell, _, _) => cell,
-            _ => return Ok(()),
+        let Some(exit) = ChildExit::of(evt) else {
+            return Ok(());
         };
-        let id = cell.get_id();
-        let child = if st
-            .reconciler
-            .as_ref()
-            .is_some_and(|h| h.current().get_id() == id)
-        {
+        let child = if exit.is(st.reconciler.as_ref().map(|h| h.current()).as_ref()) {
             Child::Reconciler
-        } else if st.netlink.as_ref().is_some_and(|a| a.get_id() == id) {
+        } else if exit.is(st.netlink.as_ref()) {
             st.netlink = None;
             Child::Netlink
-        } else if st.watch.as_ref().is_some_and(|a| a.get_id() == id) {
+        } else if exit.is(st.watch.as_ref()) {
             st.watch = None;
             Child::Watch
         } else {
             return Ok(());
         };
-        st.retry(&myself, child);
+        let kind = format!("agent_{child:?}").to_lowercase();
+        let delay = exit
+            .restart(
+                &mut st.restarts[child as usize],
+                &st.deps.restart,
+                &kind,
+                &kind,
+            )
+            .delay;
+        myself.send_after(delay, move || RestartChild(child));
         Ok(())
     }
 }

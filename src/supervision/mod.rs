@@ -14,6 +14,7 @@ pub use handle::Handle;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use ractor::{ActorCell, ActorRef, Message, SupervisionEvent};
 use tokio::time::Instant;
 
 /// Backoff and budget for restarting failed children.
@@ -89,6 +90,61 @@ impl RestartTracker {
     /// Failures within the current window.
     pub fn recent_failures(&self) -> usize {
         self.recent.len()
+    }
+}
+
+/// A child's exit, as a supervisor sees it.
+#[derive(Debug)]
+pub struct ChildExit {
+    /// The actor that exited.
+    pub cell: ActorCell,
+    /// Its error if it failed (panicked or returned an error); `None` if it stopped.
+    pub failure: Option<String>,
+}
+
+impl ChildExit {
+    /// The exit a supervision event reports (other events report none).
+    pub fn of(evt: SupervisionEvent) -> Option<ChildExit> {
+        match evt {
+            SupervisionEvent::ActorFailed(cell, err) => Some(ChildExit {
+                cell,
+                failure: Some(err.to_string()),
+            }),
+            SupervisionEvent::ActorTerminated(cell, _, _) => Some(ChildExit {
+                cell,
+                failure: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether `actor` is the one that exited.
+    pub fn is<M: Message>(&self, actor: Option<&ActorRef<M>>) -> bool {
+        actor.is_some_and(|a| a.get_id() == self.cell.get_id())
+    }
+
+    /// Records the restart every supervisor makes of an exited child: counts it in
+    /// `aws_multi_eni_actor_restarts_total{kind}`, logs it with `child` naming which one,
+    /// and answers when to restart.
+    pub fn restart(
+        &self,
+        history: &mut RestartTracker,
+        policy: &RestartPolicy,
+        kind: &str,
+        child: &str,
+    ) -> RestartDecision {
+        let decision = history.on_failure(policy, Instant::now());
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => kind.to_string())
+            .increment(1);
+        tracing::warn!(
+            kind,
+            child,
+            error = self.failure.as_deref().unwrap_or("stopped"),
+            restart_in = ?decision.delay,
+            over_budget = decision.over_budget,
+            "actor exited; restarting"
+        );
+        decision
     }
 }
 
