@@ -20,6 +20,7 @@ use super::links::{LinkError, LinkEvent, Links};
 use super::{AgentCluster, REPORT_ANNOTATION};
 use crate::k8s::{Change, NodeENI};
 use crate::supervision::Handle;
+use crate::telemetry::metric;
 
 /// Opens the netlink port: request handle plus event stream.
 pub type Connector = Arc<
@@ -102,9 +103,8 @@ impl ReconcilerState {
             .values()
             .filter(|d| self.link_for(&d.mac).is_some_and(|l| plan(d, l).is_empty()))
             .count();
-        metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_MANAGED)
-            .set(self.desired.len() as f64);
-        metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_CONFIGURED).set(configured as f64);
+        metrics::gauge!(metric::AGENT_LINKS_MANAGED).set(self.desired.len() as f64);
+        metrics::gauge!(metric::AGENT_LINKS_CONFIGURED).set(configured as f64);
     }
 
     async fn write_report(&mut self, myself: &ActorRef<ReconcilerMsg>) {
@@ -130,13 +130,12 @@ impl ReconcilerState {
             .await
         {
             Ok(()) => {
-                metrics::counter!(crate::telemetry::metric::AGENT_REPORT_WRITES_TOTAL).increment(1);
+                metrics::counter!(metric::AGENT_REPORT_WRITES_TOTAL).increment(1);
                 self.reported = Some(json);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not report on the Node; retrying");
-                metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => e.label())
-                    .increment(1);
+                metrics::counter!(metric::AGENT_ERRORS_TOTAL, "error" => e.label()).increment(1);
                 if !self.retry_scheduled {
                     self.retry_scheduled = true;
                     myself.send_after(Duration::from_secs(5), || ReconcilerMsg::Report);
@@ -275,8 +274,7 @@ impl Actor for Netlink {
                 st.reconciler.cast(ReconcilerMsg::Links(all, myself));
             }
             NetlinkMsg::Event(e) => {
-                metrics::counter!(crate::telemetry::metric::AGENT_NETLINK_EVENTS_TOTAL)
-                    .increment(1);
+                metrics::counter!(metric::AGENT_NETLINK_EVENTS_TOTAL).increment(1);
                 st.reconciler.cast(ReconcilerMsg::Link(e));
             }
             NetlinkMsg::Apply {
@@ -289,15 +287,17 @@ impl Actor for Netlink {
                 match st.links.set(index, up, mtu).await {
                     Ok(()) => {
                         if up {
-                            metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => "up").increment(1);
+                            metrics::counter!(metric::AGENT_LINK_CHANGES_TOTAL, "change" => "up")
+                                .increment(1);
                         }
                         if mtu.is_some() {
-                            metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => "mtu").increment(1);
+                            metrics::counter!(metric::AGENT_LINK_CHANGES_TOTAL, "change" => "mtu")
+                                .increment(1);
                         }
                     }
                     Err(e) => {
                         tracing::warn!(%mac, error = %e, "could not configure interface");
-                        metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => e.label())
+                        metrics::counter!(metric::AGENT_ERRORS_TOTAL, "error" => e.label())
                             .increment(1);
                         st.reconciler
                             .cast(ReconcilerMsg::Failed(mac, e.to_string()));
