@@ -348,25 +348,7 @@ fn wrong_values_are_refused_with_a_message() {
 }
 
 fn kubectl_ok(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = cluster
-        .kubectl()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    let out = cluster.run_kubectl(args, stdin).expect("kubectl runs");
     let (o, e) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -541,21 +523,10 @@ async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
         Some(&pod_from(controller, "controller", "pss-restricted")),
     );
     let out = cluster
-        .kubectl()
-        .args(["create", "--dry-run=server", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(pod_from(agent, "agent", "pss-baseline").as_bytes())?;
-            child.wait_with_output()
-        })
+        .run_kubectl(
+            &["create", "--dry-run=server", "-f", "-"],
+            Some(&pod_from(agent, "agent", "pss-baseline")),
+        )
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

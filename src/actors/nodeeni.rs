@@ -22,8 +22,7 @@ use crate::aws::resolve::Resolver;
 use crate::k8s::status::Problem;
 use crate::k8s::{Cluster, NodeENI, NodeENIStatus, NodeView, Notice};
 use crate::plan::slots::{DesiredSlot, ResolvedSpec, SlotKey};
-use crate::supervision::Handle;
-use crate::supervision::{ChildExit, RestartPolicy, RestartTracker};
+use crate::supervision::{ChildExit, Handle, RestartPolicy, RestartTracker};
 
 /// Messages of a NodeENI actor.
 pub enum NodeEniMsg {
@@ -207,60 +206,7 @@ impl Actor for NodeEniActor {
         st: &mut NodeEniState,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("nodeeni", name = %st.name());
-        async move {
-            match msg {
-                NodeEniMsg::Spec(obj) => ops::on_spec(&myself, st, *obj),
-                NodeEniMsg::Nodes(nodes) => {
-                    st.nodes = Some(nodes.into_iter().map(|v| (v.name.clone(), v)).collect());
-                    // A full node set can settle the plan for the first time.
-                    st.tick_in(&myself, Duration::ZERO);
-                }
-                NodeEniMsg::Node(view) => {
-                    let name = view.name.clone();
-                    if let Some(nodes) = &mut st.nodes {
-                        nodes.insert(name.clone(), view);
-                    }
-                    ops::replan(&myself, st, Some(&name)).await?;
-                }
-                NodeEniMsg::NodeGone(name) => {
-                    if let Some(nodes) = &mut st.nodes {
-                        nodes.remove(&name);
-                    }
-                    ops::replan(&myself, st, Some(&name)).await?;
-                }
-                NodeEniMsg::Report(key, report) => ops::on_report(&myself, st, key, report),
-                NodeEniMsg::SlotNotice(notice) => {
-                    if let Err(e) = st.deps.cluster.publish(&st.obj, notice).await {
-                        tracing::debug!(error = %e, "could not record an Event");
-                    }
-                }
-                NodeEniMsg::Cleaned(eni_id, result) => {
-                    ops::on_cleaned(&myself, st, eni_id, result).await
-                }
-                NodeEniMsg::Tick => {
-                    st.tick_at = None;
-                    ops::tick(&myself, st).await?;
-                }
-                NodeEniMsg::Flush => {
-                    st.flush_scheduled = false;
-                    ops::flush(&myself, st).await;
-                }
-                NodeEniMsg::RestartSlot(key) => ops::restart_slot(&myself, st, &key).await?,
-                NodeEniMsg::Desired(reply) => {
-                    let settled = st.resolved.is_some() && st.nodes.is_some() && !st.deleting();
-                    let set = settled.then(|| {
-                        st.slots
-                            .keys()
-                            .map(|k| (k.instance_id.clone(), k.subnet_id.clone()))
-                            .collect()
-                    });
-                    let _ = reply.send(set);
-                }
-            }
-            Ok(())
-        }
-        .instrument(span)
-        .await
+        dispatch(myself, msg, st).instrument(span).await
     }
 
     async fn handle_supervisor_evt(
@@ -289,4 +235,60 @@ impl Actor for NodeEniActor {
         st.dirty(&myself);
         Ok(())
     }
+}
+
+/// Routes one message to what handles it.
+async fn dispatch(
+    myself: ActorRef<NodeEniMsg>,
+    msg: NodeEniMsg,
+    st: &mut NodeEniState,
+) -> Result<(), ActorProcessingErr> {
+    match msg {
+        NodeEniMsg::Spec(obj) => ops::on_spec(&myself, st, *obj),
+        NodeEniMsg::Nodes(nodes) => {
+            st.nodes = Some(nodes.into_iter().map(|v| (v.name.clone(), v)).collect());
+            // A full node set can settle the plan for the first time.
+            st.tick_in(&myself, Duration::ZERO);
+        }
+        NodeEniMsg::Node(view) => {
+            let name = view.name.clone();
+            if let Some(nodes) = &mut st.nodes {
+                nodes.insert(name.clone(), view);
+            }
+            ops::replan(&myself, st, Some(&name)).await?;
+        }
+        NodeEniMsg::NodeGone(name) => {
+            if let Some(nodes) = &mut st.nodes {
+                nodes.remove(&name);
+            }
+            ops::replan(&myself, st, Some(&name)).await?;
+        }
+        NodeEniMsg::Report(key, report) => ops::on_report(&myself, st, key, report),
+        NodeEniMsg::SlotNotice(notice) => {
+            if let Err(e) = st.deps.cluster.publish(&st.obj, notice).await {
+                tracing::debug!(error = %e, "could not record an Event");
+            }
+        }
+        NodeEniMsg::Cleaned(eni_id, result) => ops::on_cleaned(&myself, st, eni_id, result).await,
+        NodeEniMsg::Tick => {
+            st.tick_at = None;
+            ops::tick(&myself, st).await?;
+        }
+        NodeEniMsg::Flush => {
+            st.flush_scheduled = false;
+            ops::flush(&myself, st).await;
+        }
+        NodeEniMsg::RestartSlot(key) => ops::restart_slot(&myself, st, &key).await?,
+        NodeEniMsg::Desired(reply) => {
+            let settled = st.resolved.is_some() && st.nodes.is_some() && !st.deleting();
+            let set = settled.then(|| {
+                st.slots
+                    .keys()
+                    .map(|k| (k.instance_id.clone(), k.subnet_id.clone()))
+                    .collect()
+            });
+            let _ = reply.send(set);
+        }
+    }
+    Ok(())
 }

@@ -14,8 +14,7 @@ use super::actors::{
     Connector, Netlink, NetlinkArgs, NetlinkMsg, Reconciler, ReconcilerArgs, ReconcilerMsg, Watch,
     WatchArgs, WatchMsg,
 };
-use crate::supervision::Handle;
-use crate::supervision::{ChildExit, RestartPolicy, RestartTracker};
+use crate::supervision::{ChildExit, Handle, RestartPolicy, RestartTracker};
 
 /// What the agent runs with.
 #[derive(Clone)]
@@ -37,6 +36,17 @@ enum Child {
     Reconciler,
     Netlink,
     Watch,
+}
+
+impl Child {
+    /// The `kind` label of `aws_multi_eni_actor_restarts_total`.
+    fn kind(self) -> &'static str {
+        match self {
+            Child::Reconciler => "agent_reconciler",
+            Child::Netlink => "agent_netlink",
+            Child::Watch => "agent_watch",
+        }
+    }
 }
 
 /// Messages of the agent root.
@@ -122,7 +132,8 @@ impl AgentState {
         let delay = self.restarts[child as usize]
             .on_failure(&self.deps.restart, Instant::now())
             .delay;
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => format!("agent_{child:?}").to_lowercase()).increment(1);
+        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => child.kind())
+            .increment(1);
         me.send_after(delay, move || RestartChild(child));
     }
 }
@@ -180,13 +191,12 @@ impl Actor for AgentRoot {
         } else {
             return Ok(());
         };
-        let kind = format!("agent_{child:?}").to_lowercase();
         let delay = exit
             .restart(
                 &mut st.restarts[child as usize],
                 &st.deps.restart,
-                &kind,
-                &kind,
+                child.kind(),
+                child.kind(),
             )
             .delay;
         myself.send_after(delay, move || RestartChild(child));

@@ -14,25 +14,9 @@ use kube::Api;
 use kube::api::DynamicObject;
 
 fn kubectl(server: &TestCluster, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut cmd = server.kubectl();
-    cmd.args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .expect("kubectl runs (scripts/kube-bins.sh builds it)");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    server
+        .run_kubectl(args, stdin)
+        .expect("kubectl runs (scripts/kube-bins.sh builds it)")
 }
 
 /// Runs kubectl off the async runtime and expects success; answers stdout.

@@ -27,7 +27,7 @@ mod pki;
 mod process;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use anyhow::Context;
@@ -155,6 +155,27 @@ impl TestCluster {
     /// cache is private to the cluster.
     pub fn kubectl(&self) -> Command {
         self.kubectl_with(&self.admin_kubeconfig)
+    }
+
+    /// Runs the admin `kubectl` with `args`, writing `stdin` to it when given, and
+    /// answers what it printed and its exit status (blocking).
+    pub fn run_kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
+        use std::io::Write;
+        let mut child = self
+            .kubectl()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting kubectl")?;
+        if let Some(input) = stdin
+            && let Some(mut pipe) = child.stdin.take()
+        {
+            pipe.write_all(input.as_bytes())?;
+        }
+        drop(child.stdin.take());
+        Ok(child.wait_with_output()?)
     }
 
     /// `kubectl` with another kubeconfig, such as a ServiceAccount's.
