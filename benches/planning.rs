@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use aws_multi_eni_controller::k8s::NodeView;
 use aws_multi_eni_controller::k8s::node::SlimNode;
-use aws_multi_eni_controller::plan::device_index::{CardOccupancy, place};
+use aws_multi_eni_controller::plan::device_index::{CardLimit, CardOccupancy, place};
 use aws_multi_eni_controller::plan::lifecycle::{SlotMemory, decide};
 use aws_multi_eni_controller::plan::selector::matches;
 use aws_multi_eni_controller::plan::slots::{NodeInput, ResolvedSpec, SubnetInput, plan_slots};
@@ -117,7 +117,7 @@ fn selection_and_planning(c: &mut Criterion) {
     g.bench_function("place_and_decide_every_slot_of_a_nodeeni", |b| {
         let occupancy = CardOccupancy {
             taken: BTreeSet::from([0]),
-            limit: Some(4),
+            limit: CardLimit::Max(4),
         };
         b.iter_batched(
             Instant::now,

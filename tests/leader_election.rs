@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_multi_eni_controller::actors::ControllerSettings;
-use aws_multi_eni_controller::actors::attachment::SlotTiming;
+use aws_multi_eni_controller::actors::slot::SlotTiming;
 use aws_multi_eni_controller::aws::sim::{Ec2Simulator, LatencyModel, SimConfig};
 use aws_multi_eni_controller::aws::*;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;

@@ -3,29 +3,27 @@
 //! ```text
 //! root ─┬─ limiter                 every EC2 call waits here for its action's token
 //!       ├─ cleanup pool ── workers  detach + delete, de-duplicated; orphan sweep
-//!       └─ NodeENI actor (one per NodeENI) ── attachment actor (one per slot)
+//!       └─ NodeENI actor (one per NodeENI) ── slot actor (one per slot)
 //! ```
+//!
+//! A folder or file per actor (`root`, `nodeeni`, `slot`, `cleanup`, `limiter`), each
+//! with its messages in a leaf `msg` module. A child reports to its parent through an
+//! [`crate::supervision::Outbox`] of its own event type, so no child imports its parent.
+//! The rules every actor applies are in [`crate::plan`].
 //!
 //! Watches feed the root; the root routes to NodeENI actors; NodeENI actors plan slots
 //! ([`crate::plan`]) and run a child per slot, which drives its lifecycle against the
 //! rate-limited EC2 port. Every supervisor restarts failed children with backoff under
 //! a budget ([`crate::supervision`]); a failure stays local to the failed actor.
 
-pub mod attachment;
 pub mod cleanup;
-mod cleanup_sweep;
-pub mod cleanup_worker;
 pub mod instances;
-pub mod limited_ec2;
 pub mod limiter;
 pub mod nodeeni;
-mod nodeeni_ops;
-mod nodeeni_view;
+mod refusal;
 pub mod root;
-pub mod root_services;
 pub mod settings;
-mod slot_exec;
-mod slot_io;
+pub mod slot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

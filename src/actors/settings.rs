@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::attachment::SlotTiming;
-use super::cleanup_worker::TeardownPolicy;
 use super::limiter::LimiterStrategy;
+use super::slot::SlotTiming;
 use crate::aws::BucketTable;
+use crate::plan::teardown::TeardownPolicy;
 use crate::supervision::RestartPolicy;
 
 /// Everything `eni-controller run` (and `simulate`) can tune.

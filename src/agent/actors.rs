@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
@@ -19,7 +18,7 @@ use super::desired::{DesiredLink, LinkReport, LinkState, desired_links, plan, re
 use super::links::{LinkError, LinkEvent, Links};
 use super::{AgentCluster, REPORT_ANNOTATION};
 use crate::k8s::{Change, NodeENI};
-use crate::supervision::Handle;
+use crate::supervision::{Handle, forward};
 use crate::telemetry::metric;
 
 /// Opens the netlink port: request handle plus event stream.
@@ -233,16 +232,9 @@ impl Actor for Netlink {
         myself: ActorRef<NetlinkMsg>,
         args: NetlinkArgs,
     ) -> Result<NetlinkState, ActorProcessingErr> {
-        let (links, mut stream) = (args.connect)()?;
+        let (links, stream) = (args.connect)()?;
         // Subscribe first, then dump: no change between the two is missed.
-        let me = myself.clone();
-        let events = tokio::spawn(async move {
-            while let Some(e) = stream.next().await {
-                if me.cast(NetlinkMsg::Event(e)).is_err() {
-                    break;
-                }
-            }
-        });
+        let events = forward(stream, myself.clone(), NetlinkMsg::Event);
         let all = links.dump().await?;
         args.reconciler
             .cast(ReconcilerMsg::Links(all, myself.clone()));
@@ -349,13 +341,8 @@ impl Actor for Watch {
         myself: ActorRef<WatchMsg>,
         args: WatchArgs,
     ) -> Result<WatchState, ActorProcessingErr> {
-        let mut stream = args.cluster.nodeenis();
-        let task = tokio::spawn(async move {
-            while let Some(c) = stream.next().await {
-                if myself.cast(WatchMsg::Change(Box::new(c))).is_err() {
-                    break;
-                }
-            }
+        let task = forward(args.cluster.nodeenis(), myself, |c| {
+            WatchMsg::Change(Box::new(c))
         });
         Ok(WatchState {
             args,

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::AgentCluster;
 use super::actors::{
     Connector, Netlink, NetlinkArgs, NetlinkMsg, Reconciler, ReconcilerArgs, ReconcilerMsg, Watch,
     WatchArgs, WatchMsg,
 };
-use crate::supervision::{ChildExit, Handle, RestartPolicy, RestartTracker};
+use crate::supervision::{Children, Handle, RestartPolicy};
 
 /// What the agent runs with.
 #[derive(Clone)]
@@ -31,7 +30,7 @@ pub struct AgentDeps {
     pub restart: RestartPolicy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Child {
     Reconciler,
     Netlink,
@@ -49,6 +48,12 @@ impl Child {
     }
 }
 
+impl std::fmt::Display for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
 /// Messages of the agent root.
 pub struct RestartChild(Child);
 
@@ -56,9 +61,8 @@ pub struct RestartChild(Child);
 pub struct AgentState {
     deps: AgentDeps,
     reconciler: Option<Handle<ReconcilerMsg>>,
-    netlink: Option<ActorRef<NetlinkMsg>>,
-    watch: Option<ActorRef<WatchMsg>>,
-    restarts: [RestartTracker; 3],
+    /// One record per child: each child's restarts carry its own `kind` label.
+    children: [Children<Child>; 3],
 }
 
 /// The agent root actor.
@@ -74,14 +78,15 @@ impl AgentState {
                     cluster: d.cluster.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Reconciler, args, me.get_cell()).await?;
+                self.children[child as usize].started(child, &r);
                 match &self.reconciler {
                     Some(h) => {
                         h.replace(r);
                         // Refill it: links from a fresh dump, the desired state again.
-                        if let Some(n) = &self.netlink {
+                        if let Some(n) = self.netlink() {
                             let _ = n.cast(NetlinkMsg::Redump);
                         }
-                        if let Some(w) = &self.watch {
+                        if let Some(w) = self.watch() {
                             let _ = w.cast(WatchMsg::Resend);
                         }
                     }
@@ -97,11 +102,8 @@ impl AgentState {
                         connect: d.connect.clone(),
                         reconciler,
                     };
-                    self.netlink = Some(
-                        Actor::spawn_linked(None, Netlink, args, me.get_cell())
-                            .await?
-                            .0,
-                    );
+                    let (n, _) = Actor::spawn_linked(None, Netlink, args, me.get_cell()).await?;
+                    self.children[child as usize].started(child, &n);
                 } else {
                     let args = WatchArgs {
                         node: d.node.clone(),
@@ -109,11 +111,8 @@ impl AgentState {
                         cluster: d.cluster.clone(),
                         reconciler,
                     };
-                    self.watch = Some(
-                        Actor::spawn_linked(None, Watch, args, me.get_cell())
-                            .await?
-                            .0,
-                    );
+                    let (w, _) = Actor::spawn_linked(None, Watch, args, me.get_cell()).await?;
+                    self.children[child as usize].started(child, &w);
                 }
             }
         }
@@ -124,17 +123,23 @@ impl AgentState {
     async fn start_or_retry(&mut self, me: &ActorRef<RestartChild>, child: Child) {
         if let Err(e) = self.start(me, child).await {
             tracing::error!(?child, error = %e, "agent actor could not start; retrying");
-            self.retry(me, child);
+            self.retry(me, child, &e.to_string());
         }
     }
 
-    fn retry(&mut self, me: &ActorRef<RestartChild>, child: Child) {
-        let delay = self.restarts[child as usize]
-            .on_failure(&self.deps.restart, Instant::now())
+    fn retry(&mut self, me: &ActorRef<RestartChild>, child: Child, error: &str) {
+        let delay = self.children[child as usize]
+            .failed_to_start(child, error)
             .delay;
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => child.kind())
-            .increment(1);
         me.send_after(delay, move || RestartChild(child));
+    }
+
+    fn netlink(&self) -> Option<ActorRef<NetlinkMsg>> {
+        self.children[Child::Netlink as usize].get(&Child::Netlink)
+    }
+
+    fn watch(&self) -> Option<ActorRef<WatchMsg>> {
+        self.children[Child::Watch as usize].get(&Child::Watch)
     }
 }
 
@@ -148,12 +153,12 @@ impl Actor for AgentRoot {
         myself: ActorRef<RestartChild>,
         deps: AgentDeps,
     ) -> Result<AgentState, ActorProcessingErr> {
+        let children = [Child::Reconciler, Child::Netlink, Child::Watch]
+            .map(|c| Children::new(c.kind(), deps.restart));
         let mut st = AgentState {
             deps,
             reconciler: None,
-            netlink: None,
-            watch: None,
-            restarts: Default::default(),
+            children,
         };
         st.start(&myself, Child::Reconciler).await?;
         st.start_or_retry(&myself, Child::Netlink).await;
@@ -177,29 +182,14 @@ impl Actor for AgentRoot {
         evt: SupervisionEvent,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(exit) = ChildExit::of(evt) else {
-            return Ok(());
-        };
-        let child = if exit.is(st.reconciler.as_ref().map(|h| h.current()).as_ref()) {
-            Child::Reconciler
-        } else if exit.is(st.netlink.as_ref()) {
-            st.netlink = None;
-            Child::Netlink
-        } else if exit.is(st.watch.as_ref()) {
-            st.watch = None;
-            Child::Watch
-        } else {
-            return Ok(());
-        };
-        let delay = exit
-            .restart(
-                &mut st.restarts[child as usize],
-                &st.deps.restart,
-                child.kind(),
-                child.kind(),
-            )
-            .delay;
-        myself.send_after(delay, move || RestartChild(child));
+        for children in &mut st.children {
+            if let Some(exited) = children.exited(&evt) {
+                let delay = children.restart(&exited).delay;
+                let child = exited.key;
+                myself.send_after(delay, move || RestartChild(child));
+                break;
+            }
+        }
         Ok(())
     }
 }

@@ -29,16 +29,28 @@ pub enum NoRoom {
 pub struct CardOccupancy {
     /// Device indices in use (the primary at 0 included, on card 0).
     pub taken: BTreeSet<u32>,
-    /// Interfaces the card allows, if known (`None`: limits unknown, no preflight).
-    pub limit: Option<u32>,
+    /// What the instance type allows on the card.
+    pub limit: CardLimit,
+}
+
+/// What an instance type allows on one network card.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CardLimit {
+    /// The type's limits are not known: no preflight, EC2 decides.
+    #[default]
+    Unknown,
+    /// The type has no network card at that index.
+    NoSuchCard,
+    /// At most this many interfaces (the primary included on card 0).
+    Max(u32),
 }
 
 /// The index for a slot whose preferred index is `preferred`: the first free one at or
 /// after it, or [`NoRoom`] when the card is full (reported, never attempted).
 pub fn place(preferred: u32, occupancy: &CardOccupancy) -> Result<u32, NoRoom> {
     match occupancy.limit {
-        Some(0) => return Err(NoRoom::NoSuchCard),
-        Some(limit) if occupancy.taken.len() as u32 >= limit => {
+        CardLimit::NoSuchCard | CardLimit::Max(0) => return Err(NoRoom::NoSuchCard),
+        CardLimit::Max(limit) if occupancy.taken.len() as u32 >= limit => {
             return Err(NoRoom::CardFull { limit });
         }
         _ => {}
@@ -57,7 +69,7 @@ mod tests {
     fn occ(taken: &[u32], limit: Option<u32>) -> CardOccupancy {
         CardOccupancy {
             taken: taken.iter().copied().collect(),
-            limit,
+            limit: limit.map_or(CardLimit::Unknown, CardLimit::Max),
         }
     }
 
@@ -89,6 +101,10 @@ mod tests {
         // Unknown limits: no preflight.
         assert_eq!(place(1, &occ(&[0, 1, 5], None)), Ok(2));
         // A card the type does not have.
-        assert_eq!(place(1, &occ(&[], Some(0))), Err(NoRoom::NoSuchCard));
+        let no_card = CardOccupancy {
+            taken: Default::default(),
+            limit: CardLimit::NoSuchCard,
+        };
+        assert_eq!(place(1, &no_card), Err(NoRoom::NoSuchCard));
     }
 }

@@ -76,6 +76,16 @@ impl EniState {
         }
     }
 
+    /// The device index, while attaching or attached.
+    pub fn device_index(&self) -> Option<u32> {
+        match self {
+            EniState::Attaching { device_index, .. } | EniState::Attached { device_index, .. } => {
+                Some(*device_index)
+            }
+            EniState::Available | EniState::Detaching { .. } => None,
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             EniState::Attached { .. } => 3,
@@ -103,6 +113,9 @@ pub struct SeenEni {
     pub incarnation: Option<u32>,
     /// Made by the Go controller and not yet tagged as this cluster's.
     pub legacy: bool,
+    /// Its creation-time tag, if tagged (a create answered with an old ENI may have
+    /// reused the token of one deleted long ago).
+    pub created_at: Option<jiff::Timestamp>,
 }
 
 /// What the slot's actor remembers between steps (lost on restart, by design: every
@@ -111,10 +124,28 @@ pub struct SeenEni {
 pub struct SlotMemory {
     /// Incarnation to create with next.
     pub incarnation: u32,
-    /// An ENI this actor created or adopted, and since when it has been invisible. The
-    /// ID is empty when only its existence is known (its ClientToken was refused as
-    /// reused with other parameters).
-    pub known: Option<(String, Option<Instant>)>,
+    /// An ENI this actor created or adopted, which describes may not show yet.
+    pub known: Option<Known>,
+}
+
+/// An ENI the slot knows exists (or existed), whether or not describes show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// Its ID; `None` when only its existence is known (its ClientToken was refused as
+    /// reused with other parameters, so an ENI was made with it before).
+    pub eni_id: Option<String>,
+    /// Since when describes have not shown it.
+    pub missing_since: Option<Instant>,
+}
+
+impl Known {
+    /// An ENI known by ID, visible now (`missing_since: None`) or not.
+    pub fn eni(id: impl Into<String>, missing_since: Option<Instant>) -> Self {
+        Known {
+            eni_id: Some(id.into()),
+            missing_since,
+        }
+    }
 }
 
 /// Why a slot cannot progress.
@@ -260,7 +291,10 @@ pub fn decide(
     });
     let Some((primary, duplicates)) = mine.split_first() else {
         let action = match &memory.known {
-            Some((_, since)) if since.is_none_or(|s| now.duration_since(s) < VISIBILITY_WINDOW) => {
+            Some(k)
+                if k.missing_since
+                    .is_none_or(|s| now.duration_since(s) < VISIBILITY_WINDOW) =>
+            {
                 Action::Wait(Waiting::Visibility)
             }
             // Preflight: nothing is created for a slot that cannot be attached.

@@ -18,6 +18,17 @@ pub struct SlotKey {
     pub subnet_id: String,
 }
 
+impl SlotKey {
+    /// The smallest key of `node`'s slots (keys sort by node first).
+    pub fn first_of(node: &str) -> Self {
+        SlotKey {
+            node: node.to_string(),
+            instance_id: String::new(),
+            subnet_id: String::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for SlotKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.node, self.instance_id, self.subnet_id)
@@ -90,6 +101,12 @@ pub struct DesiredSlot {
     pub description: String,
 }
 
+impl AsRef<DesiredSlot> for DesiredSlot {
+    fn as_ref(&self) -> &DesiredSlot {
+        self
+    }
+}
+
 /// Why a matching node gets no ENI in a subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
@@ -116,6 +133,17 @@ pub enum Skip {
         /// Node zone.
         node_zone: String,
     },
+}
+
+impl Skip {
+    /// The node skipped.
+    pub fn node(&self) -> &str {
+        match self {
+            Skip::NoInstance { node }
+            | Skip::ZoneMismatch { node, .. }
+            | Skip::NoSubnetInZone { node, .. } => node,
+        }
+    }
 }
 
 /// The desired slots of one NodeENI, and the matching nodes that cannot have some.

@@ -16,8 +16,8 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use thiserror::Error;
 use tokio::time::Instant;
 
-use crate::actors::attachment::SlotTiming;
 use crate::actors::limiter::LimiterStrategy;
+use crate::actors::slot::SlotTiming;
 use crate::actors::{Controller, ControllerSettings};
 use crate::aws::{Ec2, Ec2Action};
 use crate::config::{Scenario, SimulateArgs, Strategy};

@@ -7,14 +7,18 @@
 //! the budget keep retrying slowly while reporting the child as degraded. A child is
 //! never dropped.
 
+mod children;
 mod handle;
+mod outbox;
 
+pub use children::{Children, Exited};
 pub use handle::Handle;
+pub use outbox::{Outbox, forward};
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorRef, Message, SupervisionEvent};
+use ractor::{ActorCell, SupervisionEvent};
 use tokio::time::Instant;
 
 /// Backoff and budget for restarting failed children.
@@ -104,47 +108,18 @@ pub struct ChildExit {
 
 impl ChildExit {
     /// The exit a supervision event reports (other events report none).
-    pub fn of(evt: SupervisionEvent) -> Option<ChildExit> {
+    pub fn of(evt: &SupervisionEvent) -> Option<ChildExit> {
         match evt {
             SupervisionEvent::ActorFailed(cell, err) => Some(ChildExit {
-                cell,
+                cell: cell.clone(),
                 failure: Some(err.to_string()),
             }),
             SupervisionEvent::ActorTerminated(cell, _, _) => Some(ChildExit {
-                cell,
+                cell: cell.clone(),
                 failure: None,
             }),
             _ => None,
         }
-    }
-
-    /// Whether `actor` is the one that exited.
-    pub fn is<M: Message>(&self, actor: Option<&ActorRef<M>>) -> bool {
-        actor.is_some_and(|a| a.get_id() == self.cell.get_id())
-    }
-
-    /// Records the restart every supervisor makes of an exited child: counts it in
-    /// `aws_multi_eni_actor_restarts_total{kind}`, logs it with `child` naming which one,
-    /// and answers when to restart.
-    pub fn restart(
-        &self,
-        history: &mut RestartTracker,
-        policy: &RestartPolicy,
-        kind: &str,
-        child: &str,
-    ) -> RestartDecision {
-        let decision = history.on_failure(policy, Instant::now());
-        metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => kind.to_string())
-            .increment(1);
-        tracing::warn!(
-            kind,
-            child,
-            error = self.failure.as_deref().unwrap_or("stopped"),
-            restart_in = ?decision.delay,
-            over_budget = decision.over_budget,
-            "actor exited; restarting"
-        );
-        decision
     }
 }
 

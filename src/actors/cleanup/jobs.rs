@@ -1,51 +1,42 @@
-//! The pool's bookkeeping: the queue of steps handed to idle workers, the jobs with
-//! whoever waits on them, and the detaching set polled in batches.
+//! The pool's book of work: every ENI being torn down with whoever waits on it, the
+//! queue of steps for idle workers, and the detaching ENIs polled in batches. What
+//! follows each answer is decided by [`crate::plan::teardown`]; this only keeps the
+//! records.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use ractor::ActorRef;
 use tokio::time::Instant;
 
-use super::{CleanupError, CleanupMsg, CleanupNotify, CleanupState, Detaching, Job};
-use crate::actors::cleanup_worker::{Step, StepResult, WorkerMsg};
-use crate::aws::{AttachmentStatus, Eni, EniStatus};
+use super::msg::{CleanupError, CleanupNotify};
+use crate::plan::teardown::{Job, Step, Watch};
 
-impl CleanupState {
-    pub(super) fn dispatch(&mut self) {
-        for slot in &mut self.workers {
-            if slot.busy.is_some() {
-                continue;
-            }
-            let Some(actor) = &slot.actor else { continue };
-            let Some((eni_id, step)) = self.queue.pop_front() else {
-                break;
-            };
-            if actor
-                .cast(WorkerMsg {
-                    eni_id: eni_id.clone(),
-                    step: step.clone(),
-                })
-                .is_ok()
-            {
-                slot.busy = Some((eni_id, step));
-            } else {
-                self.queue.push_front((eni_id, step));
-            }
-        }
-        metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(self.jobs.len() as f64);
-    }
+struct Entry {
+    job: Job,
+    notify: Vec<CleanupNotify>,
+}
 
-    /// Starts cleaning `eni_id` (or adds `notify` to the cleanup already running).
-    pub(in crate::actors) fn enqueue(&mut self, eni_id: String, notify: Option<CleanupNotify>) {
-        match self.jobs.get_mut(&eni_id) {
-            Some(job) => job.notify.extend(notify),
+/// The pool's work in progress.
+#[derive(Default)]
+pub struct Jobs {
+    entries: HashMap<String, Entry>,
+    queue: VecDeque<(String, Step)>,
+    watched: HashMap<String, Watch>,
+}
+
+impl Jobs {
+    /// Starts tearing `eni_id` down, or adds `notify` to the teardown already running.
+    pub fn add(&mut self, eni_id: String, notify: Option<CleanupNotify>, now: Instant) {
+        match self.entries.get_mut(&eni_id) {
+            Some(e) => e.notify.extend(notify),
             None => {
-                self.jobs.insert(
+                self.entries.insert(
                     eni_id.clone(),
-                    Job {
+                    Entry {
+                        job: Job {
+                            started: now,
+                            retries: 0,
+                        },
                         notify: notify.into_iter().collect(),
-                        started: Instant::now(),
-                        retries: 0,
                     },
                 );
                 self.queue.push_back((eni_id, Step::Inspect));
@@ -53,127 +44,75 @@ impl CleanupState {
         }
     }
 
-    pub(super) fn finish(&mut self, eni_id: &str, result: Result<(), CleanupError>) {
-        self.detaching.remove(eni_id);
-        let Some(job) = self.jobs.remove(eni_id) else {
-            return;
-        };
-        let outcome = match &result {
-            Ok(()) => {
-                tracing::info!(eni = %eni_id, "ENI detached and deleted");
-                "deleted"
-            }
-            Err(e) => {
-                tracing::warn!(eni = %eni_id, error = %e, "ENI cleanup failed");
-                e.label()
-            }
-        };
-        metrics::counter!(crate::telemetry::metric::CLEANUPS_TOTAL, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!(crate::telemetry::metric::CLEANUP_DURATION_SECONDS)
-            .record(job.started.elapsed().as_secs_f64());
-        for notify in job.notify {
+    /// ENIs in progress.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether `eni_id` is in progress.
+    pub fn has(&self, eni_id: &str) -> bool {
+        self.entries.contains_key(eni_id)
+    }
+
+    /// The job record of `eni_id`.
+    pub fn job(&mut self, eni_id: &str) -> Option<&mut Job> {
+        self.entries.get_mut(eni_id).map(|e| &mut e.job)
+    }
+
+    /// Queues a step behind the others.
+    pub fn queue_back(&mut self, eni_id: String, step: Step) {
+        if self.has(&eni_id) {
+            self.queue.push_back((eni_id, step));
+        }
+    }
+
+    /// Queues a step ahead of the others (work nearly done, or a failed worker's step).
+    pub fn queue_front(&mut self, eni_id: String, step: Step) {
+        if self.has(&eni_id) {
+            self.queue.push_front((eni_id, step));
+        }
+    }
+
+    /// The next step to hand to a worker.
+    pub fn next_step(&mut self) -> Option<(String, Step)> {
+        self.queue.pop_front()
+    }
+
+    /// Starts polling `eni_id` as detaching (once).
+    pub fn watch(&mut self, eni_id: String, now: Instant) {
+        self.watched.entry(eni_id).or_insert(Watch {
+            since: now,
+            forced: false,
+        });
+    }
+
+    /// Stops polling `eni_id`.
+    pub fn unwatch(&mut self, eni_id: &str) {
+        self.watched.remove(eni_id);
+    }
+
+    /// The detaching ENIs.
+    pub fn watched(&self) -> Vec<String> {
+        self.watched.keys().cloned().collect()
+    }
+
+    /// Whether any ENI is detaching.
+    pub fn any_watched(&self) -> bool {
+        !self.watched.is_empty()
+    }
+
+    /// The poll record of `eni_id`.
+    pub fn watch_of(&mut self, eni_id: &str) -> Option<&mut Watch> {
+        self.watched.get_mut(eni_id)
+    }
+
+    /// Ends the teardown of `eni_id`: tells everyone waiting, and returns when it began.
+    pub fn finish(&mut self, eni_id: &str, result: Result<(), CleanupError>) -> Option<Instant> {
+        self.watched.remove(eni_id);
+        let entry = self.entries.remove(eni_id)?;
+        for notify in entry.notify {
             notify(eni_id, result.clone());
         }
-    }
-
-    pub(super) fn schedule_poll(&mut self, myself: &ActorRef<CleanupMsg>) {
-        if !self.polling && !self.detaching.is_empty() {
-            self.polling = true;
-            myself.send_after(self.args.teardown.poll_interval, || CleanupMsg::Poll);
-        }
-    }
-
-    pub(super) fn stepped(
-        &mut self,
-        myself: &ActorRef<CleanupMsg>,
-        eni_id: String,
-        result: StepResult,
-    ) {
-        let policy = self.args.teardown;
-        match result {
-            StepResult::Gone => self.finish(&eni_id, Ok(())),
-            StepResult::NotOwned => self.finish(&eni_id, Err(CleanupError::NotOwned)),
-            StepResult::Failed(e) => self.finish(&eni_id, Err(CleanupError::Failed(e))),
-            StepResult::Detaching => {
-                self.detaching.entry(eni_id).or_insert(Detaching {
-                    since: Instant::now(),
-                    forced: false,
-                });
-                self.schedule_poll(myself);
-            }
-            StepResult::Retry(e) => {
-                let Some(job) = self.jobs.get_mut(&eni_id) else {
-                    return;
-                };
-                if job.started.elapsed() >= policy.give_up_after {
-                    self.finish(
-                        &eni_id,
-                        Err(CleanupError::GaveUp {
-                            after: policy.give_up_after,
-                            last: e,
-                        }),
-                    );
-                    return;
-                }
-                job.retries += 1;
-                let delay = policy
-                    .poll_interval
-                    .saturating_mul(1 << job.retries.min(8))
-                    .min(policy.retry_max);
-                myself.send_after(delay, move || CleanupMsg::Requeue(eni_id, Step::Inspect));
-            }
-        }
-    }
-
-    /// Acts on a poll of the detaching ENIs: delete the available, force stuck detaches.
-    pub(super) fn polled(
-        &mut self,
-        myself: &ActorRef<CleanupMsg>,
-        asked: Vec<String>,
-        found: Vec<Eni>,
-    ) {
-        let policy = self.args.teardown;
-        let by_id: HashMap<String, Eni> = found.into_iter().map(|e| (e.id.clone(), e)).collect();
-        for id in asked {
-            let Some(state) = self.detaching.get_mut(&id) else {
-                continue;
-            };
-            let Some(eni) = by_id.get(&id) else {
-                self.finish(&id, Ok(()));
-                continue;
-            };
-            let attachment = eni
-                .attachment
-                .as_ref()
-                .filter(|a| a.status != AttachmentStatus::Detached);
-            match attachment {
-                None if eni.status == EniStatus::Available => {
-                    self.detaching.remove(&id);
-                    self.queue.push_front((id, Step::Delete));
-                }
-                Some(a) if !state.forced && state.since.elapsed() >= policy.force_after => {
-                    state.forced = true;
-                    self.queue.push_front((
-                        id,
-                        Step::Detach {
-                            attachment_id: a.attachment_id.clone(),
-                            force: true,
-                        },
-                    ));
-                }
-                _ if state.since.elapsed() >= policy.give_up_after => {
-                    self.finish(
-                        &id,
-                        Err(CleanupError::GaveUp {
-                            after: policy.give_up_after,
-                            last: "still not detached".into(),
-                        }),
-                    );
-                }
-                _ => {}
-            }
-        }
-        self.schedule_poll(myself);
+        Some(entry.job.started)
     }
 }

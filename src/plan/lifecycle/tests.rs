@@ -6,36 +6,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::*;
-use crate::plan::slots::SlotKey;
-
-fn desired() -> DesiredSlot {
-    DesiredSlot {
-        key: SlotKey {
-            node: "node-a".into(),
-            instance_id: "i-1".into(),
-            subnet_id: "subnet-1".into(),
-        },
-        zone: "us-east-1a".into(),
-        subnet_cidr: "10.0.1.0/24".into(),
-        position: 0,
-        preferred_device_index: 1,
-        network_card: 0,
-        security_groups: vec!["sg-1".into()],
-        delete_on_termination: true,
-        description: "d".into(),
-    }
-}
+use crate::plan::fixtures::{desired, eni_in};
 
 fn eni(id: &str, state: EniState) -> SeenEni {
-    SeenEni {
-        id: id.into(),
-        mac: "02:00:00:00:00:01".into(),
-        state,
-        security_groups: vec!["sg-1".into()],
-        intent_index: Some(1),
-        incarnation: Some(0),
-        legacy: false,
-    }
+    eni_in(id, state)
 }
 
 fn attached(index: u32, card: u32, dot: bool) -> EniState {
@@ -298,7 +272,7 @@ fn an_invisible_known_eni_is_waited_for_then_replaced_with_a_new_token() {
     let now = Instant::now();
     let m = SlotMemory {
         incarnation: 2,
-        known: Some(("eni-1".into(), Some(now))),
+        known: Some(Known::eni("eni-1", Some(now))),
     };
     assert_eq!(
         decide(
@@ -327,7 +301,7 @@ fn an_invisible_known_eni_is_waited_for_then_replaced_with_a_new_token() {
     // Just created, not yet seen missing: wait.
     let fresh = SlotMemory {
         incarnation: 0,
-        known: Some(("eni-1".into(), None)),
+        known: Some(Known::eni("eni-1", None)),
     };
     assert_eq!(
         decide(&desired(), &[], None, false, &fresh, now).action,

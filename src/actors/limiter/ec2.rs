@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
-use super::limiter::{LimiterHandle, Priority};
+use super::msg::{LimiterHandle, Priority};
 use crate::aws::{
     AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
     Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,

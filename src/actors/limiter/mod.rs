@@ -14,71 +14,14 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
-use crate::aws::{BucketSpec, BucketTable, Ec2Action};
+use crate::aws::{BucketSpec, Ec2Action};
 use crate::clock::{TokenBucket, TokioClock};
-use crate::supervision::Handle;
 
-/// Who is waiting: served in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    /// Detaching and deleting ENIs nobody wants (frees capacity, ends leaks).
-    Teardown = 0,
-    /// Creating and attaching ENIs users asked for.
-    Rollout = 1,
-    /// Orphan sweeps and drift checks.
-    Background = 2,
-}
+mod ec2;
+mod msg;
 
-/// Messages of the limiter.
-pub enum LimiterMsg {
-    /// Wait for a token of `action`; the reply is the grant.
-    Acquire {
-        /// The EC2 action about to be called.
-        action: Ec2Action,
-        /// Queue position.
-        priority: Priority,
-        /// Answered when the token is granted.
-        reply: RpcReplyPort<()>,
-    },
-    /// How a granted call ended (throttled or not).
-    Outcome {
-        /// The action.
-        action: Ec2Action,
-        /// Whether EC2 throttled it.
-        throttled: bool,
-    },
-    /// Internal: tokens may be available for `action`.
-    Wake(Ec2Action),
-}
-
-/// How EC2 calls are paced: this project's way, or a peer's (for side-by-side
-/// comparisons in `eni-controller simulate`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LimiterStrategy {
-    /// One bucket per EC2 action mirroring AWS's, adaptive on throttles (this project).
-    PerAction,
-    /// One bucket shared by every call, fixed (as Cilium's operator does).
-    Global {
-        /// Refill per second.
-        qps: f64,
-        /// Burst.
-        burst: u32,
-    },
-    /// No client-side limit: throttles are only retried with backoff (as the Go
-    /// controller does).
-    Unlimited,
-}
-
-/// How the limiter is configured.
-#[derive(Debug, Clone)]
-pub struct LimiterArgs {
-    /// Which pacing.
-    pub strategy: LimiterStrategy,
-    /// Per-action buckets (AWS's defaults unless the account has other limits).
-    pub buckets: BucketTable,
-    /// Fraction of each bucket's capacity left unused as a safety margin (0.0 to 0.5).
-    pub reserve: f64,
-}
+pub use ec2::LimitedEc2;
+pub use msg::{LimiterArgs, LimiterHandle, LimiterMsg, LimiterStrategy, Priority};
 
 const CELLS_PER_TOKEN: u32 = 100;
 const MAX_PRICE: f64 = 8.0;
@@ -289,32 +232,5 @@ impl Actor for Limiter {
             }
         }
         Ok(())
-    }
-}
-
-/// A restart-proof handle to the limiter.
-pub type LimiterHandle = Handle<LimiterMsg>;
-
-impl Handle<LimiterMsg> {
-    /// Waits for a token; `false` if the limiter is gone (the caller should retry later).
-    pub async fn acquire(&self, action: Ec2Action, priority: Priority) -> bool {
-        matches!(
-            self.current()
-                .call(
-                    |reply| LimiterMsg::Acquire {
-                        action,
-                        priority,
-                        reply
-                    },
-                    None
-                )
-                .await,
-            Ok(ractor::rpc::CallResult::Success(()))
-        )
-    }
-
-    /// Reports how a granted call ended.
-    pub fn outcome(&self, action: Ec2Action, throttled: bool) {
-        self.cast(LimiterMsg::Outcome { action, throttled });
     }
 }

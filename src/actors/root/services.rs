@@ -1,28 +1,26 @@
 //! The services beside the NodeENI actors: the EC2 rate limiter and the cleanup pool,
-//! started, identified and restarted by the root.
+//! started, supervised and restarted by the root behind restart-proof handles.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorCell, ActorProcessingErr, SupervisionEvent};
 use tokio::sync::Semaphore;
 
-use super::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
-use super::instances::InstanceBatcher;
-use super::limited_ec2::LimitedEc2;
-use super::limiter::{Limiter, LimiterArgs, LimiterMsg, Priority};
-use super::nodeeni::NodeEniDeps;
-use super::root::RootMsg;
-use super::settings::ControllerSettings;
+use crate::actors::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
+use crate::actors::instances::InstanceBatcher;
+use crate::actors::limiter::{LimitedEc2, Limiter, LimiterArgs, LimiterMsg, Priority};
+use crate::actors::nodeeni::NodeEniDeps;
+use crate::actors::settings::ControllerSettings;
 use crate::aws::Ec2;
 use crate::aws::resolve::Resolver;
 use crate::k8s::Cluster;
 use crate::plan::orphans::DesiredSnapshot;
-use crate::supervision::Handle;
-use crate::supervision::RestartTracker;
+use crate::supervision::{Children, Handle};
 
 /// Which service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Service {
     /// The EC2 rate limiter.
     Limiter,
@@ -30,13 +28,12 @@ pub enum Service {
     Cleanup,
 }
 
-impl Service {
-    /// Metric label.
-    pub fn label(self) -> &'static str {
-        match self {
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             Service::Limiter => "limiter",
             Service::Cleanup => "cleanup",
-        }
+        })
     }
 }
 
@@ -48,20 +45,29 @@ pub struct Services {
     in_flight: Arc<Semaphore>,
     limiter: Handle<LimiterMsg>,
     cleanup: Handle<CleanupMsg>,
-    limiter_restarts: RestartTracker,
-    cleanup_restarts: RestartTracker,
+    limiter_children: Children<Service>,
+    cleanup_children: Children<Service>,
+}
+
+fn limited(
+    ec2: &Arc<dyn Ec2>,
+    limiter: &Handle<LimiterMsg>,
+    in_flight: &Arc<Semaphore>,
+    p: Priority,
+) -> LimitedEc2 {
+    LimitedEc2::new(ec2.clone(), limiter.clone(), in_flight.clone(), p)
 }
 
 async fn spawn_limiter(
     settings: &ControllerSettings,
-    root: &ActorRef<RootMsg>,
-) -> Result<ActorRef<LimiterMsg>, ActorProcessingErr> {
+    root: &ActorCell,
+) -> Result<ractor::ActorRef<LimiterMsg>, ActorProcessingErr> {
     let args = LimiterArgs {
         strategy: settings.strategy,
         buckets: settings.buckets.clone(),
         reserve: settings.bucket_reserve,
     };
-    Ok(Actor::spawn_linked(None, Limiter, args, root.get_cell())
+    Ok(Actor::spawn_linked(None, Limiter, args, root.clone())
         .await?
         .0)
 }
@@ -69,8 +75,8 @@ async fn spawn_limiter(
 async fn spawn_cleanup(
     settings: &ControllerSettings,
     ec2: LimitedEc2,
-    root: &ActorRef<RootMsg>,
-) -> Result<ActorRef<CleanupMsg>, ActorProcessingErr> {
+    root: &ActorCell,
+) -> Result<ractor::ActorRef<CleanupMsg>, ActorProcessingErr> {
     let args = CleanupArgs {
         ec2,
         cluster: settings.cluster_name.clone(),
@@ -79,11 +85,9 @@ async fn spawn_cleanup(
         orphan_grace: settings.orphan_grace,
         restart: settings.restart,
     };
-    Ok(
-        Actor::spawn_linked(None, CleanupPool, args, root.get_cell())
-            .await?
-            .0,
-    )
+    Ok(Actor::spawn_linked(None, CleanupPool, args, root.clone())
+        .await?
+        .0)
 }
 
 impl Services {
@@ -94,14 +98,23 @@ impl Services {
         settings: ControllerSettings,
         ec2: Arc<dyn Ec2>,
         cluster: Arc<dyn Cluster>,
-        root: &ActorRef<RootMsg>,
+        root: &ActorCell,
     ) -> Result<(Self, NodeEniDeps), ActorProcessingErr> {
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-        let limiter = Handle::new(spawn_limiter(&settings, root).await?);
-        let limited = |p| LimitedEc2::new(ec2.clone(), limiter.clone(), in_flight.clone(), p);
-        let cleanup =
-            Handle::new(spawn_cleanup(&settings, limited(Priority::Teardown), root).await?);
-        let rollout = limited(Priority::Rollout);
+        let limiter_ref = spawn_limiter(&settings, root).await?;
+        let limiter = Handle::new(limiter_ref.clone());
+        let cleanup_ref = spawn_cleanup(
+            &settings,
+            limited(&ec2, &limiter, &in_flight, Priority::Teardown),
+            root,
+        )
+        .await?;
+        let cleanup = Handle::new(cleanup_ref.clone());
+        let mut limiter_children = Children::new("limiter", settings.restart);
+        limiter_children.started(Service::Limiter, &limiter_ref);
+        let mut cleanup_children = Children::new("cleanup", settings.restart);
+        cleanup_children.started(Service::Cleanup, &cleanup_ref);
+        let rollout = limited(&ec2, &limiter, &in_flight, Priority::Rollout);
         let deps = NodeEniDeps {
             cluster,
             resolver: Arc::new(Resolver::new(
@@ -124,51 +137,45 @@ impl Services {
             in_flight,
             limiter,
             cleanup,
-            limiter_restarts: RestartTracker::default(),
-            cleanup_restarts: RestartTracker::default(),
+            limiter_children,
+            cleanup_children,
         };
         Ok((services, deps))
     }
 
-    /// Which service `cell` is, if any.
-    pub fn identify(&self, cell: &ActorCell) -> Option<Service> {
-        let id = cell.get_id();
-        if self.limiter.current().get_id() == id {
-            Some(Service::Limiter)
-        } else if self.cleanup.current().get_id() == id {
-            Some(Service::Cleanup)
-        } else {
-            None
+    /// The service an exit belongs to, if any, and when to restart it.
+    pub fn exited(&mut self, evt: &SupervisionEvent) -> Option<(Service, Duration)> {
+        for children in [&mut self.limiter_children, &mut self.cleanup_children] {
+            if let Some(exited) = children.exited(evt) {
+                let delay = children.restart(&exited).delay;
+                return Some((exited.key, delay));
+            }
         }
-    }
-
-    /// The restart history of a service.
-    pub fn history(&mut self, which: Service) -> &mut RestartTracker {
-        match which {
-            Service::Limiter => &mut self.limiter_restarts,
-            Service::Cleanup => &mut self.cleanup_restarts,
-        }
+        None
     }
 
     /// Restarts a service and points its handle at the new actor.
     pub async fn restart(
         &mut self,
-        root: &ActorRef<RootMsg>,
+        root: &ActorCell,
         which: Service,
     ) -> Result<(), ActorProcessingErr> {
         match which {
-            Service::Limiter => self
-                .limiter
-                .replace(spawn_limiter(&self.settings, root).await?),
+            Service::Limiter => {
+                let actor = spawn_limiter(&self.settings, root).await?;
+                self.limiter_children.started(which, &actor);
+                self.limiter.replace(actor);
+            }
             Service::Cleanup => {
-                let ec2 = LimitedEc2::new(
-                    self.ec2.clone(),
-                    self.limiter.clone(),
-                    self.in_flight.clone(),
+                let ec2 = limited(
+                    &self.ec2,
+                    &self.limiter,
+                    &self.in_flight,
                     Priority::Teardown,
                 );
-                self.cleanup
-                    .replace(spawn_cleanup(&self.settings, ec2, root).await?);
+                let actor = spawn_cleanup(&self.settings, ec2, root).await?;
+                self.cleanup_children.started(which, &actor);
+                self.cleanup.replace(actor);
             }
         }
         Ok(())

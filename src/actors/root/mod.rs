@@ -7,19 +7,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::task::JoinHandle;
 
+mod services;
+
 use super::nodeeni::{NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
-use super::root_services::{Service, Services};
 use super::settings::ControllerSettings;
 use crate::aws::Ec2;
 use crate::k8s::{Change, Cluster, NodeENI, NodeView};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::plan::selector::matches;
-use crate::supervision::ChildExit;
-use crate::supervision::RestartTracker;
+use crate::supervision::{Children, forward};
+use services::{Service, Services};
 
 /// Messages of the root.
 pub enum RootMsg {
@@ -47,18 +47,13 @@ pub struct RootArgs {
     pub synced: Arc<AtomicBool>,
 }
 
-struct Entry {
-    obj: NodeENI,
-    actor: Option<ActorRef<NodeEniMsg>>,
-    restarts: RestartTracker,
-}
-
 /// The root's state.
 pub struct RootState {
     cluster: Arc<dyn Cluster>,
     services: Services,
     deps: Arc<NodeEniDeps>,
-    nodeenis: HashMap<String, Entry>,
+    nodeenis: HashMap<String, NodeENI>,
+    children: Children<String>,
     nodes: HashMap<String, NodeView>,
     nodes_synced: bool,
     nodeenis_synced: bool,
@@ -83,18 +78,16 @@ impl RootState {
         myself: &ActorRef<RootMsg>,
         name: &str,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(entry) = self.nodeenis.get(name) else {
+        let Some(obj) = self.nodeenis.get(name) else {
             return Ok(());
         };
         let args = NodeEniArgs {
-            nodeeni: entry.obj.clone(),
-            nodes: self.nodes_synced.then(|| self.matching(&entry.obj)),
+            nodeeni: obj.clone(),
+            nodes: self.nodes_synced.then(|| self.matching(obj)),
             deps: self.deps.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, NodeEniActor, args, myself.get_cell()).await?;
-        if let Some(entry) = self.nodeenis.get_mut(name) {
-            entry.actor = Some(actor);
-        }
+        self.children.started(name.to_string(), &actor);
         Ok(())
     }
 
@@ -107,38 +100,23 @@ impl RootState {
         let replaced = self
             .nodeenis
             .get(&name)
-            .is_some_and(|e| e.obj.metadata.uid != obj.metadata.uid);
+            .is_some_and(|o| o.metadata.uid != obj.metadata.uid);
         if replaced {
             self.deleted(&name);
         }
-        match self.nodeenis.get_mut(&name) {
-            Some(entry) => {
-                entry.obj = obj.clone();
-                if let Some(a) = &entry.actor {
-                    let _ = a.cast(NodeEniMsg::Spec(Box::new(obj)));
-                }
-            }
-            None => {
-                self.nodeenis.insert(
-                    name.clone(),
-                    Entry {
-                        obj,
-                        actor: None,
-                        restarts: RestartTracker::default(),
-                    },
-                );
-                self.start_nodeeni(myself, &name).await?;
-            }
+        let known = self.nodeenis.insert(name.clone(), obj.clone()).is_some();
+        if !known {
+            return self.start_nodeeni(myself, &name).await;
+        }
+        if let Some(a) = self.children.get::<NodeEniMsg>(&name) {
+            let _ = a.cast(NodeEniMsg::Spec(Box::new(obj)));
         }
         Ok(())
     }
 
     fn deleted(&mut self, name: &str) {
-        if let Some(entry) = self.nodeenis.remove(name)
-            && let Some(actor) = entry.actor
-        {
-            actor.stop(Some("NodeENI deleted".into()));
-        }
+        self.nodeenis.remove(name);
+        self.children.stop(&name.to_string(), "NodeENI deleted");
     }
 
     fn node_changed(&mut self, view: Option<NodeView>, name: &str) {
@@ -146,11 +124,13 @@ impl RootState {
             Some(v) => self.nodes.insert(name.to_string(), v.clone()),
             None => self.nodes.remove(name),
         };
-        for entry in self.nodeenis.values() {
-            let sel = &entry.obj.spec.node_selector;
+        for (nodeeni, obj) in &self.nodeenis {
+            let sel = &obj.spec.node_selector;
             let before = old.as_ref().is_some_and(|o| matches(sel, &o.labels));
             let now = view.as_ref().is_some_and(|v| matches(sel, &v.labels));
-            let Some(actor) = &entry.actor else { continue };
+            let Some(actor) = self.children.get::<NodeEniMsg>(nodeeni) else {
+                continue;
+            };
             match &view {
                 Some(v) if before || now => {
                     let _ = actor.cast(NodeEniMsg::Node(v.clone()));
@@ -180,14 +160,21 @@ impl Actor for RootActor {
         myself: ActorRef<RootMsg>,
         args: RootArgs,
     ) -> Result<RootState, ActorProcessingErr> {
-        let (services, deps) =
-            Services::start(args.settings, args.ec2, args.cluster.clone(), &myself).await?;
+        let restart = args.settings.restart;
+        let (services, deps) = Services::start(
+            args.settings,
+            args.ec2,
+            args.cluster.clone(),
+            &myself.get_cell(),
+        )
+        .await?;
         let deps = Arc::new(deps);
         Ok(RootState {
             cluster: args.cluster,
             services,
             deps,
             nodeenis: HashMap::new(),
+            children: Children::new("nodeeni", restart),
             nodes: HashMap::new(),
             nodes_synced: false,
             nodeenis_synced: false,
@@ -201,24 +188,11 @@ impl Actor for RootActor {
         myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let me = myself.clone();
-        let mut nodes = st.cluster.nodes();
-        st.watches.push(tokio::spawn(async move {
-            while let Some(change) = nodes.next().await {
-                if me.cast(RootMsg::Nodes(change)).is_err() {
-                    break;
-                }
-            }
-        }));
-        let me = myself.clone();
-        let mut nodeenis = st.cluster.nodeenis();
-        st.watches.push(tokio::spawn(async move {
-            while let Some(change) = nodeenis.next().await {
-                if me.cast(RootMsg::NodeEnis(Box::new(change))).is_err() {
-                    break;
-                }
-            }
-        }));
+        let nodes = forward(st.cluster.nodes(), myself.clone(), RootMsg::Nodes);
+        let nodeenis = forward(st.cluster.nodeenis(), myself.clone(), |c| {
+            RootMsg::NodeEnis(Box::new(c))
+        });
+        st.watches.extend([nodes, nodeenis]);
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
             RootMsg::Sweep
         });
@@ -276,9 +250,9 @@ impl Actor for RootActor {
             RootMsg::Nodes(Change::Resync(list)) => {
                 st.nodes = list.into_iter().map(|v| (v.name.clone(), v)).collect();
                 st.nodes_synced = true;
-                for entry in st.nodeenis.values() {
-                    if let Some(a) = &entry.actor {
-                        let _ = a.cast(NodeEniMsg::Nodes(st.matching(&entry.obj)));
+                for (name, obj) in &st.nodeenis {
+                    if let Some(a) = st.children.get::<NodeEniMsg>(name) {
+                        let _ = a.cast(NodeEniMsg::Nodes(st.matching(obj)));
                     }
                 }
                 st.mark_synced();
@@ -293,11 +267,13 @@ impl Actor for RootActor {
                 }
             }
             RootMsg::RestartNodeEni(name) => {
-                if st.nodeenis.get(&name).is_some_and(|e| e.actor.is_none()) {
+                if st.nodeenis.contains_key(&name) && st.children.down(&name) {
                     st.start_nodeeni(&myself, &name).await?;
                 }
             }
-            RootMsg::RestartService(which) => st.services.restart(&myself, which).await?,
+            RootMsg::RestartService(which) => {
+                st.services.restart(&myself.get_cell(), which).await?
+            }
         }
         Ok(())
     }
@@ -308,38 +284,24 @@ impl Actor for RootActor {
         evt: SupervisionEvent,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(exit) = ChildExit::of(evt) else {
-            return Ok(());
-        };
-        let policy = st.services.settings.restart;
-        if let Some(which) = st.services.identify(&exit.cell) {
-            let delay = exit
-                .restart(
-                    st.services.history(which),
-                    &policy,
-                    which.label(),
-                    which.label(),
-                )
-                .delay;
+        if let Some((which, delay)) = st.services.exited(&evt) {
             myself.send_after(delay, move || RootMsg::RestartService(which));
             return Ok(());
         }
-        let Some((name, entry)) = st
-            .nodeenis
-            .iter_mut()
-            .find(|(_, e)| exit.is(e.actor.as_ref()))
-        else {
+        let Some(exited) = st.children.exited(&evt) else {
             return Ok(());
         };
-        entry.actor = None;
-        let deleted_cleanly =
-            exit.failure.is_none() && entry.obj.metadata.deletion_timestamp.is_some();
+        let deleted_cleanly = exited.failure.is_none()
+            && st
+                .nodeenis
+                .get(&exited.key)
+                .is_some_and(|o| o.metadata.deletion_timestamp.is_some());
         if deleted_cleanly {
             return Ok(());
         }
-        let decision = exit.restart(&mut entry.restarts, &policy, "nodeeni", name);
-        let name = name.clone();
-        myself.send_after(decision.delay, move || RootMsg::RestartNodeEni(name));
+        let delay = st.children.restart(&exited).delay;
+        let name = exited.key;
+        myself.send_after(delay, move || RootMsg::RestartNodeEni(name));
         Ok(())
     }
 }
@@ -347,9 +309,9 @@ impl Actor for RootActor {
 /// Asks every NodeENI actor for its desired slots (concurrently, each with a timeout);
 /// an actor that does not answer counts as not settled, so its ENIs are left alone.
 async fn snapshot(st: &RootState) -> DesiredSnapshot {
-    let asks = st.nodeenis.values().map(|e| {
-        let uid = e.obj.metadata.uid.clone().unwrap_or_default();
-        let actor = e.actor.clone();
+    let asks = st.nodeenis.iter().map(|(name, obj)| {
+        let uid = obj.metadata.uid.clone().unwrap_or_default();
+        let actor = st.children.get::<NodeEniMsg>(name);
         async move {
             let set = match actor {
                 Some(a) => match a

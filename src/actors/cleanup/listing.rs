@@ -1,0 +1,68 @@
+//! The pool's listings, run in tasks off the pool's handler: the batched poll of
+//! detaching ENIs, and the orphan sweep's listing of every ENI this cluster owns.
+
+use ractor::ActorRef;
+
+use super::msg::CleanupMsg;
+use crate::actors::limiter::{LimitedEc2, Priority};
+use crate::aws::Eni;
+use crate::aws::{Ec2, EniFilter, EniStatus, Ownership, describe_all_enis, ownership};
+use crate::plan::orphans::{DesiredSnapshot, OwnedEniView};
+
+/// IDs per describe when polling detaching ENIs (EC2 takes up to 200 filter values).
+const POLL_BATCH: usize = 200;
+
+/// Describes `ids` in batches, in a task, and reports to the pool.
+pub fn poll(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
+    let ec2 = ec2.clone();
+    let me = pool.clone();
+    tokio::spawn(async move {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(POLL_BATCH) {
+            let filter = EniFilter::by_ids(chunk.iter().cloned());
+            match describe_all_enis(&ec2 as &dyn Ec2, &filter).await {
+                Ok(enis) => found.extend(enis),
+                Err(e) => {
+                    let _ = me.cast(CleanupMsg::Polled(ids, Err(e)));
+                    return;
+                }
+            }
+        }
+        let _ = me.cast(CleanupMsg::Polled(ids, Ok(found)));
+    });
+}
+
+/// Lists every ENI this cluster owns at background priority, in a task, for the sweep.
+pub fn list_owned(
+    pool: &ActorRef<CleanupMsg>,
+    ec2: &LimitedEc2,
+    cluster: &str,
+    snapshot: DesiredSnapshot,
+) {
+    let ec2 = ec2.with_priority(Priority::Background);
+    let filter = ownership::owned_by(cluster);
+    let me = pool.clone();
+    tokio::spawn(async move {
+        let listed = describe_all_enis(&ec2, &filter).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "orphan sweep could not list ENIs");
+            Vec::new()
+        });
+        let _ = me.cast(CleanupMsg::SweepListed(snapshot, listed));
+    });
+}
+
+/// The sweep's view of the owned ENIs listed.
+pub fn owned_views(enis: &[Eni], cluster: &str) -> Vec<OwnedEniView> {
+    enis.iter()
+        .filter_map(|e| match Ownership::of(&e.tags, cluster) {
+            Ownership::Owned(o) => Some(OwnedEniView {
+                eni_id: e.id.clone(),
+                nodeeni_uid: o.nodeeni_uid,
+                instance_id: o.instance_id,
+                subnet_id: o.subnet_id,
+                available: e.status == EniStatus::Available,
+            }),
+            _ => None,
+        })
+        .collect()
+}

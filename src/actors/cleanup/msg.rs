@@ -1,0 +1,50 @@
+//! The cleanup pool's messages and what it answers with.
+
+use ractor::RpcReplyPort;
+
+use super::worker::StepDone;
+use crate::aws::{Ec2Error, Eni};
+use crate::plan::orphans::DesiredSnapshot;
+use crate::plan::teardown::{Step, TeardownError};
+
+/// Why a cleanup did not delete its ENI, typed from the worker's step to the NodeENI that
+/// asked (its Event and retry); [`TeardownError::label`] is the metric outcome.
+pub type CleanupError = TeardownError<Ec2Error>;
+
+/// Called once with the outcome of a cleanup.
+pub type CleanupNotify = Box<dyn FnOnce(&str, Result<(), CleanupError>) + Send>;
+
+/// Messages of the pool.
+pub enum CleanupMsg {
+    /// Detach and delete an ENI.
+    Clean {
+        /// The ENI.
+        eni_id: String,
+        /// Why (for logs).
+        reason: &'static str,
+        /// Told the outcome.
+        notify: Option<CleanupNotify>,
+    },
+    /// A worker finished a step.
+    Stepped(StepDone),
+    /// Run a step again after a backoff.
+    Requeue(String, Step),
+    /// Time to check the detaching ENIs.
+    Poll,
+    /// What the check found: the IDs asked, and the ENIs found or why none were.
+    Polled(Vec<String>, Result<Vec<Eni>, Ec2Error>),
+    /// Sweep for orphans against the desired state.
+    Sweep(DesiredSnapshot),
+    /// The sweep's listing.
+    SweepListed(DesiredSnapshot, Vec<Eni>),
+    /// Start a failed worker again.
+    RestartWorker(usize),
+    /// ENIs being cleaned up (tests, metrics).
+    Pending(RpcReplyPort<usize>),
+}
+
+impl From<StepDone> for CleanupMsg {
+    fn from(done: StepDone) -> Self {
+        CleanupMsg::Stepped(done)
+    }
+}

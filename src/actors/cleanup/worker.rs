@@ -1,0 +1,134 @@
+//! One cleanup worker: runs single teardown steps (inspect, detach, delete) and reports
+//! each result; the rules deciding the step and reading its answer are
+//! [`crate::plan::teardown`]. A worker never waits for a detach to finish: the pool
+//! polls detaching ENIs in batches.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::Instrument;
+
+use crate::actors::limiter::LimitedEc2;
+use crate::actors::refusal::classified;
+use crate::aws::{AttachmentStatus, Ec2, Ec2Error, Eni, EniStatus, Ownership, describe_eni};
+use crate::plan::teardown::{Seen, Step, StepResult, after_call, inspect};
+use crate::supervision::Outbox;
+
+/// A teardown ENI as the rules see it, from one describe (`None`: not found).
+pub fn seen(eni: Option<&Eni>, cluster: &str) -> Seen {
+    let Some(eni) = eni else {
+        return Seen::Gone;
+    };
+    if !matches!(Ownership::of(&eni.tags, cluster), Ownership::Owned(_)) {
+        return Seen::NotOwned;
+    }
+    match &eni.attachment {
+        Some(a) if a.status == AttachmentStatus::Detaching => Seen::Detaching {
+            attachment_id: Some(a.attachment_id.clone()),
+        },
+        Some(a) if a.status != AttachmentStatus::Detached => Seen::Attached {
+            attachment_id: a.attachment_id.clone(),
+        },
+        _ if eni.status == EniStatus::Detaching => Seen::Detaching {
+            attachment_id: None,
+        },
+        _ => Seen::Available,
+    }
+}
+
+async fn call(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> {
+    let answer = match step {
+        Step::Inspect => return StepResult::Detaching,
+        Step::Detach {
+            attachment_id,
+            force,
+        } => ec2.detach_eni(attachment_id, *force).await,
+        Step::Delete => ec2.delete_eni(eni_id).await,
+    };
+    after_call(step, classified(answer))
+}
+
+/// Runs one step for `eni_id`: an inspection reads the ENI and makes the call it needs.
+pub async fn run_step(
+    ec2: &dyn Ec2,
+    cluster: &str,
+    eni_id: &str,
+    step: &Step,
+) -> StepResult<Ec2Error> {
+    if *step != Step::Inspect {
+        return call(ec2, eni_id, step).await;
+    }
+    let eni = match classified(describe_eni(ec2, eni_id).await) {
+        Ok(e) => e,
+        Err(r) if r.retryable() => return StepResult::Retry(r.error),
+        Err(r) => return StepResult::Failed(r.error),
+    };
+    match inspect(&seen(eni.as_ref(), cluster)) {
+        Ok(next) => call(ec2, eni_id, &next).await,
+        Err(done) => done,
+    }
+}
+
+/// A step the worker ran, for the pool.
+pub struct StepDone {
+    /// The ENI.
+    pub eni_id: String,
+    /// Which worker ran it.
+    pub worker: usize,
+    /// How it ended.
+    pub result: StepResult<Ec2Error>,
+}
+
+/// Work for a worker.
+pub struct WorkerMsg {
+    /// The ENI.
+    pub eni_id: String,
+    /// The step.
+    pub step: Step,
+}
+
+/// Arguments of a worker.
+#[derive(Clone)]
+pub struct WorkerArgs {
+    /// EC2 at teardown priority.
+    pub ec2: LimitedEc2,
+    /// The cluster name (ownership check).
+    pub cluster: String,
+    /// Where results go.
+    pub done: Outbox<StepDone>,
+    /// Its index in the pool.
+    pub index: usize,
+}
+
+/// The worker actor.
+pub struct CleanupWorker;
+
+impl Actor for CleanupWorker {
+    type Msg = WorkerMsg;
+    type State = WorkerArgs;
+    type Arguments = WorkerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<WorkerMsg>,
+        args: WorkerArgs,
+    ) -> Result<WorkerArgs, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<WorkerMsg>,
+        msg: WorkerMsg,
+        st: &mut WorkerArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        let span = tracing::info_span!("cleanup", eni = %msg.eni_id);
+        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, &msg.step)
+            .instrument(span)
+            .await;
+        st.done.send(StepDone {
+            eni_id: msg.eni_id,
+            worker: st.index,
+            result,
+        });
+        Ok(())
+    }
+}

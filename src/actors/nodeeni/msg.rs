@@ -1,0 +1,101 @@
+//! What a NodeENI actor is started with and receives.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::RpcReplyPort;
+
+use crate::actors::cleanup::{CleanupError, CleanupMsg};
+use crate::actors::instances::InstanceBatcher;
+use crate::actors::limiter::LimitedEc2;
+use crate::actors::slot::{SlotDeps, SlotReport, SlotTiming, SlotUpdate};
+use crate::aws::resolve::Resolver;
+use crate::k8s::{Cluster, NodeENI, NodeView, Notice};
+use crate::plan::slots::SlotKey;
+use crate::supervision::{Handle, RestartPolicy};
+
+/// Messages of a NodeENI actor.
+pub enum NodeEniMsg {
+    /// The NodeENI object changed (spec, deletion, finalizers, or its own status).
+    Spec(Box<NodeENI>),
+    /// Every node matching the selector (after the root's first or a new resync).
+    Nodes(Vec<NodeView>),
+    /// A node that matched before or matches now changed.
+    Node(NodeView),
+    /// A node that matched was deleted.
+    NodeGone(String),
+    /// A slot's progress.
+    Report(SlotKey, SlotReport),
+    /// An Event a slot wants recorded.
+    SlotNotice(Notice),
+    /// The cleanup pool finished with an ENI.
+    Cleaned(String, Result<(), CleanupError>),
+    /// Resolve, sweep, reconcile children, progress a deletion.
+    Tick,
+    /// Write the status if it changed.
+    Flush,
+    /// Start a failed slot again.
+    RestartSlot(SlotKey),
+    /// The desired (instance, subnet) pairs, or `None` if not settled (orphan sweep).
+    Desired(RpcReplyPort<Option<HashSet<(String, String)>>>),
+}
+
+impl From<SlotUpdate> for NodeEniMsg {
+    fn from(update: SlotUpdate) -> Self {
+        match update {
+            SlotUpdate::Report(key, report) => NodeEniMsg::Report(key, report),
+            SlotUpdate::Notice(notice) => NodeEniMsg::SlotNotice(notice),
+        }
+    }
+}
+
+/// What every NodeENI actor shares.
+pub struct NodeEniDeps {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// EC2 at rollout priority.
+    pub ec2: LimitedEc2,
+    /// Name resolution and limits.
+    pub resolver: Arc<Resolver>,
+    /// Batched instance lookups.
+    pub instances: InstanceBatcher,
+    /// The cleanup pool.
+    pub cleanup: Handle<CleanupMsg>,
+    /// Cluster name (ownership).
+    pub cluster_name: String,
+    /// Slot polling and retries.
+    pub timing: SlotTiming,
+    /// Restart policy for slots.
+    pub restart: RestartPolicy,
+    /// Full re-listing of this NodeENI's ENIs (drift and leak detection).
+    pub resync_interval: Duration,
+    /// Status writes are batched over this long.
+    pub status_debounce: Duration,
+}
+
+impl NodeEniDeps {
+    /// What the slots of the NodeENI `name` (UID `uid`) share.
+    pub fn for_slots(&self, name: String, uid: String) -> SlotDeps {
+        SlotDeps {
+            ec2: self.ec2.clone(),
+            resolver: self.resolver.clone(),
+            instances: self.instances.clone(),
+            cleanup: self.cleanup.clone(),
+            cluster: self.cluster_name.clone(),
+            nodeeni_name: name,
+            nodeeni_uid: uid,
+            timing: self.timing,
+        }
+    }
+}
+
+/// How a NodeENI actor starts.
+pub struct NodeEniArgs {
+    /// The object.
+    pub nodeeni: NodeENI,
+    /// Matching nodes, when the root has them.
+    pub nodes: Option<Vec<NodeView>>,
+    /// Shared dependencies.
+    pub deps: Arc<NodeEniDeps>,
+}

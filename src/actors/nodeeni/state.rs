@@ -1,0 +1,406 @@
+//! A NodeENI actor's state and what each message does to it. The rules it applies are
+//! in [`crate::plan::nodeeni`]; the reads and translations in [`super::io`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::time::Instant;
+
+use super::cleanups::Cleanups;
+use super::io;
+use super::msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::slots::{Reported, Slots};
+use super::status::StatusBook;
+use super::sweep::{Listing, Sweep};
+use crate::actors::cleanup::CleanupError;
+use crate::actors::slot::SlotReport;
+use crate::k8s::status::{Problem, build_status};
+use crate::k8s::{NodeENI, NodeView, Notice};
+use crate::plan::nodeeni::{self as rules, Skips};
+use crate::plan::slots::{ResolvedSpec, SlotKey, plan_slots};
+
+const RETRY: Duration = Duration::from_secs(5);
+
+/// The actor's state.
+pub struct NodeEniState {
+    deps: Arc<NodeEniDeps>,
+    uid: String,
+    obj: NodeENI,
+    nodes: Option<BTreeMap<String, NodeView>>,
+    resolved: Option<ResolvedSpec>,
+    resolved_generation: Option<i64>,
+    problems: Vec<Problem>,
+    skips: Skips,
+    slots: Slots,
+    finalizer_ok: bool,
+    sweep: Sweep,
+    cleanups: Cleanups,
+    written: StatusBook,
+    flush_scheduled: bool,
+    tick_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl NodeEniState {
+    fn name(&self) -> String {
+        self.obj.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn generation(&self) -> i64 {
+        self.obj.metadata.generation.unwrap_or(0)
+    }
+
+    fn deleting(&self) -> bool {
+        self.obj.metadata.deletion_timestamp.is_some()
+    }
+
+    /// Schedules a `Tick` after `delay`, unless one is due sooner.
+    fn tick_in(&mut self, myself: &ActorRef<NodeEniMsg>, delay: Duration) {
+        let at = Instant::now() + delay;
+        if self.tick_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        self.tick_at = Some(at);
+        myself.send_after(delay, || NodeEniMsg::Tick);
+    }
+
+    /// Schedules a status write.
+    fn dirty(&mut self, myself: &ActorRef<NodeEniMsg>) {
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            myself.send_after(self.deps.status_debounce, || NodeEniMsg::Flush);
+        }
+    }
+
+    pub(super) async fn publish(&self, notice: Notice) {
+        if let Err(e) = self.deps.cluster.publish(&self.obj, notice).await {
+            tracing::debug!(error = %e, "could not record an Event");
+        }
+    }
+
+    pub(super) fn on_spec(&mut self, myself: &ActorRef<NodeEniMsg>, obj: NodeENI) {
+        let changed =
+            obj.spec != self.obj.spec || obj.metadata.generation != self.obj.metadata.generation;
+        let now_deleting = obj.metadata.deletion_timestamp.is_some() && !self.deleting();
+        self.obj = obj;
+        if changed || now_deleting {
+            self.tick_in(myself, Duration::ZERO);
+        }
+    }
+
+    /// Re-plans every node (`only = None`) or one node, and reconciles the slot actors.
+    async fn replan(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        only: Option<&str>,
+    ) -> Result<(), ActorProcessingErr> {
+        if self.deleting() || !self.finalizer_ok {
+            return Ok(());
+        }
+        let (Some(resolved), Some(nodes)) = (&self.resolved, &self.nodes) else {
+            return Ok(());
+        };
+        let inputs: Vec<_> = match only {
+            Some(name) => nodes.get(name).map(io::to_node_input).into_iter().collect(),
+            None => nodes.values().map(io::to_node_input).collect(),
+        };
+        let plan = plan_slots(resolved, &inputs);
+        self.skips.replace(only, plan.skipped);
+        let changes = rules::slot_changes(self.slots.desired(), plan.slots, only);
+        for key in changes.retire {
+            self.retire(myself, key, "slot no longer desired");
+        }
+        for desired in changes.update {
+            self.slots.update(desired);
+        }
+        for desired in changes.start {
+            let swept = self.sweep.take(&desired.key);
+            let seen = rules::starting_knowledge(swept, self.sweep.last().is_some());
+            self.slots.start(myself, desired, seen).await?;
+        }
+        self.dirty(myself);
+        Ok(())
+    }
+
+    /// Hands an ENI to the cleanup pool, once, and hears back when it is gone.
+    fn clean(&mut self, myself: &ActorRef<NodeEniMsg>, eni_id: String, reason: &'static str) {
+        if !self.cleanups.request(myself, eni_id, reason) {
+            // The pool is restarting: the next tick retries.
+            self.tick_in(myself, RETRY);
+        }
+    }
+
+    fn retire(&mut self, myself: &ActorRef<NodeEniMsg>, key: SlotKey, why: &'static str) {
+        if !self.slots.contains(&key) {
+            return;
+        }
+        if let Some(eni) = self.slots.retire(&key, why) {
+            self.clean(myself, eni, why);
+        }
+        // Anything created in the retired slot's last step shows up in a sweep soon.
+        self.sweep.invalidate();
+        self.tick_in(myself, Duration::from_secs(30));
+    }
+
+    pub(super) fn on_report(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        key: SlotKey,
+        report: SlotReport,
+    ) {
+        match self.slots.reported(&key, report) {
+            Reported::Changed => self.dirty(myself),
+            Reported::Same | Reported::Orphaned(None) => {}
+            // A slot torn down while its last step was in flight: its ENI goes too.
+            Reported::Orphaned(Some(eni)) => self.clean(myself, eni, "slot no longer desired"),
+        }
+    }
+
+    pub(super) async fn on_cleaned(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        eni_id: String,
+        result: Result<(), CleanupError>,
+    ) {
+        let note = self.cleanups.answered(&eni_id, &result);
+        self.publish(note).await;
+        if result.is_err() {
+            self.sweep.invalidate();
+            self.tick_in(myself, RETRY);
+        } else if self.deleting() && self.cleanups.pending() == 0 {
+            self.sweep.invalidate();
+            self.tick_in(myself, Duration::ZERO);
+        }
+    }
+
+    /// Lists this NodeENI's ENIs (and, on the first sweep, the Go controller's for it) and
+    /// gives running slots theirs as fresh observations; `false` if listing failed.
+    async fn sweep(&mut self) -> bool {
+        let name = self.name();
+        let listing = Listing {
+            ec2: &self.deps.ec2,
+            cluster: &self.deps.cluster_name,
+            uid: &self.uid,
+            name: &name,
+            with_go: self.sweep.last().is_none() && !self.deleting(),
+        };
+        let started = match self.sweep.run(listing).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list this NodeENI's ENIs");
+                return false;
+            }
+        };
+        for (key, enis) in self.sweep.take_claimed(|k| self.slots.contains(k)) {
+            self.slots.observed(&key, enis, started);
+        }
+        true
+    }
+
+    /// Hands the swept ENIs of slots nobody wants to the cleanup pool.
+    fn reap(&mut self, myself: &ActorRef<NodeEniMsg>) {
+        let swept = self.sweep.drain(&self.deps.cluster_name);
+        for eni in rules::reap(swept, self.slots.desired()) {
+            self.clean(myself, eni, "not desired");
+        }
+    }
+
+    /// Resolve, sweep, reconcile; or progress a deletion.
+    pub(super) async fn tick(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        if self.deleting() {
+            return self.delete_progress(myself).await;
+        }
+        if !self.finalizer_ok {
+            match self.deps.cluster.add_finalizer(&self.name()).await {
+                Ok(()) => self.finalizer_ok = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not add the finalizer; no ENI is created before it is in place");
+                    let d = self.backoff;
+                    self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+                    self.tick_in(myself, d);
+                    return Ok(());
+                }
+            }
+        }
+        if self.resolved_generation != Some(self.generation()) || !self.problems.is_empty() {
+            let r = io::resolve(&self.deps.resolver, &self.name(), &self.obj.spec).await;
+            if r.resolved.is_some() {
+                self.resolved = r.resolved;
+                self.resolved_generation = Some(self.generation());
+            }
+            self.problems = r.problems;
+        }
+        let due = rules::sweep_due(self.sweep.last(), Instant::now(), self.deps.resync_interval);
+        let settled = self.resolved.is_some() && self.nodes.is_some();
+        let swept = settled && due && self.sweep().await;
+        self.replan(myself, None).await?;
+        if swept {
+            self.reap(myself);
+        }
+        self.backoff = Duration::from_millis(500);
+        let next = rules::next_tick(!self.problems.is_empty(), self.deps.resync_interval);
+        self.tick_in(myself, next);
+        self.dirty(myself);
+        Ok(())
+    }
+
+    async fn delete_progress(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        for key in self.slots.keys() {
+            self.retire(myself, key, "NodeENI deleted");
+        }
+        let listed = self.sweep().await;
+        self.reap(myself);
+        self.dirty(myself);
+        if rules::finalizer_may_go(listed, self.cleanups.pending()) {
+            match self.deps.cluster.remove_finalizer(&self.name()).await {
+                Ok(()) => {
+                    tracing::info!("every ENI is gone; finalizer removed");
+                    self.write_status().await;
+                    myself.stop(Some("NodeENI deleted".into()));
+                    return Ok(());
+                }
+                Err(e) => tracing::warn!(error = %e, "could not remove the finalizer"),
+            }
+        }
+        self.tick_in(myself, RETRY);
+        Ok(())
+    }
+
+    /// Builds the status and writes it if it differs from the last one written; `false`
+    /// if the write failed (the caller retries).
+    async fn write_status(&mut self) -> bool {
+        let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.as_ref());
+        let mut problems = self.problems.clone();
+        if self.deleting() {
+            let pending = self.cleanups.pending();
+            let msg = format!("{pending} ENIs still being detached and deleted");
+            problems.insert(0, ("Deleting".into(), msg));
+        }
+        let now = Time(jiff::Timestamp::now());
+        let skipped = self.skips.messages();
+        let status = build_status(
+            self.generation(),
+            &slots,
+            &problems,
+            &skipped,
+            self.written.last(),
+            now,
+        );
+        self.written
+            .write(&*self.deps.cluster, &self.name(), status, &slots)
+            .await
+    }
+
+    /// A state for `args`; the first tick is scheduled.
+    pub(super) fn new(myself: &ActorRef<NodeEniMsg>, args: NodeEniArgs) -> Self {
+        let deps = args.deps;
+        let obj = args.nodeeni;
+        let uid = obj.metadata.uid.clone().unwrap_or_default();
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        let slot_deps = Arc::new(deps.for_slots(name, uid.clone()));
+        let mut st = NodeEniState {
+            uid,
+            slots: Slots::new(slot_deps, deps.restart),
+            nodes: args.nodes.map(by_name),
+            written: StatusBook::new(obj.status.clone()),
+            obj,
+            resolved: None,
+            resolved_generation: None,
+            problems: Vec::new(),
+            skips: Skips::default(),
+            finalizer_ok: false,
+            sweep: Sweep::default(),
+            cleanups: Cleanups::new(deps.cleanup.clone()),
+            flush_scheduled: false,
+            tick_at: None,
+            backoff: Duration::from_millis(500),
+            deps,
+        };
+        st.tick_in(myself, Duration::ZERO);
+        st
+    }
+
+    /// The span of this NodeENI's work.
+    pub(super) fn span(&self) -> tracing::Span {
+        tracing::info_span!("nodeeni", name = %self.name())
+    }
+
+    /// Every matching node, complete: the plan can settle for the first time.
+    pub(super) fn on_nodes(&mut self, myself: &ActorRef<NodeEniMsg>, nodes: Vec<NodeView>) {
+        self.nodes = Some(by_name(nodes));
+        self.tick_in(myself, Duration::ZERO);
+    }
+
+    /// A node changed (`view`) or went away (`None`).
+    pub(super) async fn on_node(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        name: String,
+        view: Option<NodeView>,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(nodes) = &mut self.nodes {
+            match view {
+                Some(v) => nodes.insert(name.clone(), v),
+                None => nodes.remove(&name),
+            };
+        }
+        self.replan(myself, Some(&name)).await
+    }
+
+    /// The scheduled tick.
+    pub(super) async fn on_tick(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        self.tick_at = None;
+        self.tick(myself).await
+    }
+
+    /// The scheduled status write.
+    pub(super) async fn on_flush(&mut self, myself: &ActorRef<NodeEniMsg>) {
+        self.flush_scheduled = false;
+        if !self.write_status().await {
+            self.dirty(myself);
+        }
+    }
+
+    /// A slot actor exited: restart it later if it is still wanted.
+    pub(super) fn on_slot_exit(&mut self, myself: &ActorRef<NodeEniMsg>, evt: SupervisionEvent) {
+        // A slot that was retired on purpose is no longer a child.
+        if let Some((key, delay)) = self.slots.exited(&evt) {
+            myself.send_after(delay, move || NodeEniMsg::RestartSlot(key));
+            self.dirty(myself);
+        }
+    }
+
+    /// Starts a failed slot again if it is still desired.
+    pub(super) async fn restart_slot(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        key: &SlotKey,
+    ) -> Result<(), ActorProcessingErr> {
+        if self.deleting() {
+            return Ok(());
+        }
+        self.slots.restart(myself, key).await
+    }
+
+    /// The desired (instance, subnet) pairs, once the plan is settled.
+    pub(super) fn desired_pairs(&self) -> Option<HashSet<(String, String)>> {
+        let settled = self.resolved.is_some() && self.nodes.is_some() && !self.deleting();
+        settled.then(|| self.slots.pairs())
+    }
+}
+
+fn by_name(nodes: Vec<NodeView>) -> BTreeMap<String, NodeView> {
+    nodes.into_iter().map(|v| (v.name.clone(), v)).collect()
+}

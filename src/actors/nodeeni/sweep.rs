@@ -1,0 +1,92 @@
+//! A NodeENI's re-listing of its ENIs: when it last ran, and what it found per slot
+//! until the slots take it (running slots as observations, starting slots as their
+//! first knowledge, the rest reaped).
+
+use std::collections::HashMap;
+
+use tokio::time::Instant;
+
+use super::io;
+use crate::actors::limiter::LimitedEc2;
+use crate::aws::{Ec2Error, Eni};
+use crate::plan::nodeeni::SweptEni;
+use crate::plan::slots::SlotKey;
+
+/// The last sweep and what it found that no slot took yet.
+#[derive(Default)]
+pub struct Sweep {
+    last: Option<Instant>,
+    found: HashMap<SlotKey, Vec<Eni>>,
+}
+
+/// What a sweep lists.
+pub struct Listing<'a> {
+    /// Rate-limited EC2.
+    pub ec2: &'a LimitedEc2,
+    /// Cluster name (ownership).
+    pub cluster: &'a str,
+    /// The NodeENI's UID.
+    pub uid: &'a str,
+    /// The NodeENI's name (the Go controller's tag).
+    pub name: &'a str,
+    /// Look for the Go controller's ENIs too.
+    pub with_go: bool,
+}
+
+impl Sweep {
+    /// When the last sweep finished.
+    pub fn last(&self) -> Option<Instant> {
+        self.last
+    }
+
+    /// Forgets the last sweep, so that the next tick sweeps (something may have been
+    /// created or left behind since).
+    pub fn invalidate(&mut self) {
+        self.last = None;
+    }
+
+    /// Lists the ENIs and files them by slot; returns when the listing started (slots
+    /// ignore it if they changed something since).
+    pub async fn run(&mut self, l: Listing<'_>) -> Result<Instant, Ec2Error> {
+        let started = Instant::now();
+        let enis = io::list_enis(l.ec2, l.cluster, l.uid, l.name, l.with_go).await?;
+        self.last = Some(Instant::now());
+        self.found.clear();
+        for e in enis {
+            if let Some(key) = io::slot_key_of(&e, l.cluster) {
+                self.found.entry(key).or_default().push(e);
+            }
+        }
+        Ok(started)
+    }
+
+    /// What the last sweep found for `key`, taken.
+    pub fn take(&mut self, key: &SlotKey) -> Option<Vec<Eni>> {
+        self.found.remove(key)
+    }
+
+    /// The keys found by the last sweep that `has` claims, with their ENIs, taken.
+    pub fn take_claimed(&mut self, has: impl Fn(&SlotKey) -> bool) -> Vec<(SlotKey, Vec<Eni>)> {
+        let keys: Vec<SlotKey> = self.found.keys().filter(|k| has(k)).cloned().collect();
+        keys.into_iter()
+            .filter_map(|k| self.found.remove(&k).map(|e| (k, e)))
+            .collect()
+    }
+
+    /// Everything not taken, for reaping.
+    pub fn drain(&mut self, cluster: &str) -> HashMap<SlotKey, Vec<SweptEni>> {
+        self.found
+            .drain()
+            .map(|(k, enis)| {
+                let enis = enis
+                    .iter()
+                    .map(|e| SweptEni {
+                        eni_id: e.id.clone(),
+                        owned: io::owned(e, cluster),
+                    })
+                    .collect();
+                (k, enis)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,300 @@
+//! A slot's calls to EC2: reading its ENIs and instance, and executing the action the
+//! lifecycle decided, each answered as a typed [`Answer`] for
+//! [`SlotView::apply`](crate::plan::slot_view::SlotView::apply). Nothing here changes what the slot knows.
+
+use jiff::Timestamp;
+
+use super::msg::SlotDeps;
+use crate::actors::refusal::classified;
+use crate::aws::ownership::{TAG_CREATED_AT, TAG_DEVICE_INDEX};
+use crate::aws::{
+    AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
+    Tags, describe_all_enis, describe_eni,
+};
+use crate::k8s::status::SlotPhase;
+use crate::plan::device_index::{CardLimit, NoRoom};
+use crate::plan::lifecycle::{Action, Blocker, EniState, SeenEni, Waiting};
+use crate::plan::outcome::Answer;
+use crate::plan::slot_view::{InstanceFacts, Refreshed, SlotView, created_long_ago};
+use crate::plan::slots::DesiredSlot;
+
+/// The ownership of the slot's ENIs (tags, ClientToken, look-up filter).
+pub fn owner(deps: &SlotDeps, desired: &DesiredSlot) -> SlotOwner {
+    SlotOwner {
+        cluster: deps.cluster.clone(),
+        nodeeni_name: deps.nodeeni_name.clone(),
+        nodeeni_uid: deps.nodeeni_uid.clone(),
+        node_name: desired.key.node.clone(),
+        instance_id: desired.key.instance_id.clone(),
+        subnet_id: desired.key.subnet_id.clone(),
+        slot: desired.position,
+    }
+}
+
+/// An ENI as the lifecycle sees it; `None` for one that is neither this cluster's nor
+/// the Go controller's.
+pub fn to_seen(e: &Eni, cluster: &str) -> Option<SeenEni> {
+    let (intent_index, incarnation, legacy) = match Ownership::of(&e.tags, cluster) {
+        Ownership::Owned(o) => (o.device_index, o.incarnation, false),
+        Ownership::LegacyGo { .. } => (None, None, true),
+        _ => return None,
+    };
+    let state = match &e.attachment {
+        Some(a) => {
+            let instance_id = a.instance_id.clone().unwrap_or_default();
+            let attachment_id = a.attachment_id.clone();
+            match a.status {
+                AttachmentStatus::Attaching => EniState::Attaching {
+                    attachment_id,
+                    instance_id,
+                    device_index: a.device_index,
+                    card: a.network_card_index,
+                },
+                AttachmentStatus::Detaching => EniState::Detaching {
+                    attachment_id,
+                    instance_id,
+                },
+                AttachmentStatus::Detached => EniState::Available,
+                _ => EniState::Attached {
+                    attachment_id,
+                    instance_id,
+                    device_index: a.device_index,
+                    card: a.network_card_index,
+                    delete_on_termination: a.delete_on_termination,
+                },
+            }
+        }
+        None => EniState::Available,
+    };
+    let mut security_groups = e.security_group_ids.clone();
+    security_groups.sort();
+    Some(SeenEni {
+        id: e.id.clone(),
+        mac: e.mac_address.clone(),
+        state,
+        security_groups,
+        intent_index,
+        incarnation,
+        legacy,
+        created_at: e.tags.get(TAG_CREATED_AT).and_then(|t| t.parse().ok()),
+    })
+}
+
+/// The ENIs of a list that belong to the lifecycle.
+pub fn to_seen_all(enis: &[Eni], cluster: &str) -> Vec<SeenEni> {
+    enis.iter().filter_map(|e| to_seen(e, cluster)).collect()
+}
+
+/// The phase reported while `action` is the next step.
+pub fn phase_of(action: &Action) -> SlotPhase {
+    match action {
+        Action::Create { .. } | Action::Adopt { .. } | Action::Wait(Waiting::Visibility) => {
+            SlotPhase::Creating
+        }
+        Action::Ready => SlotPhase::Attached,
+        Action::Blocked(Blocker::NoRoom(NoRoom::CardFull { limit })) => SlotPhase::Blocked(
+            "AttachmentLimitExceeded".into(),
+            format!("no free device index: the network card takes {limit} interfaces"),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::NoSuchCard)) => SlotPhase::Blocked(
+            "NoSuchNetworkCard".into(),
+            "the instance type has no network card with the NodeENI's networkCardIndex".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::RefusedByEc2)) => SlotPhase::Blocked(
+            "AttachmentLimitExceeded".into(),
+            "EC2 refused another interface on the network card".into(),
+        ),
+        Action::Blocked(Blocker::InstanceGone) => SlotPhase::Blocked(
+            "InstanceGone".into(),
+            "the node's EC2 instance is terminated".into(),
+        ),
+        _ => SlotPhase::Attaching,
+    }
+}
+
+/// Re-reads the slot's ENIs: by ID when known, by the slot's ownership tags otherwise.
+pub async fn refresh(
+    deps: &SlotDeps,
+    desired: &DesiredSlot,
+    view: &SlotView,
+) -> Result<Refreshed, Ec2Error> {
+    let ids = view.ids_to_read();
+    if ids.is_empty() {
+        let found = describe_all_enis(&deps.ec2, &owner(deps, desired).filter()).await?;
+        return Ok(Refreshed::ByTags(to_seen_all(&found, &deps.cluster)));
+    }
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for id in ids {
+        match describe_eni(&deps.ec2, &id).await? {
+            Some(e) => found.extend(to_seen(&e, &deps.cluster)),
+            None => missing.push(id),
+        }
+    }
+    Ok(Refreshed::ById { found, missing })
+}
+
+/// Reads the slot's instance and its type's limit on the slot's card.
+async fn observe(
+    deps: &SlotDeps,
+    desired: &DesiredSlot,
+) -> Result<Option<InstanceFacts>, Ec2Error> {
+    let Some(inst) = deps.instances.get(&desired.key.instance_id).await? else {
+        return Ok(None);
+    };
+    let limit = match deps.resolver.limits(&inst.instance_type).await {
+        Ok(l) => l
+            .card(desired.network_card)
+            .map_or(CardLimit::NoSuchCard, CardLimit::Max),
+        Err(_) => CardLimit::Unknown,
+    };
+    Ok(Some(InstanceFacts {
+        gone: inst.state.is_gone(),
+        interfaces: inst
+            .interfaces
+            .iter()
+            .map(|i| (i.network_card_index, i.device_index, i.eni_id.clone()))
+            .collect(),
+        limit,
+    }))
+}
+
+fn done(r: Result<(), Ec2Error>) -> Answer<Ec2Error> {
+    match classified(r) {
+        Ok(()) => Answer::Done,
+        Err(r) => Answer::Refused(r),
+    }
+}
+
+async fn create(
+    deps: &SlotDeps,
+    desired: &DesiredSlot,
+    incarnation: u32,
+    stamp: Option<Timestamp>,
+    wall: Timestamp,
+) -> Answer<Ec2Error> {
+    let o = owner(deps, desired);
+    let stamp = stamp.unwrap_or(wall).to_string();
+    let tags = o.tags(incarnation, desired.preferred_device_index, &stamp);
+    let request = CreateEniRequest {
+        subnet_id: desired.key.subnet_id.clone(),
+        security_group_ids: desired.security_groups.clone(),
+        description: desired.description.clone(),
+        tags: tags.clone(),
+        client_token: o.client_token(incarnation),
+    };
+    match classified(deps.ec2.create_eni(request).await) {
+        Ok(mut eni) => {
+            // EC2 applies the request's tags with the create; an answer without them
+            // still names this incarnation's ENI.
+            if eni.tags.is_empty() {
+                eni.tags = tags;
+            }
+            let Some(seen) = to_seen(&eni, &deps.cluster) else {
+                return Answer::Done;
+            };
+            let long_gone = created_long_ago(&seen, wall)
+                && matches!(describe_eni(&deps.ec2, &eni.id).await, Ok(None));
+            Answer::Created {
+                eni: seen,
+                long_gone,
+            }
+        }
+        Err(r) => Answer::Refused(r),
+    }
+}
+
+/// Executes `action`; `stamp` is the creation-time tag it writes, if any.
+pub async fn execute(
+    deps: &SlotDeps,
+    desired: &DesiredSlot,
+    view: &SlotView,
+    action: &Action,
+    stamp: Option<Timestamp>,
+    wall: Timestamp,
+) -> Answer<Ec2Error> {
+    let ec2 = &deps.ec2;
+    match action {
+        Action::Ready | Action::Blocked(_) => Answer::Done,
+        Action::Observe => match classified(observe(deps, desired).await) {
+            Ok(facts) => Answer::Instance(facts),
+            Err(r) => Answer::Refused(r),
+        },
+        Action::Wait(_) => match classified(refresh(deps, desired, view).await) {
+            Ok(r) => Answer::Refreshed(r),
+            Err(r) => Answer::Refused(r),
+        },
+        Action::Create { incarnation } => create(deps, desired, *incarnation, stamp, wall).await,
+        Action::Adopt { eni_id } => {
+            let stamp = stamp.unwrap_or(wall).to_string();
+            let tags = owner(deps, desired).tags(
+                view.memory.incarnation,
+                desired.preferred_device_index,
+                &stamp,
+            );
+            done(ec2.tag_eni(eni_id, &tags).await)
+        }
+        Action::Attach {
+            eni_id,
+            device_index,
+            card,
+        } => {
+            let request = AttachRequest {
+                eni_id: eni_id.clone(),
+                instance_id: desired.key.instance_id.clone(),
+                device_index: *device_index,
+                network_card_index: *card,
+            };
+            match classified(ec2.attach_eni(request).await) {
+                Ok(attachment_id) => Answer::Attached { attachment_id },
+                Err(r) => Answer::Refused(r),
+            }
+        }
+        Action::SetDeleteOnTermination {
+            eni_id,
+            attachment_id,
+            value,
+        } => done(
+            ec2.set_delete_on_termination(eni_id, attachment_id, *value)
+                .await,
+        ),
+        Action::ModifyGroups { eni_id, groups } => {
+            done(ec2.modify_security_groups(eni_id, groups).await)
+        }
+        Action::Relocate { attachment_id, .. } => done(ec2.detach_eni(attachment_id, false).await),
+        Action::TagIntent { eni_id, index } => {
+            let tags: Tags = [(TAG_DEVICE_INDEX.to_string(), index.to_string())].into();
+            done(ec2.tag_eni(eni_id, &tags).await)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_slot_says_why_in_its_own_words() {
+        for (no_room, reason, says) in [
+            (
+                NoRoom::CardFull { limit: 3 },
+                "AttachmentLimitExceeded",
+                "takes 3 interfaces",
+            ),
+            (NoRoom::NoSuchCard, "NoSuchNetworkCard", "no network card"),
+            (
+                NoRoom::RefusedByEc2,
+                "AttachmentLimitExceeded",
+                "EC2 refused",
+            ),
+        ] {
+            match phase_of(&Action::Blocked(Blocker::NoRoom(no_room))) {
+                SlotPhase::Blocked(r, m) => {
+                    assert_eq!(r, reason);
+                    assert!(m.contains(says), "{m}");
+                    assert!(!m.contains("takes 0"), "{m}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

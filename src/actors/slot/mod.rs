@@ -1,0 +1,275 @@
+//! The slot actor: drives one slot (one ENI of one NodeENI on one node in one subnet)
+//! through its lifecycle. Each step asks [`SlotView::decide`] for the next action,
+//! executes it against EC2 ([`ec2::execute`]), and hands the answer to
+//! [`SlotView::apply`], which says when to step again; the actor keeps the view, the
+//! timers and what it last reported.
+
+mod ec2;
+mod msg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::actors::cleanup::CleanupMsg;
+use crate::aws::Ec2Error;
+use crate::k8s::Notice;
+use crate::k8s::status::SlotPhase;
+use crate::plan::lifecycle::Action;
+use crate::plan::outcome::{Next, SlotEvent};
+use crate::plan::slot_view::SlotView;
+use crate::plan::slots::DesiredSlot;
+use crate::supervision::Outbox;
+pub use msg::{SlotArgs, SlotDeps, SlotMsg, SlotReport, SlotTiming, SlotUpdate};
+
+/// The slot's state.
+pub struct SlotState {
+    desired: DesiredSlot,
+    deps: Arc<SlotDeps>,
+    updates: Outbox<SlotUpdate>,
+    view: SlotView,
+    desired_since: Instant,
+    backoff: Duration,
+    last_change: Option<Instant>,
+    step_pending: bool,
+    reported: Option<SlotReport>,
+    attached_once: bool,
+}
+
+/// The actor.
+pub struct SlotActor;
+
+impl SlotState {
+    fn schedule(&mut self, myself: &ActorRef<SlotMsg>, delay: Duration) {
+        if self.step_pending {
+            return;
+        }
+        self.step_pending = true;
+        if delay.is_zero() {
+            let _ = myself.cast(SlotMsg::Step);
+        } else {
+            myself.send_after(delay, || SlotMsg::Step);
+        }
+    }
+
+    fn next_backoff(&mut self, max: Duration) -> Duration {
+        let d = self.backoff.min(max);
+        self.backoff = (self.backoff * 2).min(max);
+        d
+    }
+
+    fn notify(&self, notice: Notice) {
+        self.updates.send(SlotUpdate::Notice(notice));
+    }
+
+    fn report(&mut self, phase: SlotPhase) {
+        let primary = self.view.primary(&self.desired.key.instance_id);
+        let attachment = primary.map(|e| &e.state);
+        let report = SlotReport {
+            phase,
+            eni_id: primary.map(|e| e.id.clone()),
+            mac_address: primary.map(|e| e.mac.clone()),
+            attachment_id: attachment.and_then(|s| s.attachment_id().map(str::to_string)),
+            device_index: attachment.and_then(|s| s.device_index()),
+            incarnation: self.view.memory.incarnation,
+        };
+        if self.reported.as_ref() != Some(&report) {
+            self.reported = Some(report.clone());
+            self.updates
+                .send(SlotUpdate::Report(self.desired.key.clone(), report));
+        }
+    }
+
+    /// The Event for what a step did, in words.
+    fn notice(&self, event: SlotEvent<Ec2Error>) -> Notice {
+        let key = &self.desired.key;
+        match event {
+            SlotEvent::Created(id) => Notice::normal(
+                "ENICreated",
+                "Create",
+                format!("created {id} in {} for node {}", key.subnet_id, key.node),
+            ),
+            SlotEvent::Adopted(id) => Notice::normal(
+                "ENIAdopted",
+                "Adopt",
+                format!(
+                    "adopted {id} made by the Go controller on node {}",
+                    key.node
+                ),
+            ),
+            SlotEvent::GroupsChanged(id, groups) => Notice::normal(
+                "ENISecurityGroupsChanged",
+                "Modify",
+                format!("{id} now in {}", groups.join(",")),
+            ),
+            SlotEvent::Moving(id) => Notice::normal(
+                "ENIMoving",
+                "Detach",
+                format!("{id} detached to move to the index the spec asks for"),
+            ),
+            SlotEvent::Blocked {
+                reason,
+                action,
+                error,
+            } => {
+                tracing::warn!(%error, reason, "slot blocked");
+                Notice::warning(
+                    reason,
+                    action,
+                    format!("node {} subnet {}: {error}", key.node, key.subnet_id),
+                )
+            }
+        }
+    }
+
+    fn first_ready(&mut self) {
+        if self.attached_once {
+            return;
+        }
+        self.attached_once = true;
+        metrics::histogram!(crate::telemetry::metric::ATTACH_LATENCY_SECONDS)
+            .record(self.desired_since.elapsed().as_secs_f64());
+        if let Some(e) = self.view.primary(&self.desired.key.instance_id) {
+            let key = &self.desired.key;
+            self.notify(Notice::normal(
+                "ENIAttached",
+                "Attach",
+                format!(
+                    "{} attached to node {} in {}",
+                    e.id, key.node, key.subnet_id
+                ),
+            ));
+        }
+    }
+
+    async fn step(&mut self, myself: &ActorRef<SlotMsg>) {
+        if !self.view.observed {
+            match ec2::refresh(&self.deps, &self.desired, &self.view).await {
+                Ok(r) => self.view.refreshed(r, Instant::now()),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not observe the slot yet");
+                    let d = self.next_backoff(self.deps.timing.retry_max);
+                    self.schedule(myself, d);
+                    return;
+                }
+            }
+        }
+        let decision = self.view.decide(&self.desired, Instant::now());
+        for d in &decision.discard {
+            tracing::info!(eni = %d.eni_id, "handing a surplus ENI of this slot to cleanup");
+            self.deps.cleanup.cast(CleanupMsg::Clean {
+                eni_id: d.eni_id.clone(),
+                reason: "duplicate",
+                notify: None,
+            });
+            self.view.discard(&d.eni_id);
+        }
+        let action = decision.action;
+        self.report(ec2::phase_of(&action));
+        if action == Action::Ready {
+            self.backoff = self.deps.timing.poll_initial;
+            self.first_ready();
+            return;
+        }
+        if !matches!(
+            action,
+            Action::Observe | Action::Wait(_) | Action::Blocked(_)
+        ) {
+            self.last_change = Some(Instant::now());
+        }
+        if matches!(action, Action::Create { .. }) && self.view.created_at.is_none() {
+            metrics::histogram!(crate::telemetry::metric::LABEL_TO_CREATE_SECONDS)
+                .record(self.desired_since.elapsed().as_secs_f64());
+        }
+        let wall = Timestamp::now();
+        let stamp = self.view.stamp_for(&action, wall);
+        let answer =
+            ec2::execute(&self.deps, &self.desired, &self.view, &action, stamp, wall).await;
+        let applied = self
+            .view
+            .apply(&self.desired, &action, answer, Instant::now(), wall);
+        if let Some(event) = applied.event {
+            let notice = self.notice(event);
+            self.notify(notice);
+        }
+        let timing = self.deps.timing;
+        let delay = match applied.next {
+            Next::Continue => {
+                self.backoff = timing.poll_initial;
+                Duration::ZERO
+            }
+            Next::Poll => self.next_backoff(timing.poll_max),
+            Next::Retry => self.next_backoff(timing.retry_max),
+            Next::Blocked => timing.blocked_retry,
+        };
+        self.schedule(myself, delay);
+    }
+}
+
+impl Actor for SlotActor {
+    type Msg = SlotMsg;
+    type State = SlotState;
+    type Arguments = SlotArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SlotMsg>,
+        args: SlotArgs,
+    ) -> Result<SlotState, ActorProcessingErr> {
+        let seen = args
+            .seen
+            .map(|enis| ec2::to_seen_all(&enis, &args.deps.cluster));
+        let mut st = SlotState {
+            desired: args.desired,
+            view: SlotView::new(seen, args.memory),
+            backoff: args.deps.timing.poll_initial,
+            deps: args.deps,
+            updates: args.updates,
+            desired_since: args.desired_since,
+            last_change: None,
+            step_pending: false,
+            reported: None,
+            attached_once: false,
+        };
+        st.schedule(&myself, Duration::ZERO);
+        Ok(st)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SlotMsg>,
+        msg: SlotMsg,
+        st: &mut SlotState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SlotMsg::Update(desired) => {
+                if desired != st.desired {
+                    st.desired = desired;
+                    st.view.respecified();
+                    st.schedule(&myself, Duration::ZERO);
+                }
+            }
+            SlotMsg::Observed(enis, taken) => {
+                if st.last_change.is_none_or(|c| taken > c) {
+                    st.view.swept(ec2::to_seen_all(&enis, &st.deps.cluster));
+                    st.schedule(&myself, Duration::ZERO);
+                }
+            }
+            SlotMsg::Teardown(reply) => {
+                let _ = reply.send(st.view.all_ids());
+                myself.stop(Some("slot no longer desired".into()));
+            }
+            SlotMsg::Step => {
+                st.step_pending = false;
+                let key = &st.desired.key;
+                let span = tracing::info_span!("slot", nodeeni = %st.deps.nodeeni_name, node = %key.node, subnet = %key.subnet_id);
+                st.step(&myself).instrument(span).await;
+            }
+        }
+        Ok(())
+    }
+}

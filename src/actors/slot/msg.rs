@@ -1,0 +1,117 @@
+//! What a slot actor is started with, receives, and tells its NodeENI.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::RpcReplyPort;
+use tokio::time::Instant;
+
+use crate::actors::cleanup::CleanupMsg;
+use crate::actors::instances::InstanceBatcher;
+use crate::actors::limiter::LimitedEc2;
+use crate::aws::Eni;
+use crate::aws::resolve::Resolver;
+use crate::k8s::Notice;
+use crate::k8s::status::SlotPhase;
+use crate::plan::lifecycle::SlotMemory;
+use crate::plan::slots::{DesiredSlot, SlotKey};
+use crate::supervision::{Handle, Outbox};
+
+/// Timing of a slot's polling and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotTiming {
+    /// First wait before checking an attach or detach.
+    pub poll_initial: Duration,
+    /// Longest wait between checks.
+    pub poll_max: Duration,
+    /// Longest wait before retrying a failed (throttled, transient) call; the wait
+    /// starts at `poll_initial` and doubles.
+    pub retry_max: Duration,
+    /// Wait before retrying a blocked slot.
+    pub blocked_retry: Duration,
+}
+
+impl Default for SlotTiming {
+    fn default() -> Self {
+        SlotTiming {
+            poll_initial: Duration::from_secs(1),
+            poll_max: Duration::from_secs(10),
+            retry_max: Duration::from_secs(10),
+            blocked_retry: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every slot of a NodeENI shares.
+pub struct SlotDeps {
+    /// EC2 at rollout priority.
+    pub ec2: LimitedEc2,
+    /// Cached instance-type limits.
+    pub resolver: Arc<Resolver>,
+    /// Batched instance lookups.
+    pub instances: InstanceBatcher,
+    /// Where surplus ENIs go.
+    pub cleanup: Handle<CleanupMsg>,
+    /// Cluster name (ownership tags).
+    pub cluster: String,
+    /// The NodeENI's name (ownership tags, logs).
+    pub nodeeni_name: String,
+    /// The NodeENI's UID (ownership tags, ClientTokens).
+    pub nodeeni_uid: String,
+    /// Polling and retries.
+    pub timing: SlotTiming,
+}
+
+/// A slot's progress as its NodeENI shows it in the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotReport {
+    /// Where the slot is.
+    pub phase: SlotPhase,
+    /// The slot's ENI, once known.
+    pub eni_id: Option<String>,
+    /// Its MAC address.
+    pub mac_address: Option<String>,
+    /// Its attachment.
+    pub attachment_id: Option<String>,
+    /// Its device index, when attached.
+    pub device_index: Option<u32>,
+    /// The incarnation the next create would use.
+    pub incarnation: u32,
+}
+
+/// What a slot tells its NodeENI.
+pub enum SlotUpdate {
+    /// The slot's progress changed.
+    Report(SlotKey, SlotReport),
+    /// An Event to record on the NodeENI.
+    Notice(Notice),
+}
+
+/// Messages of a slot.
+pub enum SlotMsg {
+    /// The desired slot changed (spec change).
+    Update(DesiredSlot),
+    /// ENIs seen for this slot by the NodeENI's sweep, which started at the instant
+    /// given (ignored if the slot changed something since).
+    Observed(Vec<Eni>, Instant),
+    /// Take the next step.
+    Step,
+    /// Stop: reply with every ENI this slot has or may have made, then stop.
+    Teardown(RpcReplyPort<Vec<String>>),
+}
+
+/// How a slot starts.
+pub struct SlotArgs {
+    /// What it should become.
+    pub desired: DesiredSlot,
+    /// ENIs already seen for it (`None`: look first).
+    pub seen: Option<Vec<Eni>>,
+    /// Remembered incarnation.
+    pub memory: SlotMemory,
+    /// When the slot became desired (for latency metrics).
+    pub desired_since: Instant,
+    /// Shared dependencies.
+    pub deps: Arc<SlotDeps>,
+    /// Where its reports and Events go.
+    pub updates: Outbox<SlotUpdate>,
+}

@@ -1,0 +1,44 @@
+//! Values shared by the plan's table tests.
+
+use jiff::Timestamp;
+
+use super::lifecycle::{EniState, SeenEni};
+use super::slots::{DesiredSlot, SlotKey};
+
+/// A slot of node-a (instance i-1) in subnet-1, wanting index 1 on card 0 with sg-1.
+pub fn desired() -> DesiredSlot {
+    DesiredSlot {
+        key: SlotKey {
+            node: "node-a".into(),
+            instance_id: "i-1".into(),
+            subnet_id: "subnet-1".into(),
+        },
+        zone: "us-east-1a".into(),
+        subnet_cidr: "10.0.1.0/24".into(),
+        position: 0,
+        preferred_device_index: 1,
+        network_card: 0,
+        security_groups: vec!["sg-1".into()],
+        delete_on_termination: true,
+        description: "d".into(),
+    }
+}
+
+/// An ENI of that slot's first incarnation, intended for index 1, in `state`.
+pub fn eni_in(id: &str, state: EniState) -> SeenEni {
+    SeenEni {
+        id: id.into(),
+        mac: "02:00:00:00:00:01".into(),
+        state,
+        security_groups: vec!["sg-1".into()],
+        intent_index: Some(1),
+        incarnation: Some(0),
+        legacy: false,
+        created_at: None,
+    }
+}
+
+/// A fixed wall-clock time.
+pub fn wall() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+}

@@ -1,0 +1,207 @@
+//! A NodeENI's decisions over its slots, pure: which slot actors to start, update and
+//! retire after a new plan, what a retired slot leaves behind, which swept ENIs nobody
+//! wants, and when the finalizer may go.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::slots::{DesiredSlot, Skip, SlotKey};
+
+/// How the running slots must change to match a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotChanges {
+    /// New slots.
+    pub start: Vec<DesiredSlot>,
+    /// Running slots whose desired state changed.
+    pub update: Vec<DesiredSlot>,
+    /// Running slots no longer wanted.
+    pub retire: Vec<SlotKey>,
+}
+
+/// Compares the running slots with `planned`; with `only`, the plan covers that one
+/// node and slots of other nodes are left as they are.
+pub fn slot_changes<T: AsRef<DesiredSlot>>(
+    running: &BTreeMap<SlotKey, T>,
+    planned: BTreeMap<SlotKey, DesiredSlot>,
+    only: Option<&str>,
+) -> SlotChanges {
+    let in_scope: Box<dyn Iterator<Item = &SlotKey>> = match only {
+        None => Box::new(running.keys()),
+        // Keys sort by node first: one node's slots are one range.
+        Some(node) => Box::new(
+            running
+                .range(SlotKey::first_of(node)..)
+                .map(|(k, _)| k)
+                .take_while(move |k| k.node == node),
+        ),
+    };
+    let retire = in_scope
+        .filter(|k| !planned.contains_key(*k))
+        .cloned()
+        .collect();
+    let mut changes = SlotChanges {
+        retire,
+        ..SlotChanges::default()
+    };
+    for (key, desired) in planned {
+        match running.get(&key) {
+            None => changes.start.push(desired),
+            Some(current) if *current.as_ref() != desired => changes.update.push(desired),
+            Some(_) => {}
+        }
+    }
+    changes
+}
+
+/// What a slot's last report said, as its retirement needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastReport<'a> {
+    /// Its ENI, if it reported one.
+    pub eni_id: Option<&'a str>,
+    /// The incarnation its next create would have used.
+    pub incarnation: u32,
+}
+
+/// What a retired slot leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retired {
+    /// The incarnation a later slot with the same key starts from (a fresh ClientToken
+    /// once this one made an ENI), if the slot ever reported.
+    pub incarnation: Option<u32>,
+    /// The ENI to tear down.
+    pub clean: Option<String>,
+}
+
+/// Decides what a retired slot leaves behind.
+pub fn retire(last: Option<LastReport<'_>>) -> Retired {
+    match last {
+        None => Retired {
+            incarnation: None,
+            clean: None,
+        },
+        Some(LastReport {
+            eni_id: Some(eni),
+            incarnation,
+        }) => Retired {
+            incarnation: Some(incarnation + 1),
+            clean: Some(eni.to_string()),
+        },
+        Some(LastReport {
+            eni_id: None,
+            incarnation,
+        }) => Retired {
+            incarnation: Some(incarnation),
+            clean: None,
+        },
+    }
+}
+
+/// The incarnation a starting slot creates with: what a retired slot left, else what a
+/// failed actor last reported, else 0.
+pub fn starting_incarnation(left_by_retired: Option<u32>, last_reported: Option<u32>) -> u32 {
+    left_by_retired.or(last_reported).unwrap_or(0)
+}
+
+/// What a starting slot knows of its ENIs: what the last sweep found for it, or, after
+/// any sweep, that there are none; before the first sweep it reads them itself.
+pub fn starting_knowledge<E>(swept_for_slot: Option<Vec<E>>, swept_once: bool) -> Option<Vec<E>> {
+    swept_for_slot.or_else(|| swept_once.then(Vec::new))
+}
+
+/// An ENI a sweep found for a slot key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweptEni {
+    /// Its ID.
+    pub eni_id: String,
+    /// Carries this cluster's ownership tags (the Go controller's are adopted, never
+    /// reaped).
+    pub owned: bool,
+}
+
+/// The swept ENIs of slot keys no running slot has: to be torn down.
+pub fn reap<T>(
+    swept: HashMap<SlotKey, Vec<SweptEni>>,
+    running: &BTreeMap<SlotKey, T>,
+) -> Vec<String> {
+    let mut out: Vec<String> = swept
+        .into_iter()
+        .filter(|(k, _)| !running.contains_key(k))
+        .flat_map(|(_, enis)| enis)
+        .filter(|e| e.owned)
+        .map(|e| e.eni_id)
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether a deleted NodeENI may lose its finalizer: its ENIs were listed, and no
+/// teardown is still running.
+pub fn finalizer_may_go(listed: bool, cleanups_pending: usize) -> bool {
+    listed && cleanups_pending == 0
+}
+
+/// Whether a full re-listing of the NodeENI's ENIs is due.
+pub fn sweep_due(last: Option<Instant>, now: Instant, interval: Duration) -> bool {
+    last.is_none_or(|t| now.duration_since(t) >= interval)
+}
+
+/// When to look again: at the resync interval, or sooner while the spec has problems.
+pub fn next_tick(has_problems: bool, resync: Duration) -> Duration {
+    if has_problems {
+        Duration::from_secs(5).max(resync / 10)
+    } else {
+        resync
+    }
+}
+
+/// The node/subnet pairs skipped by planning, by node, so that re-planning one node
+/// replaces that node's reasons only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skips(BTreeMap<String, Vec<Skip>>);
+
+impl Skips {
+    /// Takes in a plan's skips: for every node (`only: None`) or for one.
+    pub fn replace(&mut self, only: Option<&str>, fresh: Vec<Skip>) {
+        match only {
+            None => self.0.clear(),
+            Some(node) => {
+                self.0.remove(node);
+            }
+        }
+        for s in fresh {
+            self.0.entry(s.node().to_string()).or_default().push(s);
+        }
+    }
+
+    /// Every reason, in words, by node.
+    pub fn messages(&self) -> Vec<String> {
+        self.0.values().flatten().map(ToString::to_string).collect()
+    }
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::NoInstance { node } => write!(f, "node {node} has no AWS provider ID"),
+            Skip::ZoneMismatch {
+                node,
+                node_zone,
+                subnet,
+                subnet_zone,
+            } => write!(
+                f,
+                "node {node} is in {node_zone}, subnet {subnet} in {subnet_zone}"
+            ),
+            Skip::NoSubnetInZone { node, node_zone } => write!(
+                f,
+                "node {node} is in {node_zone}, where this NodeENI has no subnet"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

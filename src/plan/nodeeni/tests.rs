@@ -1,0 +1,162 @@
+//! Table tests of a NodeENI's decisions.
+
+use super::*;
+
+fn key(node: &str, subnet: &str) -> SlotKey {
+    SlotKey {
+        node: node.into(),
+        instance_id: format!("i-{node}"),
+        subnet_id: subnet.into(),
+    }
+}
+
+fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
+    DesiredSlot {
+        key: key(node, subnet),
+        zone: "us-east-1a".into(),
+        subnet_cidr: "10.0.0.0/24".into(),
+        position: 0,
+        preferred_device_index: 1,
+        network_card: 0,
+        security_groups: groups.iter().map(|g| g.to_string()).collect(),
+        delete_on_termination: true,
+        description: "d".into(),
+    }
+}
+
+fn map(slots: &[DesiredSlot]) -> BTreeMap<SlotKey, DesiredSlot> {
+    slots.iter().map(|s| (s.key.clone(), s.clone())).collect()
+}
+
+#[test]
+fn a_new_plan_starts_updates_and_retires_only_what_changed_in_scope() {
+    let running = map(&[
+        slot("a", "s1", &["sg-1"]),
+        slot("a", "s2", &["sg-1"]),
+        slot("b", "s1", &["sg-1"]),
+    ]);
+    let planned = map(&[
+        slot("a", "s1", &["sg-2"]),
+        slot("c", "s1", &["sg-1"]),
+        slot("b", "s1", &["sg-1"]),
+    ]);
+    let all = slot_changes(&running, planned.clone(), None);
+    assert_eq!(all.start, vec![slot("c", "s1", &["sg-1"])]);
+    assert_eq!(all.update, vec![slot("a", "s1", &["sg-2"])]);
+    assert_eq!(all.retire, vec![key("a", "s2")]);
+
+    // Re-planning node b alone leaves node a's slots be.
+    let only_b = map(&[]);
+    let changes = slot_changes(&running, only_b, Some("b"));
+    assert_eq!(changes.retire, vec![key("b", "s1")]);
+    assert!(changes.start.is_empty() && changes.update.is_empty());
+}
+
+#[test]
+fn a_retired_slot_hands_back_its_eni_and_moves_its_token_on() {
+    let cases = [
+        (None, None, None),
+        (
+            Some(LastReport {
+                eni_id: Some("eni-1"),
+                incarnation: 2,
+            }),
+            Some(3),
+            Some("eni-1"),
+        ),
+        (
+            Some(LastReport {
+                eni_id: None,
+                incarnation: 2,
+            }),
+            Some(2),
+            None,
+        ),
+    ];
+    for (last, incarnation, clean) in cases {
+        let r = retire(last);
+        assert_eq!(r.incarnation, incarnation, "{last:?}");
+        assert_eq!(r.clean.as_deref(), clean, "{last:?}");
+    }
+    assert_eq!(starting_incarnation(Some(3), Some(1)), 3);
+    assert_eq!(starting_incarnation(None, Some(1)), 1);
+    assert_eq!(starting_incarnation(None, None), 0);
+}
+
+#[test]
+fn a_starting_slot_trusts_the_last_sweep() {
+    assert_eq!(starting_knowledge(Some(vec![1]), true), Some(vec![1]));
+    assert_eq!(starting_knowledge::<u8>(None, true), Some(vec![]));
+    assert_eq!(starting_knowledge::<u8>(None, false), None, "reads itself");
+}
+
+#[test]
+fn only_owned_enis_of_unwanted_slots_are_reaped() {
+    let running = map(&[slot("a", "s1", &[])]);
+    let eni = |id: &str, owned| SweptEni {
+        eni_id: id.into(),
+        owned,
+    };
+    let swept: HashMap<SlotKey, Vec<SweptEni>> = [
+        (key("a", "s1"), vec![eni("eni-wanted", true)]),
+        (
+            key("gone", "s1"),
+            vec![eni("eni-b", true), eni("eni-go", false)],
+        ),
+        (key("gone", "s2"), vec![eni("eni-a", true)]),
+    ]
+    .into();
+    assert_eq!(reap(swept, &running), vec!["eni-a", "eni-b"]);
+}
+
+#[test]
+fn the_finalizer_waits_for_a_listing_and_every_teardown() {
+    for (listed, pending, may) in [(true, 0, true), (false, 0, false), (true, 1, false)] {
+        assert_eq!(finalizer_may_go(listed, pending), may);
+    }
+}
+
+#[test]
+fn resync_timing() {
+    let now = Instant::now();
+    let every = Duration::from_secs(300);
+    assert!(sweep_due(None, now, every));
+    assert!(!sweep_due(Some(now), now, every));
+    assert!(sweep_due(Some(now), now + every, every));
+    assert_eq!(next_tick(false, every), every);
+    assert_eq!(next_tick(true, every), Duration::from_secs(30));
+    assert_eq!(
+        next_tick(true, Duration::from_secs(10)),
+        Duration::from_secs(5)
+    );
+}
+
+#[test]
+fn re_planning_one_node_replaces_only_its_skip_reasons() {
+    let no_instance = |n: &str| Skip::NoInstance { node: n.into() };
+    let mut skips = Skips::default();
+    skips.replace(None, vec![no_instance("a"), no_instance("b")]);
+    skips.replace(
+        Some("a"),
+        vec![Skip::NoSubnetInZone {
+            node: "a".into(),
+            node_zone: "us-east-1c".into(),
+        }],
+    );
+    assert_eq!(
+        skips.messages(),
+        vec![
+            "node a is in us-east-1c, where this NodeENI has no subnet",
+            "node b has no AWS provider ID",
+        ]
+    );
+    skips.replace(Some("b"), vec![]);
+    assert_eq!(skips.messages().len(), 1);
+    // A node name that starts like another's is its own node.
+    skips.replace(None, vec![no_instance("node-1"), no_instance("node-10")]);
+    skips.replace(Some("node-1"), vec![]);
+    assert_eq!(
+        skips.messages(),
+        vec!["node node-10 has no AWS provider ID"]
+    );
+}

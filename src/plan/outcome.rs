@@ -1,0 +1,347 @@
+//! What each answer from EC2 does to a slot: the other half of the slot's life after
+//! [`super::lifecycle::decide`]. The actor executes the decided action, hands the typed
+//! answer to [`SlotView::apply`], and schedules the next step as told; every change to
+//! what the slot remembers happens here, as a function of the answer, `now` (tokio's
+//! clock, for waits) and `wall` (for creation-time tags).
+
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::device_index::NoRoom;
+use super::lifecycle::{Action, Blocker, EniState, Known, SeenEni, VISIBILITY_WINDOW};
+use super::refusal::{Refusal, Refused};
+use super::slot_view::{InstanceFacts, Refreshed, SlotView, created_long_ago};
+use super::slots::DesiredSlot;
+
+/// What EC2 answered to the action a slot executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<E> {
+    /// To `Observe`: the instance (`None`: EC2 does not know it).
+    Instance(Option<InstanceFacts>),
+    /// To `Wait`: the slot's ENIs read again.
+    Refreshed(Refreshed),
+    /// To `Create`: the ENI; `long_gone` when its ClientToken named an ENI deleted long
+    /// ago (see [`created_long_ago`]).
+    Created {
+        /// The ENI returned.
+        eni: SeenEni,
+        /// It no longer exists.
+        long_gone: bool,
+    },
+    /// To `Attach`: the new attachment.
+    Attached {
+        /// Its ID.
+        attachment_id: String,
+    },
+    /// The call succeeded (tags, modifications, a relocating detach).
+    Done,
+    /// The call failed.
+    Refused(Refusal<E>),
+}
+
+/// When the slot's next step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Now.
+    Continue,
+    /// After a poll interval that grows while nothing changes.
+    Poll,
+    /// After a retry backoff.
+    Retry,
+    /// Much later: the slot is blocked.
+    Blocked,
+}
+
+/// Something worth an Event on the NodeENI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotEvent<E> {
+    /// An ENI was created.
+    Created(String),
+    /// A Go-controller ENI was tagged as this cluster's.
+    Adopted(String),
+    /// An ENI's security groups were replaced by these.
+    GroupsChanged(String, Vec<String>),
+    /// An ENI was detached to move to the index or card the spec asks for.
+    Moving(String),
+    /// A call failed in a way retrying will not fix.
+    Blocked {
+        /// Event reason.
+        reason: &'static str,
+        /// Event action.
+        action: &'static str,
+        /// The failure.
+        error: E,
+    },
+}
+
+/// What applying an answer decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied<E> {
+    /// When to step again.
+    pub next: Next,
+    /// An Event to record, if any.
+    pub event: Option<SlotEvent<E>>,
+}
+
+impl<E> Applied<E> {
+    fn next(next: Next) -> Self {
+        Applied { next, event: None }
+    }
+
+    fn with(next: Next, event: SlotEvent<E>) -> Self {
+        Applied {
+            next,
+            event: Some(event),
+        }
+    }
+}
+
+fn retry_or_block<E>(r: Refusal<E>, reason: &'static str, action: &'static str) -> Applied<E> {
+    if r.retryable() {
+        Applied::next(Next::Retry)
+    } else {
+        Applied::with(
+            Next::Blocked,
+            SlotEvent::Blocked {
+                reason,
+                action,
+                error: r.error,
+            },
+        )
+    }
+}
+
+fn not_found(class: Refused) -> bool {
+    matches!(class, Refused::NotFound | Refused::InstanceGone)
+}
+
+impl SlotView {
+    /// Applies EC2's answer to `action` and says when to step again.
+    pub fn apply<E>(
+        &mut self,
+        desired: &DesiredSlot,
+        action: &Action,
+        answer: Answer<E>,
+        now: Instant,
+        wall: Timestamp,
+    ) -> Applied<E> {
+        match (action, answer) {
+            (Action::Ready, _) => Applied::next(Next::Continue),
+            (Action::Blocked(Blocker::NoRoom(_)), _) => {
+                self.placement = None;
+                Applied::next(Next::Blocked)
+            }
+            (Action::Blocked(Blocker::InstanceGone), _) => Applied::next(Next::Blocked),
+            (_, Answer::Instance(facts)) => {
+                self.placed(desired, facts);
+                Applied::next(Next::Continue)
+            }
+            (_, Answer::Refreshed(r)) => {
+                let before = self.seen.clone();
+                self.refreshed(r, now);
+                Applied::next(if self.seen != before {
+                    Next::Continue
+                } else {
+                    Next::Poll
+                })
+            }
+            (Action::Observe | Action::Wait(_), Answer::Refused(_)) => Applied::next(Next::Retry),
+            (Action::Create { incarnation }, answer) => self.created(*incarnation, answer, now),
+            (Action::Adopt { eni_id }, answer) => self.adopted(desired, eni_id, answer, now),
+            (
+                Action::Attach {
+                    eni_id,
+                    device_index,
+                    card,
+                },
+                answer,
+            ) => self.attached(desired, eni_id, *device_index, *card, answer, now, wall),
+            (Action::SetDeleteOnTermination { eni_id, value, .. }, answer) => match answer {
+                Answer::Refused(r) if not_found(r.class) => {
+                    self.observed = false;
+                    Applied::next(Next::Retry)
+                }
+                Answer::Refused(r) => retry_or_block(r, "ENIModifyFailed", "Modify"),
+                _ => {
+                    self.edit(eni_id, |e| {
+                        if let EniState::Attached {
+                            delete_on_termination,
+                            ..
+                        } = &mut e.state
+                        {
+                            *delete_on_termination = *value;
+                        }
+                    });
+                    Applied::next(Next::Continue)
+                }
+            },
+            (Action::ModifyGroups { eni_id, groups }, answer) => match answer {
+                Answer::Refused(r) => retry_or_block(r, "ENIModifyFailed", "Modify"),
+                _ => {
+                    let mut sorted = groups.clone();
+                    sorted.sort();
+                    self.edit(eni_id, |e| e.security_groups = sorted);
+                    Applied::with(
+                        Next::Continue,
+                        SlotEvent::GroupsChanged(eni_id.clone(), groups.clone()),
+                    )
+                }
+            },
+            (
+                Action::Relocate {
+                    eni_id,
+                    attachment_id,
+                },
+                answer,
+            ) => match answer {
+                Answer::Refused(r) if not_found(r.class) => {
+                    self.observed = false;
+                    Applied::next(Next::Continue)
+                }
+                Answer::Refused(r) => retry_or_block(r, "ENIDetachFailed", "Detach"),
+                _ => {
+                    let instance_id = desired.key.instance_id.clone();
+                    let attachment_id = attachment_id.clone();
+                    self.edit(eni_id, |e| {
+                        e.state = EniState::Detaching {
+                            attachment_id,
+                            instance_id,
+                        };
+                    });
+                    self.placement = None;
+                    Applied::with(Next::Poll, SlotEvent::Moving(eni_id.clone()))
+                }
+            },
+            (Action::TagIntent { eni_id, index }, answer) => match answer {
+                Answer::Refused(r) => retry_or_block(r, "ENITagFailed", "Tag"),
+                _ => {
+                    self.edit(eni_id, |e| e.intent_index = Some(*index));
+                    Applied::next(Next::Continue)
+                }
+            },
+            (Action::Observe | Action::Wait(_), _) => Applied::next(Next::Continue),
+        }
+    }
+
+    fn created<E>(&mut self, incarnation: u32, answer: Answer<E>, now: Instant) -> Applied<E> {
+        match answer {
+            Answer::Created { eni, long_gone } => {
+                self.memory.incarnation = incarnation;
+                if long_gone {
+                    // The token belonged to an ENI deleted long ago: move to a fresh one.
+                    self.memory.incarnation = incarnation + 1;
+                    self.memory.known = None;
+                    return Applied::next(Next::Continue);
+                }
+                self.memory.known = Some(Known::eni(eni.id.clone(), None));
+                let id = eni.id.clone();
+                self.upsert(eni);
+                Applied::with(Next::Continue, SlotEvent::Created(id))
+            }
+            Answer::Refused(r) if r.class == Refused::TokenReused => {
+                // The token was used with other parameters (by a previous controller, or
+                // before a spec change): its ENI exists or existed. Look for it by tags
+                // for a while before moving on to the next incarnation.
+                self.memory.incarnation = incarnation;
+                self.memory.known = Some(Known {
+                    eni_id: None,
+                    missing_since: Some(now),
+                });
+                Applied::next(Next::Poll)
+            }
+            Answer::Refused(r) => retry_or_block(r, "ENICreateFailed", "Create"),
+            _ => Applied::next(Next::Continue),
+        }
+    }
+
+    fn adopted<E>(
+        &mut self,
+        desired: &DesiredSlot,
+        eni_id: &str,
+        answer: Answer<E>,
+        now: Instant,
+    ) -> Applied<E> {
+        match answer {
+            Answer::Refused(r) if not_found(r.class) => {
+                self.lost(eni_id, now);
+                Applied::next(Next::Continue)
+            }
+            Answer::Refused(r) => retry_or_block(r, "ENIAdoptFailed", "Adopt"),
+            _ => {
+                let incarnation = self.memory.incarnation;
+                let created_at = self.created_at.map(|(_, ts)| ts);
+                self.edit(eni_id, |e| {
+                    e.legacy = false;
+                    e.incarnation = Some(incarnation);
+                    e.intent_index = Some(desired.preferred_device_index);
+                    e.created_at = created_at;
+                });
+                self.memory.known = Some(Known::eni(eni_id, None));
+                Applied::with(Next::Continue, SlotEvent::Adopted(eni_id.to_string()))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attached<E>(
+        &mut self,
+        desired: &DesiredSlot,
+        eni_id: &str,
+        device_index: u32,
+        card: u32,
+        answer: Answer<E>,
+        now: Instant,
+        wall: Timestamp,
+    ) -> Applied<E> {
+        let r = match answer {
+            Answer::Attached { attachment_id } => {
+                let instance_id = desired.key.instance_id.clone();
+                self.edit(eni_id, |e| {
+                    e.state = EniState::Attaching {
+                        attachment_id,
+                        instance_id,
+                        device_index,
+                        card,
+                    };
+                });
+                return Applied::next(Next::Poll);
+            }
+            Answer::Refused(r) => r,
+            _ => return Applied::next(Next::Continue),
+        };
+        match r.class {
+            Refused::DeviceIndexInUse => {
+                self.placement = None;
+                Applied::next(Next::Retry)
+            }
+            Refused::AttachmentLimit => {
+                self.placement = Some(Err(NoRoom::RefusedByEc2));
+                Applied::next(Next::Continue)
+            }
+            Refused::InstanceGone => {
+                self.instance_gone = true;
+                Applied::next(Next::Continue)
+            }
+            Refused::NotFound => {
+                let stale = self
+                    .seen
+                    .iter()
+                    .any(|e| e.id == eni_id && created_long_ago(e, wall));
+                self.lost(eni_id, now);
+                if stale && let Some(k) = &mut self.memory.known {
+                    // An old ENI that vanished is not coming back: no visibility wait.
+                    k.missing_since = Some(now.checked_sub(VISIBILITY_WINDOW).unwrap_or(now));
+                }
+                Applied::next(Next::Continue)
+            }
+            Refused::Conflict => {
+                self.observed = false;
+                Applied::next(Next::Retry)
+            }
+            _ => retry_or_block(r, "ENIAttachFailed", "Attach"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

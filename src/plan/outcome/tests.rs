@@ -1,0 +1,410 @@
+//! Table tests of what each answer does to a slot.
+
+use std::time::Duration;
+
+use super::*;
+use crate::plan::device_index::CardLimit;
+use crate::plan::fixtures::{desired, eni_in, wall};
+use crate::plan::lifecycle::{SeenEni, SlotMemory, Waiting};
+use crate::plan::slot_view::InstanceFacts;
+
+type E = &'static str;
+
+fn eni(id: &str) -> SeenEni {
+    eni_in(id, EniState::Available)
+}
+
+fn refused(class: Refused) -> Answer<E> {
+    Answer::Refused(Refusal::new(class, "boom"))
+}
+
+fn view_with(seen: Vec<SeenEni>) -> SlotView {
+    SlotView::new(Some(seen), SlotMemory::default())
+}
+
+fn attach() -> Action {
+    Action::Attach {
+        eni_id: "eni-1".into(),
+        device_index: 1,
+        card: 0,
+    }
+}
+
+#[test]
+fn attach_answers() {
+    let now = Instant::now();
+    struct Case {
+        answer: Answer<E>,
+        next: Next,
+        check: fn(&SlotView),
+    }
+    let cases = [
+        Case {
+            answer: Answer::Attached {
+                attachment_id: "att-1".into(),
+            },
+            next: Next::Poll,
+            check: |v| {
+                assert!(matches!(
+                    &v.seen[0].state,
+                    EniState::Attaching { attachment_id, device_index: 1, .. } if attachment_id == "att-1"
+                ))
+            },
+        },
+        Case {
+            answer: refused(Refused::DeviceIndexInUse),
+            next: Next::Retry,
+            check: |v| assert_eq!(v.placement, None, "placed again"),
+        },
+        Case {
+            answer: refused(Refused::AttachmentLimit),
+            next: Next::Continue,
+            check: |v| assert_eq!(v.placement, Some(Err(NoRoom::RefusedByEc2))),
+        },
+        Case {
+            answer: refused(Refused::InstanceGone),
+            next: Next::Continue,
+            check: |v| assert!(v.instance_gone),
+        },
+        Case {
+            answer: refused(Refused::NotFound),
+            next: Next::Continue,
+            check: |v| {
+                assert!(v.seen.is_empty());
+                assert!(v.memory.known.as_ref().unwrap().missing_since.is_some());
+            },
+        },
+        Case {
+            answer: refused(Refused::Conflict),
+            next: Next::Retry,
+            check: |v| assert!(!v.observed, "read again before the next step"),
+        },
+        Case {
+            answer: refused(Refused::Transient),
+            next: Next::Retry,
+            check: |v| assert_eq!(v.seen.len(), 1),
+        },
+    ];
+    for case in cases {
+        let mut v = view_with(vec![eni("eni-1")]);
+        v.placement = Some(Ok(1));
+        v.memory.known = Some(Known::eni("eni-1", None));
+        let applied = v.apply(&desired(), &attach(), case.answer.clone(), now, wall());
+        assert_eq!(applied.next, case.next, "{:?}", case.answer);
+        assert_eq!(applied.event, None);
+        (case.check)(&v);
+    }
+    // A permanent failure blocks the slot and says why.
+    let mut v = view_with(vec![eni("eni-1")]);
+    let applied = v.apply(
+        &desired(),
+        &attach(),
+        refused(Refused::Permanent),
+        now,
+        wall(),
+    );
+    assert_eq!(
+        applied,
+        Applied {
+            next: Next::Blocked,
+            event: Some(SlotEvent::Blocked {
+                reason: "ENIAttachFailed",
+                action: "Attach",
+                error: "boom"
+            })
+        }
+    );
+}
+
+#[test]
+fn an_old_eni_that_vanished_on_attach_is_not_waited_for() {
+    let now = Instant::now() + Duration::from_secs(3600);
+    let mut old = eni("eni-1");
+    old.created_at = Some(wall() - jiff::SignedDuration::from_secs(3600));
+    let mut v = view_with(vec![old]);
+    v.memory.known = Some(Known::eni("eni-1", None));
+    v.apply(
+        &desired(),
+        &attach(),
+        refused(Refused::NotFound),
+        now,
+        wall(),
+    );
+    let since = v.memory.known.as_ref().unwrap().missing_since.unwrap();
+    assert!(now.duration_since(since) >= VISIBILITY_WINDOW);
+    assert_eq!(
+        v.decide(&desired(), now).action,
+        Action::Observe,
+        "replaced, not waited for"
+    );
+}
+
+#[test]
+fn create_answers() {
+    let now = Instant::now();
+    let create = Action::Create { incarnation: 2 };
+
+    let mut v = view_with(vec![]);
+    let applied = v.apply(
+        &desired(),
+        &create,
+        Answer::<E>::Created {
+            eni: eni("eni-9"),
+            long_gone: false,
+        },
+        now,
+        wall(),
+    );
+    assert_eq!(applied.next, Next::Continue);
+    assert_eq!(applied.event, Some(SlotEvent::Created("eni-9".into())));
+    assert_eq!(v.memory.incarnation, 2);
+    assert_eq!(v.memory.known, Some(Known::eni("eni-9", None)));
+    assert_eq!(v.seen.len(), 1);
+
+    // A token that named an ENI deleted long ago: on to a fresh incarnation.
+    let mut v = view_with(vec![]);
+    let applied = v.apply(
+        &desired(),
+        &create,
+        Answer::<E>::Created {
+            eni: eni("eni-old"),
+            long_gone: true,
+        },
+        now,
+        wall(),
+    );
+    assert_eq!((applied.next, applied.event), (Next::Continue, None));
+    assert_eq!((v.memory.incarnation, v.memory.known.clone()), (3, None));
+    assert!(v.seen.is_empty());
+
+    // A token reused with other parameters: its ENI is looked for by tags for a while.
+    let mut v = view_with(vec![]);
+    let applied = v.apply(
+        &desired(),
+        &create,
+        refused(Refused::TokenReused),
+        now,
+        wall(),
+    );
+    assert_eq!(applied.next, Next::Poll);
+    assert_eq!(
+        v.memory.known,
+        Some(Known {
+            eni_id: None,
+            missing_since: Some(now)
+        })
+    );
+    assert_eq!(
+        v.decide(&desired(), now).action,
+        Action::Wait(Waiting::Visibility)
+    );
+    assert_eq!(
+        v.decide(&desired(), now + VISIBILITY_WINDOW).action,
+        Action::Observe,
+        "then a fresh incarnation, once placed"
+    );
+}
+
+#[test]
+fn adoption_makes_a_go_eni_ours_at_the_current_incarnation() {
+    let mut go = eni("eni-go");
+    go.legacy = true;
+    go.incarnation = None;
+    go.intent_index = None;
+    let mut v = view_with(vec![go]);
+    v.memory.incarnation = 4;
+    let adopt = Action::Adopt {
+        eni_id: "eni-go".into(),
+    };
+    let applied = v.apply(
+        &desired(),
+        &adopt,
+        Answer::<E>::Done,
+        Instant::now(),
+        wall(),
+    );
+    assert_eq!(applied.event, Some(SlotEvent::Adopted("eni-go".into())));
+    let e = &v.seen[0];
+    assert!(!e.legacy);
+    assert_eq!((e.incarnation, e.intent_index), (Some(4), Some(1)));
+    assert_eq!(v.memory.known, Some(Known::eni("eni-go", None)));
+
+    let mut v = view_with(vec![eni("eni-go")]);
+    let applied = v.apply(
+        &desired(),
+        &adopt,
+        refused(Refused::NotFound),
+        Instant::now(),
+        wall(),
+    );
+    assert_eq!(applied.next, Next::Continue);
+    assert!(v.seen.is_empty());
+}
+
+#[test]
+fn modifications_update_what_the_slot_saw() {
+    let now = Instant::now();
+    let mut attached = eni("eni-1");
+    attached.state = EniState::Attached {
+        attachment_id: "att-1".into(),
+        instance_id: "i-1".into(),
+        device_index: 1,
+        card: 0,
+        delete_on_termination: false,
+    };
+    let dot = Action::SetDeleteOnTermination {
+        eni_id: "eni-1".into(),
+        attachment_id: "att-1".into(),
+        value: true,
+    };
+    let mut v = view_with(vec![attached.clone()]);
+    assert_eq!(
+        v.apply(&desired(), &dot, Answer::<E>::Done, now, wall())
+            .next,
+        Next::Continue
+    );
+    assert!(matches!(
+        v.seen[0].state,
+        EniState::Attached {
+            delete_on_termination: true,
+            ..
+        }
+    ));
+    let applied = v.apply(&desired(), &dot, refused(Refused::NotFound), now, wall());
+    assert_eq!((applied.next, v.observed), (Next::Retry, false));
+
+    let groups = Action::ModifyGroups {
+        eni_id: "eni-1".into(),
+        groups: vec!["sg-2".into(), "sg-0".into()],
+    };
+    let mut v = view_with(vec![attached.clone()]);
+    let applied = v.apply(&desired(), &groups, Answer::<E>::Done, now, wall());
+    assert!(matches!(applied.event, Some(SlotEvent::GroupsChanged(..))));
+    assert_eq!(v.seen[0].security_groups, vec!["sg-0", "sg-2"]);
+
+    let relocate = Action::Relocate {
+        eni_id: "eni-1".into(),
+        attachment_id: "att-1".into(),
+    };
+    let mut v = view_with(vec![attached.clone()]);
+    v.placement = Some(Ok(4));
+    let applied = v.apply(&desired(), &relocate, Answer::<E>::Done, now, wall());
+    assert_eq!(applied.next, Next::Poll);
+    assert_eq!(applied.event, Some(SlotEvent::Moving("eni-1".into())));
+    assert!(matches!(v.seen[0].state, EniState::Detaching { .. }));
+    assert_eq!(v.placement, None);
+    let mut v = view_with(vec![attached.clone()]);
+    let applied = v.apply(
+        &desired(),
+        &relocate,
+        refused(Refused::NotFound),
+        now,
+        wall(),
+    );
+    assert_eq!((applied.next, v.observed), (Next::Continue, false));
+
+    let tag = Action::TagIntent {
+        eni_id: "eni-1".into(),
+        index: 3,
+    };
+    let mut v = view_with(vec![attached]);
+    v.apply(&desired(), &tag, Answer::<E>::Done, now, wall());
+    assert_eq!(v.seen[0].intent_index, Some(3));
+}
+
+#[test]
+fn observing_places_the_slot_around_what_others_hold() {
+    let now = Instant::now();
+    let facts = |gone, limit| {
+        Answer::<E>::Instance(Some(InstanceFacts {
+            gone,
+            interfaces: vec![
+                (0, 0, "eni-primary".into()),
+                (0, 1, "eni-cni".into()),
+                (0, 2, "eni-1".into()),
+                (1, 3, "eni-other-card".into()),
+            ],
+            limit,
+        }))
+    };
+    let cases = [
+        (facts(false, CardLimit::Max(4)), Some(Ok(2)), false),
+        (
+            facts(false, CardLimit::Max(2)),
+            Some(Err(NoRoom::CardFull { limit: 2 })),
+            false,
+        ),
+        (
+            facts(false, CardLimit::NoSuchCard),
+            Some(Err(NoRoom::NoSuchCard)),
+            false,
+        ),
+        (facts(true, CardLimit::Max(4)), None, true),
+        (Answer::Instance(None), None, true),
+    ];
+    for (answer, placement, gone) in cases {
+        // The slot's own ENI (at 2) does not count as taken.
+        let mut v = view_with(vec![eni("eni-1")]);
+        let applied = v.apply(&desired(), &Action::Observe, answer.clone(), now, wall());
+        assert_eq!(applied.next, Next::Continue);
+        assert_eq!(
+            (v.placement, v.instance_gone),
+            (placement, gone),
+            "{answer:?}"
+        );
+    }
+    let mut v = view_with(vec![]);
+    let applied = v.apply(
+        &desired(),
+        &Action::Observe,
+        refused(Refused::Transient),
+        now,
+        wall(),
+    );
+    assert_eq!(applied.next, Next::Retry);
+}
+
+#[test]
+fn rereads_find_keep_and_lose_enis() {
+    let now = Instant::now();
+    let wait = Action::Wait(Waiting::Attaching);
+    let mut v = view_with(vec![]);
+    let applied = v.apply(
+        &desired(),
+        &wait,
+        Answer::<E>::Refreshed(Refreshed::ByTags(vec![eni("eni-1")])),
+        now,
+        wall(),
+    );
+    assert_eq!(applied.next, Next::Continue, "something changed");
+    assert_eq!(v.memory.known, Some(Known::eni("eni-1", None)));
+    assert_eq!(v.ids_to_read(), vec!["eni-1"]);
+    let same = Answer::<E>::Refreshed(Refreshed::ById {
+        found: vec![eni("eni-1")],
+        missing: vec![],
+    });
+    assert_eq!(
+        v.apply(&desired(), &wait, same, now, wall()).next,
+        Next::Poll
+    );
+    let gone = Answer::<E>::Refreshed(Refreshed::ById {
+        found: vec![],
+        missing: vec!["eni-1".into()],
+    });
+    v.apply(&desired(), &wait, gone, now, wall());
+    assert!(v.seen.is_empty());
+    assert_eq!(v.memory.known, Some(Known::eni("eni-1", Some(now))));
+    assert_eq!(v.ids_to_read(), vec!["eni-1"], "still looked for by ID");
+    v.discard("eni-1");
+    assert_eq!(v.memory.known, None);
+    assert!(v.ids_to_read().is_empty());
+}
+
+#[test]
+fn blocked_slots_wait_long_and_place_again() {
+    let mut v = view_with(vec![]);
+    v.placement = Some(Err(NoRoom::CardFull { limit: 3 }));
+    let a = Action::Blocked(Blocker::NoRoom(NoRoom::CardFull { limit: 3 }));
+    let applied: Applied<E> = v.apply(&desired(), &a, Answer::<E>::Done, Instant::now(), wall());
+    assert_eq!((applied.next, v.placement), (Next::Blocked, None));
+}

@@ -1,0 +1,62 @@
+//! Table tests of what a slot knows.
+
+use super::*;
+use crate::plan::fixtures::{eni_in, wall};
+
+#[test]
+fn a_retried_create_repeats_its_creation_tag_and_a_new_incarnation_gets_a_new_one() {
+    let mut v = SlotView::default();
+    let t0 = wall() + jiff::SignedDuration::from_secs(17);
+    let first = v.stamp_for(&Action::Create { incarnation: 0 }, t0).unwrap();
+    assert_eq!(first.as_second() % 60, 0, "to the minute");
+    let later = t0 + jiff::SignedDuration::from_secs(300);
+    assert_eq!(
+        v.stamp_for(&Action::Create { incarnation: 0 }, later),
+        Some(first)
+    );
+    assert_ne!(
+        v.stamp_for(&Action::Create { incarnation: 1 }, later),
+        Some(first)
+    );
+    assert_eq!(v.stamp_for(&Action::Observe, later), None);
+}
+
+#[test]
+fn the_primary_eni_is_the_one_on_the_instance_else_an_unattached_one() {
+    let on = |id: &str, instance: &str| {
+        eni_in(
+            id,
+            EniState::Attached {
+                attachment_id: format!("att-{id}"),
+                instance_id: instance.into(),
+                device_index: 1,
+                card: 0,
+                delete_on_termination: true,
+            },
+        )
+    };
+    let free = eni_in("eni-free", EniState::Available);
+    let cases = [
+        (vec![free.clone(), on("eni-on", "i-1")], Some("eni-on")),
+        (
+            vec![on("eni-elsewhere", "i-2"), free.clone()],
+            Some("eni-free"),
+        ),
+        (vec![on("eni-elsewhere", "i-2")], None),
+        (vec![], None),
+    ];
+    for (seen, want) in cases {
+        let v = SlotView::new(Some(seen), SlotMemory::default());
+        assert_eq!(v.primary("i-1").map(|e| e.id.as_str()), want);
+    }
+}
+
+#[test]
+fn eni_age_is_judged_by_its_creation_tag() {
+    let mut e = eni_in("eni-1", EniState::Available);
+    assert!(!created_long_ago(&e, wall()), "untagged: not old");
+    e.created_at = Some(wall() - jiff::SignedDuration::from_secs(60));
+    assert!(!created_long_ago(&e, wall()));
+    e.created_at = Some(wall() - jiff::SignedDuration::from_secs(3600));
+    assert!(created_long_ago(&e, wall()));
+}
