@@ -13,7 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CACHE="${ENI_CACHE_DIR:-$HOME/.cache/aws-multi-eni-controller}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+# One target directory per checkout: cargo does not rebuild a path crate whose sources
+# are older than its artifact, so a target shared by two checkouts of this repository
+# could hand one of them test binaries built from the other's files (and paths).
+CHECKOUT="$(printf %s "$PWD" | sha256sum | cut -c1-12)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target-$CHECKOUT}"
 VENV="$CACHE/venv"
 MOTO_VERSION="5.2.5"
 HELM_SDK_VERSION="0.2.2"
