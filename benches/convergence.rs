@@ -7,6 +7,8 @@
 //! `cargo bench --bench convergence` (all cases), or with filters on the case name:
 //! `cargo bench --bench convergence -- rollout-1000`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // test code: a failed assumption is a failed test
+
 use std::process::Command;
 
 use serde_json::Value;

@@ -12,6 +12,8 @@
 //! `cargo bench --bench footprint` (needs moto and the Kubernetes binaries: run
 //! `./scripts/test.sh` once, or set `MOTO_SERVER` and `ENI_KUBE_BINS`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // test code: a failed assumption is a failed test
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench planning`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // test code: a failed assumption is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 

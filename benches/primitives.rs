@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench primitives`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // test code: a failed assumption is a failed test
+
 use std::hint::black_box;
 
 use std::time::{Duration, Instant};

@@ -25,11 +25,8 @@
 //! feature the crate builds the agent alone, without aws-sdk-ec2 (the test command checks
 //! that it does).
 
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
-#![warn(missing_docs)]
+// Lints: `[lints]` in Cargo.toml (no unwrap, expect or panic outside tests; docs on
+// every public item).
 
 #[cfg(feature = "controller")]
 pub mod actors;

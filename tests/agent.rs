@@ -4,6 +4,8 @@
 //! talks to the API server as its ServiceAccount, with the RBAC that `deploy/` ships.
 //! The tests share one cluster: each has its own Node and NodeENI.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;

@@ -5,6 +5,8 @@
 //! and a runbook that exists. Which metrics the rules and the dashboard may name is checked
 //! against a real scrape in tests/e2e.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,6 +5,8 @@
 //! renders accepted by the real kube-apiserver (created for real, Pod Security levels
 //! checked by the server's own admission).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,6 +4,8 @@
 //! the server's cel-go) rejects what it should with its own message. Objects are sent
 //! with server-side dry-run, so tests sharing the cluster leave nothing behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

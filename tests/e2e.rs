@@ -8,6 +8,8 @@
 //! and ignores ClientTokens (so crash recovery rests on the ownership tags alone, which
 //! moto does search consistently).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,8 @@
 //! deploy/iam/policy.json against the code: every EC2 action the controller can call is
 //! granted, and the conditions name the tag keys and values the code really writes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::BTreeSet;
 
 use aws_multi_eni_controller::aws::Ec2Action;

@@ -6,6 +6,8 @@
 //! at those. (The client from KUBECONFIG is exercised by the end-to-end test, which starts
 //! the controller binary with one.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

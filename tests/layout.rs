@@ -2,6 +2,8 @@
 //! pure core have no import cycles, no module of the actor tree imports its parent, and
 //! `plan` imports neither `aws` nor `k8s`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! as the controller's ServiceAccount with the RBAC `deploy/` ships: only the Lease
 //! holder acts, and when it stops, the standby takes over.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

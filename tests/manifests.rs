@@ -4,6 +4,8 @@
 //! no host mounts, no access to pods, bound to the node's own address), the controller
 //! highly available and within the Restricted Pod Security level.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;

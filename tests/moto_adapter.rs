@@ -3,6 +3,8 @@
 //! Where moto differs from EC2 the test says so; those behaviours are covered by the
 //! simulator's tests instead.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::process::Command;
 
 use aws_multi_eni_controller::aws::{
@@ -64,6 +66,7 @@ fn owner(net: &MotoNetwork) -> SlotOwner {
 }
 
 // Static credentials for the SDK's default chain in this process.
+#[allow(unsafe_code)]
 fn set_test_credentials() {
     // SAFETY: set before any thread reads the environment in this test binary.
     unsafe {

@@ -2,6 +2,8 @@
 //! no leaked ENI, the strategies are compared in the same simulator, and the binary
 //! prints the JSON report. (Speed targets are benchmarks, not tests: see BENCHMARKS.md.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use std::process::Command;
 
 use aws_multi_eni_controller::config::{Scenario, SimulateArgs, Strategy};

@@ -205,10 +205,10 @@ impl Actor for Reconciler {
 }
 
 /// Arguments of the netlink actor.
+#[allow(missing_docs)]
 pub struct NetlinkArgs {
     /// Opens netlink.
     pub connect: Connector,
-    /// The reconciler.
     pub reconciler: Handle<ReconcilerMsg>,
 }
 
@@ -302,6 +302,7 @@ impl Actor for Netlink {
 }
 
 /// Arguments of the watch actor.
+#[allow(missing_docs)]
 pub struct WatchArgs {
     /// This node's name.
     pub node: String,
@@ -309,7 +310,6 @@ pub struct WatchArgs {
     pub default_mtu: u32,
     /// Where NodeENIs come from.
     pub cluster: Arc<dyn AgentCluster>,
-    /// The reconciler.
     pub reconciler: Handle<ReconcilerMsg>,
 }
 

@@ -13,10 +13,10 @@ pub const MIN_MTU: u32 = 576;
 
 /// An interface this node should have configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct DesiredLink {
     /// MAC address, lower-case `aa:bb:...`.
     pub mac: String,
-    /// The ENI.
     pub eni_id: String,
     /// The NodeENI it belongs to.
     pub nodeeni: String,
@@ -60,10 +60,9 @@ impl LinkChange {
 /// How one attachment's interface stands, as reported on the Node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
 pub struct LinkReport {
-    /// The ENI.
     pub eni_id: String,
-    /// The NodeENI.
     pub nodeeni: String,
     /// The interface name, once the link exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]

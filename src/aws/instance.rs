@@ -5,16 +5,15 @@ use super::types::AttachmentStatus;
 
 /// The lifecycle state of an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
 pub enum InstanceState {
     /// Launching.
     Pending,
-    /// Running.
     Running,
     /// Terminating.
     ShuttingDown,
     /// Gone (stays visible for a while).
     Terminated,
-    /// Stopping.
     Stopping,
     /// Stopped; ENIs stay attached.
     Stopped,
@@ -47,29 +46,26 @@ impl InstanceState {
 
 /// An interface as seen from its instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct InstanceInterface {
-    /// The ENI.
     pub eni_id: String,
-    /// The attachment.
     pub attachment_id: String,
     /// Device index on its card.
     pub device_index: u32,
-    /// Network card index.
     pub network_card_index: u32,
     /// Attachment state.
     pub status: AttachmentStatus,
-    /// MAC address.
     pub mac_address: String,
 }
 
 /// An instance, as far as ENI placement cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Instance {
     /// `i-…`.
     pub id: String,
     /// Instance type, e.g. `m5.large`; decides the ENI limits.
     pub instance_type: String,
-    /// Availability Zone.
     pub availability_zone: String,
     /// Lifecycle state.
     pub state: InstanceState,

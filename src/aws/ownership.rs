@@ -98,18 +98,15 @@ fn digest_token(parts: &[&str]) -> String {
 /// Everything that identifies one slot (one ENI of one NodeENI on one instance in one
 /// subnet) and so one owned ENI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
 pub struct SlotOwner {
     /// The cluster name (`CLUSTER_NAME`).
     pub cluster: String,
-    /// NodeENI name.
     pub nodeeni_name: String,
-    /// NodeENI UID.
     pub nodeeni_uid: String,
-    /// Node name.
     pub node_name: String,
     /// EC2 instance behind the node; a replaced instance is a new slot.
     pub instance_id: String,
-    /// Subnet.
     pub subnet_id: String,
     /// The subnet's position in the spec (informational; see [`SlotOwner::client_token`]).
     pub slot: u32,
@@ -193,16 +190,13 @@ pub fn made_by_go_controller() -> EniFilter {
 
 /// The ownership tags read back from an ENI owned by this cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct OwnedEni {
-    /// NodeENI name.
     pub nodeeni_name: String,
-    /// NodeENI UID.
     pub nodeeni_uid: String,
-    /// Node name.
     pub node_name: String,
     /// Instance ID it was made for.
     pub instance_id: String,
-    /// Subnet.
     pub subnet_id: String,
     /// Slot (subnet position at creation), if readable.
     pub slot: Option<u32>,

@@ -67,6 +67,7 @@ impl EniStatus {
 
 /// The state of an attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
 pub enum AttachmentStatus {
     /// Attach requested, not finished.
     Attaching,
@@ -74,7 +75,6 @@ pub enum AttachmentStatus {
     Attached,
     /// Detach requested, not finished.
     Detaching,
-    /// Detached.
     Detached,
     /// A value this project does not know.
     Unknown,
@@ -123,28 +123,24 @@ pub struct EniAttachment {
 
 /// An ENI as described by EC2.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Eni {
     /// `eni-…`.
     pub id: String,
     /// MAC address; the node agent finds the link by it.
     pub mac_address: String,
-    /// Subnet.
     pub subnet_id: String,
     /// Availability Zone (the subnet's).
     pub availability_zone: String,
-    /// VPC.
     pub vpc_id: String,
     /// Primary private IPv4 address.
     pub private_ip: Option<String>,
-    /// Security group IDs.
     pub security_group_ids: Vec<String>,
-    /// Description.
     pub description: String,
     /// ENI state.
     pub status: EniStatus,
     /// Current attachment, if any.
     pub attachment: Option<EniAttachment>,
-    /// Tags.
     pub tags: Tags,
 }
 
@@ -235,10 +231,9 @@ pub struct Page<T> {
 
 /// Where to attach an ENI.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct AttachRequest {
-    /// The ENI.
     pub eni_id: String,
-    /// The instance.
     pub instance_id: String,
     /// Device index on the card (0 is the primary interface of card 0).
     pub device_index: u32,
@@ -248,14 +243,13 @@ pub struct AttachRequest {
 
 /// A subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Subnet {
     /// `subnet-…`.
     pub id: String,
-    /// Availability Zone.
     pub availability_zone: String,
     /// IPv4 CIDR block.
     pub cidr: String,
-    /// VPC.
     pub vpc_id: String,
     /// The `Name` tag, if any.
     pub name: Option<String>,
@@ -272,12 +266,12 @@ pub enum SubnetLookup {
 
 /// A security group.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct SecurityGroup {
     /// `sg-…`.
     pub id: String,
     /// Group name.
     pub name: String,
-    /// VPC.
     pub vpc_id: String,
 }
 

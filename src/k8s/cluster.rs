@@ -20,13 +20,13 @@ pub const LEGACY_FINALIZER: &str = "nodeeni.networking.k8s.aws/finalizer";
 
 /// A change seen on a watch.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
 pub enum Change<T> {
     /// The complete current set, after a start or a re-list: whatever is not in it is
     /// gone (its deletion may have happened while the watch was down).
     Resync(Vec<T>),
     /// Created or updated.
     Applied(T),
-    /// Deleted.
     Deleted(T),
 }
 

@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 
 /// Where the Lease lives and how this replica identifies itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct LeaderElectionConfig {
-    /// Lease name.
     pub lease_name: String,
     /// Lease namespace.
     pub namespace: String,

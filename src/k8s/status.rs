@@ -40,14 +40,12 @@ impl SlotPhase {
 
 /// One slot, as status reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct SlotSummary {
     /// Node name.
     pub node: String,
-    /// Instance ID.
     pub instance_id: String,
-    /// Subnet ID.
     pub subnet_id: String,
-    /// Subnet CIDR.
     pub subnet_cidr: String,
     /// ENI, once known.
     pub eni_id: Option<String>,
@@ -57,13 +55,11 @@ pub struct SlotSummary {
     pub mac_address: Option<String>,
     /// Device index, once attached.
     pub device_index: Option<u32>,
-    /// Network card.
     pub network_card: u32,
     /// MTU requested by the spec.
     pub mtu: i32,
     /// The node agent's report for this interface, if any.
     pub interface_configured: Option<bool>,
-    /// Phase.
     pub phase: SlotPhase,
 }
 

@@ -20,38 +20,29 @@ pub const VISIBILITY_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where an ENI is, as far as this slot is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum EniState {
     /// Not attached.
     Available,
     /// Attaching to `instance_id`.
     Attaching {
-        /// Attachment.
         attachment_id: String,
-        /// Instance.
         instance_id: String,
-        /// Device index.
         device_index: u32,
-        /// Card.
         card: u32,
     },
     /// Attached to `instance_id`.
     Attached {
-        /// Attachment.
         attachment_id: String,
-        /// Instance.
         instance_id: String,
-        /// Device index.
         device_index: u32,
-        /// Card.
         card: u32,
         /// deleteOnTermination.
         delete_on_termination: bool,
     },
     /// Detaching from `instance_id`.
     Detaching {
-        /// Attachment.
         attachment_id: String,
-        /// Instance.
         instance_id: String,
     },
 }
@@ -170,54 +161,35 @@ pub enum Waiting {
 
 /// The next step of a slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Action {
     /// Learn where the ENI can go (describe the instance) before acting.
     Observe,
     /// Create the slot's ENI with the ClientToken of `incarnation`.
-    Create {
-        /// Incarnation.
-        incarnation: u32,
-    },
+    Create { incarnation: u32 },
     /// Tag a Go-controller ENI as this cluster's, then continue with it.
-    Adopt {
-        /// ENI.
-        eni_id: String,
-    },
+    Adopt { eni_id: String },
     /// Attach at `device_index` on `card`.
     Attach {
-        /// ENI.
         eni_id: String,
-        /// Device index.
         device_index: u32,
-        /// Card.
         card: u32,
     },
     /// Change deleteOnTermination.
     SetDeleteOnTermination {
-        /// ENI.
         eni_id: String,
-        /// Attachment.
         attachment_id: String,
-        /// Value.
         value: bool,
     },
     /// Replace the ENI's security groups.
-    ModifyGroups {
-        /// ENI.
-        eni_id: String,
-        /// Group IDs.
-        groups: Vec<String>,
-    },
+    ModifyGroups { eni_id: String, groups: Vec<String> },
     /// Detach to re-attach at another index or card (the spec changed).
     Relocate {
-        /// ENI.
         eni_id: String,
-        /// Attachment.
         attachment_id: String,
     },
     /// Record the preferred index the ENI now sits for.
     TagIntent {
-        /// ENI.
         eni_id: String,
         /// Preferred index.
         index: u32,
@@ -232,8 +204,8 @@ pub enum Action {
 
 /// An ENI of this slot that must go (a duplicate, or one left on a gone instance).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Discard {
-    /// ENI.
     pub eni_id: String,
     /// Its attachment, if attached.
     pub attachment_id: Option<String>,

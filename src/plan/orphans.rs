@@ -10,14 +10,13 @@ use tokio::time::Instant;
 
 /// An ENI carrying this cluster's ownership tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct OwnedEniView {
-    /// ENI ID.
     pub eni_id: String,
     /// Its NodeENI's UID.
     pub nodeeni_uid: String,
     /// Instance it was made for.
     pub instance_id: String,
-    /// Subnet.
     pub subnet_id: String,
     /// Not attached.
     pub available: bool,

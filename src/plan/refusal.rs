@@ -4,10 +4,10 @@
 
 /// A failed call: its class and the error as the port reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct Refusal<E> {
     /// What the failure means.
     pub class: Refused,
-    /// The error.
     pub error: E,
 }
 

@@ -9,12 +9,12 @@ use super::selector::matches;
 
 /// The identity of a slot within one NodeENI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
 pub struct SlotKey {
     /// Node name.
     pub node: String,
     /// EC2 instance behind the node.
     pub instance_id: String,
-    /// Subnet.
     pub subnet_id: String,
 }
 
@@ -37,10 +37,10 @@ impl std::fmt::Display for SlotKey {
 
 /// A node, as planning needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct NodeInput {
     /// Node name.
     pub name: String,
-    /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Instance ID from the provider ID, if the node has one.
     pub instance_id: Option<String>,
@@ -80,18 +80,16 @@ pub struct ResolvedSpec {
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct DesiredSlot {
-    /// Identity.
     pub key: SlotKey,
     /// Zone of the node (and subnet).
     pub zone: String,
-    /// Subnet CIDR.
     pub subnet_cidr: String,
     /// Position among this node's subnets (those in its zone), from 0.
     pub position: u32,
     /// `base_device_index + position`: where the ENI goes when nothing else is there.
     pub preferred_device_index: u32,
-    /// Network card.
     pub network_card: u32,
     /// Security group IDs, sorted.
     pub security_groups: Vec<String>,
@@ -109,6 +107,7 @@ impl AsRef<DesiredSlot> for DesiredSlot {
 
 /// Why a matching node gets no ENI in a subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Skip {
     /// The node has no AWS provider ID (yet): no instance to attach to.
     NoInstance {
@@ -119,18 +118,14 @@ pub enum Skip {
     ZoneMismatch {
         /// Node name.
         node: String,
-        /// Node zone.
         node_zone: String,
-        /// Subnet.
         subnet: String,
-        /// Subnet zone.
         subnet_zone: String,
     },
     /// None of the subnets is in the node's zone.
     NoSubnetInZone {
         /// Node name.
         node: String,
-        /// Node zone.
         node_zone: String,
     },
 }

@@ -37,12 +37,12 @@ impl Default for TeardownPolicy {
 
 /// One call of a teardown.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Step {
     /// Read the ENI, then detach it if attached or delete it if available.
     Inspect,
     /// Detach (again, or forcibly).
     Detach {
-        /// The attachment.
         attachment_id: String,
         /// Force the detach.
         force: bool,
@@ -53,21 +53,16 @@ pub enum Step {
 
 /// An ENI being torn down, as one describe shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Seen {
     /// Not found: deleted (now or before).
     Gone,
     /// Without this cluster's ownership tags.
     NotOwned,
     /// Attached or attaching.
-    Attached {
-        /// The attachment.
-        attachment_id: String,
-    },
+    Attached { attachment_id: String },
     /// Detaching; the attachment, if EC2 still shows it.
-    Detaching {
-        /// The attachment.
-        attachment_id: Option<String>,
-    },
+    Detaching { attachment_id: Option<String> },
     /// Not attached.
     Available,
 }

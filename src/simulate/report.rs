@@ -10,14 +10,12 @@ use crate::config::{Scenario, Strategy};
 
 /// What a simulation measured.
 #[derive(Debug, Clone, Serialize)]
+#[allow(missing_docs)]
 pub struct Report {
-    /// Scenario.
     pub scenario: Scenario,
     /// Pacing strategy.
     pub strategy: Strategy,
-    /// Nodes.
     pub nodes: usize,
-    /// NodeENIs.
     pub nodeenis: usize,
     /// ENIs the measured phase creates, deletes or replaces.
     pub enis: usize,
@@ -48,7 +46,6 @@ pub struct Report {
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
     pub peak_rss_bytes: u64,
-    /// Seed.
     pub seed: u64,
 }
 

@@ -4,23 +4,21 @@
 
 /// The Prometheus type of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Kind {
-    /// A counter.
     Counter,
-    /// A gauge.
     Gauge,
-    /// A histogram.
     Histogram,
 }
 
 /// Which binary exports a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Exporter {
     /// `eni-controller`.
     Controller,
     /// `eni-agent`.
     Agent,
-    /// Both.
     Both,
 }
 

@@ -2,6 +2,8 @@
 //! tokio's paused clock: rollouts, label flips, spec changes, node churn, deletion,
 //! crash safety, supervision, foreign ENIs and orphans.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 mod harness;
 
 mod crash;

@@ -3,6 +3,8 @@
 //! deleteOnTermination, faults and the call log. Every test runs on tokio's paused
 //! clock, so simulated minutes take milliseconds and results are deterministic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
+
 use aws_multi_eni_controller::aws::sim::{Ec2Simulator, LatencyModel, SimConfig};
 use aws_multi_eni_controller::aws::{AttachRequest, ClientToken, CreateEniRequest, Subnet, Tags};
 

@@ -15,10 +15,10 @@ pub type CleanupError = TeardownError<Ec2Error>;
 pub type CleanupNotify = Box<dyn FnOnce(&str, Result<(), CleanupError>) + Send>;
 
 /// Messages of the pool.
+#[allow(missing_docs)]
 pub enum CleanupMsg {
     /// Detach and delete an ENI.
     Clean {
-        /// The ENI.
         eni_id: String,
         /// Why (for logs).
         reason: &'static str,

@@ -69,7 +69,6 @@ pub async fn run_step(
 
 /// A step the worker ran, for the pool.
 pub struct StepDone {
-    /// The ENI.
     pub eni_id: String,
     /// Which worker ran it.
     pub worker: usize,
@@ -79,9 +78,7 @@ pub struct StepDone {
 
 /// Work for a worker.
 pub struct WorkerMsg {
-    /// The ENI.
     pub eni_id: String,
-    /// The step.
     pub step: Step,
 }
 

@@ -17,6 +17,7 @@ pub enum Priority {
 }
 
 /// Messages of the limiter.
+#[allow(missing_docs)]
 pub enum LimiterMsg {
     /// Wait for a token of `action`; the reply is the grant.
     Acquire {
@@ -29,7 +30,6 @@ pub enum LimiterMsg {
     },
     /// How a granted call ended (throttled or not).
     Outcome {
-        /// The action.
         action: Ec2Action,
         /// Whether EC2 throttled it.
         throttled: bool,
@@ -41,6 +41,7 @@ pub enum LimiterMsg {
 /// How EC2 calls are paced: this project's way, or a peer's (for side-by-side
 /// comparisons in `eni-controller simulate`).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[allow(missing_docs)]
 pub enum LimiterStrategy {
     /// One bucket per EC2 action mirroring AWS's, adaptive on throttles (this project).
     PerAction,
@@ -48,7 +49,6 @@ pub enum LimiterStrategy {
     Global {
         /// Refill per second.
         qps: f64,
-        /// Burst.
         burst: u32,
     },
     /// No client-side limit: throttles are only retried with backoff (as the Go

@@ -51,8 +51,8 @@ impl From<SlotUpdate> for NodeEniMsg {
 }
 
 /// What every NodeENI actor shares.
+#[allow(missing_docs)]
 pub struct NodeEniDeps {
-    /// The cluster.
     pub cluster: Arc<dyn Cluster>,
     /// EC2 at rollout priority.
     pub ec2: LimitedEc2,

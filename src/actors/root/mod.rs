@@ -36,12 +36,11 @@ pub enum RootMsg {
 }
 
 /// How the root starts.
+#[allow(missing_docs)]
 pub struct RootArgs {
-    /// The cluster.
     pub cluster: Arc<dyn Cluster>,
     /// EC2, unlimited (the root wraps it in the rate limiter).
     pub ec2: Arc<dyn Ec2>,
-    /// Settings.
     pub settings: ControllerSettings,
     /// Set once both watches have delivered their first listing.
     pub synced: Arc<AtomicBool>,

@@ -39,7 +39,6 @@ impl fmt::Display for Service {
 
 /// The running services and what restarting them needs.
 pub struct Services {
-    /// Settings.
     pub settings: ControllerSettings,
     ec2: Arc<dyn Ec2>,
     in_flight: Arc<Semaphore>,

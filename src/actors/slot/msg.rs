@@ -64,14 +64,13 @@ pub struct SlotDeps {
 
 /// A slot's progress as its NodeENI shows it in the status.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct SlotReport {
     /// Where the slot is.
     pub phase: SlotPhase,
     /// The slot's ENI, once known.
     pub eni_id: Option<String>,
-    /// Its MAC address.
     pub mac_address: Option<String>,
-    /// Its attachment.
     pub attachment_id: Option<String>,
     /// Its device index, when attached.
     pub device_index: Option<u32>,

@@ -10,12 +10,12 @@ pub const OK: &str = "ok";
 
 /// One call as the simulated EC2 saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub struct CallRecord {
     /// Position in the log, from 0.
     pub seq: u64,
     /// When the call reached EC2, since the simulator started (tokio time).
     pub at: Duration,
-    /// The action.
     pub action: Ec2Action,
     /// `"ok"`, or the error's label (`"throttled"`, `"not_found"`, ...).
     pub outcome: &'static str,
