@@ -105,6 +105,12 @@ pub fn starting_incarnation(left_by_retired: Option<u32>, last_reported: Option<
     left_by_retired.or(last_reported).unwrap_or(0)
 }
 
+/// Whether new slots may start: only once a listing of the NodeENI's ENIs (the Go
+/// controller's included) succeeded, so that an ENI to adopt is never duplicated.
+pub fn may_start_slots(swept_once: bool) -> bool {
+    swept_once
+}
+
 /// What a starting slot knows of its ENIs: what the last sweep found for it, or, after
 /// any sweep, that there are none; before the first sweep it reads them itself.
 pub fn starting_knowledge<E>(swept_for_slot: Option<Vec<E>>, swept_once: bool) -> Option<Vec<E>> {

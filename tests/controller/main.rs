@@ -7,5 +7,6 @@
 mod harness;
 
 mod crash;
+mod holes;
 mod lifecycle;
 mod safety;

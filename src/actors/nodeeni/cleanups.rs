@@ -1,18 +1,24 @@
 //! The ENIs a NodeENI handed to the cleanup pool and waits on.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::time::Duration;
 
 use ractor::ActorRef;
+use tokio::time::Instant;
 
 use super::msg::NodeEniMsg;
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::k8s::Notice;
 use crate::supervision::Handle;
 
-/// Teardowns requested and not yet answered.
+/// A request not answered within this long is sent again: the pool may have restarted
+/// and lost it (the pool de-duplicates by ENI, so a live pool only adds a listener).
+pub const RESEND_AFTER: Duration = Duration::from_secs(30);
+
+/// Teardowns requested and not yet answered, with when each was last sent.
 pub struct Cleanups {
     pool: Handle<CleanupMsg>,
-    pending: HashSet<String>,
+    pending: HashMap<String, (&'static str, Instant)>,
 }
 
 impl Cleanups {
@@ -20,7 +26,7 @@ impl Cleanups {
     pub fn new(pool: Handle<CleanupMsg>) -> Self {
         Cleanups {
             pool,
-            pending: HashSet::new(),
+            pending: HashMap::new(),
         }
     }
 
@@ -32,9 +38,29 @@ impl Cleanups {
         eni_id: String,
         reason: &'static str,
     ) -> bool {
-        if !self.pending.insert(eni_id.clone()) {
+        if self.pending.contains_key(&eni_id) {
             return true;
         }
+        self.send(me, eni_id, reason)
+    }
+
+    /// Sends again every request older than [`RESEND_AFTER`]; `false` if the pool is
+    /// restarting.
+    pub fn resend_stale(&mut self, me: &ActorRef<NodeEniMsg>, now: Instant) -> bool {
+        let stale: Vec<(String, &'static str)> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) >= RESEND_AFTER)
+            .map(|(id, (reason, _))| (id.clone(), *reason))
+            .collect();
+        stale
+            .into_iter()
+            .all(|(id, reason)| self.send(me, id, reason))
+    }
+
+    fn send(&mut self, me: &ActorRef<NodeEniMsg>, eni_id: String, reason: &'static str) -> bool {
+        self.pending
+            .insert(eni_id.clone(), (reason, Instant::now()));
         let me = me.clone();
         let sent = self.pool.cast(CleanupMsg::Clean {
             eni_id: eni_id.clone(),

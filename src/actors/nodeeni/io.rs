@@ -136,7 +136,9 @@ pub async fn resolve(resolver: &Resolver, name: &str, spec: &NodeENISpec) -> Res
     }
 }
 
-/// Lists this NodeENI's ENIs, and with `with_go` the Go controller's ENIs for it too.
+/// Lists this NodeENI's ENIs, and with `with_go` the Go controller's ENIs for it too
+/// (a failure of either fails the listing: a slot must never start without knowing of a
+/// Go-controller ENI it should adopt).
 pub async fn list_enis(
     ec2: &LimitedEc2,
     cluster: &str,
@@ -148,10 +150,7 @@ pub async fn list_enis(
     if with_go {
         let legacy =
             ownership::made_by_go_controller().and_tag(ownership::LEGACY_TAG_NODEENI, name);
-        match describe_all_enis(ec2, &legacy).await {
-            Ok(found) => enis.extend(found),
-            Err(e) => tracing::debug!(error = %e, "could not list Go-controller ENIs"),
-        }
+        enis.extend(describe_all_enis(ec2, &legacy).await?);
     }
     Ok(enis)
 }

@@ -116,10 +116,14 @@ impl NodeEniState {
         for desired in changes.update {
             self.slots.update(desired);
         }
-        for desired in changes.start {
-            let swept = self.sweep.take(&desired.key);
-            let seen = rules::starting_knowledge(swept, self.sweep.last().is_some());
-            self.slots.start(myself, desired, seen).await?;
+        // Adopt before create: no slot starts before a listing of this NodeENI's ENIs,
+        // the Go controller's included, succeeded.
+        if rules::may_start_slots(self.sweep.last().is_some()) {
+            for desired in changes.start {
+                let swept = self.sweep.take(&desired.key);
+                let seen = rules::starting_knowledge(swept, true);
+                self.slots.start(myself, desired, seen).await?;
+            }
         }
         self.dirty(myself);
         Ok(())
@@ -194,7 +198,16 @@ impl NodeEniState {
                 return false;
             }
         };
-        for (key, enis) in self.sweep.take_claimed(|k| self.slots.contains(k)) {
+        let mut found = self.sweep.take_claimed(|k| self.slots.contains(k));
+        // A running slot the listing found nothing for hears so too: its ENI may have
+        // been deleted out of band.
+        let found_keys: HashSet<SlotKey> = found.iter().map(|(k, _)| k.clone()).collect();
+        for key in self.slots.keys() {
+            if !found_keys.contains(&key) {
+                found.push((key, Vec::new()));
+            }
+        }
+        for (key, enis) in found {
             self.slots.observed(&key, enis, started);
         }
         true
@@ -244,7 +257,13 @@ impl NodeEniState {
             self.reap(myself);
         }
         self.backoff = Duration::from_millis(500);
+        self.cleanups.resend_stale(myself, Instant::now());
         let next = rules::next_tick(!self.problems.is_empty(), self.deps.resync_interval);
+        let next = if self.cleanups.pending() > 0 {
+            next.min(super::cleanups::RESEND_AFTER)
+        } else {
+            next
+        };
         self.tick_in(myself, next);
         self.dirty(myself);
         Ok(())
@@ -254,6 +273,7 @@ impl NodeEniState {
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
     ) -> Result<(), ActorProcessingErr> {
+        self.cleanups.resend_stale(myself, Instant::now());
         for key in self.slots.keys() {
             self.retire(myself, key, "NodeENI deleted");
         }

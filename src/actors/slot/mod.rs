@@ -37,6 +37,8 @@ pub struct SlotState {
     last_change: Option<Instant>,
     step_pending: bool,
     reported: Option<SlotReport>,
+    /// The last refusal retrying will not fix, shown until a step makes progress.
+    refusal: Option<(&'static str, String)>,
     attached_once: bool,
 }
 
@@ -67,6 +69,12 @@ impl SlotState {
     }
 
     fn report(&mut self, phase: SlotPhase) {
+        let phase = match &self.refusal {
+            Some((reason, message)) if phase != SlotPhase::Attached => {
+                SlotPhase::Blocked(reason.to_string(), message.clone())
+            }
+            _ => phase,
+        };
         let primary = self.view.primary(&self.desired.key.instance_id);
         let attachment = primary.map(|e| &e.state);
         let report = SlotReport {
@@ -169,7 +177,11 @@ impl SlotState {
             self.view.discard(&d.eni_id);
         }
         let action = decision.action;
-        self.report(ec2::phase_of(&action));
+        let phase = ec2::phase_of(&action);
+        if action == Action::Ready {
+            self.refusal = None;
+        }
+        self.report(phase.clone());
         if action == Action::Ready {
             self.backoff = self.deps.timing.poll_initial;
             self.first_ready();
@@ -192,6 +204,14 @@ impl SlotState {
         let applied = self
             .view
             .apply(&self.desired, &action, answer, Instant::now(), wall);
+        match &applied.event {
+            Some(SlotEvent::Blocked { reason, error, .. }) => {
+                self.refusal = Some((reason, error.to_string()));
+                self.report(phase);
+            }
+            _ if matches!(applied.next, Next::Continue | Next::Poll) => self.refusal = None,
+            _ => {}
+        }
         if let Some(event) = applied.event {
             let notice = self.notice(event);
             self.notify(notice);
@@ -233,6 +253,7 @@ impl Actor for SlotActor {
             last_change: None,
             step_pending: false,
             reported: None,
+            refusal: None,
             attached_once: false,
         };
         st.schedule(&myself, Duration::ZERO);

@@ -22,6 +22,9 @@ pub enum Fault {
     /// The calling task panics (a bug in an I/O layer); EC2 did nothing. Supervision
     /// tests use it to fail one actor.
     Panic,
+    /// `UnauthorizedOperation`: the credentials lack the permission; EC2 did nothing.
+    /// Retrying the same call does not help.
+    Unauthorized,
 }
 
 /// Random failure rates, each a probability per call in `[0, 1]`.

@@ -231,6 +231,11 @@ impl Ec2Simulator {
                 let result = match fault {
                     Some(Fault::Panic) => Err(Ec2Error::transient("injected panic")),
                     Some(Fault::Throttle) => Err(throttle()),
+                    Some(Fault::Unauthorized) => Err(Ec2Error::classify(
+                        "UnauthorizedOperation",
+                        "You are not authorized to perform this operation.",
+                        Some(403),
+                    )),
                     Some(Fault::Transient) => Err(Ec2Error::classify(
                         "InternalError",
                         "An internal error has occurred",

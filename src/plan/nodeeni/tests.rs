@@ -84,6 +84,12 @@ fn a_retired_slot_hands_back_its_eni_and_moves_its_token_on() {
 }
 
 #[test]
+fn no_slot_starts_before_a_listing_succeeded() {
+    assert!(!may_start_slots(false));
+    assert!(may_start_slots(true));
+}
+
+#[test]
 fn a_starting_slot_trusts_the_last_sweep() {
     assert_eq!(starting_knowledge(Some(vec![1]), true), Some(vec![1]));
     assert_eq!(starting_knowledge::<u8>(None, true), Some(vec![]));

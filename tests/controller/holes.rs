@@ -1,0 +1,260 @@
+//! The lifecycle's known holes, each shown by a test: ENIs made while a slot is being
+//! retired, a cleanup pool that restarts mid-deletion, a failed listing of the Go
+//! controller's ENIs, ENIs changed out of band, and refusals that must reach the status.
+
+use std::time::Duration;
+
+use aws_multi_eni_controller::actors::cleanup::CleanupMsg;
+use aws_multi_eni_controller::actors::{Controller, ControllerSettings};
+use aws_multi_eni_controller::aws::ownership::{self};
+use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
+use aws_multi_eni_controller::aws::{AttachRequest, BucketSpec, Ec2, Ec2Action, Tags};
+use aws_multi_eni_controller::k8s::NodeENIStatus;
+use tokio::time::Instant;
+
+use super::harness::{World, eventually, settings};
+
+const LABEL: &[(&str, &str)] = &[("ng", "multi-eni")];
+
+/// One create every 10 s after a burst of one: creates queue in the limiter.
+fn slow_creates() -> ControllerSettings {
+    let mut s = settings();
+    s.buckets
+        .set(Ec2Action::CreateNetworkInterface, BucketSpec::new(1, 0.1));
+    s.bucket_reserve = 0.0;
+    s
+}
+
+fn creates(w: &World) -> u64 {
+    w.sim
+        .count(Some(Ec2Action::CreateNetworkInterface), Some("ok"))
+}
+
+fn condition(status: &NodeENIStatus, t: &str) -> (String, String, String) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .expect("condition");
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_finalizer_waits_for_enis_created_by_slots_being_retired() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(4, LABEL);
+    let nodeeni = w.apply("multus", w.spec(1));
+    let c = w.start(slow_creates()).await;
+    eventually("the first create", Duration::from_secs(60), || {
+        creates(&w) == 1
+    })
+    .await;
+    // Three creates wait in the limiter for a token when the NodeENI is deleted.
+    w.cluster.delete_nodeeni("multus");
+    eventually("NodeENI gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    let at_release = w.owned_by(&nodeeni);
+    let creates_at_release = creates(&w);
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert_eq!(at_release, vec![], "no ENI left when the finalizer went");
+    assert_eq!(
+        creates(&w),
+        creates_at_release,
+        "no create completed after the finalizer went"
+    );
+    assert_eq!(w.owned_by(&nodeeni), vec![]);
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_eni_made_by_a_slot_being_retired_is_cleaned_at_once() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(3, LABEL);
+    w.apply("multus", w.spec(1));
+    let c = w.start(slow_creates()).await;
+    eventually("the first create", Duration::from_secs(60), || {
+        creates(&w) == 1
+    })
+    .await;
+    for i in 0..3 {
+        w.cluster
+            .label_node(&format!("node-{i:04}"), "ng", Some("other"));
+    }
+    // The queued creates still happen; each ENI goes as soon as it exists, without
+    // waiting for a re-listing or the orphan sweep.
+    eventually("the queued creates", Duration::from_secs(120), || {
+        creates(&w) == 3
+    })
+    .await;
+    let last_create = Instant::now();
+    eventually("every ENI gone", Duration::from_secs(120), || {
+        w.owned().is_empty()
+    })
+    .await;
+    assert!(
+        last_create.elapsed() < Duration::from_secs(15),
+        "the last ENI went {:?} after its create",
+        last_create.elapsed()
+    );
+    c.stop().await;
+}
+
+fn kill_cleanup_pool(c: &Controller) {
+    let pool = c
+        .root()
+        .get_children()
+        .into_iter()
+        .find(|cell| cell.is_message_type_of::<CleanupMsg>() == Some(true))
+        .expect("the cleanup pool runs under the root");
+    pool.kill();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_survives_a_restart_of_the_cleanup_pool() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(4, LABEL);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("4 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((4, 4))
+    })
+    .await;
+    w.cluster.delete_nodeeni("multus");
+    eventually("detaches under way", Duration::from_secs(60), || {
+        w.sim
+            .count(Some(Ec2Action::DetachNetworkInterface), Some("ok"))
+            >= 1
+    })
+    .await;
+    kill_cleanup_pool(&c);
+    eventually("NodeENI gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    assert!(w.owned().is_empty());
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_eni_is_created_beside_a_go_controller_eni_when_listing_those_fails() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
+    let subnet = w.subnets[0].id.clone();
+    let tags: Tags = [
+        (
+            ownership::LEGACY_TAG_MANAGED_BY,
+            ownership::LEGACY_MANAGED_BY_VALUE,
+        ),
+        ("NodeENI", "multus"),
+        ("Node", "node-0000"),
+        ("SubnetID", subnet.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let legacy = w.sim.seed_eni(&subnet, tags).unwrap();
+    w.sim
+        .seed_attach(&AttachRequest {
+            eni_id: legacy.id.clone(),
+            instance_id: inst,
+            device_index: 1,
+            network_card_index: 0,
+        })
+        .unwrap();
+    // The first sweep lists this NodeENI's own ENIs, then the Go controller's: that
+    // second listing fails once.
+    w.sim.script_fault(ScriptedFault {
+        nth_mutating: 2,
+        action: Some(Ec2Action::DescribeNetworkInterfaces),
+        fault: Fault::Transient,
+    });
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    assert_eq!(
+        w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
+        0,
+        "the Go controller's ENI was adopted, not duplicated"
+    );
+    assert_eq!(w.owned().len(), 1);
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_eni_deleted_or_detached_out_of_band_is_noticed_and_repaired() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(2, LABEL);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("2 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((2, 2))
+    })
+    .await;
+    let enis = w.owned();
+    let (deleted, detached) = (&enis[0], &enis[1]);
+    // Someone detaches one ENI and deletes the other by hand.
+    for e in [deleted, detached] {
+        let a = e.attachment.as_ref().unwrap();
+        w.sim.detach_eni(&a.attachment_id, true).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    w.sim.delete_eni(&deleted.id).await.unwrap();
+    eventually("both attached again", Duration::from_secs(300), || {
+        w.attached_pairs().len() == 2
+    })
+    .await;
+    eventually("status ready", Duration::from_secs(60), || {
+        w.ready_count("multus") == Some((2, 2))
+    })
+    .await;
+    assert!(
+        w.owned().iter().any(|e| e.id == detached.id),
+        "the detached ENI was attached again, not replaced"
+    );
+    assert_eq!(w.owned().len(), 2);
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_create_shows_on_the_attachment_and_in_the_conditions() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    w.sim.script_fault(ScriptedFault {
+        nth_mutating: 1,
+        action: Some(Ec2Action::CreateNetworkInterface),
+        fault: Fault::Unauthorized,
+    });
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("the refusal reported", Duration::from_secs(120), || {
+        w.cluster
+            .nodeeni("multus")
+            .and_then(|n| n.status)
+            .is_some_and(|s| condition(&s, "Degraded").0 == "True")
+    })
+    .await;
+    let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    let (_, reason, message) = condition(&status, "Degraded");
+    assert!(
+        reason.contains("ENICreateFailed") || message.contains("ENICreateFailed"),
+        "{reason}: {message}"
+    );
+    assert!(message.contains("not authorized"), "{message}");
+    assert!(
+        w.cluster
+            .events()
+            .iter()
+            .any(|(_, n)| n.reason == "ENICreateFailed")
+    );
+    // The next try succeeds (the refusal was scripted once): the slot recovers.
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    c.stop().await;
+}
