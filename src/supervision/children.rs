@@ -76,6 +76,11 @@ impl<K: Ord + Clone + std::fmt::Display> Children<K> {
         }
     }
 
+    /// Forgets `key` without stopping it (it stops itself); returns its actor, if running.
+    pub fn forget(&mut self, key: &K) -> Option<ActorCell> {
+        self.entries.remove(key)?.cell
+    }
+
     /// The child a supervision event reports exited, if it is one of these (a child
     /// stopped on purpose was forgotten first, so it is not).
     pub fn exited(&mut self, evt: &SupervisionEvent) -> Option<Exited<K>> {

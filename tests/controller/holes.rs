@@ -258,3 +258,33 @@ async fn a_refused_create_shows_on_the_attachment_and_in_the_conditions() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_finalizer_waits_for_an_eni_the_listing_does_not_show_yet() {
+    // Detaches take 12 s and new ENIs stay out of listings for 5 s (EC2's list calls are
+    // eventually consistent). A slot's create waits for a token while the NodeENI is
+    // deleted, completes while the first ENI is still being torn down, and is not listed
+    // by the sweep that follows.
+    let config = SimConfig {
+        detach_delay: Duration::from_secs(12),
+        listing_lag: Duration::from_secs(5),
+        ..SimConfig::default()
+    };
+    let mut w = World::new(config, 1);
+    w.add_nodes(2, LABEL);
+    let nodeeni = w.apply("multus", w.spec(1));
+    let c = w.start(slow_creates()).await;
+    eventually("the first create", Duration::from_secs(60), || {
+        creates(&w) == 1
+    })
+    .await;
+    w.cluster.delete_nodeeni("multus");
+    eventually("NodeENI gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    let at_release = w.owned_by(&nodeeni);
+    assert_eq!(creates(&w), 2, "the queued create happened");
+    assert_eq!(at_release, vec![], "no ENI left when the finalizer went");
+    c.stop().await;
+}

@@ -69,6 +69,7 @@ async fn dispatch(
         NodeEniMsg::NodeGone(name) => st.on_node(&myself, name, None).await?,
         NodeEniMsg::Report(key, report) => st.on_report(&myself, key, report),
         NodeEniMsg::SlotNotice(notice) => st.publish(notice).await,
+        NodeEniMsg::SlotRetired(actor, enis) => st.on_slot_retired(&myself, actor, enis),
         NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result).await,
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
         NodeEniMsg::Flush => st.on_flush(&myself).await,

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::RpcReplyPort;
+use ractor::{ActorId, RpcReplyPort};
 
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::actors::instances::InstanceBatcher;
@@ -29,6 +29,8 @@ pub enum NodeEniMsg {
     Report(SlotKey, SlotReport),
     /// An Event a slot wants recorded.
     SlotNotice(Notice),
+    /// A retired slot's ENIs (it stops right after).
+    SlotRetired(ActorId, Vec<String>),
     /// The cleanup pool finished with an ENI.
     Cleaned(String, Result<(), CleanupError>),
     /// Resolve, sweep, reconcile children, progress a deletion.
@@ -46,6 +48,7 @@ impl From<SlotUpdate> for NodeEniMsg {
         match update {
             SlotUpdate::Report(key, report) => NodeEniMsg::Report(key, report),
             SlotUpdate::Notice(notice) => NodeEniMsg::SlotNotice(notice),
+            SlotUpdate::Retired { actor, enis } => NodeEniMsg::SlotRetired(actor, enis),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::msg::NodeEniMsg;
@@ -46,6 +46,8 @@ pub struct Slots {
     deps: Arc<SlotDeps>,
     records: BTreeMap<SlotKey, SlotRecord>,
     children: Children<SlotKey>,
+    /// Slot actors told to retire that have not handed back their ENIs yet.
+    retiring: HashMap<ActorId, SlotKey>,
     incarnations: HashMap<SlotKey, u32>,
 }
 
@@ -57,6 +59,7 @@ impl Slots {
             records: BTreeMap::new(),
             // The `kind` label value is the slot actor's former name: a public interface.
             children: Children::new("attachment", restart),
+            retiring: HashMap::new(),
             incarnations: HashMap::new(),
         }
     }
@@ -139,10 +142,17 @@ impl Slots {
         }
     }
 
-    /// Stops a slot no longer desired; returns the ENI it leaves to tear down.
+    /// Retires a slot no longer desired: a running slot finishes its step and hands
+    /// back its ENIs ([`Slots::retired`]); returns the ENI its last report named.
     pub fn retire(&mut self, key: &SlotKey, why: &str) -> Option<String> {
         let rec = self.records.remove(key)?;
-        self.children.stop(key, why);
+        match self.children.get::<SlotMsg>(key) {
+            Some(actor) if actor.cast(SlotMsg::Retire).is_ok() => {
+                self.children.forget(key);
+                self.retiring.insert(actor.get_id(), key.clone());
+            }
+            _ => self.children.stop(key, why),
+        }
         let retired = rules::retire(rec.report.as_ref().map(|r| LastReport {
             eni_id: r.eni_id.as_deref(),
             incarnation: r.incarnation,
@@ -165,9 +175,25 @@ impl Slots {
         }
     }
 
+    /// A retired slot handed back its ENIs.
+    pub fn retired(&mut self, actor: &ActorId) {
+        self.retiring.remove(actor);
+    }
+
+    /// Retired slots that have not answered yet.
+    pub fn retiring(&self) -> usize {
+        self.retiring.len()
+    }
+
     /// A child exited: which slot, and when to start it again (`None`: not a slot that
-    /// is still wanted).
+    /// is still wanted). A retiring slot that died before answering counts as answered:
+    /// the next listing finds what it made.
     pub fn exited(&mut self, evt: &SupervisionEvent) -> Option<(SlotKey, std::time::Duration)> {
+        if let Some(cell) = exit_cell(evt)
+            && self.retiring.remove(&cell.get_id()).is_some()
+        {
+            return None;
+        }
         let exited = self.children.exited(evt)?;
         let delay = self.children.restart(&exited).delay;
         Some((exited.key, delay))
@@ -212,5 +238,14 @@ impl Slots {
             .keys()
             .map(|k| (k.instance_id.clone(), k.subnet_id.clone()))
             .collect()
+    }
+}
+
+fn exit_cell(evt: &SupervisionEvent) -> Option<&ractor::ActorCell> {
+    match evt {
+        SupervisionEvent::ActorFailed(cell, _) | SupervisionEvent::ActorTerminated(cell, _, _) => {
+            Some(cell)
+        }
+        _ => None,
     }
 }

@@ -280,7 +280,7 @@ impl NodeEniState {
         let listed = self.sweep().await;
         self.reap(myself);
         self.dirty(myself);
-        if rules::finalizer_may_go(listed, self.cleanups.pending()) {
+        if rules::finalizer_may_go(listed, self.cleanups.pending(), self.slots.retiring()) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
                     tracing::info!("every ENI is gone; finalizer removed");
@@ -352,6 +352,22 @@ impl NodeEniState {
     /// The span of this NodeENI's work.
     pub(super) fn span(&self) -> tracing::Span {
         tracing::info_span!("nodeeni", name = %self.name())
+    }
+
+    /// A retired slot handed back every ENI it has or may have made: they go.
+    pub(super) fn on_slot_retired(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        actor: ractor::ActorId,
+        enis: Vec<String>,
+    ) {
+        self.slots.retired(&actor);
+        for eni in enis {
+            self.clean(myself, eni, "slot no longer desired");
+        }
+        if self.deleting() {
+            self.tick_in(myself, Duration::ZERO);
+        }
     }
 
     /// Every matching node, complete: the plan can settle for the first time.

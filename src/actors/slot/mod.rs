@@ -280,8 +280,11 @@ impl Actor for SlotActor {
                     st.schedule(&myself, Duration::ZERO);
                 }
             }
-            SlotMsg::Teardown(reply) => {
-                let _ = reply.send(st.view.all_ids());
+            SlotMsg::Retire => {
+                st.updates.send(SlotUpdate::Retired {
+                    actor: myself.get_id(),
+                    enis: st.view.all_ids(),
+                });
                 myself.stop(Some("slot no longer desired".into()));
             }
             SlotMsg::Step => {

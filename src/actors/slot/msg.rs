@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::RpcReplyPort;
+use ractor::ActorId;
 use tokio::time::Instant;
 
 use crate::actors::cleanup::CleanupMsg;
@@ -84,6 +84,14 @@ pub enum SlotUpdate {
     Report(SlotKey, SlotReport),
     /// An Event to record on the NodeENI.
     Notice(Notice),
+    /// The slot was retired: every ENI it has or may have made, for teardown. It stops
+    /// right after.
+    Retired {
+        /// The slot actor that answers.
+        actor: ActorId,
+        /// The ENIs.
+        enis: Vec<String>,
+    },
 }
 
 /// Messages of a slot.
@@ -95,8 +103,9 @@ pub enum SlotMsg {
     Observed(Vec<Eni>, Instant),
     /// Take the next step.
     Step,
-    /// Stop: reply with every ENI this slot has or may have made, then stop.
-    Teardown(RpcReplyPort<Vec<String>>),
+    /// The slot is no longer desired: once the step under way has finished, hand back
+    /// every ENI it has or may have made, then stop.
+    Retire,
 }
 
 /// How a slot starts.

@@ -17,8 +17,10 @@ impl Ec2 for Ec2Simulator {
             Some(i) => format!("{i}/{}", request.subnet_id),
             None => request.subnet_id.clone(),
         };
-        self.call(Ec2Action::CreateNetworkInterface, &target, |w, _| {
-            w.create_eni(&request)
+        self.call(Ec2Action::CreateNetworkInterface, &target, |w, now| {
+            let eni = w.create_eni(&request)?;
+            w.created.entry(eni.id.clone()).or_insert(now);
+            Ok(eni)
         })
         .await
     }
@@ -106,14 +108,23 @@ impl Ec2 for Ec2Simulator {
         next_token: Option<String>,
     ) -> Result<Page<Eni>, Ec2Error> {
         let page_size = self.config.page_size.max(1);
-        self.call(Ec2Action::DescribeNetworkInterfaces, "", |w, _| {
+        let lag = self.config.listing_lag;
+        // Reads by ID see every ENI; listings by tag or other filters lag behind creates.
+        let by_id_only = !filter.ids.is_empty();
+        self.call(Ec2Action::DescribeNetworkInterfaces, "", |w, now| {
             let skip: usize = match next_token.as_deref() {
                 None | Some("") => 0,
                 Some(t) => t
                     .parse()
                     .map_err(|_| err("InvalidPaginationToken", format!("bad token {t:?}")))?,
             };
-            let matching = w.enis.values().filter(|e| filter.matches(e));
+            let listed = |e: &&Eni| {
+                by_id_only
+                    || w.created
+                        .get(&e.id)
+                        .is_none_or(|t| now.duration_since(*t) >= lag)
+            };
+            let matching = w.enis.values().filter(|e| filter.matches(e)).filter(listed);
             let mut items: Vec<Eni> = matching.skip(skip).take(page_size + 1).cloned().collect();
             let next_token = (items.len() > page_size).then(|| {
                 items.truncate(page_size);

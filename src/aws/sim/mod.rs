@@ -95,6 +95,9 @@ pub struct SimConfig {
     pub faults: FaultRates,
     /// Page size of `DescribeNetworkInterfaces`.
     pub page_size: usize,
+    /// How long a new ENI stays out of filtered `DescribeNetworkInterfaces` listings
+    /// (EC2's list calls are eventually consistent; by-ID reads are not affected here).
+    pub listing_lag: Duration,
     /// Seed of every random choice (latency jitter, faults).
     pub seed: u64,
 }
@@ -109,6 +112,7 @@ impl Default for SimConfig {
             timeout: Duration::from_secs(10),
             faults: FaultRates::default(),
             page_size: 1000,
+            listing_lag: Duration::ZERO,
             seed: 1,
         }
     }

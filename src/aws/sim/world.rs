@@ -64,6 +64,8 @@ pub(super) struct World {
     pub(super) enis: BTreeMap<String, Eni>,
     pub(super) attachment_to_eni: HashMap<String, String>,
     pub(super) tokens: HashMap<String, (CreateParams, Eni)>,
+    /// When each ENI was created (for the listing lag).
+    pub(super) created: HashMap<String, Instant>,
     pending: BinaryHeap<Reverse<Pending>>,
     pub(super) attach_delay: Duration,
     pub(super) detach_delay: Duration,

@@ -116,9 +116,14 @@ fn only_owned_enis_of_unwanted_slots_are_reaped() {
 }
 
 #[test]
-fn the_finalizer_waits_for_a_listing_and_every_teardown() {
-    for (listed, pending, may) in [(true, 0, true), (false, 0, false), (true, 1, false)] {
-        assert_eq!(finalizer_may_go(listed, pending), may);
+fn the_finalizer_waits_for_a_listing_every_teardown_and_every_retiring_slot() {
+    for (listed, pending, retiring, may) in [
+        (true, 0, 0, true),
+        (false, 0, 0, false),
+        (true, 1, 0, false),
+        (true, 0, 1, false),
+    ] {
+        assert_eq!(finalizer_may_go(listed, pending, retiring), may);
     }
 }
 
