@@ -140,10 +140,11 @@ pub async fn describe_all_enis(ec2: &dyn Ec2, filter: &EniFilter) -> Result<Vec<
     }
 }
 
-/// Describes one ENI by ID; `Ok(None)` when EC2 does not know it.
+/// Describes one ENI by ID, following every page (a filtered page may be empty while
+/// more follow); `Ok(None)` when EC2 does not know it.
 pub async fn describe_eni(ec2: &dyn Ec2, eni_id: &str) -> Result<Option<Eni>, Ec2Error> {
-    match ec2.describe_enis(&EniFilter::by_ids([eni_id]), None).await {
-        Ok(page) => Ok(page.items.into_iter().find(|e| e.id == eni_id)),
+    match describe_all_enis(ec2, &EniFilter::by_ids([eni_id])).await {
+        Ok(all) => Ok(all.into_iter().find(|e| e.id == eni_id)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::device_index::NoRoom;
 use super::lifecycle::{Action, Blocker, EniState, Known, SeenEni, VISIBILITY_WINDOW};
 use super::refusal::{Refusal, Refused};
-use super::slot_view::{InstanceFacts, Refreshed, SlotView, created_long_ago};
+use super::slot_view::{InstanceFacts, InstanceSeen, Refreshed, SlotView, created_long_ago};
 use super::slots::DesiredSlot;
 
 /// What EC2 answered to the action a slot executed.
@@ -131,10 +131,19 @@ impl SlotView {
                 self.placement = None;
                 Applied::next(Next::Blocked)
             }
-            (Action::Blocked(Blocker::InstanceGone), _) => Applied::next(Next::Blocked),
+            (Action::Blocked(Blocker::InstanceGone), _) => {
+                // Look again later: a missing instance may have been a consistency lag.
+                self.instance = InstanceSeen::Unknown;
+                self.placement = None;
+                Applied::next(Next::Blocked)
+            }
             (_, Answer::Instance(facts)) => {
-                self.placed(desired, facts);
-                Applied::next(Next::Continue)
+                if self.placed(desired, facts, now) || self.instance_gone(now) {
+                    Applied::next(Next::Continue)
+                } else {
+                    // Not visible (yet): look again after a backoff.
+                    Applied::next(Next::Retry)
+                }
             }
             (_, Answer::Refreshed(r)) => {
                 let before = self.seen.clone();
@@ -319,8 +328,9 @@ impl SlotView {
                 Applied::next(Next::Continue)
             }
             Refused::InstanceGone => {
-                self.instance_gone = true;
-                Applied::next(Next::Continue)
+                self.instance_missing(now);
+                self.placement = None;
+                Applied::next(Next::Retry)
             }
             Refused::NotFound => {
                 let stale = self

@@ -26,13 +26,34 @@ pub struct SlotView {
     pub observed: bool,
     /// Where its ENI can go on the instance (`None`: not computed since the last change).
     pub placement: Option<Result<u32, NoRoom>>,
-    /// The instance is terminated or does not exist.
-    pub instance_gone: bool,
+    /// What the last look at the instance showed.
+    pub instance: InstanceSeen,
     /// Incarnation and the ENI known to exist.
     pub memory: SlotMemory,
     /// The creation-time tag of this incarnation's create, repeated by every retry (a
     /// retried create must send the same tags as the first).
     pub created_at: Option<(u32, Timestamp)>,
+}
+
+/// How long an instance EC2 does not know may stay unknown before it counts as gone
+/// (EC2 is eventually consistent right after a launch: seconds, not minutes).
+pub const INSTANCE_GRACE: Duration = Duration::from_secs(300);
+
+/// What the last look at the slot's instance showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InstanceSeen {
+    /// Not looked at since the last change.
+    #[default]
+    Unknown,
+    /// Running (or stopped): ENIs can go there.
+    Present,
+    /// EC2 does not know it, since then: maybe not visible yet, maybe gone.
+    Missing {
+        /// When it was first missing.
+        since: Instant,
+    },
+    /// Terminated or shutting down.
+    Terminated,
 }
 
 /// How the slot's instance looked.
@@ -83,10 +104,27 @@ impl SlotView {
             desired,
             &self.seen,
             self.placement,
-            self.instance_gone,
+            self.instance_gone(now),
             &self.memory,
             now,
         )
+    }
+
+    /// Whether the instance is gone for sure: terminated, or unknown to EC2 for longer
+    /// than [`INSTANCE_GRACE`]. Its ENIs are then discarded.
+    pub fn instance_gone(&self, now: Instant) -> bool {
+        match self.instance {
+            InstanceSeen::Terminated => true,
+            InstanceSeen::Missing { since } => now.duration_since(since) >= INSTANCE_GRACE,
+            InstanceSeen::Unknown | InstanceSeen::Present => false,
+        }
+    }
+
+    /// EC2 does not know the instance (now): remembered from the first time.
+    pub(super) fn instance_missing(&mut self, now: Instant) {
+        if !matches!(self.instance, InstanceSeen::Missing { .. }) {
+            self.instance = InstanceSeen::Missing { since: now };
+        }
     }
 
     /// The ENI the slot works with: attached to its instance if any, else an unattached one.
@@ -210,11 +248,22 @@ impl SlotView {
         }
     }
 
-    pub(super) fn placed(&mut self, desired: &DesiredSlot, facts: Option<InstanceFacts>) {
-        let Some(facts) = facts.filter(|f| !f.gone) else {
-            self.instance_gone = true;
-            return;
+    /// Takes in a look at the instance; `false` if EC2 does not know it (yet).
+    pub(super) fn placed(
+        &mut self,
+        desired: &DesiredSlot,
+        facts: Option<InstanceFacts>,
+        now: Instant,
+    ) -> bool {
+        let Some(facts) = facts else {
+            self.instance_missing(now);
+            return false;
         };
+        if facts.gone {
+            self.instance = InstanceSeen::Terminated;
+            return true;
+        }
+        self.instance = InstanceSeen::Present;
         let card = desired.network_card;
         let taken: BTreeSet<u32> = facts
             .interfaces
@@ -229,6 +278,7 @@ impl SlotView {
                 limit: facts.limit,
             },
         ));
+        true
     }
 }
 

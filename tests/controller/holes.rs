@@ -288,3 +288,47 @@ async fn the_finalizer_waits_for_an_eni_the_listing_does_not_show_yet() {
     assert_eq!(at_release, vec![], "no ENI left when the finalizer went");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn filtered_reads_follow_every_page() {
+    // EC2 pages through the account's interfaces and filters each page, so the ENI a
+    // filtered read looks for may sit behind empty pages.
+    let config = SimConfig {
+        page_size: 2,
+        ..SimConfig::default()
+    };
+    let mut w = World::new(config, 1);
+    w.add_nodes(4, LABEL);
+    let nodeeni = w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("4 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((4, 4))
+    })
+    .await;
+    // Several re-listings and reads by ID later, still one ENI per slot.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(w.owned_by(&nodeeni).len(), 4, "no ENI re-created");
+    w.cluster.delete_nodeeni("multus");
+    eventually("NodeENI gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    assert_eq!(w.owned(), vec![], "every ENI deleted, none taken for gone");
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_ec2_does_not_know_yet_gets_its_enis_once_it_shows() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
+    // Just launched: DescribeInstances does not know it for 20 s.
+    w.sim.hide_instance(&inst, Duration::from_secs(20));
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    assert_eq!(w.owned().len(), 1);
+    c.stop().await;
+}

@@ -124,12 +124,19 @@ impl Ec2 for Ec2Simulator {
                         .get(&e.id)
                         .is_none_or(|t| now.duration_since(*t) >= lag)
             };
-            let matching = w.enis.values().filter(|e| filter.matches(e)).filter(listed);
-            let mut items: Vec<Eni> = matching.skip(skip).take(page_size + 1).cloned().collect();
-            let next_token = (items.len() > page_size).then(|| {
-                items.truncate(page_size);
-                (skip + page_size).to_string()
-            });
+            // Like EC2: a page scans `page_size` interfaces of the account and returns
+            // those matching the filter, so a filtered page may be short or empty while
+            // a next token says more follow.
+            let scanned: Vec<&Eni> = w.enis.values().skip(skip).take(page_size + 1).collect();
+            let more = scanned.len() > page_size;
+            let items: Vec<Eni> = scanned
+                .into_iter()
+                .take(page_size)
+                .filter(|e| filter.matches(e))
+                .filter(listed)
+                .cloned()
+                .collect();
+            let next_token = more.then(|| (skip + page_size).to_string());
             Ok(Page { items, next_token })
         })
         .await
@@ -137,8 +144,19 @@ impl Ec2 for Ec2Simulator {
 
     async fn describe_instances(&self, instance_ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
         let target = instance_ids.first().cloned().unwrap_or_default();
-        self.call(Ec2Action::DescribeInstances, &target, |w, _| {
-            instance_ids.iter().map(|id| w.instance_view(id)).collect()
+        self.call(Ec2Action::DescribeInstances, &target, |w, now| {
+            instance_ids
+                .iter()
+                .map(
+                    |id| match w.instances.get(id).and_then(|i| i.visible_from) {
+                        Some(from) if now < from => Err(super::world::err(
+                            "InvalidInstanceID.NotFound",
+                            format!("The instance ID '{id}' does not exist"),
+                        )),
+                        _ => w.instance_view(id),
+                    },
+                )
+                .collect()
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! they bypass buckets, latency, faults and the call log.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -72,6 +73,7 @@ impl Ec2Simulator {
                 vpc_id: subnet.vpc_id.clone(),
                 state: InstanceState::Running,
                 slots: BTreeMap::new(),
+                visible_from: None,
             },
         );
         let primary = w.create_eni(&CreateEniRequest {
@@ -86,6 +88,15 @@ impl Ec2Simulator {
         w.set_delete_on_termination(&primary.id, &attachment, true)?;
         w.settle(now + w.attach_delay);
         w.instance_view(&id)
+    }
+
+    /// Keeps an instance out of `DescribeInstances` answers (`NotFound`) for `lag`, as
+    /// EC2 may right after a launch.
+    pub fn hide_instance(&self, instance_id: &str, lag: Duration) {
+        let until = Instant::now() + lag;
+        if let Some(i) = self.lock().world.instances.get_mut(instance_id) {
+            i.visible_from = Some(until);
+        }
     }
 
     /// Terminates an instance now (as EC2 would after a scale-in or spot reclaim).

@@ -33,6 +33,8 @@ pub(super) struct SimInstance {
     pub(super) state: InstanceState,
     /// (card, device index) -> ENI ID, including attaching and detaching ones.
     pub(super) slots: BTreeMap<(u32, u32), String>,
+    /// `DescribeInstances` does not know it before then (EC2's consistency lag).
+    pub(super) visible_from: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

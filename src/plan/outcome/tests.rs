@@ -6,7 +6,7 @@ use super::*;
 use crate::plan::device_index::CardLimit;
 use crate::plan::fixtures::{desired, eni_in, wall};
 use crate::plan::lifecycle::{SeenEni, SlotMemory, Waiting};
-use crate::plan::slot_view::InstanceFacts;
+use crate::plan::slot_view::{INSTANCE_GRACE, InstanceFacts, InstanceSeen};
 
 type E = &'static str;
 
@@ -63,8 +63,11 @@ fn attach_answers() {
         },
         Case {
             answer: refused(Refused::InstanceGone),
-            next: Next::Continue,
-            check: |v| assert!(v.instance_gone),
+            next: Next::Retry,
+            check: |v| {
+                assert!(matches!(v.instance, InstanceSeen::Missing { .. }));
+                assert!(!v.instance_gone(Instant::now()), "not gone at once");
+            },
         },
         Case {
             answer: refused(Refused::NotFound),
@@ -340,7 +343,6 @@ fn observing_places_the_slot_around_what_others_hold() {
             false,
         ),
         (facts(true, CardLimit::Max(4)), None, true),
-        (Answer::Instance(None), None, true),
     ];
     for (answer, placement, gone) in cases {
         // The slot's own ENI (at 2) does not count as taken.
@@ -348,17 +350,41 @@ fn observing_places_the_slot_around_what_others_hold() {
         let applied = v.apply(&desired(), &Action::Observe, answer.clone(), now, wall());
         assert_eq!(applied.next, Next::Continue);
         assert_eq!(
-            (v.placement, v.instance_gone),
+            (v.placement, v.instance_gone(now)),
             (placement, gone),
             "{answer:?}"
         );
     }
+}
+
+#[test]
+fn an_instance_ec2_does_not_know_is_looked_at_again_before_it_counts_as_gone() {
+    let t0 = Instant::now();
+    let mut v = view_with(vec![eni("eni-1")]);
+    let observe = Action::Observe;
+    let missing = || Answer::<E>::Instance(None);
+    // Right after a launch EC2 may not know the instance yet: retried, ENIs kept.
+    let applied = v.apply(&desired(), &observe, missing(), t0, wall());
+    assert_eq!(applied.next, Next::Retry);
+    assert!(!v.instance_gone(t0));
+    assert_eq!(v.decide(&desired(), t0).discard, vec![]);
+    // Still unknown past the grace period: gone, its ENIs discarded.
+    let late = t0 + INSTANCE_GRACE;
+    let applied = v.apply(&desired(), &observe, missing(), late, wall());
+    assert_eq!(applied.next, Next::Continue);
+    let d = v.decide(&desired(), late);
+    assert_eq!(d.action, Action::Blocked(Blocker::InstanceGone));
+    assert_eq!(d.discard.len(), 1);
+    // A blocked slot looks again later: an instance that is back is used.
+    v.apply(&desired(), &d.action, Answer::<E>::Done, late, wall());
+    assert_eq!(v.instance, InstanceSeen::Unknown);
+    assert_eq!(v.decide(&desired(), late).action, Action::Observe);
     let mut v = view_with(vec![]);
     let applied = v.apply(
         &desired(),
         &Action::Observe,
         refused(Refused::Transient),
-        now,
+        t0,
         wall(),
     );
     assert_eq!(applied.next, Next::Retry);
