@@ -36,6 +36,10 @@ pub enum RunError {
     /// The actor tree could not start.
     #[error("actor system: {0}")]
     Actors(#[from] ractor::SpawnErr),
+    /// The actor tree ended by itself (its root failed): the process exits so that it is
+    /// restarted, and gives up leadership first.
+    #[error("the actor tree stopped unexpectedly")]
+    TreeEnded,
 }
 
 impl RunError {
@@ -46,6 +50,7 @@ impl RunError {
             RunError::Telemetry(e) => e.label(),
             RunError::Cluster(e) => e.label(),
             RunError::Actors(_) => "actors",
+            RunError::TreeEnded => "tree_ended",
         }
     }
 }
@@ -76,8 +81,12 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     tokio::pin!(shutdown);
 
     if !args.leader_election {
-        let controller = Controller::start(cluster, ec2, settings, probes.ready.clone()).await?;
-        shutdown.await;
+        let mut controller =
+            Controller::start(cluster, ec2, settings, probes.ready.clone()).await?;
+        tokio::select! {
+            _ = &mut shutdown => {}
+            _ = controller.ended() => return Err(tree_ended(&probes)),
+        }
         controller.shutdown(STOP_GRACE).await;
         return Ok(());
     }
@@ -89,6 +98,13 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
         grace,
     );
     run_when_leading(client, cluster, ec2, settings, election, &probes, shutdown).await
+}
+
+fn tree_ended(probes: &Probes) -> RunError {
+    tracing::error!("the actor tree stopped unexpectedly; exiting");
+    probes.alive.store(false, Ordering::Release);
+    probes.ready.store(false, Ordering::Release);
+    RunError::TreeEnded
 }
 
 /// Runs the actor tree only while this replica holds the leader Lease, until `shutdown`
@@ -114,7 +130,7 @@ pub async fn run_when_leading(
         }
         tracing::info!("leading: starting the controller");
         probes.ready.store(false, Ordering::Release);
-        let controller = Controller::start(
+        let mut controller = Controller::start(
             cluster.clone(),
             ec2.clone(),
             settings.clone(),
@@ -122,8 +138,15 @@ pub async fn run_when_leading(
         )
         .await?;
         let stop = tokio::select! {
-            _ = &mut shutdown => true,
-            _ = leading.wait_for(|l| !*l) => false,
+            _ = &mut shutdown => Some(true),
+            _ = leading.wait_for(|l| !*l) => Some(false),
+            _ = controller.ended() => None,
+        };
+        let Some(stop) = stop else {
+            // Give the Lease up at once so a standby takes over, then exit.
+            drop(leading);
+            let _ = elector.await;
+            return Err(tree_ended(probes));
         };
         tracing::warn!(
             shutdown = stop,

@@ -41,6 +41,7 @@ pub struct Controller {
     root: ActorRef<RootMsg>,
     join: JoinHandle<()>,
     synced: Arc<AtomicBool>,
+    ended: bool,
 }
 
 impl Controller {
@@ -59,7 +60,12 @@ impl Controller {
             synced: synced.clone(),
         };
         let (root, join) = Actor::spawn(None, RootActor, args).await?;
-        Ok(Controller { root, join, synced })
+        Ok(Controller {
+            root,
+            join,
+            synced,
+            ended: false,
+        })
     }
 
     /// Whether both watches delivered their first listing (readiness).
@@ -67,17 +73,35 @@ impl Controller {
         self.synced.load(Ordering::Acquire)
     }
 
+    /// Resolves when the tree has ended without being asked to (the root failed): the
+    /// caller must not go on as if it were working.
+    pub async fn ended(&mut self) {
+        if !self.ended {
+            let _ = (&mut self.join).await;
+            self.ended = true;
+            // A killed root runs no `post_stop`: readiness must not outlive it.
+            self.synced.store(false, Ordering::Release);
+        }
+    }
+
     /// Stops gracefully: every actor finishes its current step, children first.
     pub async fn stop(self) {
         self.root.stop(Some("shutting down".into()));
-        let _ = self.join.await;
+        if !self.ended {
+            let _ = self.join.await;
+        }
     }
 
     /// Stops gracefully, but no longer than `grace`: then abruptly.
     pub async fn shutdown(self, grace: std::time::Duration) {
         self.root.stop(Some("shutting down".into()));
-        let Controller { root, mut join, .. } = self;
-        if tokio::time::timeout(grace, &mut join).await.is_err() {
+        let Controller {
+            root,
+            mut join,
+            ended,
+            ..
+        } = self;
+        if !ended && tokio::time::timeout(grace, &mut join).await.is_err() {
             root.kill();
             let _ = join.await;
         }
@@ -86,7 +110,9 @@ impl Controller {
     /// Stops abruptly, as a crash would: in-flight calls are abandoned mid-way.
     pub async fn kill(self) {
         self.root.kill();
-        let _ = self.join.await;
+        if !self.ended {
+            let _ = self.join.await;
+        }
     }
 
     /// The root actor (tests).

@@ -198,18 +198,33 @@ impl Actor for AgentRoot {
 pub struct Agent {
     root: ActorRef<RestartChild>,
     join: JoinHandle<()>,
+    ended: bool,
 }
 
 impl Agent {
     /// Starts the agent's actors.
     pub async fn start(deps: AgentDeps) -> Result<Self, SpawnErr> {
         let (root, join) = Actor::spawn(None, AgentRoot, deps).await?;
-        Ok(Agent { root, join })
+        Ok(Agent {
+            root,
+            join,
+            ended: false,
+        })
     }
 
     /// Stops every actor.
     pub async fn stop(self) {
         self.root.stop(Some("shutting down".into()));
-        let _ = self.join.await;
+        if !self.ended {
+            let _ = self.join.await;
+        }
+    }
+
+    /// Resolves when the agent's actors ended without being asked to.
+    pub async fn ended(&mut self) {
+        if !self.ended {
+            let _ = (&mut self.join).await;
+            self.ended = true;
+        }
     }
 }

@@ -28,6 +28,9 @@ pub enum AgentError {
     /// The agent's actors could not start.
     #[error("actor system: {0}")]
     Actors(#[from] ractor::SpawnErr),
+    /// The agent's actors ended by themselves: the process exits to be restarted.
+    #[error("the agent's actors stopped unexpectedly")]
+    Ended,
 }
 
 impl AgentError {
@@ -37,6 +40,7 @@ impl AgentError {
             AgentError::Telemetry(e) => e.label(),
             AgentError::Cluster(e) => e.label(),
             AgentError::Actors(_) => "actors",
+            AgentError::Ended => "ended",
         }
     }
 }
@@ -52,7 +56,7 @@ pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     let connect: Connector =
         Arc::new(|| RtLinks::connect().map(|(l, e)| (Arc::new(l) as Arc<dyn Links>, e)));
     tracing::info!(node = %args.node_name, default_mtu = args.default_mtu, "starting the node agent");
-    let agent = Agent::start(AgentDeps {
+    let mut agent = Agent::start(AgentDeps {
         node: args.node_name,
         default_mtu: args.default_mtu,
         cluster,
@@ -61,7 +65,15 @@ pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     })
     .await?;
     probes.ready.store(true, Ordering::Release);
-    shutdown_signal().await;
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = agent.ended() => {
+            tracing::error!("the agent's actors stopped unexpectedly; exiting");
+            probes.alive.store(false, Ordering::Release);
+            probes.ready.store(false, Ordering::Release);
+            return Err(AgentError::Ended);
+        }
+    }
     agent.stop().await;
     Ok(())
 }

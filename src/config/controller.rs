@@ -32,16 +32,16 @@ pub struct ControllerArgs {
     #[arg(long, env = "EC2_BUCKET_RESERVE", default_value_t = 0.1)]
     pub ec2_bucket_reserve: f64,
     /// Timeout of one EC2 call.
-    #[arg(long, env = "EC2_CALL_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EC2_CALL_TIMEOUT", default_value = "10s", value_parser = short_timeout)]
     pub ec2_call_timeout: Duration,
     /// How often ENIs owned by this cluster are swept for orphans.
-    #[arg(long, env = "ORPHAN_SWEEP_INTERVAL", default_value = "2m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "ORPHAN_SWEEP_INTERVAL", default_value = "2m", value_parser = period)]
     pub orphan_sweep_interval: Duration,
     /// How long an ENI must stay an orphan before the sweep deletes it.
-    #[arg(long, env = "ORPHAN_GRACE_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "ORPHAN_GRACE_PERIOD", default_value = "5m", value_parser = grace)]
     pub orphan_grace_period: Duration,
     /// How often each NodeENI re-lists its ENIs to catch drift and manual changes.
-    #[arg(long, env = "RECONCILE_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILE_PERIOD", default_value = "5m", value_parser = period)]
     pub reconcile_period: Duration,
     /// Elect a leader among replicas on a Lease (only the leader acts).
     #[arg(long, env = "ENABLE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
@@ -50,11 +50,40 @@ pub struct ControllerArgs {
     #[arg(long, env = "LEADER_ELECTION_LEASE_NAME", default_value = crate::k8s::lease::DEFAULT_LEASE_NAME)]
     pub leader_election_lease_name: String,
     /// How long a leader's lease lasts without renewal.
-    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = short_timeout)]
     pub leader_election_lease_duration: Duration,
     /// Logging and metrics.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+}
+
+/// A duration between `min` and `max` (humantime syntax: `90s`, `5m`, `1h`).
+fn bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < min || d > max {
+        return Err(format!(
+            "{} is out of range: must be between {} and {}",
+            humantime::format_duration(d),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// A period of repeated work: 0 would busy-loop, and a huge one overflows timers.
+fn period(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(1), Duration::from_secs(24 * 3600))
+}
+
+/// A grace period: 0 is allowed (act at the next look), at most a week.
+fn grace(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::ZERO, Duration::from_secs(7 * 24 * 3600))
+}
+
+/// A timeout or lease of seconds to minutes.
+fn short_timeout(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(1), Duration::from_secs(300))
 }
 
 impl ControllerArgs {
@@ -136,4 +165,50 @@ pub struct SimulateArgs {
     /// Print one JSON object instead of a report in words.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ControllerArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<ControllerArgs, String> {
+        let argv = ["eni-controller", "--cluster-name", "c"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        Cli::try_parse_from(argv)
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations_out_of_range_stop_the_binary_with_a_message() {
+        for (flag, value, ok) in [
+            ("--reconcile-period", "0s", false),
+            ("--reconcile-period", "1000000000h", false),
+            ("--reconcile-period", "30s", true),
+            ("--orphan-sweep-interval", "0", false),
+            ("--orphan-sweep-interval", "2m", true),
+            ("--orphan-grace-period", "0s", true),
+            ("--orphan-grace-period", "30d", false),
+            ("--leader-election-lease-duration", "0s", false),
+            ("--ec2-call-timeout", "1h", false),
+            ("--reconcile-period", "soon", false),
+        ] {
+            let r = parse(&[flag, value]);
+            assert_eq!(r.is_ok(), ok, "{flag} {value}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.contains(flag), "the message names the option: {e}");
+            }
+        }
+        let e = parse(&["--reconcile-period", "0s"]).unwrap_err();
+        assert!(e.contains("between 1s and 1day"), "{e}");
+    }
 }

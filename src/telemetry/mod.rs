@@ -96,10 +96,30 @@ pub fn describe_metrics(component: &str) {
 }
 
 /// What the probes answer.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Probes {
     /// `/readyz` answers 200 while this is true.
     pub ready: Arc<AtomicBool>,
+    /// `/healthz` answers 200 while this is true: false once the actor tree died, so
+    /// the kubelet restarts a process that would otherwise look healthy doing nothing.
+    pub alive: Arc<AtomicBool>,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes {
+            ready: Arc::new(AtomicBool::new(false)),
+            alive: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+async fn alive(State(probes): State<Probes>) -> StatusCode {
+    if probes.alive.load(Ordering::Acquire) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
 }
 
 async fn metrics_page(State(handle): State<PrometheusHandle>) -> String {
@@ -126,7 +146,7 @@ pub async fn serve(
         .route("/metrics", get(metrics_page))
         .with_state(handle);
     let health = Router::new()
-        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/healthz", get(alive))
         .route("/readyz", get(ready))
         .with_state(probes);
     let apps = if metrics_addr == health_addr {

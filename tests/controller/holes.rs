@@ -332,3 +332,21 @@ async fn an_instance_ec2_does_not_know_yet_gets_its_enis_once_it_shows() {
     assert_eq!(w.owned().len(), 1);
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_tree_whose_root_died_says_so() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    w.apply("multus", w.spec(1));
+    let mut c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    c.root().kill();
+    tokio::time::timeout(Duration::from_secs(5), c.ended())
+        .await
+        .expect("the caller learns that the tree ended");
+    assert!(!c.synced(), "no longer reported ready");
+    c.stop().await;
+}
