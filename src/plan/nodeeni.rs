@@ -99,6 +99,18 @@ pub fn retire(last: Option<LastReport<'_>>) -> Retired {
     }
 }
 
+/// How long a retired slot's incarnation is remembered: past [`STALE_TOKEN_AGE`] a
+/// reused ClientToken is recognised by the age of the ENI it names, so the memory can go
+/// (a NodeENI that sees many nodes come and go would otherwise grow without bound).
+///
+/// [`STALE_TOKEN_AGE`]: super::slot_view::STALE_TOKEN_AGE
+pub const INCARNATION_MEMORY: Duration = Duration::from_secs(1800);
+
+/// Whether the incarnation a slot left at `retired_at` is still worth remembering.
+pub fn keep_incarnation(retired_at: Instant, now: Instant) -> bool {
+    now.duration_since(retired_at) < INCARNATION_MEMORY
+}
+
 /// The incarnation a starting slot creates with: what a retired slot left, else what a
 /// failed actor last reported, else 0.
 pub fn starting_incarnation(left_by_retired: Option<u32>, last_reported: Option<u32>) -> u32 {

@@ -48,7 +48,7 @@ pub struct Slots {
     children: Children<SlotKey>,
     /// Slot actors told to retire that have not handed back their ENIs yet.
     retiring: HashMap<ActorId, SlotKey>,
-    incarnations: HashMap<SlotKey, u32>,
+    incarnations: HashMap<SlotKey, (u32, Instant)>,
 }
 
 impl Slots {
@@ -106,7 +106,7 @@ impl Slots {
             return Ok(());
         };
         let incarnation = rules::starting_incarnation(
-            self.incarnations.get(key).copied(),
+            self.incarnations.get(key).map(|(inc, _)| *inc),
             rec.report.as_ref().map(|r| r.incarnation),
         );
         let args = SlotArgs {
@@ -123,6 +123,12 @@ impl Slots {
         let (actor, _) = Actor::spawn_linked(None, SlotActor, args, myself.get_cell()).await?;
         self.children.started(key.clone(), &actor);
         Ok(())
+    }
+
+    /// Forgets the incarnations of slots retired long ago.
+    pub fn prune(&mut self, now: Instant) {
+        self.incarnations
+            .retain(|_, (_, at)| rules::keep_incarnation(*at, now));
     }
 
     /// Tells a running slot its new desired state.
@@ -158,7 +164,7 @@ impl Slots {
             incarnation: r.incarnation,
         }));
         if let Some(inc) = retired.incarnation {
-            self.incarnations.insert(key.clone(), inc);
+            self.incarnations.insert(key.clone(), (inc, Instant::now()));
         }
         retired.clean
     }

@@ -258,6 +258,7 @@ impl NodeEniState {
         }
         self.backoff = Duration::from_millis(500);
         self.cleanups.resend_stale(myself, Instant::now());
+        self.slots.prune(Instant::now());
         let next = rules::next_tick(!self.problems.is_empty(), self.deps.resync_interval);
         let next = if self.cleanups.pending() > 0 {
             next.min(super::cleanups::RESEND_AFTER)
@@ -285,6 +286,7 @@ impl NodeEniState {
                 Ok(()) => {
                     tracing::info!("every ENI is gone; finalizer removed");
                     self.write_status().await;
+                    super::status::clear_gauges(&self.name());
                     myself.stop(Some("NodeENI deleted".into()));
                     return Ok(());
                 }
@@ -383,13 +385,22 @@ impl NodeEniState {
         name: String,
         view: Option<NodeView>,
     ) -> Result<(), ActorProcessingErr> {
+        let matching = view.as_ref().is_some_and(|v| {
+            crate::plan::selector::matches(&self.obj.spec.node_selector, &v.labels)
+        });
         if let Some(nodes) = &mut self.nodes {
             match view {
                 Some(v) => nodes.insert(name.clone(), v),
                 None => nodes.remove(&name),
             };
         }
-        self.replan(myself, Some(&name)).await
+        self.replan(myself, Some(&name)).await?;
+        // The map keeps matching nodes only: one that stopped matching is not told of
+        // again (not even its deletion), so it must not linger.
+        if !matching && let Some(nodes) = &mut self.nodes {
+            nodes.remove(&name);
+        }
+        Ok(())
     }
 
     /// The scheduled tick.

@@ -66,6 +66,16 @@ pub fn record_gauges(name: &str, status: &NodeENIStatus, slots: &[SlotSummary]) 
     });
 }
 
+/// Zeroes a deleted NodeENI's gauges, so that no alert keeps firing for it. The
+/// Prometheus exporter keeps a series once recorded; zero is its last value.
+pub fn clear_gauges(name: &str) {
+    use crate::telemetry::metric::{NODEENI_DEGRADED, SLOTS};
+    for state in ["desired", "ready", "failed"] {
+        metrics::gauge!(SLOTS, "nodeeni" => name.to_string(), "state" => state).set(0.0);
+    }
+    metrics::gauge!(NODEENI_DEGRADED, "nodeeni" => name.to_string()).set(0.0);
+}
+
 /// The status last written, so that an unchanged status is not written again.
 pub struct StatusBook {
     last: Option<NodeENIStatus>,
@@ -108,5 +118,68 @@ impl StatusBook {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+    use crate::k8s::status::build_status;
+
+    fn gauges(snapshot: metrics_util::debugging::Snapshot) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = snapshot
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Gauge(v) => {
+                    let labels: Vec<String> = key
+                        .key()
+                        .labels()
+                        .map(|l| format!("{}={}", l.key(), l.value()))
+                        .collect();
+                    Some((format!("{}{{{}}}", key.key().name(), labels.join(",")), v.0))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn a_deleted_nodeenis_gauges_go_to_zero() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let blocked = SlotSummary {
+                node: "n".into(),
+                instance_id: "i".into(),
+                subnet_id: "s".into(),
+                subnet_cidr: "10.0.0.0/24".into(),
+                eni_id: None,
+                attachment_id: None,
+                mac_address: None,
+                device_index: None,
+                network_card: 0,
+                mtu: 0,
+                interface_configured: None,
+                phase: SlotPhase::Blocked("InstanceGone".into(), "gone".into()),
+            };
+            let now =
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH);
+            let status = build_status(1, std::slice::from_ref(&blocked), &[], &[], None, now);
+            record_gauges("multus", &status, &[blocked]);
+        });
+        let before = gauges(snapshotter.snapshot());
+        assert!(
+            before.contains(&("aws_multi_eni_nodeeni_degraded{nodeeni=multus}".into(), 1.0)),
+            "{before:?}"
+        );
+        metrics::with_local_recorder(&recorder, || clear_gauges("multus"));
+        let after = gauges(snapshotter.snapshot());
+        assert_eq!(after.len(), 4, "{after:?}");
+        assert!(after.iter().all(|(_, v)| *v == 0.0), "{after:?}");
     }
 }

@@ -90,6 +90,15 @@ fn no_slot_starts_before_a_listing_succeeded() {
 }
 
 #[test]
+fn retired_incarnations_are_forgotten_once_a_reused_token_is_recognisable() {
+    let t0 = Instant::now();
+    assert!(keep_incarnation(t0, t0));
+    assert!(keep_incarnation(t0, t0 + INCARNATION_MEMORY / 2));
+    assert!(!keep_incarnation(t0, t0 + INCARNATION_MEMORY));
+    assert!(INCARNATION_MEMORY > crate::plan::slot_view::STALE_TOKEN_AGE);
+}
+
+#[test]
 fn a_starting_slot_trusts_the_last_sweep() {
     assert_eq!(starting_knowledge(Some(vec![1]), true), Some(vec![1]));
     assert_eq!(starting_knowledge::<u8>(None, true), Some(vec![]));
