@@ -491,3 +491,78 @@ async fn an_agent_may_annotate_only_its_own_node() {
         .await;
     assert!(readable.is_ok(), "the agent reads NodeENIs: {readable:?}");
 }
+
+/// Netlink that refuses every change, counting them.
+struct Refusing {
+    inner: RtLinks,
+    tries: Arc<AtomicU32>,
+}
+
+#[async_trait::async_trait]
+impl Links for Refusing {
+    async fn dump(
+        &self,
+    ) -> Result<
+        Vec<aws_multi_eni_controller::agent::desired::LinkState>,
+        aws_multi_eni_controller::agent::links::LinkError,
+    > {
+        self.inner.dump().await
+    }
+    async fn set(
+        &self,
+        _index: u32,
+        _up: bool,
+        _mtu: Option<u32>,
+    ) -> Result<(), aws_multi_eni_controller::agent::links::LinkError> {
+        self.tries.fetch_add(1, Ordering::SeqCst);
+        Err(aws_multi_eni_controller::agent::links::LinkError::Request(
+            "Operation not permitted".into(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_kernel_refuses_is_retried_with_backoff_and_reported() {
+    let ns = Netns::new();
+    ns.veth("ens6", "02:00:00:00:03:06");
+    let env = setup("netlink-refused").await;
+    attachments(&env, &[(env.node.as_str(), "02:00:00:00:03:06", 9001)]).await;
+    let path = ns.path();
+    let tries = Arc::new(AtomicU32::new(0));
+    let counted = tries.clone();
+    let connect: Connector = Arc::new(move || {
+        let tries = counted.clone();
+        RtLinks::connect_in(&path)
+            .map(|(inner, e)| (Arc::new(Refusing { inner, tries }) as Arc<dyn Links>, e))
+    });
+    let agent = Agent::start(AgentDeps {
+        node: env.node.clone(),
+        default_mtu: 0,
+        cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
+        connect,
+        restart: RestartPolicy::default(),
+    })
+    .await
+    .unwrap();
+    eventually("the refusal reported", async || {
+        report(&env)
+            .await
+            .get("02:00:00:00:03:06")
+            .is_some_and(|r| {
+                r.message
+                    .as_deref()
+                    .is_some_and(|e| e.contains("not permitted"))
+            })
+    })
+    .await;
+    // Not a measurement of speed: a retry at once would make thousands of tries in this
+    // window, a backoff from one second a handful.
+    let before = tries.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = tries.load(Ordering::SeqCst) - before;
+    assert!(
+        (1..=4).contains(&during),
+        "{during} tries in 3 s after the first refusals"
+    );
+    agent.stop().await;
+}

@@ -13,12 +13,13 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::desired::{DesiredLink, LinkReport, LinkState, desired_links, plan, report};
 use super::links::{LinkError, LinkEvent, Links};
 use super::{AgentCluster, REPORT_ANNOTATION};
 use crate::k8s::{Change, NodeENI};
-use crate::supervision::{Handle, forward};
+use crate::supervision::{Handle, forward, retry_delay};
 use crate::telemetry::metric;
 
 /// Opens the netlink port: request handle plus event stream.
@@ -38,6 +39,8 @@ pub enum ReconcilerMsg {
     Failed(String, String),
     /// Retry writing the report.
     Report,
+    /// A failed link change's backoff is over.
+    Retry,
 }
 
 /// Messages of the netlink actor.
@@ -69,6 +72,8 @@ pub struct ReconcilerState {
     errors: HashMap<String, String>,
     reported: Option<String>,
     retry_scheduled: bool,
+    /// Links whose change failed: how often, and not to be tried again before when.
+    failing: HashMap<String, (u32, Instant)>,
 }
 
 /// The reconciler actor.
@@ -80,10 +85,14 @@ impl ReconcilerState {
     }
 
     fn reconcile(&mut self) {
+        let now = Instant::now();
         for d in self.desired.values() {
             let Some(link) = self.link_for(&d.mac) else {
                 continue;
             };
+            if self.failing.get(&d.mac).is_some_and(|(_, at)| *at > now) {
+                continue;
+            }
             let change = plan(d, link);
             if change.is_empty() {
                 continue;
@@ -144,6 +153,14 @@ impl ReconcilerState {
     }
 }
 
+/// A fraction in `[0, 1)` that differs between links: their retries spread apart.
+fn jitter(mac: &str) -> f64 {
+    let h = mac.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % 1000) as f64 / 1000.0
+}
+
 /// Arguments of the reconciler.
 pub struct ReconcilerArgs {
     /// This node's name.
@@ -171,6 +188,7 @@ impl Actor for Reconciler {
             errors: HashMap::new(),
             reported: None,
             retry_scheduled: false,
+            failing: HashMap::new(),
         })
     }
 
@@ -188,15 +206,28 @@ impl Actor for Reconciler {
             }
             ReconcilerMsg::Link(LinkEvent::Changed(l)) => {
                 st.errors.remove(&l.mac);
+                st.failing.remove(&l.mac);
                 st.links.insert(l.index, l);
             }
             ReconcilerMsg::Link(LinkEvent::Removed(index)) => {
                 st.links.remove(&index);
             }
             ReconcilerMsg::Failed(mac, error) => {
+                // Not again at once: the same change would fail the same way.
+                let failures = st.failing.get(&mac).map_or(1, |(n, _)| n + 1);
+                let delay = retry_delay(
+                    failures,
+                    Duration::from_secs(1),
+                    Duration::from_secs(60),
+                    jitter(&mac),
+                );
+                st.failing
+                    .insert(mac.clone(), (failures, Instant::now() + delay));
+                myself.send_after(delay, || ReconcilerMsg::Retry);
                 st.errors.insert(mac, error);
             }
             ReconcilerMsg::Report => st.retry_scheduled = false,
+            ReconcilerMsg::Retry => {}
         }
         st.reconcile();
         st.write_report(&myself).await;

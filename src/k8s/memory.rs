@@ -29,6 +29,7 @@ struct State {
     events: Vec<(String, Notice)>,
     status_writes: u64,
     next_uid: u64,
+    refuse_status: bool,
 }
 
 /// The in-memory cluster. Cheap to clone; clones share state.
@@ -173,6 +174,12 @@ impl MemoryCluster {
         self.lock().status_writes
     }
 
+    /// Refuses every status write (as an API server refuses a status it finds invalid or
+    /// too large), or stops; refused writes count in [`MemoryCluster::status_writes`].
+    pub fn refuse_status(&self, refuse: bool) {
+        self.lock().refuse_status = refuse;
+    }
+
     fn update_finalizers(
         &self,
         name: &str,
@@ -222,6 +229,13 @@ impl Cluster for MemoryCluster {
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {
         let mut s = self.lock();
         s.status_writes += 1;
+        if s.refuse_status {
+            return Err(ClusterError::Rejected {
+                code: 422,
+                reason: "Invalid".into(),
+                message: format!("NodeENI.networking.k8s.aws \"{name}\" is invalid"),
+            });
+        }
         let obj = s
             .nodeenis
             .get_mut(name)

@@ -155,11 +155,16 @@ pub fn reap<T>(
     out
 }
 
-/// Whether a deleted NodeENI may lose its finalizer: its ENIs were listed, no teardown
-/// is still running, and every retired slot handed back what it made (a create under
-/// way when the slot was retired completes, and a listing may not show its ENI yet).
-pub fn finalizer_may_go(listed: bool, cleanups_pending: usize, slots_retiring: usize) -> bool {
-    listed && cleanups_pending == 0 && slots_retiring == 0
+/// Whether a deleted NodeENI may lose its finalizer: a listing of its ENIs showed none,
+/// no teardown is still running, and every retired slot handed back what it made (a
+/// create under way when the slot was retired completes, and a listing may not show its
+/// ENI yet). An ENI whose deletion keeps failing holds the finalizer.
+pub fn finalizer_may_go(
+    nothing_listed: bool,
+    cleanups_pending: usize,
+    slots_retiring: usize,
+) -> bool {
+    nothing_listed && cleanups_pending == 0 && slots_retiring == 0
 }
 
 /// Whether a full re-listing of the NodeENI's ENIs is due.

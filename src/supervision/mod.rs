@@ -97,6 +97,16 @@ impl RestartTracker {
     }
 }
 
+/// The wait before retry number `failures` (1-based) of something that keeps failing:
+/// `base` doubling up to `cap`, then spread over its upper half by `jitter` (in
+/// `[0, 1)`), so that a cohort that failed together does not retry together.
+pub fn retry_delay(failures: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
+    let doubled = base
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+        .min(cap);
+    doubled.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
 /// A child's exit, as a supervisor sees it.
 #[derive(Debug)]
 pub struct ChildExit {
@@ -126,6 +136,26 @@ impl ChildExit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_doubling_to_a_cap_spread_by_jitter() {
+        let (base, cap) = (Duration::from_secs(1), Duration::from_secs(60));
+        for (failures, jitter, want_ms) in [
+            (1, 1.0, 1000),
+            (1, 0.0, 500),
+            (2, 1.0, 2000),
+            (3, 0.5, 3000),
+            (7, 1.0, 60_000),
+            (40, 1.0, 60_000),
+            (0, 1.0, 1000),
+        ] {
+            assert_eq!(
+                retry_delay(failures, base, cap, jitter),
+                Duration::from_millis(want_ms),
+                "failures {failures}, jitter {jitter}"
+            );
+        }
+    }
 
     #[test]
     fn backoff_grows_then_goes_slow_past_the_budget() {

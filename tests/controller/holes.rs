@@ -350,3 +350,63 @@ async fn a_tree_whose_root_died_says_so() {
     assert!(!c.synced(), "no longer reported ready");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_ec2_keeps_refusing_is_retried_with_backoff_and_shown() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    w.sim.deny(Ec2Action::DeleteNetworkInterface, true);
+    w.cluster.delete_nodeeni("multus");
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let deletes = w.sim.count(Some(Ec2Action::DeleteNetworkInterface), None);
+    let listings = w
+        .sim
+        .count(Some(Ec2Action::DescribeNetworkInterfaces), None);
+    // Retrying every 5 s would make 120 deletes in these 10 minutes.
+    assert!(
+        (2..=15).contains(&deletes),
+        "{deletes} delete calls in 10 min"
+    );
+    assert!(listings < 150, "{listings} listings in 10 min");
+    let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    let (degraded, _, message) = condition(&status, "Degraded");
+    assert_eq!(degraded, "True");
+    assert!(message.contains("not authorized"), "{message}");
+    w.sim.deny(Ec2Action::DeleteNetworkInterface, false);
+    eventually("NodeENI gone", Duration::from_secs(900), || {
+        w.cluster.nodeeni("multus").is_none()
+    })
+    .await;
+    assert!(w.owned().is_empty());
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_the_api_server_refuses_is_retried_with_backoff() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(2, LABEL);
+    w.cluster.refuse_status(true);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("ENIs attached", Duration::from_secs(300), || {
+        w.attached_pairs().len() == 2
+    })
+    .await;
+    let before = w.cluster.status_writes();
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let tries = w.cluster.status_writes() - before;
+    // Every 500 ms would be 600 tries in these 5 minutes.
+    assert!((1..=30).contains(&tries), "{tries} status writes in 5 min");
+    w.cluster.refuse_status(false);
+    eventually("status written", Duration::from_secs(120), || {
+        w.ready_count("multus") == Some((2, 2))
+    })
+    .await;
+    c.stop().await;
+}

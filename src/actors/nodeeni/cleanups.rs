@@ -9,16 +9,24 @@ use tokio::time::Instant;
 use super::msg::NodeEniMsg;
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::k8s::Notice;
-use crate::supervision::Handle;
+use crate::supervision::{Handle, retry_delay};
 
 /// A request not answered within this long is sent again: the pool may have restarted
 /// and lost it (the pool de-duplicates by ENI, so a live pool only adds a listener).
 pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 
-/// Teardowns requested and not yet answered, with when each was last sent.
+/// Teardowns requested and not yet answered, with when each was last sent; and those
+/// that failed, not to be asked for again before their backoff is over.
 pub struct Cleanups {
     pool: Handle<CleanupMsg>,
     pending: HashMap<String, (&'static str, Instant)>,
+    failed: HashMap<String, Failed>,
+}
+
+struct Failed {
+    count: u32,
+    retry_at: Instant,
+    error: String,
 }
 
 impl Cleanups {
@@ -27,6 +35,7 @@ impl Cleanups {
         Cleanups {
             pool,
             pending: HashMap::new(),
+            failed: HashMap::new(),
         }
     }
 
@@ -39,6 +48,14 @@ impl Cleanups {
         reason: &'static str,
     ) -> bool {
         if self.pending.contains_key(&eni_id) {
+            return true;
+        }
+        if self
+            .failed
+            .get(&eni_id)
+            .is_some_and(|f| f.retry_at > Instant::now())
+        {
+            // Failed before: asked for again once its backoff is over.
             return true;
         }
         self.send(me, eni_id, reason)
@@ -79,6 +96,26 @@ impl Cleanups {
     pub fn answered(&mut self, eni_id: &str, result: &Result<(), CleanupError>) -> Notice {
         self.pending.remove(eni_id);
         match result {
+            Ok(()) => {
+                self.failed.remove(eni_id);
+            }
+            Err(e) => {
+                let count = self.failed.get(eni_id).map_or(1, |f| f.count + 1);
+                let delay = retry_delay(
+                    count,
+                    Duration::from_secs(5),
+                    Duration::from_secs(300),
+                    rand::random::<f64>(),
+                );
+                let failed = Failed {
+                    count,
+                    retry_at: Instant::now() + delay,
+                    error: e.to_string(),
+                };
+                self.failed.insert(eni_id.to_string(), failed);
+            }
+        }
+        match result {
             Ok(()) => Notice::normal(
                 "ENIDeleted",
                 "Delete",
@@ -90,6 +127,21 @@ impl Cleanups {
                 format!("{eni_id}: {e}; will retry"),
             ),
         }
+    }
+
+    /// When the earliest failed teardown may be asked for again.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.failed.values().map(|f| f.retry_at).min()
+    }
+
+    /// What keeps failing, in words (for the status), if anything does.
+    pub fn failing(&self) -> Option<String> {
+        let (id, f) = self.failed.iter().max_by_key(|(_, f)| f.retry_at)?;
+        Some(format!(
+            "{} ENIs could not be deleted and are retried with backoff; {id}: {}",
+            self.failed.len(),
+            f.error
+        ))
     }
 
     /// Teardowns still pending.

@@ -172,8 +172,13 @@ impl NodeEniState {
         let note = self.cleanups.answered(&eni_id, &result);
         self.publish(note).await;
         if result.is_err() {
+            // Listed and asked for again once its backoff is over.
             self.sweep.invalidate();
-            self.tick_in(myself, RETRY);
+            let wait = self.cleanups.next_retry().map_or(RETRY, |at| {
+                at.saturating_duration_since(Instant::now()).max(RETRY)
+            });
+            self.tick_in(myself, wait);
+            self.dirty(myself);
         } else if self.deleting() && self.cleanups.pending() == 0 {
             self.sweep.invalidate();
             self.tick_in(myself, Duration::ZERO);
@@ -181,8 +186,9 @@ impl NodeEniState {
     }
 
     /// Lists this NodeENI's ENIs (and, on the first sweep, the Go controller's for it) and
-    /// gives running slots theirs as fresh observations; `false` if listing failed.
-    async fn sweep(&mut self) -> bool {
+    /// gives running slots theirs as fresh observations; how many ENIs it showed, or
+    /// `None` if listing failed.
+    async fn sweep(&mut self) -> Option<usize> {
         let name = self.name();
         let listing = Listing {
             ec2: &self.deps.ec2,
@@ -191,11 +197,11 @@ impl NodeEniState {
             name: &name,
             with_go: self.sweep.last().is_none() && !self.deleting(),
         };
-        let started = match self.sweep.run(listing).await {
-            Ok(t) => t,
+        let (started, count) = match self.sweep.run(listing).await {
+            Ok(listed) => listed,
             Err(e) => {
                 tracing::warn!(error = %e, "could not list this NodeENI's ENIs");
-                return false;
+                return None;
             }
         };
         let mut found = self.sweep.take_claimed(|k| self.slots.contains(k));
@@ -210,7 +216,7 @@ impl NodeEniState {
         for (key, enis) in found {
             self.slots.observed(&key, enis, started);
         }
-        true
+        Some(count)
     }
 
     /// Hands the swept ENIs of slots nobody wants to the cleanup pool.
@@ -251,7 +257,7 @@ impl NodeEniState {
         }
         let due = rules::sweep_due(self.sweep.last(), Instant::now(), self.deps.resync_interval);
         let settled = self.resolved.is_some() && self.nodes.is_some();
-        let swept = settled && due && self.sweep().await;
+        let swept = settled && due && self.sweep().await.is_some();
         self.replan(myself, None).await?;
         if swept {
             self.reap(myself);
@@ -279,9 +285,14 @@ impl NodeEniState {
             self.retire(myself, key, "NodeENI deleted");
         }
         let listed = self.sweep().await;
+        let nothing_listed = listed == Some(0);
         self.reap(myself);
         self.dirty(myself);
-        if rules::finalizer_may_go(listed, self.cleanups.pending(), self.slots.retiring()) {
+        if rules::finalizer_may_go(
+            nothing_listed,
+            self.cleanups.pending(),
+            self.slots.retiring(),
+        ) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
                     tracing::info!("every ENI is gone; finalizer removed");
@@ -293,7 +304,15 @@ impl NodeEniState {
                 Err(e) => tracing::warn!(error = %e, "could not remove the finalizer"),
             }
         }
-        self.tick_in(myself, RETRY);
+        // While only failed teardowns wait for their backoff, nothing new can happen
+        // sooner: no listing either.
+        let wait = match self.cleanups.next_retry() {
+            Some(at) if self.cleanups.pending() == 0 && self.slots.retiring() == 0 => {
+                at.saturating_duration_since(Instant::now()).max(RETRY)
+            }
+            _ => RETRY,
+        };
+        self.tick_in(myself, wait);
         Ok(())
     }
 
@@ -302,6 +321,9 @@ impl NodeEniState {
     async fn write_status(&mut self) -> bool {
         let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.as_ref());
         let mut problems = self.problems.clone();
+        if let Some(msg) = self.cleanups.failing() {
+            problems.push(("ENIDeletionFailed".into(), msg));
+        }
         if self.deleting() {
             let pending = self.cleanups.pending();
             let msg = format!("{pending} ENIs still being detached and deleted");
@@ -416,7 +438,9 @@ impl NodeEniState {
     pub(super) async fn on_flush(&mut self, myself: &ActorRef<NodeEniMsg>) {
         self.flush_scheduled = false;
         if !self.write_status().await {
-            self.dirty(myself);
+            let wait = self.written.retry_in(self.deps.status_debounce);
+            self.flush_scheduled = true;
+            myself.send_after(wait, || NodeEniMsg::Flush);
         }
     }
 

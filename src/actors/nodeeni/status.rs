@@ -1,9 +1,12 @@
 //! The NodeENI's status from its slots, and the gauges that mirror it.
 
+use std::time::Duration;
+
 use crate::actors::slot::SlotReport;
 use crate::k8s::status::{SlotPhase, SlotSummary};
 use crate::k8s::{Cluster, ClusterError, NodeENIStatus};
 use crate::plan::slots::DesiredSlot;
+use crate::supervision::retry_delay;
 
 /// One slot's line in the status.
 pub fn summary(
@@ -79,17 +82,30 @@ pub fn clear_gauges(name: &str) {
 /// The status last written, so that an unchanged status is not written again.
 pub struct StatusBook {
     last: Option<NodeENIStatus>,
+    /// Writes refused in a row.
+    failures: u32,
 }
 
 impl StatusBook {
     /// Starting from the status the object carries.
     pub fn new(last: Option<NodeENIStatus>) -> Self {
-        StatusBook { last }
+        StatusBook { last, failures: 0 }
     }
 
     /// The status last written.
     pub fn last(&self) -> Option<&NodeENIStatus> {
         self.last.as_ref()
+    }
+
+    /// How long to wait before writing again after refused writes: from `base`,
+    /// doubling to half a minute.
+    pub fn retry_in(&self, base: Duration) -> Duration {
+        retry_delay(
+            self.failures,
+            base,
+            Duration::from_secs(30),
+            rand::random::<f64>(),
+        )
     }
 
     /// Records the gauges and writes `status` if it changed; `false` if the write failed
@@ -108,10 +124,12 @@ impl StatusBook {
         match cluster.patch_status(name, &status).await {
             Ok(()) => {
                 self.last = Some(status);
+                self.failures = 0;
                 true
             }
             Err(ClusterError::NotFound(_)) => true,
             Err(e) => {
+                self.failures += 1;
                 tracing::warn!(error = %e, "could not write the status");
                 metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                     .increment(1);

@@ -46,10 +46,11 @@ impl Sweep {
     }
 
     /// Lists the ENIs and files them by slot; returns when the listing started (slots
-    /// ignore it if they changed something since).
-    pub async fn run(&mut self, l: Listing<'_>) -> Result<Instant, Ec2Error> {
+    /// ignore it if they changed something since) and how many ENIs it showed.
+    pub async fn run(&mut self, l: Listing<'_>) -> Result<(Instant, usize), Ec2Error> {
         let started = Instant::now();
         let enis = io::list_enis(l.ec2, l.cluster, l.uid, l.name, l.with_go).await?;
+        let count = enis.len();
         self.last = Some(Instant::now());
         self.found.clear();
         for e in enis {
@@ -57,7 +58,7 @@ impl Sweep {
                 self.found.entry(key).or_default().push(e);
             }
         }
-        Ok(started)
+        Ok((started, count))
     }
 
     /// What the last sweep found for `key`, taken.

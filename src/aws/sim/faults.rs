@@ -72,6 +72,8 @@ pub(super) struct FaultInjector {
     scripted: Vec<(u64, ScriptedFault)>,
     mutating: u64,
     per_action: HashMap<Ec2Action, u64>,
+    /// Actions the credentials lack: every call is refused as unauthorized.
+    pub(super) denied: std::collections::HashSet<Ec2Action>,
 }
 
 impl FaultInjector {
@@ -100,6 +102,9 @@ impl FaultInjector {
         };
         if action.is_mutating() {
             self.mutating += 1;
+        }
+        if self.denied.contains(&action) {
+            return Some(Fault::Unauthorized);
         }
         let mutating = self.mutating;
         if let Some(pos) = self.scripted.iter().position(|(at, f)| match f.action {

@@ -90,6 +90,16 @@ impl Ec2Simulator {
         w.instance_view(&id)
     }
 
+    /// Refuses every call of `action` as `UnauthorizedOperation` (`denied`), or stops.
+    pub fn deny(&self, action: Ec2Action, denied: bool) {
+        let mut g = self.lock();
+        if denied {
+            g.faults.denied.insert(action);
+        } else {
+            g.faults.denied.remove(&action);
+        }
+    }
+
     /// Keeps an instance out of `DescribeInstances` answers (`NotFound`) for `lag`, as
     /// EC2 may right after a launch.
     pub fn hide_instance(&self, instance_id: &str, lag: Duration) {
