@@ -10,3 +10,4 @@ mod crash;
 mod holes;
 mod lifecycle;
 mod safety;
+mod teardown_crash;
