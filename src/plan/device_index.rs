@@ -22,6 +22,9 @@ pub enum NoRoom {
     /// EC2 refused another interface on the card (`AttachmentLimitExceeded`) although
     /// the known limit left room, or no limit was known.
     RefusedByEc2,
+    /// The subnet is in another Availability Zone than the instance: EC2 would refuse
+    /// the attachment, so nothing is created.
+    OtherZone,
 }
 
 /// What is on the node's network card, apart from the slot being placed.

@@ -65,6 +65,8 @@ pub struct InstanceFacts {
     pub interfaces: Vec<(u32, u32, String)>,
     /// What the instance type allows on the slot's card.
     pub limit: CardLimit,
+    /// The instance's Availability Zone.
+    pub zone: String,
 }
 
 /// A re-read of the slot's ENIs.
@@ -264,6 +266,10 @@ impl SlotView {
             return true;
         }
         self.instance = InstanceSeen::Present;
+        if facts.zone != desired.zone {
+            self.placement = Some(Err(NoRoom::OtherZone));
+            return true;
+        }
         let card = desired.network_card;
         let taken: BTreeSet<u32> = facts
             .interfaces

@@ -410,3 +410,78 @@ async fn a_status_the_api_server_refuses_is_retried_with_backoff() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn no_more_enis_are_created_than_the_instance_can_take() {
+    // An m5.large takes 3 interfaces: the primary and two more. Three subnets from one
+    // NodeENI and two from another want five.
+    let mut w = World::new(SimConfig::default(), 5);
+    w.add_node("small", "m5.large", LABEL);
+    let mut first = w.spec(3);
+    first.subnet_ids.truncate(3);
+    let mut second = w.spec(5);
+    second.subnet_ids = second.subnet_ids[3..].to_vec();
+    second.device_index = 4;
+    w.apply("three", first);
+    w.apply("two", second);
+    let c = w.start(settings()).await;
+    eventually("two attached", Duration::from_secs(600), || {
+        w.attached_pairs().len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(
+        w.sim
+            .count(Some(Ec2Action::CreateNetworkInterface), Some("ok")),
+        2,
+        "nothing is created that cannot be attached"
+    );
+    assert_eq!(w.owned().len(), 2, "no ENI left available");
+    let blocked: usize = ["three", "two"]
+        .iter()
+        .map(|n| {
+            w.cluster
+                .nodeeni(n)
+                .and_then(|o| o.status)
+                .map_or(0, |s| (s.desired_count - s.ready_count) as usize)
+        })
+        .sum();
+    assert_eq!(blocked, 3, "three slots wait for room, and say so");
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_without_a_zone_label_gets_enis_only_in_its_instances_zone() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let other_zone = w
+        .sim
+        .add_subnet("us-east-1b", "10.9.0.0/16", Some("multus-b"));
+    let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
+    let mut view = w.cluster.node_views().pop().unwrap();
+    view.zone = None;
+    w.cluster.upsert_node(view);
+    let mut spec = w.spec(1);
+    spec.subnet_ids.push(other_zone.id.clone());
+    w.apply("multus", spec);
+    let c = w.start(settings()).await;
+    eventually("one attached", Duration::from_secs(600), || {
+        w.attached_pairs().len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(
+        w.attached_pairs(),
+        vec![(inst, w.subnets[0].id.clone(), 1)],
+        "only the subnet in the instance's zone"
+    );
+    assert_eq!(
+        w.sim
+            .count(Some(Ec2Action::CreateNetworkInterface), Some("ok")),
+        1,
+        "nothing created in another zone"
+    );
+    let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    let (_, _, message) = condition(&status, "Degraded");
+    assert!(message.contains("us-east-1b"), "{message}");
+    c.stop().await;
+}

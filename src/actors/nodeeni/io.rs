@@ -8,8 +8,9 @@ use crate::k8s::status::Problem;
 use crate::k8s::{NodeENISpec, NodeView};
 use crate::plan::slots::{NodeInput, ResolvedSpec, SlotKey, SubnetInput};
 
-/// The planner's view of a node.
-pub fn to_node_input(v: &NodeView) -> NodeInput {
+/// The planner's view of a node; `learned_zone` stands in when the Node carries no zone
+/// label (the zone its instance is in, as EC2 said).
+pub fn to_node_input(v: &NodeView, learned_zone: Option<&String>) -> NodeInput {
     NodeInput {
         name: v.name.clone(),
         labels: v.labels.clone(),
@@ -18,7 +19,7 @@ pub fn to_node_input(v: &NodeView) -> NodeInput {
         } else {
             v.instance_id.clone()
         },
-        zone: v.zone.clone(),
+        zone: v.zone.clone().or_else(|| learned_zone.cloned()),
     }
 }
 

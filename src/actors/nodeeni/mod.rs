@@ -70,6 +70,7 @@ async fn dispatch(
         NodeEniMsg::Report(key, report) => st.on_report(&myself, key, report),
         NodeEniMsg::SlotNotice(notice) => st.publish(notice).await,
         NodeEniMsg::SlotRetired(actor, enis) => st.on_slot_retired(&myself, actor, enis),
+        NodeEniMsg::NodeZone(node, zone) => st.on_node_zone(&myself, node, zone).await?,
         NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result).await,
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
         NodeEniMsg::Flush => st.on_flush(&myself).await,

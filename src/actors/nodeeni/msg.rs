@@ -9,7 +9,7 @@ use ractor::{ActorId, RpcReplyPort};
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::LimitedEc2;
-use crate::actors::slot::{SlotDeps, SlotReport, SlotTiming, SlotUpdate};
+use crate::actors::slot::{Reservations, SlotDeps, SlotReport, SlotTiming, SlotUpdate};
 use crate::aws::resolve::Resolver;
 use crate::k8s::{Cluster, NodeENI, NodeView, Notice};
 use crate::plan::slots::SlotKey;
@@ -31,6 +31,8 @@ pub enum NodeEniMsg {
     SlotNotice(Notice),
     /// A retired slot's ENIs (it stops right after).
     SlotRetired(ActorId, Vec<String>),
+    /// A node's zone, learned from its instance (the Node carries no zone label).
+    NodeZone(String, String),
     /// The cleanup pool finished with an ENI.
     Cleaned(String, Result<(), CleanupError>),
     /// Resolve, sweep, reconcile children, progress a deletion.
@@ -49,6 +51,7 @@ impl From<SlotUpdate> for NodeEniMsg {
             SlotUpdate::Report(key, report) => NodeEniMsg::Report(key, report),
             SlotUpdate::Notice(notice) => NodeEniMsg::SlotNotice(notice),
             SlotUpdate::Retired { actor, enis } => NodeEniMsg::SlotRetired(actor, enis),
+            SlotUpdate::Zone { node, zone } => NodeEniMsg::NodeZone(node, zone),
         }
     }
 }
@@ -75,6 +78,8 @@ pub struct NodeEniDeps {
     pub resync_interval: Duration,
     /// Status writes are batched over this long.
     pub status_debounce: Duration,
+    /// Device indices reserved on each instance, shared by every NodeENI's slots.
+    pub reservations: Reservations,
 }
 
 impl NodeEniDeps {
@@ -89,6 +94,7 @@ impl NodeEniDeps {
             nodeeni_name: name,
             nodeeni_uid: uid,
             timing: self.timing,
+            reservations: self.reservations.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A NodeENI actor's state and what each message does to it. The rules it applies are
 //! in [`crate::plan::nodeeni`]; the reads and translations in [`super::io`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ pub struct NodeEniState {
     resolved_generation: Option<i64>,
     problems: Vec<Problem>,
     skips: Skips,
+    /// Zones of nodes without a zone label, learned from their instances.
+    zones: HashMap<String, String>,
     slots: Slots,
     finalizer_ok: bool,
     sweep: Sweep,
@@ -103,9 +105,10 @@ impl NodeEniState {
         let (Some(resolved), Some(nodes)) = (&self.resolved, &self.nodes) else {
             return Ok(());
         };
+        let input = |v: &NodeView| io::to_node_input(v, self.zones.get(&v.name));
         let inputs: Vec<_> = match only {
-            Some(name) => nodes.get(name).map(io::to_node_input).into_iter().collect(),
-            None => nodes.values().map(io::to_node_input).collect(),
+            Some(name) => nodes.get(name).map(input).into_iter().collect(),
+            None => nodes.values().map(input).collect(),
         };
         let plan = plan_slots(resolved, &inputs);
         self.skips.replace(only, plan.skipped);
@@ -361,6 +364,7 @@ impl NodeEniState {
             resolved_generation: None,
             problems: Vec::new(),
             skips: Skips::default(),
+            zones: HashMap::new(),
             finalizer_ok: false,
             sweep: Sweep::default(),
             cleanups: Cleanups::new(deps.cleanup.clone()),
@@ -392,6 +396,20 @@ impl NodeEniState {
         if self.deleting() {
             self.tick_in(myself, Duration::ZERO);
         }
+    }
+
+    /// A node's zone learned from its instance: it is planned again in that zone.
+    pub(super) async fn on_node_zone(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        node: String,
+        zone: String,
+    ) -> Result<(), ActorProcessingErr> {
+        if self.zones.get(&node) == Some(&zone) {
+            return Ok(());
+        }
+        self.zones.insert(node.clone(), zone);
+        self.replan(myself, Some(&node)).await
     }
 
     /// Every matching node, complete: the plan can settle for the first time.

@@ -129,6 +129,7 @@ impl Services {
             restart: settings.restart,
             resync_interval: settings.resync_interval,
             status_debounce: settings.status_debounce,
+            reservations: Default::default(),
         };
         let services = Services {
             settings,

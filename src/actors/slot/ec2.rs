@@ -104,6 +104,10 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             "AttachmentLimitExceeded".into(),
             "EC2 refused another interface on the network card".into(),
         ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::OtherZone)) => SlotPhase::Blocked(
+            "SubnetZoneMismatch".into(),
+            "the subnet is in another Availability Zone than the node's instance".into(),
+        ),
         Action::Blocked(Blocker::InstanceGone) => SlotPhase::Blocked(
             "InstanceGone".into(),
             "the node's EC2 instance is terminated".into(),
@@ -155,6 +159,7 @@ async fn observe(
             .map(|i| (i.network_card_index, i.device_index, i.eni_id.clone()))
             .collect(),
         limit,
+        zone: inst.availability_zone.clone(),
     }))
 }
 

@@ -6,6 +6,7 @@
 
 mod ec2;
 mod msg;
+mod reservations;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +21,12 @@ use crate::aws::Ec2Error;
 use crate::k8s::Notice;
 use crate::k8s::status::SlotPhase;
 use crate::plan::lifecycle::Action;
-use crate::plan::outcome::{Next, SlotEvent};
-use crate::plan::slot_view::SlotView;
+use crate::plan::outcome::{Answer, Applied, Next, SlotEvent};
+use crate::plan::slot_view::{InstanceFacts, SlotView};
 use crate::plan::slots::DesiredSlot;
 use crate::supervision::Outbox;
 pub use msg::{SlotArgs, SlotDeps, SlotMsg, SlotReport, SlotTiming, SlotUpdate};
+pub use reservations::Reservations;
 
 /// The slot's state.
 pub struct SlotState {
@@ -154,6 +156,56 @@ impl SlotState {
         }
     }
 
+    /// This slot's name in the instance's reservation book.
+    fn holder(&self) -> String {
+        format!("{}/{}", self.deps.nodeeni_uid, self.desired.key)
+    }
+
+    /// Places the slot against what the instance shows and what other slots reserved on
+    /// it, and reserves the index, as one step (see [`Reservations`]).
+    fn placed(
+        &mut self,
+        action: &Action,
+        mut facts: InstanceFacts,
+        wall: Timestamp,
+    ) -> Applied<Ec2Error> {
+        if facts.zone != self.desired.zone {
+            // The node's zone was not known: its NodeENI plans it again in this one.
+            self.updates.send(SlotUpdate::Zone {
+                node: self.desired.key.node.clone(),
+                zone: facts.zone.clone(),
+            });
+        }
+        let holder = self.holder();
+        let card = self.desired.network_card;
+        let (view, desired) = (&mut self.view, &self.desired);
+        self.deps
+            .reservations
+            .with(&desired.key.instance_id, |book| {
+                facts.interfaces.extend(
+                    book.iter()
+                        .filter(|(h, _)| **h != holder)
+                        .map(|(h, (c, i))| (*c, *i, format!("reserved by {h}"))),
+                );
+                let applied = view.apply(
+                    desired,
+                    action,
+                    Answer::Instance(Some(facts)),
+                    Instant::now(),
+                    wall,
+                );
+                match view.placement {
+                    Some(Ok(index)) => {
+                        book.insert(holder, (card, index));
+                    }
+                    _ => {
+                        book.remove(&holder);
+                    }
+                }
+                applied
+            })
+    }
+
     async fn step(&mut self, myself: &ActorRef<SlotMsg>) {
         if !self.view.observed {
             match ec2::refresh(&self.deps, &self.desired, &self.view).await {
@@ -201,9 +253,12 @@ impl SlotState {
         let stamp = self.view.stamp_for(&action, wall);
         let answer =
             ec2::execute(&self.deps, &self.desired, &self.view, &action, stamp, wall).await;
-        let applied = self
-            .view
-            .apply(&self.desired, &action, answer, Instant::now(), wall);
+        let applied = match answer {
+            Answer::Instance(Some(facts)) => self.placed(&action, facts, wall),
+            answer => self
+                .view
+                .apply(&self.desired, &action, answer, Instant::now(), wall),
+        };
         match &applied.event {
             Some(SlotEvent::Blocked { reason, error, .. }) => {
                 self.refusal = Some((reason, error.to_string()));
@@ -258,6 +313,17 @@ impl Actor for SlotActor {
         };
         st.schedule(&myself, Duration::ZERO);
         Ok(st)
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SlotMsg>,
+        st: &mut SlotState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.deps
+            .reservations
+            .release(&st.desired.key.instance_id, &st.holder());
+        Ok(())
     }
 
     async fn handle(

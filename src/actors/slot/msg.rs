@@ -60,6 +60,8 @@ pub struct SlotDeps {
     pub nodeeni_uid: String,
     /// Polling and retries.
     pub timing: SlotTiming,
+    /// Device indices reserved on each instance, shared by every slot.
+    pub reservations: super::Reservations,
 }
 
 /// A slot's progress as its NodeENI shows it in the status.
@@ -84,6 +86,13 @@ pub enum SlotUpdate {
     Report(SlotKey, SlotReport),
     /// An Event to record on the NodeENI.
     Notice(Notice),
+    /// The node's instance is in this zone (its Node carries no zone label).
+    Zone {
+        /// The node.
+        node: String,
+        /// Its instance's Availability Zone.
+        zone: String,
+    },
     /// The slot was retired: every ENI it has or may have made, for teardown. It stops
     /// right after.
     Retired {

@@ -328,6 +328,7 @@ fn observing_places_the_slot_around_what_others_hold() {
                 (1, 3, "eni-other-card".into()),
             ],
             limit,
+            zone: "us-east-1a".into(),
         }))
     };
     let cases = [
@@ -343,6 +344,16 @@ fn observing_places_the_slot_around_what_others_hold() {
             false,
         ),
         (facts(true, CardLimit::Max(4)), None, true),
+        (
+            Answer::Instance(Some(InstanceFacts {
+                gone: false,
+                interfaces: vec![],
+                limit: CardLimit::Max(4),
+                zone: "us-east-1b".into(),
+            })),
+            Some(Err(NoRoom::OtherZone)),
+            false,
+        ),
     ];
     for (answer, placement, gone) in cases {
         // The slot's own ENI (at 2) does not count as taken.
