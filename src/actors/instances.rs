@@ -81,8 +81,8 @@ async fn answer(ec2: &impl Ec2, batch: Vec<(String, Reply)>) {
                 let _ = reply.send(Ok(by_id.get(&id).cloned()));
             }
         }
-        // One unknown ID fails the whole call: ask for each on its own.
-        Err(e) if e.is_not_found() && ids.len() > 1 => {
+        // One unknown or malformed ID fails the whole call: ask for each on its own.
+        Err(e) if (e.is_not_found() || e.label() == "invalid_parameter") && ids.len() > 1 => {
             let mut single: HashMap<String, Result<Option<Instance>, Ec2Error>> = HashMap::new();
             for id in ids {
                 let r = match ec2.describe_instances(std::slice::from_ref(&id)).await {

@@ -119,7 +119,16 @@ pub fn parse_provider_id(provider_id: &str) -> Option<(Option<String>, String)> 
         .split('/')
         .filter(|p| !p.is_empty());
     let parts: Vec<&str> = parts.by_ref().collect();
-    let instance = parts.last().filter(|p| p.starts_with("i-"))?.to_string();
+    // EC2 instance IDs are `i-` and 8 or 17 hex digits; anything else would fail every
+    // DescribeInstances batch it joined (`InvalidInstanceID.Malformed`).
+    let instance = parts
+        .last()
+        .filter(|p| {
+            p.strip_prefix("i-").is_some_and(|h| {
+                !h.is_empty() && h.len() <= 17 && h.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        })?
+        .to_string();
     let zone = (parts.len() >= 2).then(|| parts[parts.len() - 2].to_string());
     Some((zone, instance))
 }

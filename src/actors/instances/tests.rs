@@ -76,3 +76,26 @@ async fn an_unknown_instance_does_not_fail_the_others() {
     assert_eq!(found.iter().filter(|f| f.is_some()).count(), 3);
     assert_eq!(found.last().unwrap(), &None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_malformed_id_does_not_fail_the_others_in_its_batch() {
+    let (sim, ids) = world(3);
+    let batcher = InstanceBatcher::spawn(sim.clone(), Duration::from_millis(20));
+    let lookups: Vec<_> = ids
+        .iter()
+        .cloned()
+        .chain(["i-not!hex".to_string()])
+        .map(|id| {
+            let b = batcher.clone();
+            tokio::spawn(async move { (id.clone(), b.get(&id).await) })
+        })
+        .collect();
+    for lookup in lookups {
+        let (id, found) = lookup.await.unwrap();
+        if id == "i-not!hex" {
+            assert_eq!(found.unwrap_err().label(), "invalid_parameter");
+        } else {
+            assert_eq!(found.unwrap().map(|i| i.id), Some(id));
+        }
+    }
+}

@@ -278,7 +278,10 @@ impl SlotState {
                 Duration::ZERO
             }
             Next::Poll => self.next_backoff(timing.poll_max),
-            Next::Retry => self.next_backoff(timing.retry_max),
+            // Jittered: the slots of a batch that failed together retry apart.
+            Next::Retry => self
+                .next_backoff(timing.retry_max)
+                .mul_f64(0.5 + 0.5 * rand::random::<f64>()),
             Next::Blocked => timing.blocked_retry,
         };
         self.schedule(myself, delay);

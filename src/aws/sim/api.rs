@@ -147,15 +147,23 @@ impl Ec2 for Ec2Simulator {
         self.call(Ec2Action::DescribeInstances, &target, |w, now| {
             instance_ids
                 .iter()
-                .map(
-                    |id| match w.instances.get(id).and_then(|i| i.visible_from) {
+                .map(|id| {
+                    let well_formed = id
+                        .strip_prefix("i-")
+                        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+                    match w.instances.get(id).and_then(|i| i.visible_from) {
+                        // Like EC2: one malformed ID fails the whole call.
+                        _ if !well_formed => Err(super::world::err(
+                            "InvalidInstanceID.Malformed",
+                            format!("Invalid id: \"{id}\""),
+                        )),
                         Some(from) if now < from => Err(super::world::err(
                             "InvalidInstanceID.NotFound",
                             format!("The instance ID '{id}' does not exist"),
                         )),
                         _ => w.instance_view(id),
-                    },
-                )
+                    }
+                })
                 .collect()
         })
         .await

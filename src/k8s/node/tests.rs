@@ -13,6 +13,13 @@ fn provider_ids_parse() {
     assert_eq!(parse_provider_id("aws:///i-1"), Some((None, "i-1".into())));
     assert_eq!(parse_provider_id("gce://p/z/n"), None);
     assert_eq!(parse_provider_id("aws:///us-east-1a/fargate-ip-1"), None);
+    assert_eq!(parse_provider_id("aws:///us-east-1a/i-not-hex"), None);
+    assert_eq!(parse_provider_id("aws:///us-east-1a/i-"), None);
+    assert_eq!(
+        parse_provider_id("aws:///us-east-1a/i-0123456789abcdef01"),
+        None,
+        "18 digits"
+    );
 }
 
 #[test]
