@@ -485,3 +485,32 @@ async fn a_node_without_a_zone_label_gets_enis_only_in_its_instances_zone() {
     assert!(message.contains("us-east-1b"), "{message}");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn names_are_resolved_again_after_their_ttl() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    let mut spec = w.spec(1);
+    spec.security_group_ids = vec![];
+    spec.security_group_names = vec!["multus".into()];
+    w.apply("multus", spec);
+    let c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    // The group is deleted and made again under its name: a new ID.
+    w.sim.remove_security_group(&w.group);
+    let again = w.sim.add_security_group("multus");
+    eventually(
+        "the ENI in the new group",
+        Duration::from_secs(1200),
+        || {
+            w.owned()
+                .first()
+                .is_some_and(|e| e.security_group_ids == vec![again.id.clone()])
+        },
+    )
+    .await;
+    c.stop().await;
+}

@@ -78,6 +78,8 @@ pub struct NodeEniDeps {
     pub resync_interval: Duration,
     /// Status writes are batched over this long.
     pub status_debounce: Duration,
+    /// How long resolved subnet and group names are trusted.
+    pub resolve_ttl: Duration,
     /// Device indices reserved on each instance, shared by every NodeENI's slots.
     pub reservations: Reservations,
 }

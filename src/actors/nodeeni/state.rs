@@ -32,6 +32,9 @@ pub struct NodeEniState {
     nodes: Option<BTreeMap<String, NodeView>>,
     resolved: Option<ResolvedSpec>,
     resolved_generation: Option<i64>,
+    /// When names were last resolved: they are resolved again after the resolver's TTL
+    /// (a security group re-created under its name gets a new ID).
+    resolved_at: Option<Instant>,
     problems: Vec<Problem>,
     skips: Skips,
     /// Zones of nodes without a zone label, learned from their instances.
@@ -250,11 +253,16 @@ impl NodeEniState {
                 }
             }
         }
-        if self.resolved_generation != Some(self.generation()) || !self.problems.is_empty() {
+        let stale = self
+            .resolved_at
+            .is_none_or(|t| t.elapsed() >= self.deps.resolve_ttl);
+        if self.resolved_generation != Some(self.generation()) || !self.problems.is_empty() || stale
+        {
             let r = io::resolve(&self.deps.resolver, &self.name(), &self.obj.spec).await;
             if r.resolved.is_some() {
                 self.resolved = r.resolved;
                 self.resolved_generation = Some(self.generation());
+                self.resolved_at = Some(Instant::now());
             }
             self.problems = r.problems;
         }
@@ -362,6 +370,7 @@ impl NodeEniState {
             obj,
             resolved: None,
             resolved_generation: None,
+            resolved_at: None,
             problems: Vec::new(),
             skips: Skips::default(),
             zones: HashMap::new(),

@@ -129,6 +129,7 @@ impl Services {
             restart: settings.restart,
             resync_interval: settings.resync_interval,
             status_debounce: settings.status_debounce,
+            resolve_ttl: settings.resolve_ttl,
             reservations: Default::default(),
         };
         let services = Services {

@@ -30,6 +30,12 @@ impl Ec2Simulator {
     }
 
     /// Adds a security group to the default VPC.
+    /// Deletes a security group (the simulator does not check that it is unused).
+    pub fn remove_security_group(&self, id: &str) {
+        self.lock().world.groups.remove(id);
+    }
+
+    /// Adds a security group named `name` in the VPC.
     pub fn add_security_group(&self, name: &str) -> SecurityGroup {
         let mut g = self.lock();
         let group = SecurityGroup {
