@@ -61,6 +61,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     telemetry::init_tracing(t.log_format, &t.log_level)?;
     let metrics = telemetry::install_metrics("controller")?;
     telemetry::series::zero_controller();
+    telemetry::count_panics();
     let probes = Probes::default();
     telemetry::serve(metrics, probes.clone(), t.metrics_addr, t.health_addr).await?;
     let settings = args.settings()?;

@@ -50,6 +50,7 @@ pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     telemetry::init_tracing(args.log_format, &args.log_level)?;
     let metrics = telemetry::install_metrics("agent")?;
     telemetry::series::zero_agent();
+    telemetry::count_panics();
     let probes = Probes::default();
     telemetry::serve(metrics, probes.clone(), args.metrics_addr, args.health_addr).await?;
     let cluster = Arc::new(KubeCluster::connect(Some(args.node_name.clone())).await?);

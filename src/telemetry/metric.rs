@@ -81,6 +81,8 @@ catalogue! {
     ORPHANS_DELETED_TOTAL = "aws_multi_eni_orphans_deleted_total", Counter, Controller;
     /// Actor restarts by kind of actor.
     ACTOR_RESTARTS_TOTAL = "aws_multi_eni_actor_restarts_total", Counter, Both;
+    /// Panics anywhere in the process (each is a bug; supervised actors are restarted).
+    PANICS_TOTAL = "aws_multi_eni_panics_total", Counter, Both;
     /// Reconcile errors by error label.
     RECONCILE_ERRORS_TOTAL = "aws_multi_eni_reconcile_errors_total", Counter, Controller;
     /// Kubernetes watch events received, by resource and event (applied, deleted, resync).

@@ -95,6 +95,17 @@ pub fn describe_metrics(component: &str) {
     }
 }
 
+/// Counts every panic of the process in `aws_multi_eni_panics_total`, then reports it
+/// as before (the previous hook runs too). A supervised actor that panics is restarted;
+/// a panic elsewhere (a spawned task) would otherwise pass unnoticed.
+pub fn count_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        metrics::counter!(metric::PANICS_TOTAL).increment(1);
+        previous(info);
+    }));
+}
+
 /// What the probes answer.
 #[derive(Clone)]
 pub struct Probes {
@@ -166,4 +177,27 @@ pub async fn serve(
         }));
     }
     Ok(tasks)
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    #[test]
+    fn panics_are_counted() {
+        super::count_panics();
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let _ = std::panic::catch_unwind(|| panic!("a bug"));
+        });
+        let counted: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(k, ..)| k.key().name() == super::metric::PANICS_TOTAL)
+            .map(|(.., v)| v)
+            .collect();
+        assert_eq!(counted, vec![DebugValue::Counter(1)]);
+    }
 }

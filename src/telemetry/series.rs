@@ -13,6 +13,7 @@ pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 /// The controller's series.
 #[cfg(feature = "controller")]
 pub fn zero_controller() {
+    metrics::counter!(crate::telemetry::metric::PANICS_TOTAL).increment(0);
     for action in crate::aws::Ec2Action::ALL {
         let a = action.as_str();
         metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => a, "outcome" => "ok")
@@ -45,6 +46,7 @@ pub fn zero_controller() {
 
 /// The node agent's series.
 pub fn zero_agent() {
+    metrics::counter!(crate::telemetry::metric::PANICS_TOTAL).increment(0);
     metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_MANAGED).set(0.0);
     metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_CONFIGURED).set(0.0);
     metrics::counter!(crate::telemetry::metric::AGENT_NETLINK_EVENTS_TOTAL).increment(0);

@@ -33,6 +33,17 @@ pub enum RootMsg {
     RestartNodeEni(String),
     /// Restart a failed service (limiter or cleanup pool).
     RestartService(Service),
+    /// A watch's forwarding ended (its stream ended or panicked): watch again.
+    WatchEnded(Watched),
+}
+
+/// What the root watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// Nodes.
+    Nodes,
+    /// NodeENIs.
+    NodeEnis,
 }
 
 /// How the root starts.
@@ -57,7 +68,7 @@ pub struct RootState {
     nodes_synced: bool,
     nodeenis_synced: bool,
     synced: Arc<AtomicBool>,
-    watches: Vec<JoinHandle<()>>,
+    watches: [Option<JoinHandle<()>>; 2],
 }
 
 /// The root actor.
@@ -142,6 +153,24 @@ impl RootState {
         }
     }
 
+    /// Starts (again) forwarding one watch into the root.
+    fn watch(&mut self, myself: &ActorRef<RootMsg>, what: Watched) {
+        let me = myself.clone();
+        let ended = RootMsg::WatchEnded(what);
+        let task = match what {
+            Watched::Nodes => forward(self.cluster.nodes(), me, RootMsg::Nodes, ended),
+            Watched::NodeEnis => forward(
+                self.cluster.nodeenis(),
+                me,
+                |c| RootMsg::NodeEnis(Box::new(c)),
+                ended,
+            ),
+        };
+        if let Some(old) = self.watches[what as usize].replace(task) {
+            old.abort();
+        }
+    }
+
     fn mark_synced(&self) {
         if self.nodes_synced && self.nodeenis_synced {
             self.synced.store(true, Ordering::Release);
@@ -178,7 +207,7 @@ impl Actor for RootActor {
             nodes_synced: false,
             nodeenis_synced: false,
             synced: args.synced,
-            watches: Vec::new(),
+            watches: [None, None],
         })
     }
 
@@ -187,11 +216,8 @@ impl Actor for RootActor {
         myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let nodes = forward(st.cluster.nodes(), myself.clone(), RootMsg::Nodes);
-        let nodeenis = forward(st.cluster.nodeenis(), myself.clone(), |c| {
-            RootMsg::NodeEnis(Box::new(c))
-        });
-        st.watches.extend([nodes, nodeenis]);
+        st.watch(&myself, Watched::Nodes);
+        st.watch(&myself, Watched::NodeEnis);
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
             RootMsg::Sweep
         });
@@ -203,7 +229,7 @@ impl Actor for RootActor {
         _myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        for w in &st.watches {
+        for w in st.watches.iter().flatten() {
             w.abort();
         }
         st.synced.store(false, Ordering::Release);
@@ -269,6 +295,12 @@ impl Actor for RootActor {
                 if st.nodeenis.contains_key(&name) && st.children.down(&name) {
                     st.start_nodeeni(&myself, &name).await?;
                 }
+            }
+            RootMsg::WatchEnded(what) => {
+                tracing::warn!(?what, "a watch stopped; watching again");
+                metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "watch")
+                    .increment(1);
+                st.watch(&myself, what);
             }
             RootMsg::RestartService(which) => {
                 st.services.restart(&myself.get_cell(), which).await?

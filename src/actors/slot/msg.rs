@@ -61,7 +61,7 @@ pub struct SlotDeps {
     /// Polling and retries.
     pub timing: SlotTiming,
     /// Device indices reserved on each instance, shared by every slot.
-    pub reservations: super::Reservations,
+    pub reservations: super::reservations::Reservations,
 }
 
 /// A slot's progress as its NodeENI shows it in the status.

@@ -1,0 +1,190 @@
+//! The reconciler: compares this node's desired interfaces with the links, asks the
+//! netlink actor for changes (backing off per link when the kernel refuses one), and
+//! reports on the Node.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::time::Instant;
+
+use super::msg::{NetlinkMsg, ReconcilerMsg};
+use crate::agent::desired::{DesiredLink, LinkReport, LinkState, plan, report};
+use crate::agent::links::LinkEvent;
+use crate::agent::{AgentCluster, REPORT_ANNOTATION};
+use crate::supervision::retry_delay;
+use crate::telemetry::metric;
+
+/// The reconciler's state.
+pub struct ReconcilerState {
+    node: String,
+    cluster: Arc<dyn AgentCluster>,
+    desired: BTreeMap<String, DesiredLink>,
+    links: HashMap<u32, LinkState>,
+    netlink: Option<ActorRef<NetlinkMsg>>,
+    errors: HashMap<String, String>,
+    reported: Option<String>,
+    retry_scheduled: bool,
+    /// Links whose change failed: how often, and not to be tried again before when.
+    failing: HashMap<String, (u32, Instant)>,
+}
+
+/// The reconciler actor.
+pub struct Reconciler;
+
+impl ReconcilerState {
+    fn link_for(&self, mac: &str) -> Option<&LinkState> {
+        self.links.values().find(|l| l.mac == mac)
+    }
+
+    fn reconcile(&mut self) {
+        let now = Instant::now();
+        for d in self.desired.values() {
+            let Some(link) = self.link_for(&d.mac) else {
+                continue;
+            };
+            if self.failing.get(&d.mac).is_some_and(|(_, at)| *at > now) {
+                continue;
+            }
+            let change = plan(d, link);
+            if change.is_empty() {
+                continue;
+            }
+            if let Some(n) = &self.netlink {
+                let _ = n.cast(NetlinkMsg::Apply {
+                    mac: d.mac.clone(),
+                    index: link.index,
+                    up: change.up,
+                    mtu: change.mtu,
+                });
+            }
+        }
+        let configured = self
+            .desired
+            .values()
+            .filter(|d| self.link_for(&d.mac).is_some_and(|l| plan(d, l).is_empty()))
+            .count();
+        metrics::gauge!(metric::AGENT_LINKS_MANAGED).set(self.desired.len() as f64);
+        metrics::gauge!(metric::AGENT_LINKS_CONFIGURED).set(configured as f64);
+    }
+
+    async fn write_report(&mut self, myself: &ActorRef<ReconcilerMsg>) {
+        let reports: BTreeMap<&String, LinkReport> = self
+            .desired
+            .iter()
+            .map(|(mac, d)| {
+                (
+                    mac,
+                    report(d, self.link_for(mac), self.errors.get(mac).cloned()),
+                )
+            })
+            .collect();
+        let Ok(json) = serde_json::to_string(&reports) else {
+            return;
+        };
+        if self.reported.as_ref() == Some(&json) {
+            return;
+        }
+        match self
+            .cluster
+            .annotate_node(&self.node, REPORT_ANNOTATION, &json)
+            .await
+        {
+            Ok(()) => {
+                metrics::counter!(metric::AGENT_REPORT_WRITES_TOTAL).increment(1);
+                self.reported = Some(json);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not report on the Node; retrying");
+                metrics::counter!(metric::AGENT_ERRORS_TOTAL, "error" => e.label()).increment(1);
+                if !self.retry_scheduled {
+                    self.retry_scheduled = true;
+                    myself.send_after(Duration::from_secs(5), || ReconcilerMsg::Report);
+                }
+            }
+        }
+    }
+}
+
+/// A fraction in `[0, 1)` that differs between links: their retries spread apart.
+fn jitter(mac: &str) -> f64 {
+    let h = mac.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (h % 1000) as f64 / 1000.0
+}
+
+/// Arguments of the reconciler.
+pub struct ReconcilerArgs {
+    /// This node's name.
+    pub node: String,
+    /// Where reports go.
+    pub cluster: Arc<dyn AgentCluster>,
+}
+
+impl Actor for Reconciler {
+    type Msg = ReconcilerMsg;
+    type State = ReconcilerState;
+    type Arguments = ReconcilerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<ReconcilerMsg>,
+        args: ReconcilerArgs,
+    ) -> Result<ReconcilerState, ActorProcessingErr> {
+        Ok(ReconcilerState {
+            node: args.node,
+            cluster: args.cluster,
+            desired: BTreeMap::new(),
+            links: HashMap::new(),
+            netlink: None,
+            errors: HashMap::new(),
+            reported: None,
+            retry_scheduled: false,
+            failing: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ReconcilerMsg>,
+        msg: ReconcilerMsg,
+        st: &mut ReconcilerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ReconcilerMsg::Desired(d) => st.desired = d,
+            ReconcilerMsg::Links(all, netlink) => {
+                st.links = all.into_iter().map(|l| (l.index, l)).collect();
+                st.netlink = Some(netlink);
+            }
+            ReconcilerMsg::Link(LinkEvent::Changed(l)) => {
+                st.errors.remove(&l.mac);
+                st.failing.remove(&l.mac);
+                st.links.insert(l.index, l);
+            }
+            ReconcilerMsg::Link(LinkEvent::Removed(index)) => {
+                st.links.remove(&index);
+            }
+            ReconcilerMsg::Failed(mac, error) => {
+                // Not again at once: the same change would fail the same way.
+                let failures = st.failing.get(&mac).map_or(1, |(n, _)| n + 1);
+                let delay = retry_delay(
+                    failures,
+                    Duration::from_secs(1),
+                    Duration::from_secs(60),
+                    jitter(&mac),
+                );
+                st.failing
+                    .insert(mac.clone(), (failures, Instant::now() + delay));
+                myself.send_after(delay, || ReconcilerMsg::Retry);
+                st.errors.insert(mac, error);
+            }
+            ReconcilerMsg::Report => st.retry_scheduled = false,
+            ReconcilerMsg::Retry => {}
+        }
+        st.reconcile();
+        st.write_report(&myself).await;
+        Ok(())
+    }
+}
