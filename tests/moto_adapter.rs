@@ -32,6 +32,7 @@ async fn env() -> Env {
     let ec2 = SdkEc2::connect(SdkEc2Config {
         region: Some("us-east-1".into()),
         endpoint_url: Some(moto.endpoint()),
+        credentials: test_credentials(),
         ..Default::default()
     })
     .await;
@@ -65,19 +66,16 @@ fn owner(net: &MotoNetwork) -> SlotOwner {
     }
 }
 
-// Static credentials for the SDK's default chain in this process.
-#[allow(unsafe_code)]
-fn set_test_credentials() {
-    // SAFETY: set before any thread reads the environment in this test binary.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    }
+/// moto accepts any key; given to the client directly, not through the environment
+/// (setting the process environment races with the other tests' threads).
+fn test_credentials() -> Option<aws_sdk_ec2::config::Credentials> {
+    Some(aws_sdk_ec2::config::Credentials::new(
+        "test", "test", None, None, "test",
+    ))
 }
 
 #[tokio::test]
 async fn full_eni_lifecycle_through_the_port() {
-    set_test_credentials();
     let Env {
         raw,
         ec2,
@@ -218,7 +216,6 @@ async fn full_eni_lifecycle_through_the_port() {
 
 #[tokio::test]
 async fn lookups_by_id_and_name() {
-    set_test_credentials();
     let e = env().await;
     let by_id = e
         .ec2
@@ -315,7 +312,6 @@ async fn lookups_by_id_and_name() {
 
 #[tokio::test]
 async fn errors_are_classified() {
-    set_test_credentials();
     let e = env().await;
     let missing_eni = "eni-0123456789abcdef0";
     let err = e.ec2.delete_eni(missing_eni).await.unwrap_err();
@@ -417,7 +413,6 @@ async fn errors_are_classified() {
 
 #[tokio::test]
 async fn pages_are_followed() {
-    set_test_credentials();
     let moto = MotoServer::start().unwrap();
     let net = build_network(&moto.client(), &["us-east-1a"], 0, "m5.large")
         .await
@@ -426,6 +421,7 @@ async fn pages_are_followed() {
         region: Some("us-east-1".into()),
         endpoint_url: Some(moto.endpoint()),
         page_size: 5,
+        credentials: test_credentials(),
         ..Default::default()
     })
     .await;
@@ -449,7 +445,6 @@ async fn pages_are_followed() {
 
 #[tokio::test]
 async fn region_and_endpoint_come_from_the_environment() {
-    set_test_credentials();
     let e = env().await;
     // The library example, run as a user would, with only environment variables.
     let example = std::env::current_exe()
@@ -487,5 +482,66 @@ async fn region_and_endpoint_come_from_the_environment() {
         left.network_interfaces()
             .iter()
             .all(|n| n.description() != Some("aws-multi-eni-controller library example"))
+    );
+}
+
+/// Runs `examples/region` with only `env` set (besides PATH), and answers what it printed.
+fn region_with(env: &[(&str, &str)]) -> String {
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("region"))
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(&example)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .envs(env.iter().copied())
+        .output()
+        .expect("examples/region runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_region_comes_from_the_environment_else_instance_metadata_else_us_west_2() {
+    assert_eq!(region_with(&[("AWS_REGION", "eu-west-3")]), "eu-west-3");
+    assert_eq!(
+        region_with(&[("AWS_EC2_METADATA_DISABLED", "true")]),
+        "us-west-2",
+        "the fallback"
+    );
+    // A stand-in instance metadata service (IMDSv2: a token, then the Region).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/latest/api/token",
+            axum::routing::put(|| async {
+                (
+                    [("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
+                    "a-token",
+                )
+            }),
+        )
+        .route(
+            "/latest/meta-data/placement/region",
+            axum::routing::get(|| async { "ap-southeast-2" }),
+        );
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let endpoint = format!("http://{addr}");
+    assert_eq!(
+        region_with(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]),
+        "ap-southeast-2",
+        "from instance metadata"
     );
 }

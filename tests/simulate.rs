@@ -6,8 +6,10 @@
 
 use std::process::Command;
 
+use aws_multi_eni_controller::aws::Ec2Action;
 use aws_multi_eni_controller::config::{Scenario, SimulateArgs, Strategy};
 use aws_multi_eni_controller::simulate;
+use aws_multi_eni_controller::simulate::report::floor_seconds;
 use clap::Parser;
 
 #[derive(Parser)]
@@ -29,10 +31,31 @@ fn every_scenario_converges_without_duplicates_or_leaks() {
         let r = simulate::run(&a).expect("simulation runs");
         assert!(r.converged, "{scenario}: {r:?}");
         assert_eq!((r.duplicates, r.leaks), (0, 0), "{scenario}: {r:?}");
+        // The floor by its definition: the fewest calls each action needs for the ENIs
+        // the scenario makes or removes, at EC2's buckets (zero when they fit in the
+        // bursts, as the churn of 8 nodes does).
+        let n = r.enis as u64;
+        let up = [
+            (Ec2Action::CreateNetworkInterface, n),
+            (Ec2Action::AttachNetworkInterface, n),
+            (Ec2Action::ModifyNetworkInterfaceAttribute, n),
+        ];
+        let down = [
+            (Ec2Action::DetachNetworkInterface, n),
+            (Ec2Action::DeleteNetworkInterface, n),
+        ];
+        let floor = match scenario {
+            "rollout" | "node-churn" => floor_seconds(&up),
+            "label-flip" => floor_seconds(&down) + floor_seconds(&up),
+            _ => floor_seconds(&down),
+        };
+        assert!(n > 0, "{scenario}: ENIs counted");
         assert!(
-            r.floor_seconds >= 0.0 && r.converge_seconds >= r.floor_seconds,
-            "{scenario}: {r:?}"
+            (r.floor_seconds - floor).abs() < 1e-6,
+            "{scenario}: floor {} for {n} ENIs, by definition {floor}",
+            r.floor_seconds
         );
+        assert!(r.converge_seconds >= r.floor_seconds, "{scenario}: {r:?}");
         assert!(
             r.ec2_calls.values().sum::<u64>() > 0,
             "{scenario}: calls were counted"

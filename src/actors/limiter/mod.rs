@@ -234,3 +234,6 @@ impl Actor for Limiter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,6 +45,8 @@ pub struct SdkEc2Config {
     pub connect_timeout: Duration,
     /// Page size for filtered `DescribeNetworkInterfaces` (5 to 1000).
     pub page_size: i32,
+    /// Fixed credentials instead of the SDK's chain (tests against moto, scripts).
+    pub credentials: Option<aws_sdk_ec2::config::Credentials>,
 }
 
 impl Default for SdkEc2Config {
@@ -55,6 +57,7 @@ impl Default for SdkEc2Config {
             call_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             page_size: 1000,
+            credentials: None,
         }
     }
 }
@@ -85,6 +88,9 @@ impl SdkEc2 {
             );
         if let Some(url) = &config.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = config.credentials.clone() {
+            loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
         Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size)
