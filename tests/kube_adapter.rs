@@ -60,7 +60,7 @@ fn node(name: &str, labels: &[(&str, &str)]) -> Node {
     serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels.iter().cloned().collect::<BTreeMap<_, _>>()},
-        "spec": {"providerID": format!("aws:///us-east-1a/i-{name}")},
+        "spec": {"providerID": format!("aws:///us-east-1a/{}", instance_of(name))},
         "status": {"images": [{"names": ["registry/image:tag"], "sizeBytes": 123456}], "capacity": {"cpu": "4"}}
     }))
     .unwrap()
@@ -139,7 +139,7 @@ async fn watches_start_with_a_resync_and_follow_changes() {
     {
         let v = view.lock().unwrap();
         let a = &v.as_ref().unwrap()["follow-a"];
-        assert_eq!(a.instance_id.as_deref(), Some("i-follow-a"));
+        assert_eq!(a.instance_id, Some(instance_of("follow-a")));
         assert_eq!(a.zone.as_deref(), Some("us-east-1a"));
     }
     nodes
@@ -328,4 +328,10 @@ async fn status_finalizer_and_events() {
         "both finalizers (ours and the Go controller's) removed"
     );
     cluster.remove_finalizer("multus").await.unwrap();
+}
+
+/// A well-formed instance ID (`i-` and hex digits) for a node name.
+fn instance_of(name: &str) -> String {
+    let hex: String = name.bytes().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("i-{hex}")
 }

@@ -210,3 +210,6 @@ impl Resolver {
             .cloned()
     }
 }
+
+#[cfg(test)]
+mod tests;

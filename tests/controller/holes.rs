@@ -514,3 +514,29 @@ async fn names_are_resolved_again_after_their_ttl() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn enis_go_on_the_network_card_the_nodeeni_names() {
+    let mut w = World::new(SimConfig::default(), 2);
+    let inst = w.add_node("big", "c6in.32xlarge", LABEL);
+    let mut spec = w.spec(2);
+    spec.network_card_index = 1;
+    spec.device_index = 0;
+    w.apply("multus", spec);
+    let c = w.start(settings()).await;
+    eventually("2 ready", Duration::from_secs(600), || {
+        w.ready_count("multus") == Some((2, 2))
+    })
+    .await;
+    let cards: Vec<(u32, u32)> = w
+        .owned()
+        .iter()
+        .filter_map(|e| e.attachment.as_ref())
+        .map(|a| (a.network_card_index, a.device_index))
+        .collect();
+    let mut cards = cards;
+    cards.sort();
+    // Card 1 has no primary interface: its first index is free.
+    assert_eq!(cards, vec![(1, 1), (1, 2)], "on card 1 of {inst}");
+    c.stop().await;
+}
