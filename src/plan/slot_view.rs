@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::device_index::{CardLimit, CardOccupancy, NoRoom, place};
-use super::lifecycle::{Action, Decision, EniState, Known, SeenEni, SlotMemory, decide};
+use super::lifecycle::{
+    Action, Blocker, Decision, Discard, EniState, Known, SeenEni, SlotMemory, decide,
+};
 use super::slots::DesiredSlot;
 
 /// A create answered with an ENI older than this is checked: it may be the deleted ENI
@@ -33,6 +35,8 @@ pub struct SlotView {
     /// The creation-time tag of this incarnation's create, repeated by every retry (a
     /// retried create must send the same tags as the first).
     pub created_at: Option<(u32, Timestamp)>,
+    /// An ENI of this slot left available with no room to attach it, since then.
+    pub unattachable: Option<(String, Instant)>,
 }
 
 /// How long an instance EC2 does not know may stay unknown before it counts as gone
@@ -55,6 +59,11 @@ pub enum InstanceSeen {
     /// Terminated or shutting down.
     Terminated,
 }
+
+/// How long an ENI of a slot may stay available while no device index is free for it,
+/// before it is deleted: it spends an IP address and the Region's ENI quota for nothing,
+/// and a new one is made once there is room.
+pub const UNATTACHABLE_GRACE: Duration = Duration::from_secs(600);
 
 /// How the slot's instance looked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +119,37 @@ impl SlotView {
             &self.memory,
             now,
         )
+    }
+
+    /// The next step, as [`SlotView::decide`] answers it, except that an ENI left
+    /// available for [`UNATTACHABLE_GRACE`] while the slot had no room for it is
+    /// discarded; that ENI is returned too, to be reported.
+    pub fn next(&mut self, desired: &DesiredSlot, now: Instant) -> (Decision, Option<String>) {
+        let mut d = self.decide(desired, now);
+        let stuck = match (&d.action, self.primary(&desired.key.instance_id)) {
+            (Action::Blocked(Blocker::NoRoom(_)), Some(e)) if e.state == EniState::Available => {
+                Some(e.id.clone())
+            }
+            _ => None,
+        };
+        match (stuck, &self.unattachable) {
+            (Some(id), Some((known, since)))
+                if *known == id && now.duration_since(*since) >= UNATTACHABLE_GRACE =>
+            {
+                d.discard.push(Discard {
+                    eni_id: id.clone(),
+                    attachment_id: None,
+                });
+                self.unattachable = None;
+                return (d, Some(id));
+            }
+            (Some(id), Some((known, _))) if *known == id => {}
+            (Some(id), _) => self.unattachable = Some((id, now)),
+            // Looking at the instance again between blocked steps keeps the clock.
+            (None, _) if d.action == Action::Observe => {}
+            (None, _) => self.unattachable = None,
+        }
+        (d, None)
     }
 
     /// Whether the instance is gone for sure: terminated, or unknown to EC2 for longer

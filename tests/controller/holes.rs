@@ -540,3 +540,58 @@ async fn enis_go_on_the_network_card_the_nodeeni_names() {
     assert_eq!(cards, vec![(1, 1), (1, 2)], "on card 1 of {inst}");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_eni_that_cannot_be_attached_is_deleted_after_a_grace_period() {
+    use aws_multi_eni_controller::aws::SlotOwner;
+    let mut w = World::new(SimConfig::default(), 1);
+    let inst = w.add_node("small", "m5.large", LABEL);
+    let subnet = w.subnets[0].id.clone();
+    // The card is full of other ENIs, and the slot's own ENI (made before, by an older
+    // controller) waits available.
+    for index in [1, 2] {
+        let other = w.sim.seed_eni(&subnet, Tags::new()).unwrap();
+        w.sim
+            .seed_attach(&AttachRequest {
+                eni_id: other.id,
+                instance_id: inst.clone(),
+                device_index: index,
+                network_card_index: 0,
+            })
+            .unwrap();
+    }
+    let nodeeni = w.apply("multus", w.spec(1));
+    let owner = SlotOwner {
+        cluster: super::harness::CLUSTER.into(),
+        nodeeni_name: "multus".into(),
+        nodeeni_uid: nodeeni.metadata.uid.clone().unwrap(),
+        node_name: "small".into(),
+        instance_id: inst.clone(),
+        subnet_id: subnet.clone(),
+        slot: 0,
+    };
+    let stuck = w
+        .sim
+        .seed_eni(&subnet, owner.tags(0, 1, "2026-01-01T00:00:00Z"))
+        .unwrap();
+    let c = w.start(settings()).await;
+    eventually(
+        "the unattachable ENI deleted",
+        Duration::from_secs(1800),
+        || w.owned().is_empty(),
+    )
+    .await;
+    assert!(
+        w.cluster
+            .events()
+            .iter()
+            .any(|(_, n)| n.reason == "ENIUnattachable" && n.note.contains(&stuck.id)),
+        "reported"
+    );
+    assert_eq!(
+        w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
+        0,
+        "no new one while there is no room"
+    );
+    c.stop().await;
+}

@@ -218,7 +218,20 @@ impl SlotState {
                 }
             }
         }
-        let decision = self.view.decide(&self.desired, Instant::now());
+        let (decision, given_up) = self.view.next(&self.desired, Instant::now());
+        if let Some(eni) = given_up {
+            let key = &self.desired.key;
+            tracing::warn!(%eni, "no room to attach this ENI for a long while; deleting it");
+            self.notify(Notice::warning(
+                "ENIUnattachable",
+                "Delete",
+                format!(
+                    "{eni} could not be attached to node {} for {} minutes (no free device index); deleted, a new one is made once there is room",
+                    key.node,
+                    crate::plan::slot_view::UNATTACHABLE_GRACE.as_secs() / 60
+                ),
+            ));
+        }
         for d in &decision.discard {
             tracing::info!(eni = %d.eni_id, "handing a surplus ENI of this slot to cleanup");
             self.deps.cleanup.cast(CleanupMsg::Clean {

@@ -60,3 +60,43 @@ fn eni_age_is_judged_by_its_creation_tag() {
     e.created_at = Some(wall() - jiff::SignedDuration::from_secs(3600));
     assert!(created_long_ago(&e, wall()));
 }
+
+#[test]
+fn an_eni_with_no_room_is_given_up_after_the_grace_period() {
+    use crate::plan::device_index::NoRoom;
+    use crate::plan::fixtures::desired;
+    let t0 = Instant::now();
+    let mut v = SlotView::new(
+        Some(vec![eni_in("eni-1", EniState::Available)]),
+        SlotMemory::default(),
+    );
+    v.placement = Some(Err(NoRoom::CardFull { limit: 3 }));
+    let (d, given_up) = v.next(&desired(), t0);
+    assert!(matches!(d.action, Action::Blocked(Blocker::NoRoom(_))));
+    assert_eq!((d.discard.len(), given_up), (0, None), "kept at first");
+    // A blocked slot looks at its instance again now and then: the clock runs on.
+    v.placement = None;
+    assert_eq!(
+        v.next(&desired(), t0 + UNATTACHABLE_GRACE / 4).0.action,
+        Action::Observe
+    );
+    v.placement = Some(Err(NoRoom::CardFull { limit: 3 }));
+    let (d, given_up) = v.next(&desired(), t0 + UNATTACHABLE_GRACE / 2);
+    assert_eq!((d.discard.len(), given_up), (0, None));
+    let (d, given_up) = v.next(&desired(), t0 + UNATTACHABLE_GRACE);
+    assert_eq!(d.discard.len(), 1);
+    assert_eq!(given_up.as_deref(), Some("eni-1"));
+    // Room again before the grace period: the clock starts over next time.
+    let mut v = SlotView::new(
+        Some(vec![eni_in("eni-1", EniState::Available)]),
+        SlotMemory::default(),
+    );
+    v.placement = Some(Err(NoRoom::CardFull { limit: 3 }));
+    v.next(&desired(), t0);
+    v.placement = Some(Ok(1));
+    assert!(matches!(
+        v.next(&desired(), t0).0.action,
+        Action::Attach { .. }
+    ));
+    assert_eq!(v.unattachable, None);
+}
