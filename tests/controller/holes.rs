@@ -595,3 +595,90 @@ async fn an_eni_that_cannot_be_attached_is_deleted_after_a_grace_period() {
     );
     c.stop().await;
 }
+
+fn kill_child<M: ractor::Message>(c: &Controller) {
+    let child = c
+        .root()
+        .get_children()
+        .into_iter()
+        .find(|cell| cell.is_message_type_of::<M>() == Some(true))
+        .expect("the actor runs under the root");
+    child.kill();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollout_survives_restarts_of_the_limiter_and_of_the_nodeeni_actor() {
+    use aws_multi_eni_controller::actors::limiter::LimiterMsg;
+    use aws_multi_eni_controller::actors::nodeeni::NodeEniMsg;
+    let mut w = World::new(SimConfig::default(), 2);
+    w.add_nodes(6, LABEL);
+    w.apply("multus", w.spec(2));
+    let c = w.start(slow_creates()).await;
+    eventually("the first creates", Duration::from_secs(60), || {
+        creates(&w) >= 1
+    })
+    .await;
+    kill_child::<LimiterMsg>(&c);
+    eventually(
+        "more creates after the limiter restarted",
+        Duration::from_secs(120),
+        || creates(&w) >= 3,
+    )
+    .await;
+    kill_child::<NodeEniMsg>(&c);
+    eventually("12 ready", Duration::from_secs(1800), || {
+        w.ready_count("multus") == Some((12, 12))
+    })
+    .await;
+    assert_eq!(w.owned().len(), 12, "no duplicate after the restarts");
+    assert_eq!(w.attached_pairs().len(), 12);
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_concurrency_settings_bound_calls_in_flight_and_cleanup_workers() {
+    use aws_multi_eni_controller::aws::sim::LatencyModel;
+    let run = |in_flight: usize, workers: usize| async move {
+        let config = SimConfig {
+            latency: LatencyModel::uniform(Duration::from_millis(500)),
+            ..SimConfig::default()
+        };
+        let mut w = World::new(config, 1);
+        w.add_nodes(8, LABEL);
+        w.apply("multus", w.spec(1));
+        let mut s = settings();
+        s.max_in_flight = in_flight;
+        s.max_concurrent_cleanup = workers;
+        let c = w.start(s).await;
+        eventually("8 ready", Duration::from_secs(1800), || {
+            w.ready_count("multus") == Some((8, 8))
+        })
+        .await;
+        w.cluster.delete_nodeeni("multus");
+        eventually("gone", Duration::from_secs(1800), || {
+            w.cluster.nodeeni("multus").is_none()
+        })
+        .await;
+        c.stop().await;
+        (
+            w.sim.most_in_flight(None),
+            w.sim
+                .most_in_flight(Some(Ec2Action::DeleteNetworkInterface)),
+        )
+    };
+    let (bounded, one_worker) = run(2, 1).await;
+    assert_eq!(
+        bounded, 2,
+        "MAX_CONCURRENT_RECONCILES=2: two calls at most, and two used"
+    );
+    assert_eq!(
+        one_worker, 1,
+        "MAX_CONCURRENT_ENI_CLEANUP=1: one delete at a time"
+    );
+    let (wide, three_workers) = run(32, 3).await;
+    assert!(wide > 2, "{wide} calls at once by default");
+    assert!(
+        three_workers > 1,
+        "{three_workers} deletes at once with three workers"
+    );
+}

@@ -19,6 +19,7 @@ mod log;
 mod setup;
 mod world;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -136,6 +137,43 @@ pub struct Ec2Simulator {
     origin: Instant,
     vpc_id: Arc<str>,
     applied: Arc<watch::Sender<u64>>,
+    concurrency: Arc<Mutex<Concurrency>>,
+}
+
+/// Calls in flight by action, now and at most.
+#[derive(Default)]
+pub(super) struct Concurrency {
+    now: HashMap<Ec2Action, u64>,
+    pub(super) most: HashMap<Ec2Action, u64>,
+    all_now: u64,
+    pub(super) all_most: u64,
+}
+
+/// Counts one call in flight until dropped (also when the caller gives up).
+struct InFlight(Arc<Mutex<Concurrency>>, Ec2Action);
+
+impl InFlight {
+    fn start(c: &Arc<Mutex<Concurrency>>, action: Ec2Action) -> Self {
+        let mut g = c.lock().unwrap_or_else(|p| p.into_inner());
+        let n = g.now.entry(action).or_default();
+        *n += 1;
+        let n = *n;
+        let most = g.most.entry(action).or_default();
+        *most = (*most).max(n);
+        g.all_now += 1;
+        g.all_most = g.all_most.max(g.all_now);
+        InFlight(c.clone(), action)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = g.now.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+        g.all_now = g.all_now.saturating_sub(1);
+    }
 }
 
 impl std::fmt::Debug for Ec2Simulator {
@@ -174,6 +212,16 @@ impl Ec2Simulator {
             origin: Instant::now(),
             vpc_id: vpc_id.into(),
             applied: Arc::new(watch::channel(0).0),
+            concurrency: Arc::default(),
+        }
+    }
+
+    /// The most calls that were in flight at once: of `action`, or of any action.
+    pub fn most_in_flight(&self, action: Option<Ec2Action>) -> u64 {
+        let g = self.concurrency.lock().unwrap_or_else(|p| p.into_inner());
+        match action {
+            Some(a) => g.most.get(&a).copied().unwrap_or(0),
+            None => g.all_most,
         }
     }
 
@@ -208,6 +256,7 @@ impl Ec2Simulator {
         target: &str,
         op: impl FnOnce(&mut World, Instant) -> Result<T, Ec2Error>,
     ) -> Result<T, Ec2Error> {
+        let _in_flight = InFlight::start(&self.concurrency, action);
         let latency = self.latency(action);
         tokio::time::sleep(latency / 2).await;
         let now = Instant::now();
