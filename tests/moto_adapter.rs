@@ -279,10 +279,13 @@ async fn lookups_by_id_and_name() {
         std::time::Duration::from_secs(30),
     );
     let subnets = resolver
-        .subnets(&[
-            SubnetRef::Name("multus-us-east-1b".into()),
-            SubnetRef::Id(e.net.subnets[0].0.clone()),
-        ])
+        .subnets(
+            &[
+                SubnetRef::Name("multus-us-east-1b".into()),
+                SubnetRef::Id(e.net.subnets[0].0.clone()),
+            ],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -302,7 +305,7 @@ async fn lookups_by_id_and_name() {
     assert_eq!(groups, vec![e.net.security_group_id.clone()]);
     assert_eq!(
         resolver
-            .subnets(&[SubnetRef::Name("nope".into())])
+            .subnets(&[SubnetRef::Name("nope".into())], None)
             .await
             .unwrap_err()
             .label(),

@@ -67,6 +67,7 @@ pub struct Instance {
     /// Instance type, e.g. `m5.large`; decides the ENI limits.
     pub instance_type: String,
     pub availability_zone: String,
+    pub vpc_id: String,
     /// Lifecycle state.
     pub state: InstanceState,
     /// Every attached interface, the primary included.

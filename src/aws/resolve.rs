@@ -119,8 +119,14 @@ impl Resolver {
     }
 
     /// Resolves subnet references in order, de-duplicated by ID. A name matching several
-    /// subnets (one per AZ, typically) yields all of them, sorted by AZ.
-    pub async fn subnets(&self, refs: &[SubnetRef]) -> Result<Vec<Subnet>, ResolveError> {
+    /// subnets (one per AZ, typically) yields all of them, sorted by AZ; with `vpc`, a
+    /// name matches only subnets of that VPC (an account holds other clusters' VPCs, and
+    /// their subnets may carry the same names).
+    pub async fn subnets(
+        &self,
+        refs: &[SubnetRef],
+        vpc: Option<&str>,
+    ) -> Result<Vec<Subnet>, ResolveError> {
         let mut out: Vec<Subnet> = Vec::new();
         for r in refs {
             let found = match Self::fresh(&self.subnets, r) {
@@ -142,6 +148,16 @@ impl Resolver {
                     self.store(&self.subnets, r.clone(), value.clone());
                     value
                 }
+            };
+            let found = match (r, vpc) {
+                (SubnetRef::Name(_), Some(vpc)) => found
+                    .map(|v| {
+                        v.into_iter()
+                            .filter(|s| s.vpc_id == vpc)
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|v| !v.is_empty()),
+                _ => found,
             };
             let Some(subnets) = found else {
                 let (SubnetRef::Id(s) | SubnetRef::Name(s)) = r;

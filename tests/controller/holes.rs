@@ -682,3 +682,29 @@ async fn the_concurrency_settings_bound_calls_in_flight_and_cleanup_workers() {
         "{three_workers} deletes at once with three workers"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn subnet_names_resolve_in_the_vpc_of_the_clusters_instances() {
+    let mut w = World::new(SimConfig::default(), 1);
+    // Another cluster's VPC in the same account has a subnet of the same name.
+    w.sim
+        .add_subnet_in_another_vpc(super::harness::ZONE, "10.1.0.0/16", Some("multus-0"));
+    w.add_nodes(1, LABEL);
+    let mut spec = w.spec(1);
+    spec.subnet_ids = vec![];
+    spec.subnet_names = vec!["multus-0".into()];
+    w.apply("multus", spec);
+    let c = w.start(settings()).await;
+    eventually("1 ready", Duration::from_secs(300), || {
+        w.ready_count("multus") == Some((1, 1))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        w.ready_count("multus"),
+        Some((1, 1)),
+        "one slot: the subnet of the other VPC is not planned"
+    );
+    assert_eq!(w.attached_pairs()[0].1, w.subnets[0].id);
+    c.stop().await;
+}

@@ -56,7 +56,12 @@ pub struct Resolution {
 
 /// Resolves subnet and security group names; on failure the caller keeps the previous
 /// resolution (so a typo or an EC2 hiccup never tears slots down) and reports the problem.
-pub async fn resolve(resolver: &Resolver, name: &str, spec: &NodeENISpec) -> Resolution {
+pub async fn resolve(
+    resolver: &Resolver,
+    name: &str,
+    spec: &NodeENISpec,
+    vpc: Option<&str>,
+) -> Resolution {
     let mut problems = Vec::new();
     if spec.enable_dpdk {
         problems.push((
@@ -87,7 +92,7 @@ pub async fn resolve(resolver: &Resolver, name: &str, spec: &NodeENISpec) -> Res
         )
         .collect();
     let resolved = async {
-        let subnets = resolver.subnets(&subnet_refs).await?;
+        let subnets = resolver.subnets(&subnet_refs, vpc).await?;
         let vpc = subnets.first().map(|s| s.vpc_id.clone());
         let mut groups = resolver
             .security_groups(&group_refs, vpc.as_deref())

@@ -35,6 +35,8 @@ pub struct NodeEniState {
     /// When names were last resolved: they are resolved again after the resolver's TTL
     /// (a security group re-created under its name gets a new ID).
     resolved_at: Option<Instant>,
+    /// The VPC of the cluster's instances, once looked up: subnet names resolve there.
+    vpc: Option<String>,
     problems: Vec<Problem>,
     skips: Skips,
     /// Zones of nodes without a zone label, learned from their instances.
@@ -253,12 +255,19 @@ impl NodeEniState {
                 }
             }
         }
+        self.learn_vpc().await;
         let stale = self
             .resolved_at
             .is_none_or(|t| t.elapsed() >= self.deps.resolve_ttl);
         if self.resolved_generation != Some(self.generation()) || !self.problems.is_empty() || stale
         {
-            let r = io::resolve(&self.deps.resolver, &self.name(), &self.obj.spec).await;
+            let r = io::resolve(
+                &self.deps.resolver,
+                &self.name(),
+                &self.obj.spec,
+                self.vpc.as_deref(),
+            )
+            .await;
             if r.resolved.is_some() {
                 self.resolved = r.resolved;
                 self.resolved_generation = Some(self.generation());
@@ -371,6 +380,7 @@ impl NodeEniState {
             resolved: None,
             resolved_generation: None,
             resolved_at: None,
+            vpc: None,
             problems: Vec::new(),
             skips: Skips::default(),
             zones: HashMap::new(),
@@ -419,6 +429,30 @@ impl NodeEniState {
         }
         self.zones.insert(node.clone(), zone);
         self.replan(myself, Some(&node)).await
+    }
+
+    /// Looks up the VPC of the cluster's instances (from a matching node's instance)
+    /// when subnets are named: names then resolve in that VPC only.
+    async fn learn_vpc(&mut self) {
+        let spec = &self.obj.spec;
+        let named = spec.subnet_name.is_some() || !spec.subnet_names.is_empty();
+        if self.vpc.is_some() || !named {
+            return;
+        }
+        let Some(instance) = self
+            .nodes
+            .as_ref()
+            .and_then(|n| n.values().find_map(|v| v.instance_id.clone()))
+        else {
+            return;
+        };
+        if let Ok(Some(i)) = self.deps.instances.get(&instance).await
+            && !i.vpc_id.is_empty()
+        {
+            self.vpc = Some(i.vpc_id);
+            // Resolved again, in that VPC.
+            self.resolved_at = None;
+        }
     }
 
     /// Every matching node, complete: the plan can settle for the first time.

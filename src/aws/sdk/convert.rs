@@ -138,6 +138,7 @@ pub(super) fn instance_from(i: &sdk::Instance) -> Instance {
             .and_then(|p| p.availability_zone())
             .unwrap_or_default()
             .to_string(),
+        vpc_id: i.vpc_id().unwrap_or_default().to_string(),
         state: i
             .state()
             .and_then(|s| s.name())

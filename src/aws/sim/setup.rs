@@ -29,13 +29,19 @@ impl Ec2Simulator {
         self.lock().world.add_subnet(&self.vpc_id, az, cidr, name)
     }
 
-    /// Adds a security group to the default VPC.
+    /// Adds a subnet in another VPC of the account (another cluster's, say).
+    pub fn add_subnet_in_another_vpc(&self, az: &str, cidr: &str, name: Option<&str>) -> Subnet {
+        let mut g = self.lock();
+        let vpc = g.world.new_id("vpc");
+        g.world.add_subnet(&vpc, az, cidr, name)
+    }
+
     /// Deletes a security group (the simulator does not check that it is unused).
     pub fn remove_security_group(&self, id: &str) {
         self.lock().world.groups.remove(id);
     }
 
-    /// Adds a security group named `name` in the VPC.
+    /// Adds a security group to the default VPC.
     pub fn add_security_group(&self, name: &str) -> SecurityGroup {
         let mut g = self.lock();
         let group = SecurityGroup {

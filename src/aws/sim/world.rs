@@ -217,6 +217,7 @@ impl World {
             id: i.id.clone(),
             instance_type: i.instance_type.clone(),
             availability_zone: i.az.clone(),
+            vpc_id: i.vpc_id.clone(),
             state: i.state,
             interfaces,
         })
