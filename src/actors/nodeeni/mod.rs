@@ -9,6 +9,7 @@ mod cleanups;
 mod io;
 mod msg;
 mod slots;
+mod spec;
 mod state;
 mod status;
 mod sweep;

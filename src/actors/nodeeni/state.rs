@@ -13,14 +13,15 @@ use super::cleanups::Cleanups;
 use super::io;
 use super::msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::slots::{Reported, Slots};
+use super::spec::{Inputs, Resolved};
 use super::status::StatusBook;
 use super::sweep::{Listing, Sweep};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
-use crate::k8s::status::{Problem, build_status};
+use crate::k8s::status::build_status;
 use crate::k8s::{NodeENI, NodeView, Notice};
 use crate::plan::nodeeni::{self as rules, Skips};
-use crate::plan::slots::{ResolvedSpec, SlotKey, plan_slots};
+use crate::plan::slots::{SlotKey, plan_slots};
 
 const RETRY: Duration = Duration::from_secs(5);
 
@@ -30,14 +31,7 @@ pub struct NodeEniState {
     uid: String,
     obj: NodeENI,
     nodes: Option<BTreeMap<String, NodeView>>,
-    resolved: Option<ResolvedSpec>,
-    resolved_generation: Option<i64>,
-    /// When names were last resolved: they are resolved again after the resolver's TTL
-    /// (a security group re-created under its name gets a new ID).
-    resolved_at: Option<Instant>,
-    /// The VPC of the cluster's instances, once looked up: subnet names resolve there.
-    vpc: Option<String>,
-    problems: Vec<Problem>,
+    resolved: Resolved,
     skips: Skips,
     /// Zones of nodes without a zone label, learned from their instances.
     zones: HashMap<String, String>,
@@ -107,7 +101,7 @@ impl NodeEniState {
         if self.deleting() || !self.finalizer_ok {
             return Ok(());
         }
-        let (Some(resolved), Some(nodes)) = (&self.resolved, &self.nodes) else {
+        let (Some(resolved), Some(nodes)) = (&self.resolved.spec, &self.nodes) else {
             return Ok(());
         };
         let input = |v: &NodeView| io::to_node_input(v, self.zones.get(&v.name));
@@ -255,28 +249,20 @@ impl NodeEniState {
                 }
             }
         }
-        self.learn_vpc().await;
-        let stale = self
-            .resolved_at
-            .is_none_or(|t| t.elapsed() >= self.deps.resolve_ttl);
-        if self.resolved_generation != Some(self.generation()) || !self.problems.is_empty() || stale
-        {
-            let r = io::resolve(
-                &self.deps.resolver,
-                &self.name(),
-                &self.obj.spec,
-                self.vpc.as_deref(),
-            )
+        let name = self.name();
+        self.resolved
+            .refresh(Inputs {
+                resolver: &self.deps.resolver,
+                instances: &self.deps.instances,
+                name: &name,
+                spec: &self.obj.spec,
+                generation: self.generation(),
+                nodes: self.nodes.as_ref(),
+                ttl: self.deps.resolve_ttl,
+            })
             .await;
-            if r.resolved.is_some() {
-                self.resolved = r.resolved;
-                self.resolved_generation = Some(self.generation());
-                self.resolved_at = Some(Instant::now());
-            }
-            self.problems = r.problems;
-        }
         let due = rules::sweep_due(self.sweep.last(), Instant::now(), self.deps.resync_interval);
-        let settled = self.resolved.is_some() && self.nodes.is_some();
+        let settled = self.resolved.spec.is_some() && self.nodes.is_some();
         let swept = settled && due && self.sweep().await.is_some();
         self.replan(myself, None).await?;
         if swept {
@@ -285,7 +271,10 @@ impl NodeEniState {
         self.backoff = Duration::from_millis(500);
         self.cleanups.resend_stale(myself, Instant::now());
         self.slots.prune(Instant::now());
-        let next = rules::next_tick(!self.problems.is_empty(), self.deps.resync_interval);
+        let next = rules::next_tick(
+            !self.resolved.problems.is_empty(),
+            self.deps.resync_interval,
+        );
         let next = if self.cleanups.pending() > 0 {
             next.min(super::cleanups::RESEND_AFTER)
         } else {
@@ -340,7 +329,7 @@ impl NodeEniState {
     /// if the write failed (the caller retries).
     async fn write_status(&mut self) -> bool {
         let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.as_ref());
-        let mut problems = self.problems.clone();
+        let mut problems = self.resolved.problems.clone();
         if let Some(msg) = self.cleanups.failing() {
             problems.push(("ENIDeletionFailed".into(), msg));
         }
@@ -377,11 +366,7 @@ impl NodeEniState {
             nodes: args.nodes.map(by_name),
             written: StatusBook::new(obj.status.clone()),
             obj,
-            resolved: None,
-            resolved_generation: None,
-            resolved_at: None,
-            vpc: None,
-            problems: Vec::new(),
+            resolved: Resolved::default(),
             skips: Skips::default(),
             zones: HashMap::new(),
             finalizer_ok: false,
@@ -429,30 +414,6 @@ impl NodeEniState {
         }
         self.zones.insert(node.clone(), zone);
         self.replan(myself, Some(&node)).await
-    }
-
-    /// Looks up the VPC of the cluster's instances (from a matching node's instance)
-    /// when subnets are named: names then resolve in that VPC only.
-    async fn learn_vpc(&mut self) {
-        let spec = &self.obj.spec;
-        let named = spec.subnet_name.is_some() || !spec.subnet_names.is_empty();
-        if self.vpc.is_some() || !named {
-            return;
-        }
-        let Some(instance) = self
-            .nodes
-            .as_ref()
-            .and_then(|n| n.values().find_map(|v| v.instance_id.clone()))
-        else {
-            return;
-        };
-        if let Ok(Some(i)) = self.deps.instances.get(&instance).await
-            && !i.vpc_id.is_empty()
-        {
-            self.vpc = Some(i.vpc_id);
-            // Resolved again, in that VPC.
-            self.resolved_at = None;
-        }
     }
 
     /// Every matching node, complete: the plan can settle for the first time.
@@ -528,7 +489,7 @@ impl NodeEniState {
 
     /// The desired (instance, subnet) pairs, once the plan is settled.
     pub(super) fn desired_pairs(&self) -> Option<HashSet<(String, String)>> {
-        let settled = self.resolved.is_some() && self.nodes.is_some() && !self.deleting();
+        let settled = self.resolved.spec.is_some() && self.nodes.is_some() && !self.deleting();
         settled.then(|| self.slots.pairs())
     }
 }
