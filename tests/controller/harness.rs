@@ -162,6 +162,50 @@ impl World {
         v
     }
 
+    /// Waits (simulated time) until the NodeENI `name` reports `n` of `n` ENIs ready;
+    /// answers how long that took.
+    pub async fn until_ready(&self, name: &str, n: i32) -> Duration {
+        eventually(&format!("{n} ready"), Duration::from_secs(3600), || {
+            self.ready_count(name) == Some((n, n))
+        })
+        .await
+    }
+
+    /// Waits (simulated time) until the NodeENI `name` is gone (its finalizer released).
+    pub async fn until_gone(&self, name: &str) {
+        eventually(&format!("{name} gone"), Duration::from_secs(1800), || {
+            self.cluster.nodeeni(name).is_none()
+        })
+        .await;
+    }
+
+    /// Seeds an ENI the Go controller made for `node` in `subnet`, attached to
+    /// `instance` at device index 1.
+    pub fn seed_go_eni(&self, node: &str, instance: &str, subnet: &str) -> Eni {
+        let tags = [
+            (
+                aws_multi_eni_controller::aws::ownership::LEGACY_TAG_MANAGED_BY,
+                aws_multi_eni_controller::aws::ownership::LEGACY_MANAGED_BY_VALUE,
+            ),
+            ("NodeENI", "multus"),
+            ("Node", node),
+            ("SubnetID", subnet),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let eni = self.sim.seed_eni(subnet, tags).expect("seed");
+        self.sim
+            .seed_attach(&aws_multi_eni_controller::aws::AttachRequest {
+                eni_id: eni.id.clone(),
+                instance_id: instance.to_string(),
+                device_index: 1,
+                network_card_index: 0,
+            })
+            .expect("attach");
+        eni
+    }
+
     pub fn ready_count(&self, name: &str) -> Option<(i32, i32)> {
         let s = self.cluster.nodeeni(name)?.status?;
         Some((s.desired_count, s.ready_count))

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use aws_multi_eni_controller::actors::cleanup::CleanupMsg;
 use aws_multi_eni_controller::actors::{Controller, ControllerSettings};
-use aws_multi_eni_controller::aws::ownership::{self};
 use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
 use aws_multi_eni_controller::aws::{AttachRequest, BucketSpec, Ec2, Ec2Action, Tags};
 use aws_multi_eni_controller::k8s::NodeENIStatus;
@@ -51,10 +50,7 @@ async fn the_finalizer_waits_for_enis_created_by_slots_being_retired() {
     .await;
     // Three creates wait in the limiter for a token when the NodeENI is deleted.
     w.cluster.delete_nodeeni("multus");
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     let at_release = w.owned_by(&nodeeni);
     let creates_at_release = creates(&w);
     tokio::time::sleep(Duration::from_secs(45)).await;
@@ -117,10 +113,7 @@ async fn a_deletion_survives_a_restart_of_the_cleanup_pool() {
     w.add_nodes(4, LABEL);
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("4 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((4, 4))
-    })
-    .await;
+    w.until_ready("multus", 4).await;
     w.cluster.delete_nodeeni("multus");
     eventually("detaches under way", Duration::from_secs(60), || {
         w.sim
@@ -129,10 +122,7 @@ async fn a_deletion_survives_a_restart_of_the_cleanup_pool() {
     })
     .await;
     kill_cleanup_pool(&c);
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     assert!(w.owned().is_empty());
     c.stop().await;
 }
@@ -142,27 +132,7 @@ async fn no_eni_is_created_beside_a_go_controller_eni_when_listing_those_fails()
     let mut w = World::new(SimConfig::default(), 1);
     let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
     let subnet = w.subnets[0].id.clone();
-    let tags: Tags = [
-        (
-            ownership::LEGACY_TAG_MANAGED_BY,
-            ownership::LEGACY_MANAGED_BY_VALUE,
-        ),
-        ("NodeENI", "multus"),
-        ("Node", "node-0000"),
-        ("SubnetID", subnet.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let legacy = w.sim.seed_eni(&subnet, tags).unwrap();
-    w.sim
-        .seed_attach(&AttachRequest {
-            eni_id: legacy.id.clone(),
-            instance_id: inst,
-            device_index: 1,
-            network_card_index: 0,
-        })
-        .unwrap();
+    w.seed_go_eni("node-0000", &inst, &subnet);
     // The first sweep lists this NodeENI's own ENIs, then the Go controller's: that
     // second listing fails once.
     w.sim.script_fault(ScriptedFault {
@@ -172,10 +142,7 @@ async fn no_eni_is_created_beside_a_go_controller_eni_when_listing_those_fails()
     });
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     assert_eq!(
         w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
         0,
@@ -191,10 +158,7 @@ async fn an_eni_deleted_or_detached_out_of_band_is_noticed_and_repaired() {
     w.add_nodes(2, LABEL);
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("2 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     let enis = w.owned();
     let (deleted, detached) = (&enis[0], &enis[1]);
     // Someone detaches one ENI and deletes the other by hand.
@@ -208,10 +172,7 @@ async fn an_eni_deleted_or_detached_out_of_band_is_noticed_and_repaired() {
         w.attached_pairs().len() == 2
     })
     .await;
-    eventually("status ready", Duration::from_secs(60), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     assert!(
         w.owned().iter().any(|e| e.id == detached.id),
         "the detached ENI was attached again, not replaced"
@@ -252,10 +213,7 @@ async fn a_refused_create_shows_on_the_attachment_and_in_the_conditions() {
             .any(|(_, n)| n.reason == "ENICreateFailed")
     );
     // The next try succeeds (the refusal was scripted once): the slot recovers.
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     c.stop().await;
 }
 
@@ -279,10 +237,7 @@ async fn the_finalizer_waits_for_an_eni_the_listing_does_not_show_yet() {
     })
     .await;
     w.cluster.delete_nodeeni("multus");
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     let at_release = w.owned_by(&nodeeni);
     assert_eq!(creates(&w), 2, "the queued create happened");
     assert_eq!(at_release, vec![], "no ENI left when the finalizer went");
@@ -301,18 +256,12 @@ async fn filtered_reads_follow_every_page() {
     w.add_nodes(4, LABEL);
     let nodeeni = w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("4 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((4, 4))
-    })
-    .await;
+    w.until_ready("multus", 4).await;
     // Several re-listings and reads by ID later, still one ENI per slot.
     tokio::time::sleep(Duration::from_secs(300)).await;
     assert_eq!(w.owned_by(&nodeeni).len(), 4, "no ENI re-created");
     w.cluster.delete_nodeeni("multus");
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     assert_eq!(w.owned(), vec![], "every ENI deleted, none taken for gone");
     c.stop().await;
 }
@@ -325,10 +274,7 @@ async fn an_instance_ec2_does_not_know_yet_gets_its_enis_once_it_shows() {
     w.sim.hide_instance(&inst, Duration::from_secs(20));
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     assert_eq!(w.owned().len(), 1);
     c.stop().await;
 }
@@ -339,10 +285,7 @@ async fn a_tree_whose_root_died_says_so() {
     w.add_nodes(1, LABEL);
     w.apply("multus", w.spec(1));
     let mut c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     c.root().kill();
     tokio::time::timeout(Duration::from_secs(5), c.ended())
         .await
@@ -357,10 +300,7 @@ async fn a_delete_ec2_keeps_refusing_is_retried_with_backoff_and_shown() {
     w.add_nodes(1, LABEL);
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     w.sim.deny(Ec2Action::DeleteNetworkInterface, true);
     w.cluster.delete_nodeeni("multus");
     tokio::time::sleep(Duration::from_secs(600)).await;
@@ -379,10 +319,7 @@ async fn a_delete_ec2_keeps_refusing_is_retried_with_backoff_and_shown() {
     assert_eq!(degraded, "True");
     assert!(message.contains("not authorized"), "{message}");
     w.sim.deny(Ec2Action::DeleteNetworkInterface, false);
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     assert!(w.owned().is_empty());
     c.stop().await;
 }
@@ -404,10 +341,7 @@ async fn a_status_the_api_server_refuses_is_retried_with_backoff() {
     // Every 500 ms would be 600 tries in these 5 minutes.
     assert!((1..=30).contains(&tries), "{tries} status writes in 5 min");
     w.cluster.refuse_status(false);
-    eventually("status written", Duration::from_secs(120), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     c.stop().await;
 }
 
@@ -495,10 +429,7 @@ async fn names_are_resolved_again_after_their_ttl() {
     spec.security_group_names = vec!["multus".into()];
     w.apply("multus", spec);
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     // The group is deleted and made again under its name: a new ID.
     w.sim.remove_security_group(&w.group);
     let again = w.sim.add_security_group("multus");
@@ -524,10 +455,7 @@ async fn enis_go_on_the_network_card_the_nodeeni_names() {
     spec.device_index = 0;
     w.apply("multus", spec);
     let c = w.start(settings()).await;
-    eventually("2 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     let cards: Vec<(u32, u32)> = w
         .owned()
         .iter()
@@ -626,10 +554,7 @@ async fn a_rollout_survives_restarts_of_the_limiter_and_of_the_nodeeni_actor() {
     )
     .await;
     kill_child::<NodeEniMsg>(&c);
-    eventually("12 ready", Duration::from_secs(1800), || {
-        w.ready_count("multus") == Some((12, 12))
-    })
-    .await;
+    w.until_ready("multus", 12).await;
     assert_eq!(w.owned().len(), 12, "no duplicate after the restarts");
     assert_eq!(w.attached_pairs().len(), 12);
     c.stop().await;
@@ -650,15 +575,9 @@ async fn the_concurrency_settings_bound_calls_in_flight_and_cleanup_workers() {
         s.max_in_flight = in_flight;
         s.max_concurrent_cleanup = workers;
         let c = w.start(s).await;
-        eventually("8 ready", Duration::from_secs(1800), || {
-            w.ready_count("multus") == Some((8, 8))
-        })
-        .await;
+        w.until_ready("multus", 8).await;
         w.cluster.delete_nodeeni("multus");
-        eventually("gone", Duration::from_secs(1800), || {
-            w.cluster.nodeeni("multus").is_none()
-        })
-        .await;
+        w.until_gone("multus").await;
         c.stop().await;
         (
             w.sim.most_in_flight(None),
@@ -695,10 +614,7 @@ async fn subnet_names_resolve_in_the_vpc_of_the_clusters_instances() {
     spec.subnet_names = vec!["multus-0".into()];
     w.apply("multus", spec);
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(300), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(
         w.ready_count("multus"),

@@ -16,10 +16,7 @@ async fn rollout_200_nodes_two_subnets() {
     w.add_nodes(200, LABEL);
     let nodeeni = w.apply("multus", w.spec(2));
     let controller = w.start(settings()).await;
-    let took = eventually("400 ENIs ready", Duration::from_secs(3600), || {
-        w.ready_count("multus") == Some((400, 400))
-    })
-    .await;
+    let took = w.until_ready("multus", 400).await;
     let pairs = w.attached_pairs();
     assert_eq!(pairs.len(), 400, "exactly one ENI per slot");
     for (instance, _, _) in pairs.iter().step_by(2) {
@@ -81,10 +78,7 @@ async fn label_flip_tears_down_and_brings_back() {
     w.add_nodes(5, LABEL);
     w.apply("multus", w.spec(1));
     let controller = w.start(settings()).await;
-    eventually("5 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((5, 5))
-    })
-    .await;
+    w.until_ready("multus", 5).await;
     let before = w.owned();
     w.cluster.label_node("node-0001", "ng", None);
     eventually("node-0001's ENI deleted", Duration::from_secs(600), || {
@@ -112,10 +106,7 @@ async fn spec_changes_apply_in_place_and_add_or_remove_slots() {
     w.add_nodes(3, LABEL);
     w.apply("multus", w.spec(1));
     let controller = w.start(settings()).await;
-    eventually("3 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((3, 3))
-    })
-    .await;
+    w.until_ready("multus", 3).await;
     let ids: Vec<String> = w.owned().into_iter().map(|e| e.id).collect();
 
     // New security group: modified in place, same ENIs.
@@ -134,10 +125,7 @@ async fn spec_changes_apply_in_place_and_add_or_remove_slots() {
     // A second subnet: a second slot per node at the next index.
     spec.subnet_ids = w.subnets.iter().map(|s| s.id.clone()).collect();
     w.apply("multus", spec.clone());
-    eventually("6 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((6, 6))
-    })
-    .await;
+    w.until_ready("multus", 6).await;
 
     // deviceIndex 1 → 3: the ENIs move to 3 and 4.
     spec.device_index = 3;
@@ -164,10 +152,7 @@ async fn node_deletion_and_instance_replacement() {
     w.add_nodes(3, LABEL);
     w.apply("multus", w.spec(1));
     let controller = w.start(settings()).await;
-    eventually("3 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((3, 3))
-    })
-    .await;
+    w.until_ready("multus", 3).await;
 
     // Node deleted and its instance terminated: the ENI (deleteOnTermination) goes with it.
     let gone = w.instances["node-0000"].clone();
@@ -208,19 +193,13 @@ async fn deleting_the_nodeeni_cleans_up_then_releases_the_finalizer() {
     w.add_nodes(4, LABEL);
     w.apply("multus", w.spec(2));
     let controller = w.start(settings()).await;
-    eventually("8 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((8, 8))
-    })
-    .await;
+    w.until_ready("multus", 8).await;
     w.cluster.delete_nodeeni("multus");
     assert!(
         w.cluster.nodeeni("multus").is_some(),
         "held by the finalizer"
     );
-    eventually("gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     assert!(
         w.owned().is_empty(),
         "every ENI deleted before the finalizer went"
@@ -237,10 +216,7 @@ async fn the_node_agents_report_shows_in_the_nodeeni_status() {
     w.add_nodes(2, LABEL);
     w.apply("multus", w.spec(1));
     let controller = w.start(settings()).await;
-    eventually("2 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
     assert!(
         status

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_multi_eni_controller::aws::ownership::{self, SlotOwner, TAG_CLUSTER};
+use aws_multi_eni_controller::aws::ownership::{SlotOwner, TAG_CLUSTER};
 use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
 use aws_multi_eni_controller::aws::{AttachRequest, Ec2Action, Eni, Tags};
 use aws_multi_eni_controller::k8s::NodeENIStatus;
@@ -52,10 +52,7 @@ async fn a_panicking_slot_restarts_and_the_others_keep_their_schedule() {
             });
         }
         let c = w.start(settings()).await;
-        eventually("20 ready", Duration::from_secs(1800), || {
-            w.ready_count("multus") == Some((20, 20))
-        })
-        .await;
+        w.until_ready("multus", 20).await;
         c.stop().await;
         let panicked = w
             .sim
@@ -143,10 +140,7 @@ async fn foreign_enis_are_never_touched() {
         .collect();
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("2 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((2, 2))
-    })
-    .await;
+    w.until_ready("multus", 2).await;
     let ours = w.attached_pairs();
     assert!(
         ours.contains(&(inst.clone(), subnet.clone(), 3)),
@@ -155,10 +149,7 @@ async fn foreign_enis_are_never_touched() {
     // Several orphan sweeps and grace periods pass, then the NodeENI goes.
     tokio::time::sleep(Duration::from_secs(600)).await;
     w.cluster.delete_nodeeni("multus");
-    eventually("NodeENI gone", Duration::from_secs(900), || {
-        w.cluster.nodeeni("multus").is_none()
-    })
-    .await;
+    w.until_gone("multus").await;
     tokio::time::sleep(Duration::from_secs(600)).await;
     let foreign_after: Vec<Eni> = w
         .sim
@@ -226,10 +217,7 @@ async fn orphans_are_swept_after_the_grace_period() {
         )
         .unwrap();
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     let gone = |id: &str| !w.sim.enis().iter().any(|e| e.id == id);
     eventually("orphans deleted", Duration::from_secs(900), || {
         gone(&gone_available.id) && gone(&gone_attached.id) && gone(&unwanted.id)
@@ -244,35 +232,10 @@ async fn go_controller_enis_are_adopted_not_duplicated() {
     let mut w = World::new(SimConfig::default(), 1);
     let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
     let subnet = w.subnets[0].id.clone();
-    let legacy = w
-        .sim
-        .seed_eni(
-            &subnet,
-            tags(&[
-                (
-                    ownership::LEGACY_TAG_MANAGED_BY,
-                    ownership::LEGACY_MANAGED_BY_VALUE,
-                ),
-                ("NodeENI", "multus"),
-                ("Node", "node-0000"),
-                ("SubnetID", &subnet),
-            ]),
-        )
-        .unwrap();
-    w.sim
-        .seed_attach(&AttachRequest {
-            eni_id: legacy.id.clone(),
-            instance_id: inst.clone(),
-            device_index: 1,
-            network_card_index: 0,
-        })
-        .unwrap();
+    let legacy = w.seed_go_eni("node-0000", &inst, &subnet);
     w.apply("multus", w.spec(1));
     let c = w.start(settings()).await;
-    eventually("1 ready", Duration::from_secs(600), || {
-        w.ready_count("multus") == Some((1, 1))
-    })
-    .await;
+    w.until_ready("multus", 1).await;
     let owned = w.owned();
     assert_eq!(owned.len(), 1);
     assert_eq!(
