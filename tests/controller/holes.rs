@@ -97,16 +97,6 @@ async fn an_eni_made_by_a_slot_being_retired_is_cleaned_at_once() {
     c.stop().await;
 }
 
-fn kill_cleanup_pool(c: &Controller) {
-    let pool = c
-        .root()
-        .get_children()
-        .into_iter()
-        .find(|cell| cell.is_message_type_of::<CleanupMsg>() == Some(true))
-        .expect("the cleanup pool runs under the root");
-    pool.kill();
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_deletion_survives_a_restart_of_the_cleanup_pool() {
     let mut w = World::new(SimConfig::default(), 1);
@@ -121,7 +111,7 @@ async fn a_deletion_survives_a_restart_of_the_cleanup_pool() {
             >= 1
     })
     .await;
-    kill_cleanup_pool(&c);
+    kill_child::<CleanupMsg>(&c);
     w.until_gone("multus").await;
     assert!(w.owned().is_empty());
     c.stop().await;
