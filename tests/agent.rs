@@ -331,14 +331,17 @@ async fn attachment_before_link_and_link_before_attachment_both_end_configured()
     agent.stop().await;
 }
 
-/// Netlink whose first change panics (a bug in the I/O layer).
-struct PanicOnce {
+type LinkResult = Result<(), aws_multi_eni_controller::agent::links::LinkError>;
+
+/// The real netlink, with every change first passed to `before`: it may panic (a bug in
+/// the I/O layer), refuse (answer an error), or let the change through (`None`).
+struct Faulty {
     inner: RtLinks,
-    armed: std::sync::atomic::AtomicBool,
+    before: Box<dyn Fn() -> Option<LinkResult> + Send + Sync>,
 }
 
 #[async_trait::async_trait]
-impl Links for PanicOnce {
+impl Links for Faulty {
     async fn dump(
         &self,
     ) -> Result<
@@ -347,17 +350,11 @@ impl Links for PanicOnce {
     > {
         self.inner.dump().await
     }
-    async fn set(
-        &self,
-        index: u32,
-        up: bool,
-        mtu: Option<u32>,
-    ) -> Result<(), aws_multi_eni_controller::agent::links::LinkError> {
-        assert!(
-            !self.armed.swap(false, Ordering::SeqCst),
-            "injected netlink panic"
-        );
-        self.inner.set(index, up, mtu).await
+    async fn set(&self, index: u32, up: bool, mtu: Option<u32>) -> LinkResult {
+        match (self.before)() {
+            Some(answer) => answer,
+            None => self.inner.set(index, up, mtu).await,
+        }
     }
 }
 
@@ -374,15 +371,16 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
     let connect: Connector = Arc::new(move || {
         counted.fetch_add(1, Ordering::SeqCst);
         let armed = first.swap(false, Ordering::SeqCst);
-        RtLinks::connect_in(&path).map(|(inner, e)| {
-            (
-                Arc::new(PanicOnce {
-                    inner,
-                    armed: armed.into(),
-                }) as Arc<dyn Links>,
-                e,
-            )
-        })
+        let armed = std::sync::atomic::AtomicBool::new(armed);
+        let before = Box::new(move || {
+            assert!(
+                !armed.swap(false, Ordering::SeqCst),
+                "injected netlink panic"
+            );
+            None
+        });
+        RtLinks::connect_in(&path)
+            .map(|(inner, e)| (Arc::new(Faulty { inner, before }) as Arc<dyn Links>, e))
     });
     let agent = Agent::start(AgentDeps {
         node: env.node.clone(),
@@ -492,35 +490,6 @@ async fn an_agent_may_annotate_only_its_own_node() {
     assert!(readable.is_ok(), "the agent reads NodeENIs: {readable:?}");
 }
 
-/// Netlink that refuses every change, counting them.
-struct Refusing {
-    inner: RtLinks,
-    tries: Arc<AtomicU32>,
-}
-
-#[async_trait::async_trait]
-impl Links for Refusing {
-    async fn dump(
-        &self,
-    ) -> Result<
-        Vec<aws_multi_eni_controller::agent::desired::LinkState>,
-        aws_multi_eni_controller::agent::links::LinkError,
-    > {
-        self.inner.dump().await
-    }
-    async fn set(
-        &self,
-        _index: u32,
-        _up: bool,
-        _mtu: Option<u32>,
-    ) -> Result<(), aws_multi_eni_controller::agent::links::LinkError> {
-        self.tries.fetch_add(1, Ordering::SeqCst);
-        Err(aws_multi_eni_controller::agent::links::LinkError::Request(
-            "Operation not permitted".into(),
-        ))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_the_kernel_refuses_is_retried_with_backoff_and_reported() {
     let ns = Netns::new();
@@ -532,8 +501,17 @@ async fn a_change_the_kernel_refuses_is_retried_with_backoff_and_reported() {
     let counted = tries.clone();
     let connect: Connector = Arc::new(move || {
         let tries = counted.clone();
+        // Refuses every change, counting them.
+        let before = Box::new(move || {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Some(Err(
+                aws_multi_eni_controller::agent::links::LinkError::Request(
+                    "Operation not permitted".into(),
+                ),
+            ))
+        });
         RtLinks::connect_in(&path)
-            .map(|(inner, e)| (Arc::new(Refusing { inner, tries }) as Arc<dyn Links>, e))
+            .map(|(inner, e)| (Arc::new(Faulty { inner, before }) as Arc<dyn Links>, e))
     });
     let agent = Agent::start(AgentDeps {
         node: env.node.clone(),

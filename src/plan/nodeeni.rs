@@ -123,10 +123,10 @@ pub fn may_start_slots(swept_once: bool) -> bool {
     swept_once
 }
 
-/// What a starting slot knows of its ENIs: what the last sweep found for it, or, after
-/// any sweep, that there are none; before the first sweep it reads them itself.
-pub fn starting_knowledge<E>(swept_for_slot: Option<Vec<E>>, swept_once: bool) -> Option<Vec<E>> {
-    swept_for_slot.or_else(|| swept_once.then(Vec::new))
+/// What a starting slot knows of its ENIs: what the last sweep found for it, or that
+/// there are none (slots start only after a sweep: [`may_start_slots`]).
+pub fn starting_knowledge<E>(swept_for_slot: Option<Vec<E>>) -> Vec<E> {
+    swept_for_slot.unwrap_or_default()
 }
 
 /// An ENI a sweep found for a slot key.

@@ -183,7 +183,8 @@ impl SlotView {
             .or_else(|| self.seen.iter().find(|e| e.state == EniState::Available))
     }
 
-    /// The IDs to read when re-reading the slot's ENIs; empty: look them up by tags.
+    /// Every ENI this slot has or may have made: those to read again when re-reading
+    /// (empty: look them up by tags), and to hand back when the slot is retired.
     pub fn ids_to_read(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.seen.iter().map(|e| e.id.clone()).collect();
         if let Some(id) = self.memory.known.as_ref().and_then(|k| k.eni_id.as_ref())
@@ -192,11 +193,6 @@ impl SlotView {
             ids.push(id.clone());
         }
         ids
-    }
-
-    /// Every ENI this slot has or may have made (for its teardown).
-    pub fn all_ids(&self) -> Vec<String> {
-        self.ids_to_read()
     }
 
     /// Takes in a sweep's listing for this slot.

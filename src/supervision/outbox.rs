@@ -22,11 +22,6 @@ impl<E: Send + 'static> Outbox<E> {
         Outbox(Arc::new(move |e| actor.cast(M::from(e)).is_ok()))
     }
 
-    /// Events go to `f` (tests, or a receiver that is not an actor).
-    pub fn from_fn(f: impl Fn(E) -> bool + Send + Sync + 'static) -> Self {
-        Outbox(Arc::new(f))
-    }
-
     /// Sends; `false` if the receiver is gone.
     pub fn send(&self, event: E) -> bool {
         (self.0)(event)

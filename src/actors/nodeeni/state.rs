@@ -123,7 +123,7 @@ impl NodeEniState {
         if rules::may_start_slots(self.sweep.last().is_some()) {
             for desired in changes.start {
                 let swept = self.sweep.take(&desired.key);
-                let seen = rules::starting_knowledge(swept, true);
+                let seen = Some(rules::starting_knowledge(swept));
                 self.slots.start(myself, desired, seen).await?;
             }
         }

@@ -365,7 +365,7 @@ impl Actor for SlotActor {
             SlotMsg::Retire => {
                 st.updates.send(SlotUpdate::Retired {
                     actor: myself.get_id(),
-                    enis: st.view.all_ids(),
+                    enis: st.view.ids_to_read(),
                 });
                 myself.stop(Some("slot no longer desired".into()));
             }

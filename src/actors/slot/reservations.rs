@@ -34,8 +34,9 @@ impl Reservations {
         });
     }
 
-    /// Instances with reservations (for tests and metrics).
-    pub fn instances(&self) -> usize {
+    /// Instances with reservations.
+    #[cfg(test)]
+    fn instances(&self) -> usize {
         self.0.len()
     }
 }

@@ -109,10 +109,11 @@ impl ReconcilerState {
 
 /// A fraction in `[0, 1)` that differs between links: their retries spread apart.
 fn jitter(mac: &str) -> f64 {
-    let h = mac.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (h % 1000) as f64 / 1000.0
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new()` has fixed keys: the same MAC spreads the same way each time.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    mac.hash(&mut h);
+    (h.finish() % 1000) as f64 / 1000.0
 }
 
 /// Arguments of the reconciler.

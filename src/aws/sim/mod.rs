@@ -142,11 +142,11 @@ pub struct Ec2Simulator {
 
 /// Calls in flight by action, now and at most.
 #[derive(Default)]
-pub(super) struct Concurrency {
+struct Concurrency {
     now: HashMap<Ec2Action, u64>,
-    pub(super) most: HashMap<Ec2Action, u64>,
+    most: HashMap<Ec2Action, u64>,
     all_now: u64,
-    pub(super) all_most: u64,
+    all_most: u64,
 }
 
 /// Counts one call in flight until dropped (also when the caller gives up).
