@@ -277,11 +277,55 @@ async fn configures_only_this_nodes_links_by_mac_and_reports() {
             && r["02:00:00:00:00:06"].interface.as_deref() == Some("ens6")
     })
     .await;
+    let r = report(&env).await;
+    assert!(
+        r["02:00:00:00:00:07"].mtu_clamped,
+        "70000 asked, the veth maximum set: reported as clamped"
+    );
+    assert!(!r["02:00:00:00:00:06"].mtu_clamped);
 
     // Someone takes ens6 down and changes its MTU: the next netlink event restores it.
     ns.set("ens6", &["down"]);
     ns.set("ens6", &["mtu", "1400"]);
     eventually("ens6 restored", async || ns.state("ens6") == (true, 9001)).await;
+    agent.stop().await;
+}
+
+/// A bridge and a macvlan child carry the ENI's MAC too (as VLAN children and bonds do;
+/// this kernel builds neither): only the device itself is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enis_own_device_is_configured_not_the_links_sharing_its_mac() {
+    let ns = Netns::new();
+    let mac = "02:00:00:00:02:06";
+    ns.veth("ens6", mac);
+    ip(&[
+        "-n", &ns.0, "link", "add", "link", "ens6", "name", "ens6.mv", "address", mac, "type",
+        "macvlan", "mode", "passthru",
+    ]);
+    ip(&[
+        "-n", &ns.0, "link", "add", "br6", "address", mac, "type", "bridge",
+    ]);
+    let env = setup("stacked-links").await;
+    let me = env.node.as_str();
+    attachments(&env, &[(me, mac, 9001)]).await;
+    let agent = start_agent(&env, &ns).await;
+    eventually("the device up at 9001", async || {
+        ns.state("ens6") == (true, 9001)
+    })
+    .await;
+    eventually("reported as the device", async || {
+        report(&env)
+            .await
+            .get(mac)
+            .is_some_and(|l| l.configured && l.interface.as_deref() == Some("ens6"))
+    })
+    .await;
+    assert_eq!(ns.state("br6"), (false, 1500), "the bridge is left alone");
+    assert_eq!(
+        ns.state("ens6.mv"),
+        (false, 1500),
+        "the macvlan is left alone"
+    );
     agent.stop().await;
 }
 

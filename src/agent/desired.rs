@@ -39,6 +39,41 @@ pub struct LinkState {
     pub max_mtu: Option<u32>,
     /// Administratively up.
     pub up: bool,
+    /// The link kind the kernel reports (`IFLA_INFO_KIND`: `vlan`, `bridge`, `veth`,
+    /// ...); `None` for a device a NIC driver made, which is what an ENI shows up as.
+    pub kind: Option<String>,
+}
+
+/// Why no link is picked for an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoLink {
+    /// No link carries the MAC address (yet).
+    Missing,
+    /// More than one device (not a VLAN, bridge, bond or other link stacked on one)
+    /// carries it: the agent does not guess.
+    Ambiguous,
+}
+
+impl LinkState {
+    /// Whether this link can be an ENI: a device of a NIC driver (no link kind), or a
+    /// veth (what stands in for a NIC inside a network namespace). VLAN children, bonds,
+    /// bridges, macvlans and the like share their device's MAC and are never an ENI.
+    pub fn is_device(&self) -> bool {
+        matches!(self.kind.as_deref(), None | Some("veth"))
+    }
+}
+
+/// The link that is the ENI with MAC `mac` (lower-case) among `links`.
+pub fn pick<'a>(
+    links: impl IntoIterator<Item = &'a LinkState>,
+    mac: &str,
+) -> Result<&'a LinkState, NoLink> {
+    let mut found = links.into_iter().filter(|l| l.mac == mac && l.is_device());
+    match (found.next(), found.next()) {
+        (Some(l), None) => Ok(l),
+        (Some(_), Some(_)) => Err(NoLink::Ambiguous),
+        (None, _) => Err(NoLink::Missing),
+    }
 }
 
 /// Changes needed on one link.
@@ -72,6 +107,10 @@ pub struct LinkReport {
     /// Its MTU now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// The link's maximum is below the MTU asked for: the MTU is that maximum, not the
+    /// one asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mtu_clamped: bool,
     /// Why it is not configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -133,10 +172,10 @@ pub fn plan(desired: &DesiredLink, link: &LinkState) -> LinkChange {
     }
 }
 
-/// The report for `desired`, given its link (if present) after changes.
+/// The report for `desired`, given its link (or why there is none) after changes.
 pub fn report(
     desired: &DesiredLink,
-    link: Option<&LinkState>,
+    link: Result<&LinkState, NoLink>,
     error: Option<String>,
 ) -> LinkReport {
     let base = LinkReport {
@@ -145,20 +184,46 @@ pub fn report(
         interface: None,
         configured: false,
         mtu: None,
+        mtu_clamped: false,
         message: None,
     };
-    let Some(link) = link else {
-        return LinkReport {
-            message: Some("no interface with this MAC address yet".into()),
-            ..base
-        };
+    let link = match link {
+        Ok(l) => l,
+        Err(NoLink::Missing) => {
+            return LinkReport {
+                message: Some("no interface with this MAC address yet".into()),
+                ..base
+            };
+        }
+        Err(NoLink::Ambiguous) => {
+            return LinkReport {
+                message: Some(
+                    "several network devices carry this MAC address: none is configured".into(),
+                ),
+                ..base
+            };
+        }
     };
     let pending = plan(desired, link);
+    let clamped =
+        target_mtu(desired.mtu, link.max_mtu).is_some_and(|t| t < desired.mtu.max(MIN_MTU));
+    let done = pending.is_empty() && error.is_none();
+    let message = error
+        .or_else(|| (!pending.is_empty()).then(|| "being configured".to_string()))
+        .or_else(|| {
+            clamped.then(|| {
+                format!(
+                    "MTU {} asked, {} set: the interface's maximum",
+                    desired.mtu, link.mtu
+                )
+            })
+        });
     LinkReport {
         interface: Some(link.name.clone()),
         mtu: Some(link.mtu),
-        configured: pending.is_empty() && error.is_none(),
-        message: error.or_else(|| (!pending.is_empty()).then(|| "being configured".to_string())),
+        configured: done,
+        mtu_clamped: clamped,
+        message,
         ..base
     }
 }

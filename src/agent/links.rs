@@ -9,7 +9,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkUnspec, MulticastGroup, new_connection, new_multicast_connection};
 use thiserror::Error;
 
@@ -76,6 +76,7 @@ pub fn link_state(msg: &LinkMessage) -> LinkState {
         mtu: 0,
         max_mtu: None,
         up: msg.header.flags.contains(LinkFlags::Up),
+        kind: None,
     };
     for attr in &msg.attributes {
         match attr {
@@ -83,6 +84,12 @@ pub fn link_state(msg: &LinkMessage) -> LinkState {
             LinkAttribute::Address(a) => s.mac = mac_string(a),
             LinkAttribute::Mtu(m) => s.mtu = *m,
             LinkAttribute::MaxMtu(m) => s.max_mtu = Some(*m),
+            LinkAttribute::LinkInfo(infos) => {
+                s.kind = infos.iter().find_map(|i| match i {
+                    LinkInfo::Kind(k) => Some(k.to_string()),
+                    _ => None,
+                });
+            }
             _ => {}
         }
     }

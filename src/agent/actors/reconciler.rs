@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::time::Instant;
 
 use super::msg::{NetlinkMsg, ReconcilerMsg};
-use crate::agent::desired::{DesiredLink, LinkReport, LinkState, plan, report};
+use crate::agent::desired::{DesiredLink, LinkReport, LinkState, pick, plan, report};
 use crate::agent::links::LinkEvent;
 use crate::agent::{AgentCluster, REPORT_ANNOTATION};
 use crate::supervision::retry_delay;
@@ -34,8 +34,9 @@ pub struct ReconcilerState {
 pub struct Reconciler;
 
 impl ReconcilerState {
+    /// The ENI's own device for `mac`: never a VLAN, bridge or bond sharing its MAC.
     fn link_for(&self, mac: &str) -> Option<&LinkState> {
-        self.links.values().find(|l| l.mac == mac)
+        pick(self.links.values(), mac).ok()
     }
 
     fn reconcile(&mut self) {
@@ -76,7 +77,11 @@ impl ReconcilerState {
             .map(|(mac, d)| {
                 (
                     mac,
-                    report(d, self.link_for(mac), self.errors.get(mac).cloned()),
+                    report(
+                        d,
+                        pick(self.links.values(), mac),
+                        self.errors.get(mac).cloned(),
+                    ),
                 )
             })
             .collect();

@@ -33,6 +33,7 @@ fn link(mac: &str, mtu: u32, up: bool) -> LinkState {
         mtu,
         max_mtu: Some(9216),
         up,
+        kind: None,
     }
 }
 
@@ -93,9 +94,73 @@ fn plans_only_what_differs_and_reports_it() {
         }
     );
     assert!(plan(&d, &link(&d.mac, 9001, true)).is_empty());
-    let r = report(&d, Some(&link(&d.mac, 9001, true)), None);
+    let r = report(&d, Ok(&link(&d.mac, 9001, true)), None);
     assert!(r.configured);
+    assert!(!r.mtu_clamped);
     assert_eq!(r.interface.as_deref(), Some("ens6"));
-    assert!(!report(&d, None, None).configured);
-    assert!(!report(&d, Some(&link(&d.mac, 9001, true)), Some("EPERM".into())).configured);
+    assert!(!report(&d, Err(NoLink::Missing), None).configured);
+    assert!(!report(&d, Err(NoLink::Ambiguous), None).configured);
+    assert!(!report(&d, Ok(&link(&d.mac, 9001, true)), Some("EPERM".into())).configured);
+}
+
+#[test]
+fn an_mtu_held_down_by_the_link_maximum_is_reported_as_clamped() {
+    let d = DesiredLink {
+        mac: "02:aa:00:00:00:01".into(),
+        eni_id: "eni-1".into(),
+        nodeeni: "a".into(),
+        mtu: 9001,
+    };
+    let small = LinkState {
+        max_mtu: Some(1500),
+        ..link(&d.mac, 1500, true)
+    };
+    assert!(plan(&d, &small).is_empty(), "nothing more can be done");
+    let r = report(&d, Ok(&small), None);
+    assert!(r.mtu_clamped);
+    assert_eq!(r.mtu, Some(1500));
+    assert!(
+        r.message
+            .as_deref()
+            .is_some_and(|m| m.contains("9001") && m.contains("1500")),
+        "{r:?}"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["mtuClamped"], true);
+    let unclamped = serde_json::to_value(report(&d, Ok(&link(&d.mac, 9001, true)), None)).unwrap();
+    assert!(unclamped.get("mtuClamped").is_none(), "left out when false");
+}
+
+#[test]
+fn the_enis_own_device_is_picked_never_a_link_stacked_on_it() {
+    let mac = "02:aa:00:00:00:01";
+    let kind = |index, k: Option<&str>| LinkState {
+        index,
+        kind: k.map(String::from),
+        ..link(mac, 1500, false)
+    };
+    let eni = kind(3, None);
+    let vlan = kind(4, Some("vlan"));
+    let bridge = kind(5, Some("bridge"));
+    let bond = kind(6, Some("bond"));
+    let macvlan = kind(7, Some("macvlan"));
+    let all = [
+        vlan.clone(),
+        bridge.clone(),
+        eni.clone(),
+        bond.clone(),
+        macvlan.clone(),
+    ];
+    assert_eq!(pick(&all, mac).map(|l| l.index), Ok(3));
+    assert_eq!(
+        pick(&[vlan, bridge, bond, macvlan], mac).err(),
+        Some(NoLink::Missing)
+    );
+    let veth = kind(8, Some("veth"));
+    assert_eq!(
+        pick(std::slice::from_ref(&veth), mac).map(|l| l.index),
+        Ok(8)
+    );
+    assert_eq!(pick(&[eni, veth], mac).err(), Some(NoLink::Ambiguous));
+    assert_eq!(pick(&all, "02:aa:00:00:00:02").err(), Some(NoLink::Missing));
 }
