@@ -185,6 +185,7 @@ async fn memory() -> anyhow::Result<()> {
     let moto = MotoServer::start()?;
     let net = build_network(
         &moto.client(),
+        "footprint",
         &ZONES,
         NODEENIS * PER_NODEENI / ZONES.len(),
         "m5.2xlarge",

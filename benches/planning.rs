@@ -62,6 +62,7 @@ fn spec(k: usize) -> ResolvedSpec {
             .map(|(z, zone)| SubnetInput {
                 id: format!("subnet-{k:08x}{z:09x}"),
                 zone: zone.to_string(),
+                vpc: "vpc-1".into(),
                 cidr: format!("10.{k}.{z}.0/24"),
             })
             .collect(),

@@ -105,7 +105,7 @@ fn limiter_grant(c: &mut Criterion) {
 
 fn client_token(c: &mut Criterion) {
     let owner = SlotOwner {
-        cluster: "prod".into(),
+        cluster: aws_multi_eni_controller::aws::ownership::ClusterIdentity::new("prod", "prod-uid"),
         nodeeni_name: "multus".into(),
         nodeeni_uid: "0b5e6c1e-3f6a-4a63-9d7e-1a2b3c4d5e6f".into(),
         node_name: "ip-10-0-1-5.ec2.internal".into(),

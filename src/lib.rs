@@ -36,6 +36,8 @@ pub mod aws;
 #[cfg(feature = "controller")]
 pub mod clock;
 pub mod config;
+#[cfg(feature = "controller")]
+pub mod fence;
 pub mod k8s;
 #[cfg(feature = "controller")]
 pub mod plan;

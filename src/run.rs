@@ -8,10 +8,10 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::actors::{Controller, ControllerSettings};
-use crate::aws::Ec2;
-use crate::aws::action::BucketOverrideError;
 use crate::aws::sdk::{SdkEc2, SdkEc2Config};
-use crate::config::ControllerArgs;
+use crate::aws::{Ec2, FencedEc2};
+use crate::config::{ConfigError, ControllerArgs};
+use crate::fence::Fence;
 use crate::k8s::kube_cluster::KubeCluster;
 use crate::k8s::lease::{self, LeaderElectionConfig};
 use crate::k8s::{Cluster, ClusterError};
@@ -26,7 +26,12 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub enum RunError {
     /// Bad configuration.
     #[error("invalid configuration: {0}")]
-    Config(#[from] BucketOverrideError),
+    Config(#[from] ConfigError),
+    /// The cluster's identity could not be read.
+    #[error(
+        "cannot read the UID of the kube-system namespace, this cluster's identity ({0}): grant `get` on namespaces/kube-system or set CLUSTER_ID"
+    )]
+    ClusterId(ClusterError),
     /// Logging, metrics or probes.
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
@@ -47,6 +52,7 @@ impl RunError {
     pub fn label(&self) -> &'static str {
         match self {
             RunError::Config(_) => "config",
+            RunError::ClusterId(_) => "cluster_id",
             RunError::Telemetry(e) => e.label(),
             RunError::Cluster(e) => e.label(),
             RunError::Actors(_) => "actors",
@@ -64,10 +70,20 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     telemetry::count_panics();
     let probes = Probes::default();
     telemetry::serve(metrics, probes.clone(), t.metrics_addr, t.health_addr).await?;
-    let settings = args.settings()?;
+    args.check()?;
     let identity = lease::pod_identity();
-    let kube = KubeCluster::connect(Some(identity.clone())).await?;
-    let client = kube.client();
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| ClusterError::Unavailable(format!("no Kubernetes configuration: {e}")))?;
+    let kube = KubeCluster::from_config(config.clone(), Some(identity.clone()))?
+        .with_api_timeout(args.kube_api_timeout);
+    let cluster_id = match &args.cluster_id {
+        Some(id) => id.clone(),
+        None => kube.kube_system_uid().await.map_err(RunError::ClusterId)?,
+    };
+    let settings = args
+        .settings(&cluster_id)
+        .map_err(|e| RunError::Config(e.into()))?;
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
     let ec2: Arc<dyn Ec2> = Arc::new(
         SdkEc2::connect(SdkEc2Config {
@@ -77,7 +93,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
         })
         .await,
     );
-    tracing::info!(cluster = %settings.cluster_name, %identity, leader_election = args.leader_election, "starting");
+    tracing::info!(cluster = %settings.cluster.name, cluster_id = %settings.cluster.id, %identity, leader_election = args.leader_election, "starting");
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
@@ -92,13 +108,12 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
         return Ok(());
     }
 
-    let grace = (args.leader_election_lease_duration / 3).max(Duration::from_secs(1));
     let election = LeaderElectionConfig::from_environment(
         &args.leader_election_lease_name,
         args.leader_election_lease_duration,
-        grace,
+        args.leader_election_renew_deadline,
     );
-    run_when_leading(client, cluster, ec2, settings, election, &probes, shutdown).await
+    run_when_leading(config, cluster, ec2, settings, election, &probes, shutdown).await
 }
 
 fn tree_ended(probes: &Probes) -> RunError {
@@ -111,8 +126,11 @@ fn tree_ended(probes: &Probes) -> RunError {
 /// Runs the actor tree only while this replica holds the leader Lease, until `shutdown`
 /// resolves: the tree starts when leadership is won, stops (within a few seconds) when
 /// it is lost, and the Lease is released on shutdown so a standby takes over at once.
+/// The Lease gets a client of its own from `lease_config`, and no EC2 call is sent once
+/// the renew deadline has passed since the last successful renewal
+/// ([`crate::fence`]), whatever the tree is doing.
 pub async fn run_when_leading(
-    client: kube::Client,
+    lease_config: kube::Config,
     cluster: Arc<dyn Cluster>,
     ec2: Arc<dyn Ec2>,
     settings: ControllerSettings,
@@ -121,7 +139,11 @@ pub async fn run_when_leading(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
     tokio::pin!(shutdown);
-    let (mut leading, elector) = lease::spawn(client, election);
+    let fence = Fence::new(election.renew_deadline);
+    let client = lease::lease_client(lease_config, &election, fence.clone())
+        .map_err(|e| ClusterError::Unavailable(format!("leader Lease client: {e}")))?;
+    let ec2: Arc<dyn Ec2> = Arc::new(FencedEc2::new(ec2, fence.clone()));
+    let (mut leading, elector) = lease::spawn(client, election, fence);
     loop {
         // A standby is ready: it serves probes and waits.
         probes.ready.store(true, Ordering::Release);

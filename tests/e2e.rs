@@ -74,7 +74,7 @@ async fn setup(nodes_per_zone: usize) -> Env {
         .unwrap();
     let moto = MotoServer::start().unwrap();
     let ec2 = moto.client();
-    let net = build_network(&ec2, &["us-east-1a"], nodes_per_zone, "m5.large")
+    let net = build_network(&ec2, CLUSTER, &["us-east-1a"], nodes_per_zone, "m5.large")
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("eni-e2e-{}", free_port().unwrap()));

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use aws_multi_eni_controller::aws::Ec2Action;
 use aws_multi_eni_controller::aws::ownership::{
-    LEGACY_MANAGED_BY_VALUE, LEGACY_TAG_MANAGED_BY, SlotOwner, TAG_CLUSTER, TAG_DEVICE_INDEX,
+    LEGACY_MANAGED_BY_VALUE, LEGACY_TAG_MANAGED_BY, SlotOwner, TAG_CLUSTER, TAG_CLUSTER_ID,
+    TAG_DEVICE_INDEX,
 };
 use serde_json::Value;
 
@@ -39,7 +40,7 @@ fn strings(v: &Value) -> Vec<String> {
 /// The tags a created ENI carries, as the code makes them.
 fn written_tag_keys() -> BTreeSet<String> {
     let owner = SlotOwner {
-        cluster: "c".into(),
+        cluster: aws_multi_eni_controller::aws::ownership::ClusterIdentity::new("c", "c-uid"),
         nodeeni_name: "n".into(),
         nodeeni_uid: "u".into(),
         node_name: "node".into(),
@@ -127,6 +128,10 @@ fn the_conditions_name_the_tags_the_code_writes() {
     assert_eq!(deny["Effect"], "Deny");
     let protected = strings(&deny["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"]);
     assert!(protected.contains(&TAG_CLUSTER.to_string()));
+    assert!(
+        protected.contains(&TAG_CLUSTER_ID.to_string()),
+        "the identity that keeps namesake clusters apart cannot be re-tagged"
+    );
     assert!(
         protected.iter().all(|k| keys.contains(k)),
         "protects keys the code writes: {protected:?}"

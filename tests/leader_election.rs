@@ -1,6 +1,7 @@
-//! Two controller instances against the real kube-apiserver (and one simulated EC2), each
-//! as the controller's ServiceAccount with the RBAC `deploy/` ships: only the Lease
-//! holder acts, and when it stops, the standby takes over.
+//! Controller instances against the real kube-apiserver (and one simulated EC2), each as
+//! the controller's ServiceAccount with the RBAC `deploy/` ships: only the Lease holder
+//! acts, when it stops the standby takes over, and a leader cut off from the API server
+//! sends no EC2 call after its renew deadline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_multi_eni_controller::actors::ControllerSettings;
 use aws_multi_eni_controller::actors::slot::SlotTiming;
+use aws_multi_eni_controller::aws::ownership::ClusterIdentity;
 use aws_multi_eni_controller::aws::sim::{Ec2Simulator, LatencyModel, SimConfig};
 use aws_multi_eni_controller::aws::*;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
@@ -18,7 +20,7 @@ use aws_multi_eni_controller::k8s::lease::LeaderElectionConfig;
 use aws_multi_eni_controller::k8s::{Cluster, NodeENI};
 use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
-use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster};
+use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster, config_from};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -103,9 +105,11 @@ async fn eventually<F: AsyncFnMut() -> bool>(what: &str, limit: Duration, mut ch
     }
 }
 
+const CLUSTER: &str = "le-test";
+
 fn settings() -> ControllerSettings {
     ControllerSettings {
-        cluster_name: "le-test".into(),
+        cluster: ClusterIdentity::new(CLUSTER, "le-test-uid"),
         status_debounce: Duration::from_millis(100),
         slot_timing: SlotTiming {
             poll_initial: Duration::from_millis(100),
@@ -127,10 +131,15 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
         .expect("CRD");
     server.install_deploy(repo).expect("the plain manifests");
     let client = server.client().await.unwrap();
-    let controller = server
-        .service_account_client(NAMESPACE, CONTROLLER_SA)
-        .await
-        .unwrap();
+    let controller_config = config_from(
+        &server
+            .service_account_kubeconfig(NAMESPACE, CONTROLLER_SA)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let controller = kube::Client::try_from(controller_config.clone()).unwrap();
 
     let sim = Ec2Simulator::new(SimConfig {
         latency: LatencyModel::zero(),
@@ -143,7 +152,9 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
     sim.add_security_group("multus");
     let nodes: Api<Node> = Api::all(client.clone());
     let add_node = |name: String| {
-        let inst = sim.launch_instance("m5.xlarge", &nodes_subnet.id).unwrap();
+        let inst = sim
+            .launch_cluster_instance(CLUSTER, "m5.xlarge", &nodes_subnet.id)
+            .unwrap();
         serde_json::from_value::<Node>(json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": {"ng": "multi-eni"}},
@@ -178,12 +189,12 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
             namespace: NAMESPACE.into(),
             identity: id.into(),
             lease_duration: Duration::from_secs(3),
-            renew_grace: Duration::from_secs(1),
+            renew_deadline: Duration::from_secs(2),
         };
         let cluster: Arc<dyn Cluster> =
             Arc::new(KubeCluster::new(controller.clone(), Some(id.into())));
         let ec2: Arc<dyn Ec2> = tracked.clone();
-        let c = controller.clone();
+        let c = controller_config.clone();
         let task = tokio::spawn(async move {
             run_when_leading(
                 c,
@@ -260,4 +271,157 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
         "no duplicate ENI across the hand-over"
     );
     let _ = replicas.remove(0).1.send(());
+}
+
+/// The leader's API server stops answering (a half-open connection: requests hang,
+/// watches go quiet, nothing is closed) while it is rolling ENIs out. It must send no EC2
+/// call later than its renew deadline after the stall began, although its actors keep
+/// running on their frozen view; once the server answers again it finishes the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_api_server_sends_no_ec2_call_after_its_renew_deadline() {
+    const NODES: usize = 30;
+    let renew_deadline = Duration::from_secs(2);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // A private server: this test's controller watches every Node and NodeENI.
+    let server = TestCluster::start().unwrap();
+    server
+        .install_crd(&repo.join("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
+        .await
+        .expect("CRD");
+    server.install_deploy(repo).expect("the plain manifests");
+    let admin = server.client().await.unwrap();
+    let proxy = server.fault_proxy().await.unwrap();
+    let token = server
+        .service_account_token(NAMESPACE, CONTROLLER_SA)
+        .await
+        .unwrap();
+    let user = format!("system:serviceaccount:{NAMESPACE}:{CONTROLLER_SA}");
+    let config = config_from(&proxy.kubeconfig_with_token(&user, &token).unwrap())
+        .await
+        .unwrap();
+
+    // Slow attachments: the slots still have attachments to poll when the server goes
+    // quiet, so without a fence they would go on calling EC2.
+    let sim = Ec2Simulator::new(SimConfig {
+        latency: LatencyModel::zero(),
+        attach_delay: Duration::from_secs(10),
+        detach_delay: Duration::from_millis(100),
+        ..SimConfig::default()
+    });
+    let nodes_subnet = sim.add_subnet("us-east-1a", "10.0.0.0/16", None);
+    sim.add_subnet("us-east-1a", "10.1.0.0/16", Some("multus"));
+    sim.add_security_group("multus");
+    let nodes: Api<Node> = Api::all(admin.clone());
+    for i in 0..NODES {
+        let inst = sim
+            .launch_cluster_instance(CLUSTER, "m5.xlarge", &nodes_subnet.id)
+            .unwrap();
+        let node: Node = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("node-{i}"), "labels": {"ng": "multi-eni"}},
+            "spec": {"providerID": format!("aws:///us-east-1a/{}", inst.id)}
+        }))
+        .unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+    }
+    let nodeenis: Api<NodeENI> = Api::all(admin.clone());
+    let obj: NodeENI = serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI", "metadata": {"name": "multus"},
+        "spec": {"nodeSelector": {"ng": "multi-eni"}, "subnetName": "multus", "securityGroupNames": ["multus"]}
+    }))
+    .unwrap();
+    nodeenis.create(&PostParams::default(), &obj).await.unwrap();
+
+    let tracked = Arc::new(Tracked {
+        sim: sim.clone(),
+        calls: AtomicU64::new(0),
+        first_last: Mutex::new(None),
+    });
+    let election = LeaderElectionConfig {
+        lease_name: aws_multi_eni_controller::k8s::lease::DEFAULT_LEASE_NAME.into(),
+        namespace: NAMESPACE.into(),
+        identity: "replica-a".into(),
+        lease_duration: Duration::from_secs(3),
+        renew_deadline,
+    };
+    let cluster: Arc<dyn Cluster> = Arc::new(
+        KubeCluster::from_config(config.clone(), Some("replica-a".into()))
+            .unwrap()
+            .with_api_timeout(Duration::from_secs(2)),
+    );
+    let ec2: Arc<dyn Ec2> = tracked.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        run_when_leading(
+            config,
+            cluster,
+            ec2,
+            settings(),
+            election,
+            &Probes::default(),
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+
+    // Leading and creating: the server goes quiet.
+    eventually(
+        "the leader creates ENIs",
+        Duration::from_secs(60),
+        async || {
+            sim.calls()
+                .iter()
+                .any(|c| c.action == Ec2Action::CreateNetworkInterface)
+        },
+    )
+    .await;
+    proxy.faults().stall(true);
+    let stalled_at = Instant::now();
+    // Watch the fence close, and stay closed for a while after.
+    tokio::time::sleep(renew_deadline * 3).await;
+    let last = tracked.first_last.lock().unwrap().unwrap().1;
+    assert!(
+        last <= stalled_at + renew_deadline,
+        "an EC2 call was sent {:?} after the server stopped answering (renew deadline {renew_deadline:?})",
+        last - stalled_at
+    );
+    let attaching = sim
+        .enis()
+        .iter()
+        .filter(|e| {
+            e.attachment
+                .as_ref()
+                .is_some_and(|a| a.status == AttachmentStatus::Attaching)
+        })
+        .count();
+    assert!(
+        attaching > 0,
+        "the slots still had attachments to poll when the fence closed"
+    );
+
+    // The server answers again: the replica leads again and finishes, without duplicates.
+    proxy.faults().stall(false);
+    eventually(
+        "every ENI ready once the server answers",
+        Duration::from_secs(120),
+        async || {
+            nodeenis
+                .get("multus")
+                .await
+                .ok()
+                .and_then(|o| o.status)
+                .is_some_and(|s| s.desired_count == NODES as i32 && s.ready_count == NODES as i32)
+        },
+    )
+    .await;
+    let made = sim
+        .enis()
+        .iter()
+        .filter(|e| e.subnet_id != nodes_subnet.id)
+        .count();
+    assert_eq!(made, NODES, "one ENI per node, no duplicate");
+    let _ = stop_tx.send(());
+    task.await.unwrap().unwrap();
 }

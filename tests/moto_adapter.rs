@@ -26,9 +26,15 @@ struct Env {
 async fn env() -> Env {
     let moto = MotoServer::start().expect("moto starts");
     let raw = moto.client();
-    let net = build_network(&raw, &["us-east-1a", "us-east-1b"], 1, "m5.large")
-        .await
-        .expect("network builds");
+    let net = build_network(
+        &raw,
+        "test-cluster",
+        &["us-east-1a", "us-east-1b"],
+        1,
+        "m5.large",
+    )
+    .await
+    .expect("network builds");
     let ec2 = SdkEc2::connect(SdkEc2Config {
         region: Some("us-east-1".into()),
         endpoint_url: Some(moto.endpoint()),
@@ -56,7 +62,10 @@ fn request(net: &MotoNetwork, zone: usize, token: &str, tags: Tags) -> CreateEni
 
 fn owner(net: &MotoNetwork) -> SlotOwner {
     SlotOwner {
-        cluster: "test-cluster".into(),
+        cluster: aws_multi_eni_controller::aws::ownership::ClusterIdentity::new(
+            "test-cluster",
+            "test-cluster-uid",
+        ),
         nodeeni_name: "multus".into(),
         nodeeni_uid: "uid-1".into(),
         node_name: "node-a".into(),
@@ -156,6 +165,10 @@ async fn full_eni_lifecycle_through_the_port() {
     assert_eq!(inst.state, InstanceState::Running);
     assert_eq!(inst.availability_zone, "us-east-1a");
     assert_eq!(inst.instance_type, "m5.large");
+    // The instance's VPC and tags come over the wire: the trust check reads them.
+    assert_eq!(inst.vpc_id, net.vpc_id);
+    assert!(inst.in_cluster("test-cluster"), "{:?}", inst.tags);
+    assert!(!inst.in_cluster("another-cluster"));
     assert!(
         inst.interfaces
             .iter()
@@ -417,9 +430,15 @@ async fn errors_are_classified() {
 #[tokio::test]
 async fn pages_are_followed() {
     let moto = MotoServer::start().unwrap();
-    let net = build_network(&moto.client(), &["us-east-1a"], 0, "m5.large")
-        .await
-        .unwrap();
+    let net = build_network(
+        &moto.client(),
+        "test-cluster",
+        &["us-east-1a"],
+        0,
+        "m5.large",
+    )
+    .await
+    .unwrap();
     let ec2 = SdkEc2::connect(SdkEc2Config {
         region: Some("us-east-1".into()),
         endpoint_url: Some(moto.endpoint()),

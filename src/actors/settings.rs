@@ -5,14 +5,19 @@ use std::time::Duration;
 use super::limiter::LimiterStrategy;
 use super::slot::SlotTiming;
 use crate::aws::BucketTable;
+use crate::aws::ownership::ClusterIdentity;
 use crate::plan::teardown::TeardownPolicy;
 use crate::supervision::RestartPolicy;
 
 /// Everything `eni-controller run` (and `simulate`) can tune.
 #[derive(Debug, Clone)]
 pub struct ControllerSettings {
-    /// Cluster name: the value of the ownership tag on every ENI.
-    pub cluster_name: String,
+    /// The cluster: its name and identity are tagged on every ENI it makes, and it
+    /// touches no ENI that carries another.
+    pub cluster: ClusterIdentity,
+    /// Attach only to instances tagged as this cluster's (`kubernetes.io/cluster/<name>`
+    /// or `eks:cluster-name`); instances of another VPC get nothing either way.
+    pub require_instance_cluster_tag: bool,
     /// How EC2 calls are paced (this project's per-action buckets in production).
     pub strategy: LimiterStrategy,
     /// EC2 buckets per action (AWS's defaults unless overridden).
@@ -44,7 +49,8 @@ pub struct ControllerSettings {
 impl Default for ControllerSettings {
     fn default() -> Self {
         ControllerSettings {
-            cluster_name: "default".into(),
+            cluster: ClusterIdentity::new("default", "default"),
+            require_instance_cluster_tag: true,
             strategy: LimiterStrategy::PerAction,
             buckets: BucketTable::default(),
             bucket_reserve: 0.1,

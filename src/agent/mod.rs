@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use crate::k8s::kube_cluster::{KubeCluster, cluster_error};
+use crate::k8s::kube_cluster::KubeCluster;
 use crate::k8s::{Change, Cluster, ClusterError, NodeENI};
 pub use root::{Agent, AgentDeps};
 pub use run::run_agent;
@@ -49,9 +49,8 @@ impl AgentCluster for KubeCluster {
     async fn annotate_node(&self, node: &str, key: &str, value: &str) -> Result<(), ClusterError> {
         let api: Api<Node> = Api::all(self.client());
         let patch = json!({"metadata": {"annotations": {key: value}}});
-        api.patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(cluster_error)?;
+        self.timed(api.patch(node, &PatchParams::default(), &Patch::Merge(&patch)))
+            .await?;
         Ok(())
     }
 }

@@ -106,6 +106,10 @@ pub enum Ec2Error {
         /// EC2's message.
         message: String,
     },
+    /// Not sent: this replica can no longer be sure it leads (its last renewal of the
+    /// leader Lease is older than the renew deadline). Nothing happened in EC2.
+    #[error("not sent: no leader Lease renewal within the renew deadline")]
+    Fenced,
     /// A 5xx answer, a timeout or a connection failure: the call may or may not have
     /// taken effect, and may be retried.
     #[error("transient failure: {message}")]
@@ -181,6 +185,7 @@ impl Ec2Error {
             Ec2Error::InvalidParameter { .. } => "invalid_parameter",
             Ec2Error::Conflict { .. } => "conflict",
             Ec2Error::Unauthorized { .. } => "unauthorized",
+            Ec2Error::Fenced => "fenced",
             Ec2Error::Transient { .. } => "transient",
             Ec2Error::Other { .. } => "other",
         }
@@ -190,7 +195,10 @@ impl Ec2Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Ec2Error::Throttled { .. } | Ec2Error::Transient { .. } | Ec2Error::Conflict { .. }
+            Ec2Error::Throttled { .. }
+                | Ec2Error::Transient { .. }
+                | Ec2Error::Conflict { .. }
+                | Ec2Error::Fenced
         )
     }
 

@@ -1,7 +1,7 @@
 //! Instances as ENI placement sees them: state, zone, attached interfaces, and the ENI
 //! limits of their type per network card.
 
-use super::types::AttachmentStatus;
+use super::types::{AttachmentStatus, Tags};
 
 /// The lifecycle state of an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +72,33 @@ pub struct Instance {
     pub state: InstanceState,
     /// Every attached interface, the primary included.
     pub interfaces: Vec<InstanceInterface>,
+    /// The instance's tags (the cluster tags among them).
+    pub tags: Tags,
+}
+
+/// The EKS tag naming an instance's cluster (managed node groups, Karpenter).
+pub const TAG_EKS_CLUSTER_NAME: &str = "eks:cluster-name";
+
+/// The tag key `kubernetes.io/cluster/<cluster>` that EKS, Karpenter, eksctl and the
+/// cloud provider put on a cluster's instances (value `owned` or `shared`).
+pub fn cluster_tag_key(cluster: &str) -> String {
+    format!("kubernetes.io/cluster/{cluster}")
+}
+
+impl Instance {
+    /// Whether the instance is tagged as a member of the cluster named `cluster`:
+    /// `kubernetes.io/cluster/<cluster>` (`owned` or `shared`) or
+    /// `eks:cluster-name=<cluster>`.
+    pub fn in_cluster(&self, cluster: &str) -> bool {
+        let k8s = self
+            .tags
+            .get(&cluster_tag_key(cluster))
+            .is_some_and(|v| v == "owned" || v == "shared");
+        k8s || self
+            .tags
+            .get(TAG_EKS_CLUSTER_NAME)
+            .is_some_and(|v| v == cluster)
+    }
 }
 
 /// How many interfaces one network card takes.

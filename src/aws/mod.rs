@@ -45,6 +45,7 @@
 
 pub mod action;
 pub mod error;
+pub mod fenced;
 pub mod instance;
 pub mod ownership;
 pub mod resolve;
@@ -56,6 +57,7 @@ use async_trait::async_trait;
 
 pub use action::{BucketSpec, BucketTable, Ec2Action};
 pub use error::{Ec2Error, Missing};
+pub use fenced::FencedEc2;
 pub use instance::*;
 pub use ownership::{ClientToken, Ownership, SlotOwner};
 pub use types::*;

@@ -8,7 +8,16 @@
 //!   can find and adopt it;
 //! - the create call carries a [`ClientToken`] derived from the slot, so repeating a
 //!   create whose answer was lost returns the same ENI instead of a second one;
-//! - anything not carrying this cluster's tag is never touched ([`Ownership::of`]).
+//! - anything not carrying this cluster's tags is never touched ([`Ownership::of`]).
+//!
+//! "This cluster" is a [`ClusterIdentity`]: the name users give it (`CLUSTER_NAME`,
+//! readable, and easily the same in two clusters: the manifests ship an example value)
+//! and an identity that cannot collide, the UID of the cluster's `kube-system`
+//! namespace, read at start. Both are tagged on every ENI. An ENI with this cluster's
+//! name and another identity belongs to a namesake cluster and is never touched; one
+//! with the name and no identity was made before identity tags existed (or tagged by
+//! hand): its own NodeENI, found by UID, may still manage it, but the account-wide
+//! orphan sweep never deletes it.
 
 use std::fmt;
 
@@ -16,8 +25,13 @@ use sha2::{Digest, Sha256};
 
 use super::types::{EniFilter, Tags};
 
+pub mod legacy;
+
 /// Tag carrying the owning cluster's name; the ownership key (IAM policies can require it).
 pub const TAG_CLUSTER: &str = "networking.k8s.aws/cluster";
+/// Tag carrying the owning cluster's identity (the UID of its `kube-system` namespace):
+/// two clusters of the same name never share it.
+pub const TAG_CLUSTER_ID: &str = "networking.k8s.aws/cluster-id";
 /// Tag carrying the NodeENI's name.
 pub const TAG_NODEENI: &str = "networking.k8s.aws/nodeeni";
 /// Tag carrying the NodeENI's UID (names can be reused; UIDs cannot).
@@ -52,6 +66,26 @@ pub const LEGACY_TAG_NODEENI: &str = "NodeENI";
 pub const LEGACY_TAG_NODE: &str = "Node";
 /// The Go controller's subnet tag.
 pub const LEGACY_TAG_SUBNET: &str = "SubnetID";
+
+/// Who "this cluster" is, for ownership.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClusterIdentity {
+    /// The cluster name (`CLUSTER_NAME`): the value of [`TAG_CLUSTER`].
+    pub name: String,
+    /// The identity that cannot collide (the `kube-system` namespace's UID): the value
+    /// of [`TAG_CLUSTER_ID`].
+    pub id: String,
+}
+
+impl ClusterIdentity {
+    /// An identity from its two parts.
+    pub fn new(name: impl Into<String>, id: impl Into<String>) -> Self {
+        ClusterIdentity {
+            name: name.into(),
+            id: id.into(),
+        }
+    }
+}
 
 /// A `CreateNetworkInterface` idempotency token: at most 64 ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,8 +134,8 @@ fn digest_token(parts: &[&str]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub struct SlotOwner {
-    /// The cluster name (`CLUSTER_NAME`).
-    pub cluster: String,
+    /// The owning cluster.
+    pub cluster: ClusterIdentity,
     pub nodeeni_name: String,
     pub nodeeni_uid: String,
     pub node_name: String,
@@ -115,14 +149,17 @@ pub struct SlotOwner {
 impl SlotOwner {
     /// The deterministic ClientToken of this slot's `incarnation`-th ENI.
     ///
-    /// Derived from the cluster, the NodeENI UID, the instance, the subnet and the
+    /// Derived from the cluster name, the NodeENI UID, the instance, the subnet and the
     /// incarnation. The incarnation counts the ENIs this slot had before (a label removed
     /// and added again makes a new ENI, which needs a fresh token because EC2 answers a
     /// reused token with the original, since deleted, ENI). The subnet's position is left
     /// out on purpose: reordering subnets in the spec moves ENIs, it does not replace them.
+    /// The cluster identity is left out too: the NodeENI UID already tells two clusters
+    /// apart, and tokens stay what they were before identity tags existed (a create
+    /// retried across the upgrade still finds its ENI).
     pub fn client_token(&self, incarnation: u32) -> ClientToken {
         ClientToken(digest_token(&[
-            &self.cluster,
+            &self.cluster.name,
             &self.nodeeni_uid,
             &self.instance_id,
             &self.subnet_id,
@@ -147,7 +184,8 @@ impl SlotOwner {
         name.truncate(256);
         [
             ("Name", name),
-            (TAG_CLUSTER, self.cluster.clone()),
+            (TAG_CLUSTER, self.cluster.name.clone()),
+            (TAG_CLUSTER_ID, self.cluster.id.clone()),
             (TAG_NODEENI, self.nodeeni_name.clone()),
             (TAG_NODEENI_UID, self.nodeeni_uid.clone()),
             (TAG_NODE, self.node_name.clone()),
@@ -166,19 +204,19 @@ impl SlotOwner {
 
     /// Finds ENIs made for this slot (any incarnation).
     pub fn filter(&self) -> EniFilter {
-        owned_by(&self.cluster)
+        owned_by(&self.cluster.name)
             .and_tag(TAG_NODEENI_UID, &self.nodeeni_uid)
             .and_tag(TAG_INSTANCE, &self.instance_id)
             .and_tag(TAG_SUBNET, &self.subnet_id)
     }
 }
 
-/// Every ENI owned by `cluster`.
+/// Every ENI tagged with the cluster name `cluster` (whatever its identity).
 pub fn owned_by(cluster: &str) -> EniFilter {
     EniFilter::tagged(TAG_CLUSTER, cluster)
 }
 
-/// Every ENI owned by `cluster` for one NodeENI.
+/// Every ENI tagged with the cluster name `cluster` for one NodeENI.
 pub fn owned_by_nodeeni(cluster: &str, nodeeni_uid: &str) -> EniFilter {
     owned_by(cluster).and_tag(TAG_NODEENI_UID, nodeeni_uid)
 }
@@ -211,8 +249,21 @@ pub struct OwnedEni {
 /// Who an ENI belongs to, judged from its tags alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
-    /// Made by this cluster's controller: ours to manage and delete.
+    /// Made by this cluster's controller (name and identity match): ours to manage and
+    /// delete.
     Owned(OwnedEni),
+    /// This cluster's name but no identity tag: made before identity tags existed, or
+    /// tagged by hand. Its NodeENI (matched by UID, which no other cluster has) may manage
+    /// it; the orphan sweep never deletes it.
+    Unverified(OwnedEni),
+    /// This cluster's name with another identity: another cluster of the same name made
+    /// it. Never touched; reported.
+    Namesake {
+        /// The identity it carries.
+        cluster_id: String,
+        /// What its tags say.
+        eni: OwnedEni,
+    },
     /// Made by this project for another cluster: never touched.
     OtherCluster(String),
     /// Made by the Go controller: may be adopted for a matching slot, never swept.
@@ -230,9 +281,9 @@ pub enum Ownership {
 
 impl Ownership {
     /// Classifies an ENI by its tags for the controller of `cluster`.
-    pub fn of(tags: &Tags, cluster: &str) -> Ownership {
+    pub fn of(tags: &Tags, cluster: &ClusterIdentity) -> Ownership {
         if let Some(owner) = tags.get(TAG_CLUSTER) {
-            if owner != cluster {
+            if *owner != cluster.name {
                 return Ownership::OtherCluster(owner.clone());
             }
             let get = |k: &str| tags.get(k).cloned();
@@ -249,17 +300,24 @@ impl Ownership {
                     Some(node_name),
                     Some(instance_id),
                     Some(subnet_id),
-                ) => Ownership::Owned(OwnedEni {
-                    nodeeni_name,
-                    nodeeni_uid,
-                    node_name,
-                    instance_id,
-                    subnet_id,
-                    slot: get(TAG_SLOT).and_then(|s| s.parse().ok()),
-                    incarnation: get(TAG_INCARNATION).and_then(|s| s.parse().ok()),
-                    device_index: get(TAG_DEVICE_INDEX).and_then(|s| s.parse().ok()),
-                    created_at: get(TAG_CREATED_AT),
-                }),
+                ) => {
+                    let eni = OwnedEni {
+                        nodeeni_name,
+                        nodeeni_uid,
+                        node_name,
+                        instance_id,
+                        subnet_id,
+                        slot: get(TAG_SLOT).and_then(|s| s.parse().ok()),
+                        incarnation: get(TAG_INCARNATION).and_then(|s| s.parse().ok()),
+                        device_index: get(TAG_DEVICE_INDEX).and_then(|s| s.parse().ok()),
+                        created_at: get(TAG_CREATED_AT),
+                    };
+                    match get(TAG_CLUSTER_ID) {
+                        Some(id) if id == cluster.id => Ownership::Owned(eni),
+                        Some(cluster_id) => Ownership::Namesake { cluster_id, eni },
+                        None => Ownership::Unverified(eni),
+                    }
+                }
                 // The cluster tag without the rest is not something this project writes:
                 // someone copied the tag by hand. Treat it as not ours.
                 _ => Ownership::Foreign,
@@ -276,6 +334,15 @@ impl Ownership {
             };
         }
         Ownership::Foreign
+    }
+
+    /// The tags of an ENI its own NodeENI may manage: [`Ownership::Owned`] or
+    /// [`Ownership::Unverified`] (the caller looked it up by NodeENI UID).
+    pub fn managed(&self) -> Option<&OwnedEni> {
+        match self {
+            Ownership::Owned(o) | Ownership::Unverified(o) => Some(o),
+            _ => None,
+        }
     }
 }
 

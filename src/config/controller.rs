@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 
 use super::TelemetryArgs;
 use crate::actors::ControllerSettings;
+use crate::aws::ownership::ClusterIdentity;
 use crate::aws::{BucketTable, action::BucketOverrideError};
 
 /// Options of `eni-controller run`.
@@ -13,8 +14,19 @@ use crate::aws::{BucketTable, action::BucketOverrideError};
 pub struct ControllerArgs {
     /// Name of this cluster: every ENI is tagged with it, and only ENIs carrying it are
     /// ever detached or deleted.
-    #[arg(long, env = "CLUSTER_NAME")]
+    #[arg(long, env = "CLUSTER_NAME", value_parser = cluster_name)]
     pub cluster_name: String,
+    /// Identity of this cluster, tagged on every ENI next to its name so that two
+    /// clusters of the same name in one account never touch each other's ENIs. Default:
+    /// the UID of the `kube-system` namespace, read at start. Set it only to keep the
+    /// identity across a rebuilt control plane.
+    #[arg(long, env = "CLUSTER_ID", value_parser = cluster_id)]
+    pub cluster_id: Option<String>,
+    /// Attach only to instances that carry this cluster's tag
+    /// (`kubernetes.io/cluster/<CLUSTER_NAME>` or `eks:cluster-name=<CLUSTER_NAME>`);
+    /// instances outside the VPC of the NodeENI's subnets get nothing either way.
+    #[arg(long, env = "REQUIRE_INSTANCE_CLUSTER_TAG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_instance_cluster_tag: bool,
     /// AWS Region (else the SDK's chain: profile, instance metadata; else us-west-2).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
@@ -52,9 +64,36 @@ pub struct ControllerArgs {
     /// How long a leader's lease lasts without renewal.
     #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = short_timeout)]
     pub leader_election_lease_duration: Duration,
+    /// How long the leader keeps acting after its last successful renewal (by its own
+    /// monotonic clock): no EC2 call is issued later than this. Must be shorter than the
+    /// lease duration; the lease is renewed every third of this.
+    #[arg(long, env = "LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = short_timeout)]
+    pub leader_election_renew_deadline: Duration,
+    /// Deadline of one Kubernetes API call (watches excepted).
+    #[arg(long, env = "KUBE_API_TIMEOUT", default_value = "10s", value_parser = short_timeout)]
+    pub kube_api_timeout: Duration,
     /// Logging and metrics.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+}
+
+/// A cluster name: the value of an EC2 tag (1 to 256 characters) and part of the
+/// instance tag key `kubernetes.io/cluster/<name>`.
+fn cluster_name(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() || t.len() > 200 || t.chars().any(|c| c.is_control() || c == '/') {
+        return Err("must be 1 to 200 characters, without '/' or control characters".into());
+    }
+    Ok(t.to_string())
+}
+
+/// A cluster identity: a tag value of 1 to 256 printable characters.
+fn cluster_id(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() || t.len() > 256 || t.chars().any(char::is_control) {
+        return Err("must be 1 to 256 printable characters".into());
+    }
+    Ok(t.to_string())
 }
 
 /// A duration between `min` and `max` (humantime syntax: `90s`, `5m`, `1h`).
@@ -86,11 +125,43 @@ fn short_timeout(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(1), Duration::from_secs(300))
 }
 
+/// Options that are valid one by one but not together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An EC2 bucket override did not parse.
+    #[error(transparent)]
+    Buckets(#[from] BucketOverrideError),
+    /// The renew deadline does not leave the lease time to pass to another replica.
+    #[error(
+        "LEADER_ELECTION_RENEW_DEADLINE ({deadline}) must be shorter than LEADER_ELECTION_LEASE_DURATION ({lease})"
+    )]
+    RenewDeadline {
+        /// The deadline given.
+        deadline: String,
+        /// The lease given.
+        lease: String,
+    },
+}
+
 impl ControllerArgs {
-    /// The actor tree's settings.
-    pub fn settings(&self) -> Result<ControllerSettings, BucketOverrideError> {
+    /// Checks what the options say together (each was checked on its own by clap).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.leader_election_renew_deadline >= self.leader_election_lease_duration {
+            return Err(ConfigError::RenewDeadline {
+                deadline: humantime::format_duration(self.leader_election_renew_deadline)
+                    .to_string(),
+                lease: humantime::format_duration(self.leader_election_lease_duration).to_string(),
+            });
+        }
+        BucketTable::default().with_overrides(&self.ec2_rate_limits)?;
+        Ok(())
+    }
+
+    /// The actor tree's settings for the cluster whose identity is `cluster_id`.
+    pub fn settings(&self, cluster_id: &str) -> Result<ControllerSettings, BucketOverrideError> {
         Ok(ControllerSettings {
-            cluster_name: self.cluster_name.clone(),
+            cluster: ClusterIdentity::new(&self.cluster_name, cluster_id),
+            require_instance_cluster_tag: self.require_instance_cluster_tag,
             buckets: BucketTable::default().with_overrides(&self.ec2_rate_limits)?,
             bucket_reserve: self.ec2_bucket_reserve.clamp(0.0, 0.5),
             max_concurrent_cleanup: self.max_concurrent_eni_cleanup.max(1),
@@ -210,5 +281,41 @@ mod tests {
         }
         let e = parse(&["--reconcile-period", "0s"]).unwrap_err();
         assert!(e.contains("between 1s and 1day"), "{e}");
+    }
+
+    #[test]
+    fn cluster_names_and_ids_must_fit_a_tag() {
+        for (args, ok) in [
+            (&["--cluster-id", "5c1e-uid"][..], true),
+            (&["--cluster-id", " "][..], false),
+            (&["--cluster-name", "a/b"][..], false),
+            (&["--cluster-name", ""][..], false),
+        ] {
+            assert_eq!(parse(args).is_ok(), ok, "{args:?}");
+        }
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.cluster_id, None, "read from kube-system by default");
+        assert!(
+            a.require_instance_cluster_tag,
+            "instance check on by default"
+        );
+        let s = a.settings("uid-1").unwrap();
+        assert_eq!(s.cluster, ClusterIdentity::new("c", "uid-1"));
+    }
+
+    #[test]
+    fn a_renew_deadline_not_shorter_than_the_lease_stops_the_binary() {
+        let ok = parse(&[]).unwrap();
+        assert!(ok.check().is_ok());
+        let bad = parse(&[
+            "--leader-election-lease-duration",
+            "10s",
+            "--leader-election-renew-deadline",
+            "10s",
+        ])
+        .unwrap();
+        let e = bad.check().unwrap_err().to_string();
+        assert!(e.contains("LEADER_ELECTION_RENEW_DEADLINE"), "{e}");
+        assert!(e.contains("shorter than"), "{e}");
     }
 }

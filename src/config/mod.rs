@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 #[cfg(feature = "controller")]
 mod controller;
 #[cfg(feature = "controller")]
-pub use controller::{ControllerArgs, Scenario, SimulateArgs, Strategy};
+pub use controller::{ConfigError, ControllerArgs, Scenario, SimulateArgs, Strategy};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,8 +1,15 @@
 //! The cluster port over the real `kube` client: watches with backoff and resyncs,
 //! status patches on the status subresource, the finalizer, and Events.
+//!
+//! Every call but the watches has a deadline ([`KubeCluster::with_api_timeout`]): a
+//! connection that goes half-open must fail the call, not hang it. Watches are guarded
+//! by kube-runtime's idle timeout instead and restart on their own.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream::BoxStream};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -18,6 +25,9 @@ use super::node::{NodeView, SlimNode};
 /// The name this controller reports Events and field ownership under.
 pub const CONTROLLER_NAME: &str = "aws-multi-eni-controller";
 
+/// How long one API call (not a watch) may take by default.
+pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// [`Cluster`] backed by a Kubernetes API server.
 #[derive(Clone)]
 pub struct KubeCluster {
@@ -25,6 +35,7 @@ pub struct KubeCluster {
     nodeenis: Api<NodeENI>,
     nodes: Api<SlimNode>,
     recorder: Recorder,
+    timeout: Duration,
 }
 
 /// Maps a `kube` error onto the port's error.
@@ -61,12 +72,53 @@ impl KubeCluster {
             nodeenis: Api::all(client.clone()),
             nodes: Api::all(client.clone()),
             recorder: Recorder::new(client, reporter),
+            timeout: DEFAULT_API_TIMEOUT,
         }
+    }
+
+    /// The same cluster with another deadline for each API call.
+    pub fn with_api_timeout(self, timeout: Duration) -> Self {
+        KubeCluster { timeout, ..self }
+    }
+
+    /// Runs one API call within the deadline; a call that runs out of time is
+    /// [`ClusterError::Unavailable`] (retried like any outage).
+    pub async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r.map_err(cluster_error),
+            Err(_) => Err(ClusterError::Unavailable(format!(
+                "the API server did not answer within {}",
+                humantime::format_duration(self.timeout)
+            ))),
+        }
+    }
+
+    /// The UID of the `kube-system` namespace: this cluster's identity, which no other
+    /// cluster shares (and which survives every restart of the controller).
+    pub async fn kube_system_uid(&self) -> Result<String, ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let ns = self.timed(api.get("kube-system")).await?;
+        ns.metadata
+            .uid
+            .ok_or_else(|| ClusterError::Unavailable("the kube-system namespace has no UID".into()))
     }
 
     /// The underlying client (leader election uses it too).
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A client from `config`.
+    pub fn from_config(
+        config: kube::Config,
+        instance: Option<String>,
+    ) -> Result<Self, ClusterError> {
+        let client = Client::try_from(config)
+            .map_err(|e| ClusterError::Unavailable(format!("Kubernetes client: {e}")))?;
+        Ok(Self::new(client, instance))
     }
 
     /// A client from the in-cluster configuration or `KUBECONFIG`.
@@ -78,7 +130,7 @@ impl KubeCluster {
     }
 
     async fn finalizers(&self, name: &str) -> Result<Vec<String>, ClusterError> {
-        let obj = self.nodeenis.get(name).await.map_err(cluster_error)?;
+        let obj = self.timed(self.nodeenis.get(name)).await?;
         Ok(obj.finalizers().to_vec())
     }
 
@@ -100,10 +152,11 @@ impl KubeCluster {
             {"op": if current.is_empty() { "add" } else { "replace" }, "path": "/metadata/finalizers", "value": next},
         ]))
         .map_err(|e| ClusterError::Rejected { code: 0, reason: "BadPatch".into(), message: e.to_string() })?;
-        self.nodeenis
-            .patch(name, &PatchParams::default(), &Patch::<()>::Json(patch))
-            .await
-            .map_err(cluster_error)?;
+        self.timed(
+            self.nodeenis
+                .patch(name, &PatchParams::default(), &Patch::<()>::Json(patch)),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -189,10 +242,12 @@ impl Cluster for KubeCluster {
                 "readyCount": status.ready_count,
             }
         });
-        self.nodeenis
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(cluster_error)?;
+        self.timed(self.nodeenis.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        ))
+        .await?;
         Ok(())
     }
 
@@ -237,9 +292,7 @@ impl Cluster for KubeCluster {
             action: notice.action,
             secondary: None,
         };
-        self.recorder
-            .publish(&event, &nodeeni.object_ref(&()))
+        self.timed(self.recorder.publish(&event, &nodeeni.object_ref(&())))
             .await
-            .map_err(cluster_error)
     }
 }

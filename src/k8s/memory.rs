@@ -65,8 +65,15 @@ fn watch<T: Clone + Send + 'static>(
 impl MemoryCluster {
     /// An empty cluster.
     pub fn new() -> Self {
+        // Each cluster hands out UIDs of its own, as real clusters do: two in-memory
+        // clusters in one account (one process) never share a NodeENI UID.
+        static CLUSTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         MemoryCluster {
-            state: Arc::default(),
+            state: Arc::new(Mutex::new(State {
+                next_uid: (n & 0xffff) << 32,
+                ..State::default()
+            })),
             nodeeni_tx: broadcast::channel(CHANNEL_CAPACITY).0,
             node_tx: broadcast::channel(CHANNEL_CAPACITY).0,
         }

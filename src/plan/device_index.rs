@@ -25,6 +25,12 @@ pub enum NoRoom {
     /// The subnet is in another Availability Zone than the instance: EC2 would refuse
     /// the attachment, so nothing is created.
     OtherZone,
+    /// The node's instance is in another VPC than the subnet: another cluster's, or a
+    /// Node object pointing at someone else's instance. Nothing is created or attached.
+    OtherVpc,
+    /// The node's instance does not carry this cluster's tag: nothing is created or
+    /// attached (the check can be turned off).
+    NotThisCluster,
 }
 
 /// What is on the node's network card, apart from the slot being placed.

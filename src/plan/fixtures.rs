@@ -14,6 +14,7 @@ pub fn desired() -> DesiredSlot {
             subnet_id: "subnet-1".into(),
         },
         zone: "us-east-1a".into(),
+        vpc: "vpc-1".into(),
         subnet_cidr: "10.0.1.0/24".into(),
         position: 0,
         preferred_device_index: 1,

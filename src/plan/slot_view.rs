@@ -76,6 +76,10 @@ pub struct InstanceFacts {
     pub limit: CardLimit,
     /// The instance's Availability Zone.
     pub zone: String,
+    /// The instance's VPC.
+    pub vpc: String,
+    /// Whether the instance is tagged as this cluster's (or the check is off).
+    pub in_cluster: bool,
 }
 
 /// A re-read of the slot's ENIs.
@@ -302,6 +306,16 @@ impl SlotView {
             return true;
         }
         self.instance = InstanceSeen::Present;
+        // Trust first: an instance of another VPC or cluster gets nothing, whatever its
+        // zone or room.
+        if facts.vpc != desired.vpc {
+            self.placement = Some(Err(NoRoom::OtherVpc));
+            return true;
+        }
+        if !facts.in_cluster {
+            self.placement = Some(Err(NoRoom::NotThisCluster));
+            return true;
+        }
         if facts.zone != desired.zone {
             self.placement = Some(Err(NoRoom::OtherZone));
             return true;

@@ -55,6 +55,8 @@ pub struct SubnetInput {
     pub id: String,
     /// Its Availability Zone.
     pub zone: String,
+    /// Its VPC: only instances in it get an ENI of it.
+    pub vpc: String,
     /// Its CIDR (reported in status).
     pub cidr: String,
 }
@@ -85,6 +87,8 @@ pub struct DesiredSlot {
     pub key: SlotKey,
     /// Zone of the node (and subnet).
     pub zone: String,
+    /// The subnet's VPC: the instance must be in it.
+    pub vpc: String,
     pub subnet_cidr: String,
     /// Position among this node's subnets (those in its zone), from 0.
     pub position: u32,
@@ -193,6 +197,7 @@ pub fn plan_slots<'a>(
                 DesiredSlot {
                     key,
                     zone: subnet.zone.clone(),
+                    vpc: subnet.vpc.clone(),
                     subnet_cidr: subnet.cidr.clone(),
                     position,
                     preferred_device_index: spec.base_device_index + position,

@@ -65,7 +65,7 @@ pub fn run(args: &SimulateArgs) -> Result<Report, SimulateError> {
 
 fn settings(args: &SimulateArgs) -> ControllerSettings {
     ControllerSettings {
-        cluster_name: CLUSTER.into(),
+        cluster: crate::aws::ownership::ClusterIdentity::new(CLUSTER, "simulated-cluster-uid"),
         strategy: match args.strategy {
             Strategy::PerAction => LimiterStrategy::PerAction,
             Strategy::GlobalBucket => LimiterStrategy::Global {

@@ -96,9 +96,9 @@ impl SimWorld {
 
     /// Launches an instance and registers its labelled node.
     pub fn add_node(&mut self, name: &str) {
-        let Ok(inst) = self
-            .sim
-            .launch_instance(&self.instance_type, &self.node_subnet.id)
+        let Ok(inst) =
+            self.sim
+                .launch_cluster_instance(CLUSTER, &self.instance_type, &self.node_subnet.id)
         else {
             return;
         };

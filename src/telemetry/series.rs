@@ -40,6 +40,9 @@ pub fn zero_controller() {
     }
     metrics::counter!(crate::telemetry::metric::ORPHANS_FOUND_TOTAL).increment(0);
     metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(0);
+    for reason in crate::actors::cleanup::Why::LABELS {
+        metrics::gauge!(crate::telemetry::metric::UNTOUCHED_ENIS, "reason" => reason).set(0.0);
+    }
     metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(0.0);
     metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use aws_multi_eni_controller::actors::{Controller, ControllerSettings};
-use aws_multi_eni_controller::aws::ownership::{TAG_CLUSTER, TAG_NODEENI_UID};
+use aws_multi_eni_controller::aws::ownership::{ClusterIdentity, TAG_CLUSTER, TAG_NODEENI_UID};
 use aws_multi_eni_controller::aws::sim::{Ec2Simulator, SimConfig};
 use aws_multi_eni_controller::aws::{Ec2, Eni, Subnet};
 use aws_multi_eni_controller::k8s::memory::MemoryCluster;
@@ -15,6 +15,13 @@ use aws_multi_eni_controller::k8s::{Cluster, NodeENI, NodeENISpec, NodeView};
 use tokio::time::Instant;
 
 pub const CLUSTER: &str = "test-cluster";
+/// Its identity (what the UID of its kube-system namespace would be).
+pub const CLUSTER_ID: &str = "test-cluster-uid";
+
+/// The cluster's name and identity.
+pub fn identity() -> ClusterIdentity {
+    ClusterIdentity::new(CLUSTER, CLUSTER_ID)
+}
 pub const ZONE: &str = "us-east-1a";
 
 pub struct World {
@@ -28,7 +35,7 @@ pub struct World {
 
 pub fn settings() -> ControllerSettings {
     ControllerSettings {
-        cluster_name: CLUSTER.into(),
+        cluster: identity(),
         orphan_sweep_interval: Duration::from_secs(30),
         orphan_grace: Duration::from_secs(60),
         resync_interval: Duration::from_secs(60),
@@ -61,11 +68,42 @@ impl World {
         }
     }
 
+    /// Another cluster in the same account: the same EC2 (subnets, group), its own
+    /// Kubernetes and nodes.
+    pub fn sharing_account(&self) -> World {
+        World {
+            sim: self.sim.clone(),
+            cluster: MemoryCluster::new(),
+            subnets: self.subnets.clone(),
+            node_subnet: self.node_subnet.clone(),
+            group: self.group.clone(),
+            instances: BTreeMap::new(),
+        }
+    }
+
+    /// Registers node `name` with `labels` on an instance launched elsewhere.
+    pub fn add_node_on(&mut self, name: &str, instance_id: &str, labels: &[(&str, &str)]) {
+        self.instances
+            .insert(name.to_string(), instance_id.to_string());
+        self.cluster.upsert_node(NodeView {
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            instance_id: Some(instance_id.into()),
+            zone: Some(ZONE.into()),
+            deleting: false,
+            configured_macs: BTreeMap::new(),
+        });
+    }
+
     /// Launches an instance and registers its node with `labels`.
     pub fn add_node(&mut self, name: &str, instance_type: &str, labels: &[(&str, &str)]) -> String {
         let inst = self
             .sim
-            .launch_instance(instance_type, &self.node_subnet.id)
+            .launch_cluster_instance(CLUSTER, instance_type, &self.node_subnet.id)
             .expect("instance");
         self.instances.insert(name.to_string(), inst.id.clone());
         self.cluster.upsert_node(NodeView {
@@ -179,27 +217,32 @@ impl World {
         .await;
     }
 
-    /// Seeds an ENI the Go controller made for `node` in `subnet`, attached to
-    /// `instance` at device index 1.
+    /// Seeds an ENI the Go controller made for `node` in `subnet` (its tags and
+    /// description), attached to `instance` at device index 1.
     pub fn seed_go_eni(&self, node: &str, instance: &str, subnet: &str) -> Eni {
-        let tags = [
-            (
-                aws_multi_eni_controller::aws::ownership::LEGACY_TAG_MANAGED_BY,
-                aws_multi_eni_controller::aws::ownership::LEGACY_MANAGED_BY_VALUE,
-            ),
-            ("NodeENI", "multus"),
-            ("Node", node),
-            ("SubnetID", subnet),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let eni = self.sim.seed_eni(subnet, tags).expect("seed");
+        let (tags, description) =
+            aws_multi_eni_controller::aws::ownership::legacy::go_made("multus", node, subnet);
+        self.seed_attached(subnet, &description, tags, instance, 1)
+    }
+
+    /// Seeds an ENI with `description` and `tags`, attached to `instance` at `index`.
+    pub fn seed_attached(
+        &self,
+        subnet: &str,
+        description: &str,
+        tags: aws_multi_eni_controller::aws::Tags,
+        instance: &str,
+        index: u32,
+    ) -> Eni {
+        let eni = self
+            .sim
+            .seed_described_eni(subnet, description, tags)
+            .expect("seed");
         self.sim
             .seed_attach(&aws_multi_eni_controller::aws::AttachRequest {
                 eni_id: eni.id.clone(),
                 instance_id: instance.to_string(),
-                device_index: 1,
+                device_index: index,
                 network_card_index: 0,
             })
             .expect("attach");

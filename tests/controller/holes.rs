@@ -480,7 +480,7 @@ async fn an_eni_that_cannot_be_attached_is_deleted_after_a_grace_period() {
     }
     let nodeeni = w.apply("multus", w.spec(1));
     let owner = SlotOwner {
-        cluster: super::harness::CLUSTER.into(),
+        cluster: super::harness::identity(),
         nodeeni_name: "multus".into(),
         nodeeni_uid: nodeeni.metadata.uid.clone().unwrap(),
         node_name: "small".into(),

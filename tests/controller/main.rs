@@ -11,3 +11,4 @@ mod holes;
 mod lifecycle;
 mod safety;
 mod teardown_crash;
+mod trust;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_multi_eni_controller::aws::ownership::{SlotOwner, TAG_CLUSTER};
+use aws_multi_eni_controller::aws::ownership::{ClusterIdentity, SlotOwner, TAG_CLUSTER};
 use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
 use aws_multi_eni_controller::aws::{AttachRequest, Ec2Action, Eni, Tags};
 use aws_multi_eni_controller::k8s::NodeENIStatus;
@@ -96,7 +96,7 @@ async fn foreign_enis_are_never_touched() {
     let subnet = w.subnets[0].id.clone();
     let untagged = w.sim.seed_eni(&subnet, Tags::new()).unwrap();
     let other = SlotOwner {
-        cluster: "other-cluster".into(),
+        cluster: ClusterIdentity::new("other-cluster", "other-uid"),
         nodeeni_name: "multus".into(),
         nodeeni_uid: "other-uid".into(),
         node_name: "node-0000".into(),
@@ -176,7 +176,7 @@ async fn orphans_are_swept_after_the_grace_period() {
     let nodeeni = w.apply("multus", w.spec(1));
     let subnet = w.subnets[0].id.clone();
     let slot = |uid: &str, instance: &str, node: &str| SlotOwner {
-        cluster: CLUSTER.into(),
+        cluster: super::harness::identity(),
         nodeeni_name: "old".into(),
         nodeeni_uid: uid.into(),
         node_name: node.into(),

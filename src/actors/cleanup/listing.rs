@@ -4,8 +4,10 @@
 use ractor::ActorRef;
 
 use super::msg::CleanupMsg;
+use super::msg::{Untouched, Why};
 use crate::actors::limiter::{LimitedEc2, Priority};
 use crate::aws::Eni;
+use crate::aws::ownership::ClusterIdentity;
 use crate::aws::{Ec2, EniFilter, EniStatus, Ownership, describe_all_enis, ownership};
 use crate::plan::orphans::{DesiredSnapshot, OwnedEniView};
 
@@ -36,11 +38,11 @@ pub fn poll(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
 pub fn list_owned(
     pool: &ActorRef<CleanupMsg>,
     ec2: &LimitedEc2,
-    cluster: &str,
+    cluster: &ClusterIdentity,
     snapshot: DesiredSnapshot,
 ) {
     let ec2 = ec2.with_priority(Priority::Background);
-    let filter = ownership::owned_by(cluster);
+    let filter = ownership::owned_by(&cluster.name);
     let me = pool.clone();
     tokio::spawn(async move {
         let listed = describe_all_enis(&ec2, &filter).await.unwrap_or_else(|e| {
@@ -51,18 +53,39 @@ pub fn list_owned(
     });
 }
 
-/// The sweep's view of the owned ENIs listed.
-pub fn owned_views(enis: &[Eni], cluster: &str) -> Vec<OwnedEniView> {
-    enis.iter()
-        .filter_map(|e| match Ownership::of(&e.tags, cluster) {
-            Ownership::Owned(o) => Some(OwnedEniView {
+/// What the sweep listed, split by ownership.
+#[derive(Debug, Default, PartialEq)]
+pub struct Swept {
+    /// ENIs with this cluster's name and identity: candidates for the orphan rules.
+    pub owned: Vec<OwnedEniView>,
+    /// ENIs with this cluster's name that the sweep leaves alone.
+    pub untouched: Vec<Untouched>,
+}
+
+/// Splits the sweep's listing (everything tagged with this cluster's name).
+pub fn split(enis: &[Eni], cluster: &ClusterIdentity) -> Swept {
+    let mut out = Swept::default();
+    for e in enis {
+        match Ownership::of(&e.tags, cluster) {
+            Ownership::Owned(o) => out.owned.push(OwnedEniView {
                 eni_id: e.id.clone(),
                 nodeeni_uid: o.nodeeni_uid,
                 instance_id: o.instance_id,
                 subnet_id: o.subnet_id,
                 available: e.status == EniStatus::Available,
             }),
-            _ => None,
-        })
-        .collect()
+            Ownership::Namesake { cluster_id, eni } => out.untouched.push(Untouched {
+                eni_id: e.id.clone(),
+                nodeeni_name: eni.nodeeni_name,
+                why: Why::OtherClusterId(cluster_id),
+            }),
+            Ownership::Unverified(o) => out.untouched.push(Untouched {
+                eni_id: e.id.clone(),
+                nodeeni_name: o.nodeeni_name,
+                why: Why::NoClusterId,
+            }),
+            _ => {}
+        }
+    }
+    out
 }

@@ -19,14 +19,14 @@ mod listing;
 mod msg;
 mod worker;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use jobs::Jobs;
-pub use msg::{CleanupError, CleanupMsg, CleanupNotify};
+pub use msg::{CleanupError, CleanupMsg, CleanupNotify, SweepFindings, Untouched, Why};
 use worker::{CleanupWorker, StepDone, WorkerArgs, WorkerMsg};
 
 use super::limiter::LimitedEc2;
@@ -40,8 +40,8 @@ use crate::supervision::{Children, Outbox, RestartPolicy};
 pub struct CleanupArgs {
     /// EC2 at teardown priority (the sweep listing drops to background).
     pub ec2: LimitedEc2,
-    /// Cluster name (ownership).
-    pub cluster: String,
+    /// The owning cluster.
+    pub cluster: crate::aws::ownership::ClusterIdentity,
     /// Number of workers.
     pub workers: usize,
     /// Teardown timing.
@@ -50,6 +50,8 @@ pub struct CleanupArgs {
     pub orphan_grace: Duration,
     /// Restart policy for workers.
     pub restart: RestartPolicy,
+    /// Where the sweep's findings go (the root reports them as Events).
+    pub findings: Outbox<SweepFindings>,
 }
 
 /// The pool's state.
@@ -60,6 +62,8 @@ pub struct CleanupState {
     jobs: Jobs,
     polling: bool,
     orphan_marks: HashMap<String, Instant>,
+    /// Namesake clusters' ENIs already reported.
+    reported: HashSet<String>,
     sweeping: bool,
 }
 
@@ -181,7 +185,10 @@ impl CleanupState {
 
     fn sweep_listed(&mut self, snapshot: &crate::plan::orphans::DesiredSnapshot, enis: &[Eni]) {
         self.sweeping = false;
-        let orphans: Vec<String> = listing::owned_views(enis, &self.args.cluster)
+        let swept = listing::split(enis, &self.args.cluster);
+        self.report_untouched(&swept.untouched);
+        let orphans: Vec<String> = swept
+            .owned
             .into_iter()
             .filter(|v| is_orphan(v, snapshot))
             .map(|v| v.eni_id)
@@ -198,6 +205,36 @@ impl CleanupState {
             tracing::info!(eni = %eni_id, "deleting orphaned ENI");
             metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(1);
             self.jobs.add(eni_id, None, Instant::now());
+        }
+    }
+}
+
+impl CleanupState {
+    /// Counts the ENIs the sweep leaves alone, and warns once about each namesake's.
+    fn report_untouched(&mut self, untouched: &[Untouched]) {
+        for label in Why::LABELS {
+            let n = untouched.iter().filter(|u| u.why.label() == label).count();
+            metrics::gauge!(crate::telemetry::metric::UNTOUCHED_ENIS, "reason" => label)
+                .set(n as f64);
+        }
+        let current: HashSet<&str> = untouched.iter().map(|u| u.eni_id.as_str()).collect();
+        self.reported.retain(|id| current.contains(id.as_str()));
+        let mut namesakes = Vec::new();
+        for u in untouched {
+            if let Why::OtherClusterId(id) = &u.why
+                && self.reported.insert(u.eni_id.clone())
+            {
+                tracing::warn!(
+                    eni = %u.eni_id,
+                    nodeeni = %u.nodeeni_name,
+                    cluster_id = %id,
+                    "an ENI carries this cluster's name but another cluster's identity: left alone"
+                );
+                namesakes.push(u.clone());
+            }
+        }
+        if !namesakes.is_empty() {
+            self.args.findings.send(SweepFindings { namesakes });
         }
     }
 }
@@ -224,6 +261,7 @@ impl Actor for CleanupPool {
             jobs: Jobs::default(),
             polling: false,
             orphan_marks: HashMap::new(),
+            reported: HashSet::new(),
             sweeping: false,
         })
     }

@@ -48,3 +48,44 @@ impl From<StepDone> for CleanupMsg {
         CleanupMsg::Stepped(done)
     }
 }
+
+/// Why the sweep leaves an ENI with this cluster's name alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// It carries another cluster identity: a cluster of the same name made it.
+    OtherClusterId(String),
+    /// It carries no cluster identity: made before identity tags existed, or tagged by
+    /// hand. Its own NodeENI may still manage it.
+    NoClusterId,
+}
+
+impl Why {
+    /// Every value [`Why::label`] answers (the gauge starts each at zero).
+    pub const LABELS: [&'static str; 2] = ["other_cluster_id", "no_cluster_id"];
+
+    /// A stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Why::OtherClusterId(_) => "other_cluster_id",
+            Why::NoClusterId => "no_cluster_id",
+        }
+    }
+}
+
+/// An ENI with this cluster's name that the sweep left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untouched {
+    /// `eni-…`.
+    pub eni_id: String,
+    /// The NodeENI name it is tagged with.
+    pub nodeeni_name: String,
+    /// Why it is not this cluster's to delete.
+    pub why: Why,
+}
+
+/// What a sweep found that its parent should report (Events on NodeENIs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFindings {
+    /// ENIs of namesake clusters, first seen in this sweep.
+    pub namesakes: Vec<Untouched>,
+}

@@ -8,16 +8,17 @@ use tracing::Instrument;
 
 use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
+use crate::aws::ownership::ClusterIdentity;
 use crate::aws::{AttachmentStatus, Ec2, Ec2Error, Eni, EniStatus, Ownership, describe_eni};
 use crate::plan::teardown::{Seen, Step, StepResult, after_call, inspect};
 use crate::supervision::Outbox;
 
 /// A teardown ENI as the rules see it, from one describe (`None`: not found).
-pub fn seen(eni: Option<&Eni>, cluster: &str) -> Seen {
+pub fn seen(eni: Option<&Eni>, cluster: &ClusterIdentity) -> Seen {
     let Some(eni) = eni else {
         return Seen::Gone;
     };
-    if !matches!(Ownership::of(&eni.tags, cluster), Ownership::Owned(_)) {
+    if Ownership::of(&eni.tags, cluster).managed().is_none() {
         return Seen::NotOwned;
     }
     match &eni.attachment {
@@ -49,7 +50,7 @@ async fn call(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> 
 /// Runs one step for `eni_id`: an inspection reads the ENI and makes the call it needs.
 pub async fn run_step(
     ec2: &dyn Ec2,
-    cluster: &str,
+    cluster: &ClusterIdentity,
     eni_id: &str,
     step: &Step,
 ) -> StepResult<Ec2Error> {
@@ -88,7 +89,7 @@ pub struct WorkerArgs {
     /// EC2 at teardown priority.
     pub ec2: LimitedEc2,
     /// The cluster name (ownership check).
-    pub cluster: String,
+    pub cluster: ClusterIdentity,
     /// Where results go.
     pub done: Outbox<StepDone>,
     /// Its index in the pool.

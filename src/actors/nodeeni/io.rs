@@ -2,6 +2,8 @@
 //! values and the planner's plain ones: nodes, the resolved spec, slot keys of ENIs.
 
 use crate::actors::limiter::LimitedEc2;
+use crate::aws::ownership::ClusterIdentity;
+use crate::aws::ownership::legacy::{GoExpectations, made_by_go};
 use crate::aws::resolve::{ResolveError, Resolver, SecurityGroupRef, SubnetRef};
 use crate::aws::{Ec2Error, Eni, Ownership, describe_all_enis, ownership};
 use crate::k8s::status::Problem;
@@ -24,10 +26,11 @@ pub fn to_node_input(v: &NodeView, learned_zone: Option<&String>) -> NodeInput {
 }
 
 /// The slot an ENI belongs to, from its tags: this cluster's ENIs by their ownership
-/// tags, the Go controller's (when attached) by its `Node` and `SubnetID` tags.
-pub fn slot_key_of(e: &Eni, cluster: &str) -> Option<SlotKey> {
+/// tags, the Go controller's (when attached, and only when everything about it is what
+/// the Go controller made: [`made_by_go`]) by its `Node` and `SubnetID` tags.
+pub fn slot_key_of(e: &Eni, cluster: &ClusterIdentity, go: &GoExpectations<'_>) -> Option<SlotKey> {
     match Ownership::of(&e.tags, cluster) {
-        Ownership::Owned(o) => Some(SlotKey {
+        Ownership::Owned(o) | Ownership::Unverified(o) => Some(SlotKey {
             node: o.node_name,
             instance_id: o.instance_id,
             subnet_id: o.subnet_id,
@@ -36,11 +39,17 @@ pub fn slot_key_of(e: &Eni, cluster: &str) -> Option<SlotKey> {
             node_name,
             subnet_id,
             ..
-        } => Some(SlotKey {
-            node: node_name,
-            instance_id: e.attachment.as_ref()?.instance_id.clone()?,
-            subnet_id: subnet_id.unwrap_or_else(|| e.subnet_id.clone()),
-        }),
+        } => {
+            if let Err(why) = made_by_go(e, &node_name, go) {
+                tracing::info!(eni = %e.id, node = %node_name, ?why, "an ENI with the Go controller's tags is not one it made: left alone");
+                return None;
+            }
+            Some(SlotKey {
+                node: node_name,
+                instance_id: e.attachment.as_ref()?.instance_id.clone()?,
+                subnet_id: subnet_id.unwrap_or_else(|| e.subnet_id.clone()),
+            })
+        }
         _ => None,
     }
 }
@@ -111,6 +120,7 @@ pub async fn resolve(
                     .map(|s| SubnetInput {
                         id: s.id,
                         zone: s.availability_zone,
+                        vpc: s.vpc_id,
                         cidr: s.cidr,
                     })
                     .collect(),
@@ -147,12 +157,12 @@ pub async fn resolve(
 /// Go-controller ENI it should adopt).
 pub async fn list_enis(
     ec2: &LimitedEc2,
-    cluster: &str,
+    cluster: &ClusterIdentity,
     uid: &str,
     name: &str,
     with_go: bool,
 ) -> Result<Vec<Eni>, Ec2Error> {
-    let mut enis = describe_all_enis(ec2, &ownership::owned_by_nodeeni(cluster, uid)).await?;
+    let mut enis = describe_all_enis(ec2, &ownership::owned_by_nodeeni(&cluster.name, uid)).await?;
     if with_go {
         let legacy =
             ownership::made_by_go_controller().and_tag(ownership::LEGACY_TAG_NODEENI, name);
@@ -161,7 +171,8 @@ pub async fn list_enis(
     Ok(enis)
 }
 
-/// Whether an ENI carries this cluster's ownership tags.
-pub fn owned(e: &Eni, cluster: &str) -> bool {
-    matches!(Ownership::of(&e.tags, cluster), Ownership::Owned(_))
+/// Whether an ENI carries this cluster's ownership tags (with this cluster's identity,
+/// or none: it was listed by this NodeENI's UID).
+pub fn owned(e: &Eni, cluster: &ClusterIdentity) -> bool {
+    Ownership::of(&e.tags, cluster).managed().is_some()
 }

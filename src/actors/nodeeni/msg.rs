@@ -68,8 +68,10 @@ pub struct NodeEniDeps {
     pub instances: InstanceBatcher,
     /// The cleanup pool.
     pub cleanup: Handle<CleanupMsg>,
-    /// Cluster name (ownership).
-    pub cluster_name: String,
+    /// The owning cluster (ownership).
+    pub identity: crate::aws::ownership::ClusterIdentity,
+    /// Attach only to instances tagged as this cluster's.
+    pub require_instance_cluster_tag: bool,
     /// Slot polling and retries.
     pub timing: SlotTiming,
     /// Restart policy for slots.
@@ -92,7 +94,8 @@ impl NodeEniDeps {
             resolver: self.resolver.clone(),
             instances: self.instances.clone(),
             cleanup: self.cleanup.clone(),
-            cluster: self.cluster_name.clone(),
+            cluster: self.identity.clone(),
+            require_instance_cluster_tag: self.require_instance_cluster_tag,
             nodeeni_name: name,
             nodeeni_uid: uid,
             timing: self.timing,

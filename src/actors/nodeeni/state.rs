@@ -18,6 +18,7 @@ use super::status::StatusBook;
 use super::sweep::{Listing, Sweep};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
+use crate::aws::ownership::legacy::GoExpectations;
 use crate::k8s::status::build_status;
 use crate::k8s::{NodeENI, NodeView, Notice};
 use crate::plan::nodeeni::{self as rules, Skips};
@@ -192,12 +193,18 @@ impl NodeEniState {
     /// `None` if listing failed.
     async fn sweep(&mut self) -> Option<usize> {
         let name = self.name();
+        let spec = &self.obj.spec;
         let listing = Listing {
             ec2: &self.deps.ec2,
-            cluster: &self.deps.cluster_name,
+            cluster: &self.deps.identity,
             uid: &self.uid,
             name: &name,
             with_go: self.sweep.last().is_none() && !self.deleting(),
+            go: GoExpectations {
+                nodeeni: &name,
+                base_device_index: u32::try_from(spec.device_index).unwrap_or(1).max(1),
+                description: spec.description.as_deref(),
+            },
         };
         let (started, count) = match self.sweep.run(listing).await {
             Ok(listed) => listed,
@@ -223,7 +230,7 @@ impl NodeEniState {
 
     /// Hands the swept ENIs of slots nobody wants to the cleanup pool.
     fn reap(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        let swept = self.sweep.drain(&self.deps.cluster_name);
+        let swept = self.sweep.drain(&self.deps.identity);
         for eni in rules::reap(swept, self.slots.desired()) {
             self.clean(myself, eni, "not desired");
         }

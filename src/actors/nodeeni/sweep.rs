@@ -8,6 +8,8 @@ use tokio::time::Instant;
 
 use super::io;
 use crate::actors::limiter::LimitedEc2;
+use crate::aws::ownership::ClusterIdentity;
+use crate::aws::ownership::legacy::GoExpectations;
 use crate::aws::{Ec2Error, Eni};
 use crate::plan::nodeeni::SweptEni;
 use crate::plan::slots::SlotKey;
@@ -23,14 +25,16 @@ pub struct Sweep {
 pub struct Listing<'a> {
     /// Rate-limited EC2.
     pub ec2: &'a LimitedEc2,
-    /// Cluster name (ownership).
-    pub cluster: &'a str,
+    /// The owning cluster.
+    pub cluster: &'a ClusterIdentity,
     /// The NodeENI's UID.
     pub uid: &'a str,
     /// The NodeENI's name (the Go controller's tag).
     pub name: &'a str,
     /// Look for the Go controller's ENIs too.
     pub with_go: bool,
+    /// What the Go controller's ENIs of this NodeENI look like.
+    pub go: GoExpectations<'a>,
 }
 
 impl Sweep {
@@ -54,7 +58,7 @@ impl Sweep {
         self.last = Some(Instant::now());
         self.found.clear();
         for e in enis {
-            if let Some(key) = io::slot_key_of(&e, l.cluster) {
+            if let Some(key) = io::slot_key_of(&e, l.cluster, &l.go) {
                 self.found.entry(key).or_default().push(e);
             }
         }
@@ -75,7 +79,7 @@ impl Sweep {
     }
 
     /// Everything not taken, for reaping.
-    pub fn drain(&mut self, cluster: &str) -> HashMap<SlotKey, Vec<SweptEni>> {
+    pub fn drain(&mut self, cluster: &ClusterIdentity) -> HashMap<SlotKey, Vec<SweptEni>> {
         self.found
             .drain()
             .map(|(k, enis)| {

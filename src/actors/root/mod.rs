@@ -12,13 +12,14 @@ use tokio::task::JoinHandle;
 
 mod services;
 
+use super::cleanup::SweepFindings;
 use super::nodeeni::{NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::settings::ControllerSettings;
 use crate::aws::Ec2;
-use crate::k8s::{Change, Cluster, NodeENI, NodeView};
+use crate::k8s::{Change, Cluster, NodeENI, NodeView, Notice};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::plan::selector::matches;
-use crate::supervision::{Children, forward};
+use crate::supervision::{Children, Outbox, forward};
 use services::{Service, Services};
 
 /// Messages of the root.
@@ -35,6 +36,14 @@ pub enum RootMsg {
     RestartService(Service),
     /// A watch's forwarding ended (its stream ended or panicked): watch again.
     WatchEnded(Watched),
+    /// The orphan sweep found ENIs to report.
+    Swept(SweepFindings),
+}
+
+impl From<SweepFindings> for RootMsg {
+    fn from(f: SweepFindings) -> Self {
+        RootMsg::Swept(f)
+    }
 }
 
 /// What the root watches.
@@ -171,6 +180,36 @@ impl RootState {
         }
     }
 
+    /// Tells each NodeENI of the same name about a namesake cluster's ENI the sweep found
+    /// (the warning and the metric are the pool's): an Event, so `kubectl describe`
+    /// shows that a cluster of this name exists elsewhere in the account.
+    fn report(&self, findings: SweepFindings) {
+        for u in findings.namesakes {
+            let Some(obj) = self.nodeenis.get(&u.nodeeni_name).cloned() else {
+                continue;
+            };
+            let cluster = self.cluster.clone();
+            let notice = Notice::warning(
+                "NamesakeClusterENI",
+                "Sweep",
+                format!(
+                    "ENI {} carries this cluster's name and NodeENI name but another cluster's identity ({}): \
+                     another cluster of the same name shares this account; the ENI is left alone",
+                    u.eni_id,
+                    match &u.why {
+                        super::cleanup::Why::OtherClusterId(id) => id.as_str(),
+                        super::cleanup::Why::NoClusterId => "none",
+                    }
+                ),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = cluster.publish(&obj, notice).await {
+                    tracing::debug!(error = %e, "could not record an Event");
+                }
+            });
+        }
+    }
+
     fn mark_synced(&self) {
         if self.nodes_synced && self.nodeenis_synced {
             self.synced.store(true, Ordering::Release);
@@ -193,6 +232,7 @@ impl Actor for RootActor {
             args.settings,
             args.ec2,
             args.cluster.clone(),
+            Outbox::to(&myself),
             &myself.get_cell(),
         )
         .await?;
@@ -302,6 +342,7 @@ impl Actor for RootActor {
                     .increment(1);
                 st.watch(&myself, what);
             }
+            RootMsg::Swept(findings) => st.report(findings),
             RootMsg::RestartService(which) => {
                 st.services.restart(&myself.get_cell(), which).await?
             }

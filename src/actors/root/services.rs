@@ -8,7 +8,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorCell, ActorProcessingErr, SupervisionEvent};
 use tokio::sync::Semaphore;
 
-use crate::actors::cleanup::{CleanupArgs, CleanupMsg, CleanupPool};
+use crate::actors::cleanup::{CleanupArgs, CleanupMsg, CleanupPool, SweepFindings};
 use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::{LimitedEc2, Limiter, LimiterArgs, LimiterMsg, Priority};
 use crate::actors::nodeeni::NodeEniDeps;
@@ -17,7 +17,7 @@ use crate::aws::Ec2;
 use crate::aws::resolve::Resolver;
 use crate::k8s::Cluster;
 use crate::plan::orphans::DesiredSnapshot;
-use crate::supervision::{Children, Handle};
+use crate::supervision::{Children, Handle, Outbox};
 
 /// Which service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,6 +46,7 @@ pub struct Services {
     cleanup: Handle<CleanupMsg>,
     limiter_children: Children<Service>,
     cleanup_children: Children<Service>,
+    findings: Outbox<SweepFindings>,
 }
 
 fn limited(
@@ -74,15 +75,17 @@ async fn spawn_limiter(
 async fn spawn_cleanup(
     settings: &ControllerSettings,
     ec2: LimitedEc2,
+    findings: Outbox<SweepFindings>,
     root: &ActorCell,
 ) -> Result<ractor::ActorRef<CleanupMsg>, ActorProcessingErr> {
     let args = CleanupArgs {
         ec2,
-        cluster: settings.cluster_name.clone(),
+        cluster: settings.cluster.clone(),
         workers: settings.max_concurrent_cleanup,
         teardown: settings.teardown,
         orphan_grace: settings.orphan_grace,
         restart: settings.restart,
+        findings,
     };
     Ok(Actor::spawn_linked(None, CleanupPool, args, root.clone())
         .await?
@@ -97,6 +100,7 @@ impl Services {
         settings: ControllerSettings,
         ec2: Arc<dyn Ec2>,
         cluster: Arc<dyn Cluster>,
+        findings: Outbox<SweepFindings>,
         root: &ActorCell,
     ) -> Result<(Self, NodeEniDeps), ActorProcessingErr> {
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
@@ -105,6 +109,7 @@ impl Services {
         let cleanup_ref = spawn_cleanup(
             &settings,
             limited(&ec2, &limiter, &in_flight, Priority::Teardown),
+            findings.clone(),
             root,
         )
         .await?;
@@ -124,7 +129,8 @@ impl Services {
             instances: InstanceBatcher::spawn(rollout.clone(), Duration::from_millis(20)),
             ec2: rollout,
             cleanup: cleanup.clone(),
-            cluster_name: settings.cluster_name.clone(),
+            identity: settings.cluster.clone(),
+            require_instance_cluster_tag: settings.require_instance_cluster_tag,
             timing: settings.slot_timing,
             restart: settings.restart,
             resync_interval: settings.resync_interval,
@@ -140,6 +146,7 @@ impl Services {
             cleanup,
             limiter_children,
             cleanup_children,
+            findings,
         };
         Ok((services, deps))
     }
@@ -174,7 +181,7 @@ impl Services {
                     &self.in_flight,
                     Priority::Teardown,
                 );
-                let actor = spawn_cleanup(&self.settings, ec2, root).await?;
+                let actor = spawn_cleanup(&self.settings, ec2, self.findings.clone(), root).await?;
                 self.cleanup_children.started(which, &actor);
                 self.cleanup.replace(actor);
             }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::msg::SlotDeps;
 use crate::actors::refusal::classified;
-use crate::aws::ownership::{TAG_CREATED_AT, TAG_DEVICE_INDEX};
+use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX};
 use crate::aws::{
     AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
     Tags, describe_all_enis, describe_eni,
@@ -33,9 +33,9 @@ pub fn owner(deps: &SlotDeps, desired: &DesiredSlot) -> SlotOwner {
 
 /// An ENI as the lifecycle sees it; `None` for one that is neither this cluster's nor
 /// the Go controller's.
-pub fn to_seen(e: &Eni, cluster: &str) -> Option<SeenEni> {
+pub fn to_seen(e: &Eni, cluster: &ClusterIdentity) -> Option<SeenEni> {
     let (intent_index, incarnation, legacy) = match Ownership::of(&e.tags, cluster) {
-        Ownership::Owned(o) => (o.device_index, o.incarnation, false),
+        Ownership::Owned(o) | Ownership::Unverified(o) => (o.device_index, o.incarnation, false),
         Ownership::LegacyGo { .. } => (None, None, true),
         _ => return None,
     };
@@ -81,9 +81,13 @@ pub fn to_seen(e: &Eni, cluster: &str) -> Option<SeenEni> {
 }
 
 /// The ENIs of a list that belong to the lifecycle.
-pub fn to_seen_all(enis: &[Eni], cluster: &str) -> Vec<SeenEni> {
+pub fn to_seen_all(enis: &[Eni], cluster: &ClusterIdentity) -> Vec<SeenEni> {
     enis.iter().filter_map(|e| to_seen(e, cluster)).collect()
 }
+
+/// The blocked reasons of an instance this cluster does not trust (an Event on the
+/// NodeENI says so the first time).
+pub const UNTRUSTED_INSTANCE: [&str; 2] = ["InstanceNotInVPC", "InstanceNotInCluster"];
 
 /// The phase reported while `action` is the next step.
 pub fn phase_of(action: &Action) -> SlotPhase {
@@ -107,6 +111,14 @@ pub fn phase_of(action: &Action) -> SlotPhase {
         Action::Blocked(Blocker::NoRoom(NoRoom::OtherZone)) => SlotPhase::Blocked(
             "SubnetZoneMismatch".into(),
             "the subnet is in another Availability Zone than the node's instance".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::OtherVpc)) => SlotPhase::Blocked(
+            "InstanceNotInVPC".into(),
+            "the node's EC2 instance is not in the VPC of the NodeENI's subnets: nothing is attached to it".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::NotThisCluster)) => SlotPhase::Blocked(
+            "InstanceNotInCluster".into(),
+            "the node's EC2 instance does not carry this cluster's tag (kubernetes.io/cluster/<name> or eks:cluster-name): nothing is attached to it".into(),
         ),
         Action::Blocked(Blocker::InstanceGone) => SlotPhase::Blocked(
             "InstanceGone".into(),
@@ -160,6 +172,8 @@ async fn observe(
             .collect(),
         limit,
         zone: inst.availability_zone.clone(),
+        vpc: inst.vpc_id.clone(),
+        in_cluster: !deps.require_instance_cluster_tag || inst.in_cluster(&deps.cluster.name),
     }))
 }
 

@@ -88,6 +88,20 @@ impl SlotState {
             incarnation: self.view.memory.incarnation,
         };
         if self.reported.as_ref() != Some(&report) {
+            let first_time = self.reported.as_ref().map(|r| &r.phase) != Some(&report.phase);
+            if let SlotPhase::Blocked(reason, message) = &report.phase
+                && first_time
+                && ec2::UNTRUSTED_INSTANCE.contains(&reason.as_str())
+            {
+                self.notify(Notice::warning(
+                    reason,
+                    "Attach",
+                    format!(
+                        "node {} ({}): {message}",
+                        self.desired.key.node, self.desired.key.instance_id
+                    ),
+                ));
+            }
             self.reported = Some(report.clone());
             self.updates
                 .send(SlotUpdate::Report(self.desired.key.clone(), report));

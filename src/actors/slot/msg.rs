@@ -52,8 +52,10 @@ pub struct SlotDeps {
     pub instances: InstanceBatcher,
     /// Where surplus ENIs go.
     pub cleanup: Handle<CleanupMsg>,
-    /// Cluster name (ownership tags).
-    pub cluster: String,
+    /// The owning cluster (ownership tags).
+    pub cluster: crate::aws::ownership::ClusterIdentity,
+    /// Attach only to instances tagged as this cluster's.
+    pub require_instance_cluster_tag: bool,
     /// The NodeENI's name (ownership tags, logs).
     pub nodeeni_name: String,
     /// The NodeENI's UID (ownership tags, ClientTokens).

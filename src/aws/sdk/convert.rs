@@ -139,6 +139,7 @@ pub(super) fn instance_from(i: &sdk::Instance) -> Instance {
             .unwrap_or_default()
             .to_string(),
         vpc_id: i.vpc_id().unwrap_or_default().to_string(),
+        tags: tags_from(i.tags()),
         state: i
             .state()
             .and_then(|s| s.name())

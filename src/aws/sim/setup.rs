@@ -62,11 +62,33 @@ impl Ec2Simulator {
     }
 
     /// Launches a running instance whose primary ENI (device 0, card 0, deleted on
-    /// termination) is in `subnet_id`.
+    /// termination) is in `subnet_id`, tagged as a member of no cluster.
     pub fn launch_instance(
         &self,
         instance_type: &str,
         subnet_id: &str,
+    ) -> Result<Instance, Ec2Error> {
+        self.launch_tagged_instance(instance_type, subnet_id, Tags::new())
+    }
+
+    /// Launches an instance of the cluster named `cluster` (tagged
+    /// `kubernetes.io/cluster/<cluster>=owned`, as EKS node groups are).
+    pub fn launch_cluster_instance(
+        &self,
+        cluster: &str,
+        instance_type: &str,
+        subnet_id: &str,
+    ) -> Result<Instance, Ec2Error> {
+        let tags = [(crate::aws::cluster_tag_key(cluster), "owned".to_string())].into();
+        self.launch_tagged_instance(instance_type, subnet_id, tags)
+    }
+
+    /// Launches an instance with `tags`, like [`Ec2Simulator::launch_instance`].
+    pub fn launch_tagged_instance(
+        &self,
+        instance_type: &str,
+        subnet_id: &str,
+        tags: Tags,
     ) -> Result<Instance, Ec2Error> {
         let mut g = self.lock();
         let w = &mut g.world;
@@ -84,6 +106,7 @@ impl Ec2Simulator {
                 az: subnet.availability_zone.clone(),
                 vpc_id: subnet.vpc_id.clone(),
                 state: InstanceState::Running,
+                tags,
                 slots: BTreeMap::new(),
                 visible_from: None,
             },
@@ -128,12 +151,23 @@ impl Ec2Simulator {
 
     /// Creates an ENI directly, as someone else would (tests of foreign ENIs).
     pub fn seed_eni(&self, subnet_id: &str, tags: Tags) -> Result<Eni, Ec2Error> {
+        self.seed_described_eni(subnet_id, "seeded", tags)
+    }
+
+    /// Creates an ENI with `description` and `tags` directly, like
+    /// [`Ec2Simulator::seed_eni`].
+    pub fn seed_described_eni(
+        &self,
+        subnet_id: &str,
+        description: &str,
+        tags: Tags,
+    ) -> Result<Eni, Ec2Error> {
         let mut g = self.lock();
         let token = g.world.new_id("seed");
         g.world.create_eni(&CreateEniRequest {
             subnet_id: subnet_id.to_string(),
             security_group_ids: vec![],
-            description: "seeded".into(),
+            description: description.into(),
             tags,
             client_token: ClientToken::new(token),
         })

@@ -31,6 +31,7 @@ pub(super) struct SimInstance {
     pub(super) az: String,
     pub(super) vpc_id: String,
     pub(super) state: InstanceState,
+    pub(super) tags: Tags,
     /// (card, device index) -> ENI ID, including attaching and detaching ones.
     pub(super) slots: BTreeMap<(u32, u32), String>,
     /// `DescribeInstances` does not know it before then (EC2's consistency lag).
@@ -220,6 +221,7 @@ impl World {
             vpc_id: i.vpc_id.clone(),
             state: i.state,
             interfaces,
+            tags: i.tags.clone(),
         })
     }
 

@@ -14,6 +14,7 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
     DesiredSlot {
         key: key(node, subnet),
         zone: "us-east-1a".into(),
+        vpc: "vpc-1".into(),
         subnet_cidr: "10.0.0.0/24".into(),
         position: 0,
         preferred_device_index: 1,

@@ -329,6 +329,18 @@ fn observing_places_the_slot_around_what_others_hold() {
             ],
             limit,
             zone: "us-east-1a".into(),
+            vpc: "vpc-1".into(),
+            in_cluster: true,
+        }))
+    };
+    let trust = |vpc: &str, in_cluster| {
+        Answer::<E>::Instance(Some(InstanceFacts {
+            gone: false,
+            interfaces: vec![],
+            limit: CardLimit::Max(4),
+            zone: "us-east-1a".into(),
+            vpc: vpc.into(),
+            in_cluster,
         }))
     };
     let cases = [
@@ -350,8 +362,18 @@ fn observing_places_the_slot_around_what_others_hold() {
                 interfaces: vec![],
                 limit: CardLimit::Max(4),
                 zone: "us-east-1b".into(),
+                vpc: "vpc-1".into(),
+                in_cluster: true,
             })),
             Some(Err(NoRoom::OtherZone)),
+            false,
+        ),
+        // Another VPC's or another cluster's instance gets nothing, room or not.
+        (trust("vpc-2", true), Some(Err(NoRoom::OtherVpc)), false),
+        (trust("vpc-2", false), Some(Err(NoRoom::OtherVpc)), false),
+        (
+            trust("vpc-1", false),
+            Some(Err(NoRoom::NotThisCluster)),
             false,
         ),
     ];

@@ -118,9 +118,12 @@ fn tagged(kind: ResourceType, key: &str, value: &str) -> TagSpecification {
         .build()
 }
 
-/// Builds a [`MotoNetwork`] with `per_zone` instances of `instance_type` in each zone.
+/// Builds a [`MotoNetwork`] with `per_zone` instances of `instance_type` in each zone,
+/// tagged as members of the cluster named `cluster` (`kubernetes.io/cluster/<cluster>`
+/// = `owned`, as EKS node groups are).
 pub async fn build_network(
     ec2: &aws_sdk_ec2::Client,
+    cluster: &str,
     zones: &[&str],
     per_zone: usize,
     instance_type: &str,
@@ -176,6 +179,11 @@ pub async fn build_network(
                 .subnet_id(subnet_id)
                 .min_count(1)
                 .max_count(1)
+                .tag_specifications(tagged(
+                    ResourceType::Instance,
+                    &format!("kubernetes.io/cluster/{cluster}"),
+                    "owned",
+                ))
                 .send()
                 .await?;
             let id = out

@@ -1,6 +1,6 @@
 //! Faults the real kube-apiserver does not produce on demand, injected by a plain-HTTP
 //! proxy in front of it: watch connections cut, `429` and `500` answers, expired
-//! resourceVersions and slow answers. Everything else is the real server's answer,
+//! resourceVersions, slow answers, and a server that stops answering altogether. Everything else is the real server's answer,
 //! passed through byte for byte (the client's own `Authorization` header included, so
 //! RBAC still applies).
 //!
@@ -35,6 +35,15 @@ struct FaultState {
     expire: AtomicU32,
     delay_ms: AtomicU64,
     cut_watches: tokio::sync::watch::Sender<u64>,
+    stalled: tokio::sync::watch::Sender<bool>,
+}
+
+impl FaultState {
+    /// Waits while the proxy is stalled.
+    async fn unstalled(&self) {
+        let mut rx = self.stalled.subscribe();
+        let _ = rx.wait_for(|s| !*s).await;
+    }
 }
 
 /// A test's handle on the proxy's faults.
@@ -71,6 +80,13 @@ impl Faults {
     /// after a compaction: `200`, then one `ERROR` event with `410 Expired`.
     pub fn expire_resource_versions(&self) {
         self.state.expire.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Stops answering (or, with `false`, answers again): requests hang, open watches
+    /// deliver nothing, and no connection is closed, as a half-open connection looks to
+    /// the client. Nothing the client sends meanwhile reaches the server.
+    pub fn stall(&self, stalled: bool) {
+        self.state.stalled.send_replace(stalled);
     }
 
     /// Delays every answer by `delay` (zero turns it off): a server that has stopped
@@ -124,6 +140,7 @@ fn resumes(req: &Request) -> bool {
 
 async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
     let state = &proxy.state;
+    state.unstalled().await;
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -175,13 +192,23 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
             );
         }
     };
+    // An answer the server gave while the proxy stalled is held back too.
+    state.unstalled().await;
     let (parts, body) = answer.into_parts();
     if !watch {
         return Response::from_parts(parts, Body::new(body));
     }
     let mut cut = state.cut_watches.subscribe();
+    let held = proxy.state.clone();
     let stream = body
         .into_data_stream()
+        .then(move |chunk| {
+            let held = held.clone();
+            async move {
+                held.unstalled().await;
+                chunk
+            }
+        })
         .take_until(async move {
             let _ = cut.changed().await;
         })
@@ -207,6 +234,7 @@ impl FaultProxy {
         )?;
         let upstream = super::client_from(&upstream_config).await?;
         let (cut_watches, _) = tokio::sync::watch::channel(0);
+        let (stalled, _) = tokio::sync::watch::channel(false);
         let state = Arc::new(FaultState {
             fail: AtomicU32::new(0),
             throttle: AtomicU32::new(0),
@@ -214,6 +242,7 @@ impl FaultProxy {
             expire: AtomicU32::new(0),
             delay_ms: AtomicU64::new(0),
             cut_watches,
+            stalled,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let proxy_url = format!("http://{}", listener.local_addr()?);

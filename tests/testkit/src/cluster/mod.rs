@@ -336,8 +336,12 @@ impl TestCluster {
     }
 }
 
-async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+/// The client configuration a kubeconfig file describes.
+pub async fn config_from(kubeconfig: &Path) -> anyhow::Result<kube::Config> {
     let file = Kubeconfig::read_from(kubeconfig)?;
-    let config = kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?)
+}
+
+async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    Ok(kube::Client::try_from(config_from(kubeconfig).await?)?)
 }
