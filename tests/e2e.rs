@@ -140,6 +140,7 @@ impl Controller {
             .env("POD_NAMESPACE", NAMESPACE)
             .env("POD_NAME", format!("controller-{tag}"))
             .env("LEADER_ELECTION_LEASE_DURATION", "3s")
+            .env("LEADER_ELECTION_RENEW_DEADLINE", "2s")
             .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
