@@ -1,8 +1,9 @@
 //! The node agent against the real kernel: network namespaces and veth pairs made by the
 //! test (`ip netns add`, this kernel has no dummy links), the agent's real rtnetlink code
-//! running in the namespace, NodeENIs and the report on the real kube-apiserver. The agent
-//! talks to the API server as its ServiceAccount, with the RBAC that `deploy/` ships.
-//! The tests share one cluster: each has its own Node and NodeENI.
+//! running in the namespace, each node's ENINode and the report in its status on the real
+//! kube-apiserver. The agent talks to the API server as its ServiceAccount, with the RBAC
+//! and admission policy that `deploy/` ships. The tests share one cluster: each has its
+//! own Node.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
 
@@ -13,11 +14,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_multi_eni_controller::agent::actors::Connector;
-use aws_multi_eni_controller::agent::desired::LinkReport;
 use aws_multi_eni_controller::agent::links::{Links, RtLinks};
-use aws_multi_eni_controller::agent::{Agent, AgentDeps, REPORT_ANNOTATION};
-use aws_multi_eni_controller::k8s::NodeENI;
+use aws_multi_eni_controller::agent::{Agent, AgentDeps};
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
+use aws_multi_eni_controller::k8s::{ENINode, InterfaceReport};
 use aws_multi_eni_controller::supervision::RestartPolicy;
 use eni_testkit::cluster::{AGENT_SA, NAMESPACE, TestCluster};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -109,13 +109,12 @@ async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
     }
 }
 
-/// One test's objects: its Node and NodeENI, an admin client for the test's own writes
-/// and the agent's ServiceAccount client.
+/// One test's objects: its Node, an admin client for the test's own writes (the
+/// controller's, here) and the agent's ServiceAccount client.
 struct Env {
     admin: Client,
     agent: Client,
     node: String,
-    nodeeni: String,
 }
 
 fn repo(path: &str) -> std::path::PathBuf {
@@ -126,6 +125,10 @@ async fn setup(tag: &str) -> Env {
     let cluster = TestCluster::shared().expect("test cluster");
     cluster
         .install_crd(&repo("deploy/crds/networking.k8s.aws_nodeenis.yaml"))
+        .await
+        .expect("CRD");
+    cluster
+        .install_crd(&repo("deploy/crds/networking.k8s.aws_eninodes.yaml"))
         .await
         .expect("CRD");
     cluster
@@ -142,12 +145,7 @@ async fn setup(tag: &str) -> Env {
         .await
         .unwrap();
     let agent = agent_on(cluster, &admin, &node).await;
-    Env {
-        admin,
-        agent,
-        nodeeni: node.clone(),
-        node,
-    }
+    Env { admin, agent, node }
 }
 
 /// A client with the token the agent's DaemonSet pod on `node` has: its ServiceAccount's,
@@ -170,29 +168,31 @@ async fn agent_on(cluster: &TestCluster, admin: &Client, node: &str) -> Client {
     cluster.client_for_token(AGENT_SA, &token).await.unwrap()
 }
 
-/// Creates (or replaces the status of) the test's NodeENI with attachments (node, MAC, MTU).
+/// Lists ENIs (node, MAC, MTU) on their nodes' ENINodes, as the controller does (one
+/// field manager: each call replaces the entries of the last).
 async fn attachments(env: &Env, list: &[(&str, &str, i64)]) {
-    let api: Api<NodeENI> = Api::all(env.admin.clone());
-    let name = env.nodeeni.as_str();
-    if api.get_opt(name).await.unwrap().is_none() {
-        let obj: NodeENI = serde_json::from_value(json!({
-            "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI", "metadata": {"name": name},
-            "spec": {"nodeSelector": {"ng": "x"}, "subnetID": "subnet-12345678", "securityGroupIDs": ["sg-12345678"]}
-        }))
-        .unwrap();
-        api.create(&PostParams::default(), &obj).await.unwrap();
+    let api: Api<ENINode> = Api::all(env.admin.clone());
+    let mut by_node: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    by_node.entry(env.node.as_str()).or_default();
+    for (node, mac, mtu) in list {
+        by_node.entry(node).or_default().push(json!({
+            "eniID": format!("eni-{}", &mac[12..]), "macAddress": mac, "nodeENI": "multus",
+            "subnetID": "subnet-12345678", "deviceIndex": 1, "mtu": mtu,
+        }));
     }
-    let atts: Vec<Value> = list
-        .iter()
-        .map(|(node, mac, mtu)| json!({"nodeID": node, "instanceID": "i-1", "eniID": format!("eni-{}", &mac[12..]), "subnetID": "subnet-12345678", "macAddress": mac, "mtu": mtu, "status": "attached"}))
-        .collect();
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"attachments": atts}})),
-    )
-    .await
-    .unwrap();
+    for (node, interfaces) in by_node {
+        let object = json!({
+            "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "ENINode",
+            "metadata": {"name": node}, "spec": {"interfaces": interfaces},
+        });
+        api.patch(
+            node,
+            &PatchParams::apply("agent-test").force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .unwrap();
+    }
 }
 
 async fn start_agent(env: &Env, ns: &Netns) -> Agent {
@@ -211,15 +211,19 @@ async fn start_agent(env: &Env, ns: &Netns) -> Agent {
     .unwrap()
 }
 
-async fn report(env: &Env) -> BTreeMap<String, LinkReport> {
-    let node = Api::<Node>::all(env.admin.clone())
-        .get(&env.node)
+async fn report(env: &Env) -> BTreeMap<String, InterfaceReport> {
+    let eninode = Api::<ENINode>::all(env.admin.clone())
+        .get_opt(&env.node)
         .await
         .unwrap();
-    node.metadata
-        .annotations
-        .and_then(|a| a.get(REPORT_ANNOTATION).cloned())
-        .and_then(|j| serde_json::from_str(&j).ok())
+    eninode
+        .and_then(|e| e.status)
+        .map(|s| {
+            s.interfaces
+                .into_iter()
+                .map(|r| (r.mac_address.clone(), r))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -457,81 +461,78 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
     agent.stop().await;
 }
 
-/// What the shipped RBAC and admission policy let an agent's token do to Nodes.
-async fn patch_node(client: &Client, node: &str, patch: Value) -> Result<(), String> {
-    Api::<Node>::all(client.clone())
-        .patch(node, &PatchParams::default(), &Patch::Merge(patch))
+fn refusal(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} {}", s.code, s.message),
+        other => panic!("the server did not answer: {other}"),
+    }
+}
+
+/// What the shipped RBAC and admission policy let an agent's token do to a node's
+/// ENINode status.
+async fn write_report(client: &Client, node: &str) -> Result<(), String> {
+    let patch = json!({"status": {"interfaces": [], "configuredCount": 0}});
+    Api::<ENINode>::all(client.clone())
+        .patch_status(node, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map(|_| ())
-        .map_err(|e| match e {
-            kube::Error::Api(s) => format!("{} {}", s.code, s.message),
-            other => panic!("the server did not answer: {other}"),
-        })
+        .map_err(refusal)
 }
 
 #[tokio::test]
-async fn an_agent_may_annotate_only_its_own_node() {
+async fn an_agent_may_report_only_on_its_own_node() {
     let env = setup("rbac-own").await;
     let other = setup("rbac-other").await;
-    let note = |v: &str| json!({"metadata": {"annotations": {REPORT_ANNOTATION: v}}});
-    patch_node(&env.agent, &env.node, note("{}"))
+    attachments(&env, &[(other.node.as_str(), "02:00:00:00:0a:01", 9001)]).await;
+    write_report(&env.agent, &env.node)
         .await
-        .expect("the agent reports on its own Node");
+        .expect("the agent reports on its own node");
     // An admission policy takes effect a moment after it is created, as in any cluster.
     let start = Instant::now();
     let refused = loop {
-        match patch_node(&env.agent, &other.node, note("{}")).await {
+        match write_report(&env.agent, &other.node).await {
             Err(refused) => break refused,
             Ok(()) => {
-                let policy = TestCluster::shared()
-                    .unwrap()
-                    .kubectl()
-                    .args([
-                        "get",
-                        "validatingadmissionpolicy",
-                        "eni-agent-own-node",
-                        "-o",
-                        "yaml",
-                    ])
-                    .output()
-                    .unwrap();
                 assert!(
                     start.elapsed() < Duration::from_secs(30),
-                    "another node's report was accepted for 30 s; the policy:\n{}",
-                    String::from_utf8_lossy(&policy.stdout)
+                    "another node's report was accepted for 30 s"
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     };
     assert!(
-        refused.starts_with("403") && refused.contains("only the Node its pod runs on"),
+        refused.starts_with("403") && refused.contains("only on the node its pod runs on"),
         "{refused}"
     );
-    let refused = patch_node(
-        &env.agent,
-        &env.node,
-        json!({"metadata": {"labels": {"ng": "multi-eni"}}}),
-    )
-    .await
-    .expect_err("its own labels");
-    assert!(
-        refused.starts_with("403") && refused.contains("labels or spec"),
-        "{refused}"
-    );
+    // Its RBAC gives it no write of an ENINode's spec, and nothing of Nodes.
+    let spec = json!({"spec": {"interfaces": []}});
+    let refused = Api::<ENINode>::all(env.agent.clone())
+        .patch(&env.node, &PatchParams::default(), &Patch::Merge(spec))
+        .await
+        .map(|_| ())
+        .map_err(refusal)
+        .expect_err("its own ENINode's spec");
+    assert!(refused.starts_with("403"), "{refused}");
+    let label = json!({"metadata": {"labels": {"ng": "multi-eni"}}});
+    let refused = Api::<Node>::all(env.agent.clone())
+        .patch(&env.node, &PatchParams::default(), &Patch::Merge(label))
+        .await
+        .map(|_| ())
+        .map_err(refusal)
+        .expect_err("its own Node");
+    assert!(refused.starts_with("403"), "{refused}");
     let cluster = TestCluster::shared().unwrap();
     let unbound = cluster
         .service_account_client(NAMESPACE, AGENT_SA)
         .await
         .unwrap();
-    let refused = patch_node(&unbound, &env.node, note("{}"))
+    let refused = write_report(&unbound, &env.node)
         .await
         .expect_err("a token bound to no pod");
     assert!(refused.starts_with("403"), "{refused}");
-    let readable = Api::<NodeENI>::all(env.agent.clone())
-        .list(&Default::default())
-        .await;
-    assert!(readable.is_ok(), "the agent reads NodeENIs: {readable:?}");
+    let own = Api::<ENINode>::all(env.agent.clone()).get(&env.node).await;
+    assert!(own.is_ok(), "the agent reads its ENINode: {own:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,26 +104,45 @@ fn deploy_manifests_are_the_default_render() {
 #[test]
 fn the_rendered_crd_is_the_generated_one_and_kept() {
     let objects = objects(&render(base()).unwrap());
-    let mut crd = one(&objects, "CustomResourceDefinition").clone();
-    assert_eq!(
-        crd["metadata"]["annotations"]["helm.sh/resource-policy"],
-        "keep"
-    );
-    let meta = crd["metadata"].as_object_mut().unwrap();
-    meta.remove("labels");
-    meta.remove("annotations");
-    let generated: Value =
-        serde_saphyr::from_str(&aws_multi_eni_controller::k8s::crd::crd_yaml().unwrap()).unwrap();
-    // Helm's toYaml writes `63.0` as `63`: the same number.
-    assert!(
-        numbers_as_floats(crd) == numbers_as_floats(generated),
-        "the chart's CRD differs from `eni-controller crd`: regenerate \
-         charts/aws-multi-eni-controller/files/crds/ with `eni-controller crd`"
-    );
+    let crds: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .collect();
+    assert_eq!(crds.len(), 2, "NodeENI and ENINode");
+    for (generated, name) in [
+        (
+            aws_multi_eni_controller::k8s::crd::crd_yaml().unwrap(),
+            "nodeenis.networking.k8s.aws",
+        ),
+        (
+            aws_multi_eni_controller::k8s::eninode::crd_yaml().unwrap(),
+            "eninodes.networking.k8s.aws",
+        ),
+    ] {
+        let mut crd = (*crds.iter().find(|c| c["metadata"]["name"] == name).unwrap()).clone();
+        assert_eq!(
+            crd["metadata"]["annotations"]["helm.sh/resource-policy"],
+            "keep"
+        );
+        let meta = crd["metadata"].as_object_mut().unwrap();
+        meta.remove("labels");
+        meta.remove("annotations");
+        let generated: Value = serde_saphyr::from_str(&generated).unwrap();
+        // Helm's toYaml writes `63.0` as `63`: the same number.
+        assert!(
+            numbers_as_floats(crd) == numbers_as_floats(generated),
+            "the chart's CRD {name} differs from `eni-controller crd`: regenerate \
+             charts/aws-multi-eni-controller/files/crds/ with `eni-controller crd --kind`"
+        );
+    }
 
     let unkept = objects_of(with(json!({"crds": {"keep": false}})));
-    let crd = one(&unkept, "CustomResourceDefinition");
-    assert!(crd["metadata"]["annotations"].is_null());
+    for crd in unkept
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+    {
+        assert!(crd["metadata"]["annotations"].is_null());
+    }
     let none = objects_of(with(json!({"crds": {"enabled": false}})));
     assert!(!kinds(&none).contains(&"CustomResourceDefinition".to_string()));
 }
@@ -472,11 +491,35 @@ async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
             false,
         ),
         (
-            agent_sa,
-            &["watch", "nodeenis.networking.k8s.aws"][..],
+            controller_sa,
+            &["patch", "eninodes.networking.k8s.aws"][..],
             true,
         ),
-        (agent_sa, &["patch", "nodes"][..], true),
+        (
+            agent_sa,
+            &["watch", "eninodes.networking.k8s.aws"][..],
+            true,
+        ),
+        (
+            agent_sa,
+            &[
+                "patch",
+                "eninodes.networking.k8s.aws",
+                "--subresource=status",
+            ][..],
+            true,
+        ),
+        (
+            agent_sa,
+            &["patch", "eninodes.networking.k8s.aws"][..],
+            false,
+        ),
+        (
+            agent_sa,
+            &["watch", "nodeenis.networking.k8s.aws"][..],
+            false,
+        ),
+        (agent_sa, &["patch", "nodes"][..], false),
         (
             agent_sa,
             &["patch", "nodeenis.networking.k8s.aws/status"][..],

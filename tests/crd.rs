@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 const CRD_FILE: &str = "deploy/crds/networking.k8s.aws_nodeenis.yaml";
 const CHART_CRD_FILE: &str =
     "charts/aws-multi-eni-controller/files/crds/networking.k8s.aws_nodeenis.yaml";
+const ENINODE_CRD_FILE: &str = "deploy/crds/networking.k8s.aws_eninodes.yaml";
+const CHART_ENINODE_CRD_FILE: &str =
+    "charts/aws-multi-eni-controller/files/crds/networking.k8s.aws_eninodes.yaml";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -67,20 +70,26 @@ async fn admit(object: &Value) -> Result<Value, String> {
 }
 
 #[test]
-fn committed_crds_match_the_generated_one() {
-    let generated = crd_yaml().expect("CRD serialises");
-    for file in [CRD_FILE, CHART_CRD_FILE] {
+fn committed_crds_match_the_generated_ones() {
+    let nodeeni = crd_yaml().expect("CRD serialises");
+    let eninode = aws_multi_eni_controller::k8s::eninode::crd_yaml().expect("CRD serialises");
+    for (file, generated, kind) in [
+        (CRD_FILE, &nodeeni, "nodeeni"),
+        (CHART_CRD_FILE, &nodeeni, "nodeeni"),
+        (ENINODE_CRD_FILE, &eninode, "eninode"),
+        (CHART_ENINODE_CRD_FILE, &eninode, "eninode"),
+    ] {
         assert!(
-            read(file) == generated,
-            "{file} is stale: regenerate it with `cargo run --bin eni-controller -- crd > {file}`"
+            read(file) == *generated,
+            "{file} is stale: regenerate it with `cargo run --bin eni-controller -- crd --kind {kind} > {file}`"
         );
     }
 }
 
-#[test]
-fn crd_subcommand_prints_the_committed_crd() {
+fn crd_command(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
         .arg("crd")
+        .args(args)
         .output()
         .expect("eni-controller runs");
     assert!(
@@ -88,7 +97,67 @@ fn crd_subcommand_prints_the_committed_crd() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), read(CRD_FILE));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn crd_subcommand_prints_the_committed_crds() {
+    assert_eq!(crd_command(&["--kind", "nodeeni"]), read(CRD_FILE));
+    assert_eq!(crd_command(&["--kind", "eninode"]), read(ENINODE_CRD_FILE));
+    assert_eq!(
+        crd_command(&[]),
+        format!("{}---\n{}", read(CRD_FILE), read(ENINODE_CRD_FILE))
+    );
+}
+
+/// The real server takes the ENINode CRD, and merges two managers' entries by eniID as
+/// server-side apply promises: each NodeENI's apply leaves the other's entries alone,
+/// and an apply without an entry withdraws it.
+#[tokio::test]
+async fn eninode_entries_of_two_managers_merge_and_withdraw() {
+    use aws_multi_eni_controller::k8s::eninode::{ENINode, field_manager};
+    use kube::api::{Patch, PatchParams};
+    let cluster = cluster().await;
+    cluster
+        .install_crd(&repo(ENINODE_CRD_FILE))
+        .await
+        .expect("the real server accepts the ENINode CRD");
+    let api: Api<ENINode> = Api::all(cluster.client().await.unwrap());
+    let apply = |manager: &str, entries: Value| {
+        let api = api.clone();
+        let params = PatchParams::apply(&field_manager(manager)).force();
+        let object = json!({
+            "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "ENINode",
+            "metadata": {"name": "crd-merge-node"}, "spec": {"interfaces": entries},
+        });
+        async move {
+            api.patch("crd-merge-node", &params, &Patch::Apply(&object))
+                .await
+                .unwrap()
+        }
+    };
+    let entry = |eni: &str, nodeeni: &str| {
+        json!({"eniID": eni, "macAddress": "02:00:00:00:00:01",
+        "nodeENI": nodeeni, "subnetID": "subnet-12345678", "deviceIndex": 1, "mtu": 9001})
+    };
+    apply("multus", json!([entry("eni-a", "multus")])).await;
+    apply("storage", json!([entry("eni-b", "storage")])).await;
+    let ids = |o: ENINode| {
+        o.spec
+            .interfaces
+            .into_iter()
+            .map(|i| i.eni_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(api.get("crd-merge-node").await.unwrap()),
+        ["eni-a", "eni-b"]
+    );
+    apply("multus", json!([])).await;
+    assert_eq!(ids(api.get("crd-merge-node").await.unwrap()), ["eni-b"]);
+    api.delete("crd-merge-node", &Default::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -128,6 +128,8 @@ impl Controller {
     fn start(env: &Env, tag: &str) -> Controller {
         let metrics = free_port().unwrap();
         let log = env.dir.join(format!("controller-{tag}.log"));
+        // Logs go to stdout, panics and start-up errors to stderr: one file, one offset.
+        let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eni-controller"))
             .args(["run", "--cluster-name", CLUSTER])
             .env("KUBECONFIG", &env.controller_kubeconfig)
@@ -142,8 +144,8 @@ impl Controller {
             .env("LEADER_ELECTION_LEASE_DURATION", "3s")
             .env("LEADER_ELECTION_RENEW_DEADLINE", "2s")
             .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .expect("controller starts");
         Controller {
@@ -303,7 +305,31 @@ async fn a_user_rolls_out_relabels_and_deletes() {
     })
     .await;
 
-    kubectl(&env.api, &["delete", "neni", "multus", "--timeout=60s"]);
+    kubectl(&env.api, &["delete", "neni", "multus", "--wait=false"]);
+    wait(
+        "the NodeENI gone",
+        &c,
+        Duration::from_secs(60),
+        async || {
+            kubectl(&env.api, &["get", "neni", "-o", "name"])
+                .trim()
+                .is_empty()
+        },
+    )
+    .await;
+    let entries = kubectl(
+        &env.api,
+        &[
+            "get",
+            "eninodes",
+            "-o",
+            "jsonpath={.items[*].spec.interfaces[*].eniID}",
+        ],
+    );
+    assert!(
+        entries.trim().is_empty(),
+        "its ENIs left every ENINode: {entries}"
+    );
     assert!(
         owned(&env).await.is_empty(),
         "every ENI was gone before the finalizer was released"

@@ -144,8 +144,8 @@ fn the_dockerfile_builds_an_image_in_which_both_binaries_run_as_non_root() {
     let crd = run(&["/eni-controller", "crd"]);
     assert_eq!(
         crd,
-        aws_multi_eni_controller::k8s::crd::crd_yaml().unwrap(),
-        "the controller in the image prints the CRD"
+        aws_multi_eni_controller::k8s::crd::all_crds_yaml().unwrap(),
+        "the controller in the image prints the CRDs"
     );
     buildah(&storage, &["rm", container]);
 }

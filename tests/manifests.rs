@@ -102,20 +102,21 @@ fn the_agent_is_least_privileged() {
         !resources.iter().any(|r| r.starts_with("pods")),
         "no access to pods: {resources:?}"
     );
-    let node_verbs: Vec<String> = rules
+    assert_eq!(
+        resources,
+        ["eninodes", "eninodes/status"],
+        "its node's ENINode and its status, nothing else"
+    );
+    let status_verbs: Vec<String> = rules
         .iter()
         .filter(|r| {
             r.resources
                 .as_ref()
-                .is_some_and(|x| x.contains(&"nodes".into()))
+                .is_some_and(|x| x.contains(&"eninodes/status".into()))
         })
         .flat_map(|r| r.verbs.clone())
         .collect();
-    assert_eq!(
-        node_verbs,
-        ["get", "patch"],
-        "reads and annotates Nodes only"
-    );
+    assert_eq!(status_verbs, ["get", "patch"], "writes only the report");
     assert!(
         d.iter()
             .any(|doc| doc["kind"] == "ValidatingAdmissionPolicy"
@@ -124,7 +125,7 @@ fn the_agent_is_least_privileged() {
                     .is_some_and(|e| e.contains(
                         "system:serviceaccount:eni-controller-system:aws-multi-eni-controller-agent"
                     ))),
-        "the own-Node policy names the agent's ServiceAccount"
+        "the own-node policy names the agent's ServiceAccount"
     );
 }
 

@@ -1,12 +1,10 @@
-//! What the agent wants for each interface, decided purely from NodeENI status: which
-//! MAC addresses belong to this node's attachments, which MTU each should have, and
-//! what to change on a link to get there.
+//! What the agent wants for each interface, decided purely from its node's ENINode:
+//! which MAC addresses are this node's ENIs, which MTU each should have, which link is
+//! the ENI's own device, and what to change on it to get there.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::k8s::NodeENI;
+use crate::k8s::{ENINode, InterfaceReport};
 
 /// The smallest MTU the agent ever sets (IPv4's minimum reassembly size).
 pub const MIN_MTU: u32 = 576;
@@ -92,61 +90,30 @@ impl LinkChange {
     }
 }
 
-/// How one attachment's interface stands, as reported on the Node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct LinkReport {
-    pub eni_id: String,
-    pub nodeeni: String,
-    /// The interface name, once the link exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interface: Option<String>,
-    /// Up, with the MTU applied.
-    pub configured: bool,
-    /// Its MTU now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtu: Option<u32>,
-    /// The link's maximum is below the MTU asked for: the MTU is that maximum, not the
-    /// one asked for.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub mtu_clamped: bool,
-    /// Why it is not configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
 /// Lower-cases a MAC address so `02:AB:..` and `02:ab:..` compare equal.
 pub fn normalize_mac(mac: &str) -> String {
     mac.trim().to_ascii_lowercase()
 }
 
-/// This node's attachments across every NodeENI, by MAC. `default_mtu` replaces an MTU
-/// of 0 (itself 0 by default: leave the MTU alone).
-pub fn desired_links(
-    node: &str,
-    nodeenis: &[NodeENI],
-    default_mtu: u32,
-) -> BTreeMap<String, DesiredLink> {
+/// This node's ENIs (from every NodeENI), by MAC. `default_mtu` replaces an MTU of 0
+/// (itself 0 by default: leave the MTU alone).
+pub fn desired_links(eninode: Option<&ENINode>, default_mtu: u32) -> BTreeMap<String, DesiredLink> {
     let mut out = BTreeMap::new();
-    for n in nodeenis {
-        let name = n.metadata.name.clone().unwrap_or_default();
-        for a in n.status.iter().flat_map(|s| &s.attachments) {
-            if a.node_id != node || a.mac_address.is_empty() {
-                continue;
-            }
-            let mac = normalize_mac(&a.mac_address);
-            let mtu = match u32::try_from(a.mtu).unwrap_or(0) {
-                0 => default_mtu,
-                m => m,
-            };
-            out.entry(mac.clone()).or_insert(DesiredLink {
-                mac,
-                eni_id: a.eni_id.clone(),
-                nodeeni: name.clone(),
-                mtu,
-            });
+    for i in eninode.iter().flat_map(|e| &e.spec.interfaces) {
+        if i.mac_address.is_empty() {
+            continue;
         }
+        let mac = normalize_mac(&i.mac_address);
+        let mtu = match u32::try_from(i.mtu).unwrap_or(0) {
+            0 => default_mtu,
+            m => m,
+        };
+        out.entry(mac.clone()).or_insert(DesiredLink {
+            mac,
+            eni_id: i.eni_id.clone(),
+            nodeeni: i.node_eni.clone(),
+            mtu,
+        });
     }
     out
 }
@@ -177,10 +144,11 @@ pub fn report(
     desired: &DesiredLink,
     link: Result<&LinkState, NoLink>,
     error: Option<String>,
-) -> LinkReport {
-    let base = LinkReport {
+) -> InterfaceReport {
+    let base = InterfaceReport {
         eni_id: desired.eni_id.clone(),
-        nodeeni: desired.nodeeni.clone(),
+        mac_address: desired.mac.clone(),
+        node_eni: desired.nodeeni.clone(),
         interface: None,
         configured: false,
         mtu: None,
@@ -190,13 +158,13 @@ pub fn report(
     let link = match link {
         Ok(l) => l,
         Err(NoLink::Missing) => {
-            return LinkReport {
+            return InterfaceReport {
                 message: Some("no interface with this MAC address yet".into()),
                 ..base
             };
         }
         Err(NoLink::Ambiguous) => {
-            return LinkReport {
+            return InterfaceReport {
                 message: Some(
                     "several network devices carry this MAC address: none is configured".into(),
                 ),
@@ -218,7 +186,7 @@ pub fn report(
                 )
             })
         });
-    LinkReport {
+    InterfaceReport {
         interface: Some(link.name.clone()),
         mtu: Some(link.mtu),
         configured: done,

@@ -1,15 +1,17 @@
 //! The node agent (`eni-agent`, one per node): brings the ENIs attached to its node up
 //! and sets their MTU over netlink, and reports how each one stands on its Node.
 //!
-//! An attachment is matched to a link by MAC address only (from the NodeENI status), so
-//! the primary interface and every link whose MAC matches no attachment of this node are
-//! never touched. It is event-driven: a NodeENI change or a netlink link event (a link
-//! appearing, or someone taking it down or changing its MTU) triggers reconciliation;
-//! there is no polling loop.
+//! The agent reads only its own node's ENINode (a watch by name): the ENIs attached to
+//! this node, from every NodeENI. An ENI is matched to a link by MAC address, and only to
+//! the ENI's own device (never a VLAN, bridge or bond sharing the MAC), so the primary
+//! interface and every link whose MAC matches no ENI of this node are never touched. It
+//! is event-driven: an ENINode change or a netlink link event (a link appearing, or
+//! someone taking it down or changing its MTU) triggers reconciliation; there is no
+//! polling loop.
 //!
-//! The report is the Node annotation [`REPORT_ANNOTATION`]: a JSON object keyed by MAC
-//! address with the ENI, its NodeENI, the interface name, its MTU and whether it is
-//! configured. It is written only when it changes.
+//! The report is the ENINode's status: per ENI the interface name, its MTU, whether it
+//! is configured (and whether the MTU was clamped). It is written only when it changes,
+//! and the agent's token may write only its own node's (an admission policy).
 
 pub mod actors;
 pub mod desired;
@@ -19,37 +21,40 @@ mod run;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::k8s::kube_cluster::KubeCluster;
-use crate::k8s::{Change, Cluster, ClusterError, NodeENI};
+use crate::k8s::{Change, ClusterError, ENINode, ENINodeStatus};
 pub use root::{Agent, AgentDeps};
 pub use run::run_agent;
-
-/// The Node annotation carrying the agent's report (the controller reads it too).
-pub const REPORT_ANNOTATION: &str = crate::k8s::node::LINK_REPORT_ANNOTATION;
 
 /// What the agent needs from Kubernetes.
 #[async_trait]
 pub trait AgentCluster: Send + Sync + 'static {
-    /// NodeENI changes (starting with a resync; never ending).
-    fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>>;
-    /// Sets annotation `key` on Node `node`.
-    async fn annotate_node(&self, node: &str, key: &str, value: &str) -> Result<(), ClusterError>;
+    /// Changes of node `node`'s ENINode, and of no other (starting with a resync; never
+    /// ending).
+    fn eninode(&self, node: &str) -> BoxStream<'static, Change<ENINode>>;
+    /// Writes the report into node `node`'s ENINode status.
+    async fn report(&self, node: &str, status: &ENINodeStatus) -> Result<(), ClusterError>;
 }
 
 #[async_trait]
 impl AgentCluster for KubeCluster {
-    fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>> {
-        Cluster::nodeenis(self)
+    fn eninode(&self, node: &str) -> BoxStream<'static, Change<ENINode>> {
+        let api: Api<ENINode> = Api::all(self.client());
+        crate::k8s::kube_cluster::changes_of(
+            api,
+            "eninodes",
+            &format!("metadata.name={node}"),
+            |o| o,
+        )
     }
 
-    async fn annotate_node(&self, node: &str, key: &str, value: &str) -> Result<(), ClusterError> {
-        let api: Api<Node> = Api::all(self.client());
-        let patch = json!({"metadata": {"annotations": {key: value}}});
-        self.timed(api.patch(node, &PatchParams::default(), &Patch::Merge(&patch)))
+    async fn report(&self, node: &str, status: &ENINodeStatus) -> Result<(), ClusterError> {
+        let api: Api<ENINode> = Api::all(self.client());
+        let patch = json!({"status": status});
+        self.timed(api.patch_status(node, &PatchParams::default(), &Patch::Merge(&patch)))
             .await?;
         Ok(())
     }

@@ -19,15 +19,33 @@ enum Command {
     Run(Box<ControllerArgs>),
     /// Run the controller against an in-process cluster and EC2 simulator.
     Simulate(aws_multi_eni_controller::config::SimulateArgs),
-    /// Print the NodeENI CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions (NodeENI, then ENINode) as YAML.
+    Crd {
+        /// Only this one.
+        #[arg(long, value_enum)]
+        kind: Option<CrdKind>,
+    },
+}
+
+/// A CRD of the project.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CrdKind {
+    /// `nodeenis.networking.k8s.aws`.
+    Nodeeni,
+    /// `eninodes.networking.k8s.aws`.
+    Eninode,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Crd => {
-            let yaml =
-                aws_multi_eni_controller::k8s::crd::crd_yaml().context("serialising the CRD")?;
+        Command::Crd { kind } => {
+            use aws_multi_eni_controller::k8s::{crd, eninode};
+            let yaml = match kind {
+                None => crd::all_crds_yaml(),
+                Some(CrdKind::Nodeeni) => crd::crd_yaml(),
+                Some(CrdKind::Eninode) => eninode::crd_yaml(),
+            }
+            .context("serialising the CRDs")?;
             print!("{yaml}");
             Ok(())
         }

@@ -2,11 +2,14 @@
 //! so the same actor code runs against a real API server ([`super::kube_cluster`]) and
 //! the in-memory cluster ([`super::memory`]) used by tests and `simulate`.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use thiserror::Error;
 
 use super::crd::{NodeENI, NodeENIStatus};
+use super::eninode::{ENINode, NodeInterface};
 use super::node::NodeView;
 
 /// The finalizer this controller puts on every NodeENI before it creates an ENI, and
@@ -28,6 +31,44 @@ pub enum Change<T> {
     /// Created or updated.
     Applied(T),
     Deleted(T),
+}
+
+/// A node's ENINode as the controller reads it back: the entries each NodeENI wrote, and
+/// what the node's agent reports.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ENINodeView {
+    /// The node (and object) name.
+    pub node: String,
+    /// NodeENI name → the entries it wrote, sorted by ENI ID.
+    pub entries: BTreeMap<String, Vec<NodeInterface>>,
+    /// MAC address (lower-case) → whether the agent has it up with its MTU.
+    pub configured_macs: BTreeMap<String, bool>,
+}
+
+impl ENINodeView {
+    /// The view of an object.
+    pub fn from_object(o: ENINode) -> Self {
+        let mut entries: BTreeMap<String, Vec<NodeInterface>> = BTreeMap::new();
+        for i in o.spec.interfaces {
+            entries.entry(i.node_eni.clone()).or_default().push(i);
+        }
+        for list in entries.values_mut() {
+            list.sort();
+        }
+        ENINodeView {
+            node: o.metadata.name.unwrap_or_default(),
+            entries,
+            configured_macs: o
+                .status
+                .map(|s| {
+                    s.interfaces
+                        .into_iter()
+                        .map(|r| (r.mac_address.to_ascii_lowercase(), r.configured))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A Kubernetes Event to record on a NodeENI.
@@ -120,6 +161,20 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Node changes, like [`Cluster::nodeenis`].
     fn nodes(&self) -> BoxStream<'static, Change<NodeView>>;
+
+    /// ENINode changes, like [`Cluster::nodeenis`].
+    fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>>;
+
+    /// Sets the entries the NodeENI `nodeeni` has on node `node`'s ENINode to
+    /// `interfaces` (none: removes its entries), leaving other NodeENIs' entries alone;
+    /// creates the object, owned by the Node (`node_uid`), if it does not exist.
+    async fn apply_interfaces(
+        &self,
+        node: &str,
+        node_uid: Option<&str>,
+        nodeeni: &str,
+        interfaces: &[NodeInterface],
+    ) -> Result<(), ClusterError>;
 
     /// Replaces the NodeENI's status (status subresource).
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError>;

@@ -227,7 +227,17 @@ pub struct ENIAttachment {
     pub last_updated: Option<Time>,
 }
 
-/// The CRD as YAML: the text `eni-controller crd` prints and `deploy/crds/` holds.
+/// The CRD as YAML: the text `deploy/crds/networking.k8s.aws_nodeenis.yaml` holds.
 pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
     serde_saphyr::to_string(&NodeENI::crd())
+}
+
+/// Every CRD of the project as one YAML stream (NodeENI, then ENINode): what
+/// `eni-controller crd` prints.
+pub fn all_crds_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    Ok(format!(
+        "{}---\n{}",
+        crd_yaml()?,
+        super::eninode::crd_yaml()?
+    ))
 }

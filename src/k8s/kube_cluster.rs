@@ -18,8 +18,11 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::cluster::{Change, Cluster, ClusterError, FINALIZER, LEGACY_FINALIZER, Notice};
+use super::cluster::{
+    Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice,
+};
 use super::crd::{NodeENI, NodeENIStatus};
+use super::eninode::{ENINode, NodeInterface, field_manager};
 use super::node::{NodeView, SlimNode};
 
 /// The name this controller reports Events and field ownership under.
@@ -34,6 +37,7 @@ pub struct KubeCluster {
     client: Client,
     nodeenis: Api<NodeENI>,
     nodes: Api<SlimNode>,
+    eninodes: Api<ENINode>,
     recorder: Recorder,
     timeout: Duration,
 }
@@ -71,6 +75,7 @@ impl KubeCluster {
             client: client.clone(),
             nodeenis: Api::all(client.clone()),
             nodes: Api::all(client.clone()),
+            eninodes: Api::all(client.clone()),
             recorder: Recorder::new(client, reporter),
             timeout: DEFAULT_API_TIMEOUT,
         }
@@ -173,8 +178,36 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     T: Send + 'static,
 {
+    watch_changes(api, resource, WatcherConfig::default(), map)
+}
+
+/// Like [`changes`], for the objects the field selector `fields` picks (e.g.
+/// `metadata.name=<name>`: one object).
+pub fn changes_of<K, T>(
+    api: Api<K>,
+    resource: &'static str,
+    fields: &str,
+    map: fn(K) -> T,
+) -> BoxStream<'static, Change<T>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    T: Send + 'static,
+{
+    watch_changes(api, resource, WatcherConfig::default().fields(fields), map)
+}
+
+fn watch_changes<K, T>(
+    api: Api<K>,
+    resource: &'static str,
+    config: WatcherConfig,
+    map: fn(K) -> T,
+) -> BoxStream<'static, Change<T>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    T: Send + 'static,
+{
     let mut initial: Vec<T> = Vec::new();
-    watcher::watcher(api, WatcherConfig::default())
+    watcher::watcher(api, config)
         .default_backoff()
         .filter_map(move |event| {
             let out = match event {
@@ -228,6 +261,38 @@ impl Cluster for KubeCluster {
 
     fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
         changes(self.nodes.clone(), "nodes", NodeView::from_slim)
+    }
+
+    fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
+        changes(self.eninodes.clone(), "eninodes", ENINodeView::from_object)
+    }
+
+    async fn apply_interfaces(
+        &self,
+        node: &str,
+        node_uid: Option<&str>,
+        nodeeni: &str,
+        interfaces: &[NodeInterface],
+    ) -> Result<(), ClusterError> {
+        // Server-side apply under the NodeENI's own field manager: the server merges
+        // the entries of every NodeENI (the list is a map keyed by eniID), and drops
+        // this NodeENI's entries that this apply no longer names.
+        let mut metadata = json!({"name": node});
+        if let Some(uid) = node_uid.filter(|u| !u.is_empty()) {
+            metadata["ownerReferences"] = json!([{
+                "apiVersion": "v1", "kind": "Node", "name": node, "uid": uid,
+            }]);
+        }
+        let object = json!({
+            "apiVersion": "networking.k8s.aws/v1alpha1",
+            "kind": "ENINode",
+            "metadata": metadata,
+            "spec": {"interfaces": interfaces},
+        });
+        let params = PatchParams::apply(&field_manager(nodeeni)).force();
+        self.timed(self.eninodes.patch(node, &params, &Patch::Apply(&object)))
+            .await?;
+        Ok(())
     }
 
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {

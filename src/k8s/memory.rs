@@ -16,11 +16,17 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::cluster::{Change, Cluster, ClusterError, FINALIZER, LEGACY_FINALIZER, Notice};
+use super::cluster::{
+    Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice,
+};
 use super::crd::{NodeENI, NodeENIStatus};
+use super::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
 use super::node::NodeView;
 
 const CHANNEL_CAPACITY: usize = 65_536;
+
+/// One ENINode: NodeENI → the entries it applied, and the agent's status.
+type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus>);
 
 #[derive(Default)]
 struct State {
@@ -30,6 +36,10 @@ struct State {
     status_writes: u64,
     next_uid: u64,
     refuse_status: bool,
+    /// Node → (NodeENI → entries it applied, the agent's status).
+    eninodes: BTreeMap<String, StoredENINode>,
+    /// Writes of ENINode entries.
+    eninode_writes: u64,
 }
 
 /// The in-memory cluster. Cheap to clone; clones share state.
@@ -38,6 +48,17 @@ pub struct MemoryCluster {
     state: Arc<Mutex<State>>,
     nodeeni_tx: broadcast::Sender<Change<NodeENI>>,
     node_tx: broadcast::Sender<Change<NodeView>>,
+    eninode_tx: broadcast::Sender<Change<ENINodeView>>,
+}
+
+fn eninode_view(node: &str, (entries, status): &StoredENINode) -> ENINodeView {
+    let mut spec = ENINodeSpec::default();
+    for list in entries.values() {
+        spec.interfaces.extend(list.iter().cloned());
+    }
+    let mut obj = ENINode::new(node, spec);
+    obj.status = status.clone();
+    ENINodeView::from_object(obj)
 }
 
 impl Default for MemoryCluster {
@@ -76,7 +97,29 @@ impl MemoryCluster {
             })),
             nodeeni_tx: broadcast::channel(CHANNEL_CAPACITY).0,
             node_tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            eninode_tx: broadcast::channel(CHANNEL_CAPACITY).0,
         }
+    }
+
+    /// A node's ENINode as stored now.
+    pub fn eninode(&self, node: &str) -> Option<ENINodeView> {
+        let s = self.lock();
+        s.eninodes.get(node).map(|e| eninode_view(node, e))
+    }
+
+    /// How many ENINode writes the controller made.
+    pub fn eninode_writes(&self) -> u64 {
+        self.lock().eninode_writes
+    }
+
+    /// Writes a node agent's report into the node's ENINode status (as the agent would).
+    pub fn report_interfaces(&self, node: &str, status: ENINodeStatus) {
+        let mut s = self.lock();
+        let e = s.eninodes.entry(node.to_string()).or_default();
+        e.1 = Some(status);
+        let view = eninode_view(node, e);
+        drop(s);
+        let _ = self.eninode_tx.send(Change::Applied(view));
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -155,9 +198,16 @@ impl MemoryCluster {
 
     /// Removes a node.
     pub fn delete_node(&self, name: &str) {
-        let gone = self.lock().nodes.remove(name);
+        let mut s = self.lock();
+        let gone = s.nodes.remove(name);
+        // The Node owns its ENINode: the garbage collector deletes it too.
+        let eninode = s.eninodes.remove(name).map(|e| eninode_view(name, &e));
+        drop(s);
         if let Some(node) = gone {
             let _ = self.node_tx.send(Change::Deleted(node));
+        }
+        if let Some(view) = eninode {
+            let _ = self.eninode_tx.send(Change::Deleted(view));
         }
     }
 
@@ -231,6 +281,35 @@ impl Cluster for MemoryCluster {
         watch(self.node_tx.subscribe(), move || {
             me.lock().nodes.values().cloned().collect()
         })
+    }
+
+    fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
+        let me = self.clone();
+        watch(self.eninode_tx.subscribe(), move || {
+            let s = me.lock();
+            s.eninodes.iter().map(|(n, e)| eninode_view(n, e)).collect()
+        })
+    }
+
+    async fn apply_interfaces(
+        &self,
+        node: &str,
+        _node_uid: Option<&str>,
+        nodeeni: &str,
+        interfaces: &[NodeInterface],
+    ) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        s.eninode_writes += 1;
+        let e = s.eninodes.entry(node.to_string()).or_default();
+        if interfaces.is_empty() {
+            e.0.remove(nodeeni);
+        } else {
+            e.0.insert(nodeeni.to_string(), interfaces.to_vec());
+        }
+        let view = eninode_view(node, e);
+        drop(s);
+        let _ = self.eninode_tx.send(Change::Applied(view));
+        Ok(())
     }
 
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod crd;
+pub mod eninode;
 pub mod kube_cluster;
 #[cfg(feature = "controller")]
 pub mod lease;
@@ -11,6 +12,7 @@ pub mod memory;
 pub mod node;
 pub mod status;
 
-pub use cluster::{Change, Cluster, ClusterError, FINALIZER, Notice};
+pub use cluster::{Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice};
 pub use crd::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};
+pub use eninode::{ENINode, ENINodeSpec, ENINodeStatus, InterfaceReport, NodeInterface};
 pub use node::NodeView;

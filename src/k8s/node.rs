@@ -15,8 +15,6 @@ use serde::{Deserialize, Deserializer};
 
 /// The zone label set by the cloud provider.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
-/// The Node annotation where the node agent reports each interface, keyed by MAC.
-pub const LINK_REPORT_ANNOTATION: &str = "networking.k8s.aws/eni-links";
 
 /// The deprecated zone label, still set on older clusters.
 pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
@@ -25,8 +23,8 @@ pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
 #[derive(Resource, Deserialize, Clone, Debug)]
 #[resource(inherit = "Node")]
 pub struct SlimNode {
-    /// Object metadata: name, UID, resourceVersion, labels, deletion timestamp and the
-    /// agent's report annotation; nothing else is kept.
+    /// Object metadata: name, UID, resourceVersion, labels and deletion timestamp;
+    /// nothing else is kept.
     #[serde(deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
     /// Only `providerID`.
@@ -42,22 +40,16 @@ struct SlimMeta {
     uid: Option<String>,
     resource_version: Option<String>,
     labels: Option<BTreeMap<String, String>>,
-    annotations: Option<BTreeMap<String, String>>,
     deletion_timestamp: Option<Time>,
 }
 
 fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     let m = SlimMeta::deserialize(d)?;
-    let annotations = m.annotations.map(|mut all| {
-        all.retain(|k, _| k == LINK_REPORT_ANNOTATION);
-        all
-    });
     Ok(ObjectMeta {
         name: m.name,
         uid: m.uid,
         resource_version: m.resource_version,
         labels: m.labels,
-        annotations,
         deletion_timestamp: m.deletion_timestamp,
         ..ObjectMeta::default()
     })
@@ -86,28 +78,9 @@ pub struct NodeView {
     pub zone: Option<String>,
     /// Whether the node is being deleted.
     pub deleting: bool,
-    /// What the node agent reports per MAC address: interface up with its MTU applied.
+    /// What the node agent reports per MAC address (interface up with its MTU applied),
+    /// from the node's ENINode: the root fills it in, the Node object has none.
     pub configured_macs: BTreeMap<String, bool>,
-}
-
-/// Reads the agent's report annotation: MAC → configured.
-fn configured_macs(annotations: Option<&BTreeMap<String, String>>) -> BTreeMap<String, bool> {
-    let Some(text) = annotations.and_then(|a| a.get(LINK_REPORT_ANNOTATION)) else {
-        return BTreeMap::new();
-    };
-    let parsed: BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(text).unwrap_or_default();
-    parsed
-        .into_iter()
-        .map(|(mac, v)| {
-            (
-                mac.to_ascii_lowercase(),
-                v.get("configured")
-                    .and_then(|c| c.as_bool())
-                    .unwrap_or(false),
-            )
-        })
-        .collect()
 }
 
 /// Splits an AWS provider ID (`aws:///us-east-1a/i-0123…`, also `aws://us-east-1a/i-…`)
@@ -137,7 +110,6 @@ impl NodeView {
     /// Builds the view from the slim object.
     pub fn from_slim(node: SlimNode) -> Self {
         let meta = node.metadata;
-        let configured_macs = configured_macs(meta.annotations.as_ref());
         let labels = meta.labels.unwrap_or_default();
         let parsed = node
             .spec
@@ -161,7 +133,7 @@ impl NodeView {
             instance_id,
             zone,
             deleting: meta.deletion_timestamp.is_some(),
-            configured_macs,
+            configured_macs: BTreeMap::new(),
         }
     }
 

@@ -32,8 +32,13 @@
 //!    stuck detach once, or gives up.
 //! 5. **Gone.** A deleted NodeENI keeps its finalizer until its ENIs were listed and no
 //!    teardown is pending ([`nodeeni::finalizer_may_go`]).
+//!
+//! Beside the life of each ENI, a NodeENI lists its attached ENIs on each node's
+//! ENINode, where that node's agent reads them; [`interfaces::writes`] says which nodes'
+//! entries to write (and a node it no longer wants anything on is written empty).
 
 pub mod device_index;
+pub mod interfaces;
 pub mod lifecycle;
 pub mod nodeeni;
 pub mod orphans;

@@ -156,15 +156,17 @@ pub fn reap<T>(
 }
 
 /// Whether a deleted NodeENI may lose its finalizer: a listing of its ENIs showed none,
-/// no teardown is still running, and every retired slot handed back what it made (a
+/// no teardown is still running, every retired slot handed back what it made (a
 /// create under way when the slot was retired completes, and a listing may not show its
-/// ENI yet). An ENI whose deletion keeps failing holds the finalizer.
+/// ENI yet), and its entries are gone from every node's ENINode. An ENI whose deletion
+/// keeps failing holds the finalizer.
 pub fn finalizer_may_go(
     nothing_listed: bool,
     cleanups_pending: usize,
     slots_retiring: usize,
+    entries_withdrawn: bool,
 ) -> bool {
-    nothing_listed && cleanups_pending == 0 && slots_retiring == 0
+    nothing_listed && cleanups_pending == 0 && slots_retiring == 0 && entries_withdrawn
 }
 
 /// Whether a full re-listing of the NodeENI's ENIs is due.

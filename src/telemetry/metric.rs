@@ -103,7 +103,7 @@ catalogue! {
     AGENT_LINK_CHANGES_TOTAL = "aws_multi_eni_agent_link_changes_total", Counter, Agent;
     /// Link events received from the kernel.
     AGENT_NETLINK_EVENTS_TOTAL = "aws_multi_eni_agent_netlink_events_total", Counter, Agent;
-    /// Link reports written to this node's Node object.
+    /// Link reports written to this node's ENINode status.
     AGENT_REPORT_WRITES_TOTAL = "aws_multi_eni_agent_report_writes_total", Counter, Agent;
     /// Agent errors by error label (netlink, API server).
     AGENT_ERRORS_TOTAL = "aws_multi_eni_agent_errors_total", Counter, Agent;

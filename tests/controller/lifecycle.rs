@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aws_multi_eni_controller::aws::sim::SimConfig;
-use aws_multi_eni_controller::k8s::FINALIZER;
+use aws_multi_eni_controller::k8s::{ENINodeStatus, FINALIZER, InterfaceReport};
 use kube::ResourceExt;
 
 use super::harness::{World, eventually, settings};
@@ -210,14 +210,48 @@ async fn deleting_the_nodeeni_cleans_up_then_releases_the_finalizer() {
     controller.stop().await;
 }
 
+/// Each node's ENINode lists its ENIs from every NodeENI; the agent's report there shows
+/// in the NodeENI status; a node that stops matching, and a deleted NodeENI, take their
+/// entries away, leaving the other NodeENI's.
 #[tokio::test(start_paused = true)]
-async fn the_node_agents_report_shows_in_the_nodeeni_status() {
-    let mut w = World::new(SimConfig::default(), 1);
+async fn each_nodes_eninode_lists_its_enis_and_carries_the_agents_report() {
+    let mut w = World::new(SimConfig::default(), 2);
     w.add_nodes(2, LABEL);
     w.apply("multus", w.spec(1));
+    let mut second = w.spec(2);
+    second.subnet_ids.remove(0);
+    second.device_index = 3;
+    w.apply("storage", second);
     let controller = w.start(settings()).await;
     w.until_ready("multus", 2).await;
+    w.until_ready("storage", 2).await;
+    let entries = |node: &str| -> Vec<(String, String, i32)> {
+        w.cluster.eninode(node).map_or(Vec::new(), |v| {
+            v.entries
+                .values()
+                .flatten()
+                .map(|i| (i.node_eni.clone(), i.eni_id.clone(), i.device_index))
+                .collect()
+        })
+    };
+    eventually(
+        "both NodeENIs listed on node-0000",
+        Duration::from_secs(60),
+        || entries("node-0000").len() == 2,
+    )
+    .await;
     let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    let mine = status
+        .attachments
+        .iter()
+        .find(|a| a.node_id == "node-0000")
+        .unwrap()
+        .clone();
+    assert!(
+        entries("node-0000").contains(&("multus".into(), mine.eni_id.clone(), mine.device_index)),
+        "{:?}",
+        entries("node-0000")
+    );
     assert!(
         status
             .attachments
@@ -225,21 +259,24 @@ async fn the_node_agents_report_shows_in_the_nodeeni_status() {
             .all(|a| a.interface_configured.is_none()),
         "no agent has reported yet"
     );
-    let mac = status
-        .attachments
-        .iter()
-        .find(|a| a.node_id == "node-0000")
-        .unwrap()
-        .mac_address
-        .clone();
-    let mut node = w
-        .cluster
-        .node_views()
-        .into_iter()
-        .find(|n| n.name == "node-0000")
-        .unwrap();
-    node.configured_macs.insert(mac.to_ascii_lowercase(), true);
-    w.cluster.upsert_node(node);
+
+    // The agent reports the interface configured.
+    w.cluster.report_interfaces(
+        "node-0000",
+        ENINodeStatus {
+            interfaces: vec![InterfaceReport {
+                eni_id: mine.eni_id.clone(),
+                mac_address: mine.mac_address.to_ascii_uppercase(),
+                node_eni: "multus".into(),
+                interface: Some("ens6".into()),
+                configured: true,
+                mtu: Some(9001),
+                mtu_clamped: false,
+                message: None,
+            }],
+            configured_count: 1,
+        },
+    );
     eventually("reported in status", Duration::from_secs(60), || {
         w.cluster
             .nodeeni("multus")
@@ -251,5 +288,19 @@ async fn the_node_agents_report_shows_in_the_nodeeni_status() {
             .any(|a| a.node_id == "node-0000" && a.interface_configured == Some(true))
     })
     .await;
+
+    // node-0001 stops matching: its entries go; deleting storage takes its entries away.
+    w.cluster.label_node("node-0001", "ng", None);
+    eventually(
+        "node-0001's entries withdrawn",
+        Duration::from_secs(600),
+        || entries("node-0001").is_empty(),
+    )
+    .await;
+    w.cluster.delete_nodeeni("storage");
+    w.until_gone("storage").await;
+    let left = entries("node-0000");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].0, "multus");
     controller.stop().await;
 }

@@ -6,6 +6,7 @@
 //! is in [`state`].
 
 mod cleanups;
+mod interfaces;
 mod io;
 mod msg;
 mod slots;
@@ -17,7 +18,7 @@ mod sweep;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tracing::Instrument;
 
-pub use msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
+pub use msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use state::NodeEniState;
 
 /// The actor.
@@ -74,6 +75,7 @@ async fn dispatch(
         NodeEniMsg::NodeZone(node, zone) => st.on_node_zone(&myself, node, zone).await?,
         NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result).await,
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
+        NodeEniMsg::Interfaces(seen) => st.on_interfaces(&myself, seen),
         NodeEniMsg::Flush => st.on_flush(&myself).await,
         NodeEniMsg::RestartSlot(key) => st.restart_slot(&myself, &key).await?,
         NodeEniMsg::Desired(reply) => {

@@ -11,7 +11,7 @@ use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::LimitedEc2;
 use crate::actors::slot::{Reservations, SlotDeps, SlotReport, SlotTiming, SlotUpdate};
 use crate::aws::resolve::Resolver;
-use crate::k8s::{Cluster, NodeENI, NodeView, Notice};
+use crate::k8s::{Cluster, NodeENI, NodeInterface, NodeView, Notice};
 use crate::plan::slots::SlotKey;
 use crate::supervision::{Handle, RestartPolicy};
 
@@ -43,6 +43,17 @@ pub enum NodeEniMsg {
     RestartSlot(SlotKey),
     /// The desired (instance, subnet) pairs, or `None` if not settled (orphan sweep).
     Desired(RpcReplyPort<Option<HashSet<(String, String)>>>),
+    /// What the nodes' ENINodes show of this NodeENI.
+    Interfaces(InterfacesSeen),
+}
+
+/// What the nodes' ENINodes show of one NodeENI's entries.
+#[derive(Debug, Clone)]
+pub enum InterfacesSeen {
+    /// Every node's, after a listing (nodes without entries left out).
+    All(std::collections::BTreeMap<String, Vec<NodeInterface>>),
+    /// One node's now (empty: none).
+    Node(String, Vec<NodeInterface>),
 }
 
 impl From<SlotUpdate> for NodeEniMsg {

@@ -10,8 +10,9 @@ use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::cleanups::Cleanups;
+use super::interfaces::{self, Interfaces};
 use super::io;
-use super::msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::slots::{Reported, Slots};
 use super::spec::{Inputs, Resolved};
 use super::status::StatusBook;
@@ -41,6 +42,7 @@ pub struct NodeEniState {
     sweep: Sweep,
     cleanups: Cleanups,
     written: StatusBook,
+    interfaces: Interfaces,
     flush_scheduled: bool,
     tick_at: Option<Instant>,
     backoff: Duration,
@@ -303,11 +305,15 @@ impl NodeEniState {
         let listed = self.sweep().await;
         let nothing_listed = listed == Some(0);
         self.reap(myself);
-        self.dirty(myself);
+        // Withdraws this NodeENI's entries from the nodes' ENINodes as its slots go.
+        if !self.write_status().await {
+            self.dirty(myself);
+        }
         if rules::finalizer_may_go(
             nothing_listed,
             self.cleanups.pending(),
             self.slots.retiring(),
+            self.interfaces.withdrawn(),
         ) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
@@ -355,9 +361,30 @@ impl NodeEniState {
             self.written.last(),
             now,
         );
-        self.written
-            .write(&*self.deps.cluster, &self.name(), status, &slots)
-            .await
+        let name = self.name();
+        let status_ok = self
+            .written
+            .write(&*self.deps.cluster, &name, status, &slots)
+            .await;
+        let desired = interfaces::desired(&name, &slots);
+        let nodes = &self.nodes;
+        let entries_ok = self
+            .interfaces
+            .write(&*self.deps.cluster, &name, &desired, |n| {
+                nodes.as_ref()?.get(n).map(|v| v.uid.clone())
+            })
+            .await;
+        status_ok && entries_ok
+    }
+
+    /// What the nodes' ENINodes show of this NodeENI: written again where that differs
+    /// from what its slots say.
+    pub(super) fn on_interfaces(&mut self, myself: &ActorRef<NodeEniMsg>, seen: InterfacesSeen) {
+        match seen {
+            InterfacesSeen::All(all) => self.interfaces.seen_all(all),
+            InterfacesSeen::Node(node, entries) => self.interfaces.seen(node, entries),
+        }
+        self.dirty(myself);
     }
 
     /// A state for `args`; the first tick is scheduled.
@@ -372,6 +399,7 @@ impl NodeEniState {
             slots: Slots::new(slot_deps, deps.restart),
             nodes: args.nodes.map(by_name),
             written: StatusBook::new(obj.status.clone()),
+            interfaces: Interfaces::default(),
             obj,
             resolved: Resolved::default(),
             skips: Skips::default(),
@@ -467,7 +495,11 @@ impl NodeEniState {
     pub(super) async fn on_flush(&mut self, myself: &ActorRef<NodeEniMsg>) {
         self.flush_scheduled = false;
         if !self.write_status().await {
-            let wait = self.written.retry_in(self.deps.status_debounce);
+            let base = self.deps.status_debounce;
+            let wait = self
+                .written
+                .retry_in(base)
+                .max(self.interfaces.retry_in(base));
             self.flush_scheduled = true;
             myself.send_after(wait, || NodeEniMsg::Flush);
         }

@@ -10,16 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::task::JoinHandle;
 
+mod eninodes;
 mod services;
 
 use super::cleanup::SweepFindings;
-use super::nodeeni::{NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::nodeeni::{InterfacesSeen, NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::settings::ControllerSettings;
 use crate::aws::Ec2;
-use crate::k8s::{Change, Cluster, NodeENI, NodeView, Notice};
+use crate::k8s::{Change, Cluster, ENINodeView, NodeENI, NodeView, Notice};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::plan::selector::matches;
 use crate::supervision::{Children, Outbox, forward};
+use eninodes::ENINodes;
 use services::{Service, Services};
 
 /// Messages of the root.
@@ -28,6 +30,8 @@ pub enum RootMsg {
     NodeEnis(Box<Change<NodeENI>>),
     /// A node watch change.
     Nodes(Change<NodeView>),
+    /// An ENINode watch change.
+    ENINodes(Change<ENINodeView>),
     /// Time for an orphan sweep.
     Sweep,
     /// Restart a failed NodeENI actor.
@@ -53,6 +57,8 @@ pub enum Watched {
     Nodes,
     /// NodeENIs.
     NodeEnis,
+    /// ENINodes.
+    ENINodes,
 }
 
 /// How the root starts.
@@ -76,8 +82,9 @@ pub struct RootState {
     nodes: HashMap<String, NodeView>,
     nodes_synced: bool,
     nodeenis_synced: bool,
+    eninodes: ENINodes,
     synced: Arc<AtomicBool>,
-    watches: [Option<JoinHandle<()>>; 2],
+    watches: [Option<JoinHandle<()>>; 3],
 }
 
 /// The root actor.
@@ -106,6 +113,11 @@ impl RootState {
             deps: self.deps.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, NodeEniActor, args, myself.get_cell()).await?;
+        if self.eninodes.synced() {
+            let _ = actor.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(
+                self.eninodes.of(name),
+            )));
+        }
         self.children.started(name.to_string(), &actor);
         Ok(())
     }
@@ -138,7 +150,10 @@ impl RootState {
         self.children.stop(&name.to_string(), "NodeENI deleted");
     }
 
-    fn node_changed(&mut self, view: Option<NodeView>, name: &str) {
+    fn node_changed(&mut self, mut view: Option<NodeView>, name: &str) {
+        if let Some(v) = &mut view {
+            v.configured_macs = self.eninodes.configured(name);
+        }
         let old = match &view {
             Some(v) => self.nodes.insert(name.to_string(), v.clone()),
             None => self.nodes.remove(name),
@@ -162,6 +177,46 @@ impl RootState {
         }
     }
 
+    /// ENINodes changed: each NodeENI hears of its entries, and a node whose agent
+    /// report changed is seen again by the NodeENIs it matters to.
+    fn eninodes_changed(&mut self, change: Change<ENINodeView>) {
+        let reported: Vec<String> = match change {
+            Change::Resync(list) => {
+                let reported = self.eninodes.resync(list);
+                for name in self.nodeenis.keys() {
+                    if let Some(a) = self.children.get::<NodeEniMsg>(name) {
+                        let all = self.eninodes.of(name);
+                        let _ = a.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(all)));
+                    }
+                }
+                reported
+            }
+            Change::Applied(view) => self.eninode_changed(view.node.clone(), Some(view)),
+            Change::Deleted(view) => self.eninode_changed(view.node, None),
+        };
+        for node in reported {
+            if let Some(v) = self.nodes.get(&node).cloned() {
+                self.node_changed(Some(v), &node);
+            }
+        }
+    }
+
+    /// One ENINode changed; answers the node if its report changed.
+    fn eninode_changed(&mut self, node: String, view: Option<ENINodeView>) -> Vec<String> {
+        let changed = self.eninodes.changed(&node, view);
+        for (nodeeni, entries) in changed.entries {
+            if let Some(a) = self.children.get::<NodeEniMsg>(&nodeeni) {
+                let seen = InterfacesSeen::Node(node.clone(), entries);
+                let _ = a.cast(NodeEniMsg::Interfaces(seen));
+            }
+        }
+        if changed.report {
+            vec![node]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Starts (again) forwarding one watch into the root.
     fn watch(&mut self, myself: &ActorRef<RootMsg>, what: Watched) {
         let me = myself.clone();
@@ -174,6 +229,7 @@ impl RootState {
                 |c| RootMsg::NodeEnis(Box::new(c)),
                 ended,
             ),
+            Watched::ENINodes => forward(self.cluster.eninodes(), me, RootMsg::ENINodes, ended),
         };
         if let Some(old) = self.watches[what as usize].replace(task) {
             old.abort();
@@ -247,7 +303,8 @@ impl Actor for RootActor {
             nodes_synced: false,
             nodeenis_synced: false,
             synced: args.synced,
-            watches: [None, None],
+            eninodes: ENINodes::default(),
+            watches: [None, None, None],
         })
     }
 
@@ -258,6 +315,7 @@ impl Actor for RootActor {
     ) -> Result<(), ActorProcessingErr> {
         st.watch(&myself, Watched::Nodes);
         st.watch(&myself, Watched::NodeEnis);
+        st.watch(&myself, Watched::ENINodes);
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
             RootMsg::Sweep
         });
@@ -312,8 +370,15 @@ impl Actor for RootActor {
                 st.node_changed(Some(view), &name);
             }
             RootMsg::Nodes(Change::Deleted(view)) => st.node_changed(None, &view.name),
+            RootMsg::ENINodes(change) => st.eninodes_changed(change),
             RootMsg::Nodes(Change::Resync(list)) => {
-                st.nodes = list.into_iter().map(|v| (v.name.clone(), v)).collect();
+                st.nodes = list
+                    .into_iter()
+                    .map(|mut v| {
+                        v.configured_macs = st.eninodes.configured(&v.name);
+                        (v.name.clone(), v)
+                    })
+                    .collect();
                 st.nodes_synced = true;
                 for (name, obj) in &st.nodeenis {
                     if let Some(a) = st.children.get::<NodeEniMsg>(name) {

@@ -8,7 +8,7 @@ use ractor::ActorRef;
 
 use crate::agent::desired::{DesiredLink, LinkState};
 use crate::agent::links::{LinkError, LinkEvent, Links};
-use crate::k8s::{Change, NodeENI};
+use crate::k8s::{Change, ENINode};
 
 /// Messages of the reconciler.
 pub enum ReconcilerMsg {
@@ -49,11 +49,11 @@ pub enum NetlinkMsg {
 
 /// Messages of the watch actor.
 pub enum WatchMsg {
-    /// A NodeENI watch change.
-    Change(Box<Change<NodeENI>>),
+    /// A change of this node's ENINode.
+    Change(Box<Change<ENINode>>),
     /// Send the reconciler the desired interfaces again (after it restarted).
     Resend,
-    /// The NodeENI watch ended: the actor fails and is started again.
+    /// The ENINode watch ended: the actor fails and is started again.
     Ended,
 }
 

@@ -1,6 +1,6 @@
 //! The reconciler: compares this node's desired interfaces with the links, asks the
 //! netlink actor for changes (backing off per link when the kernel refuses one), and
-//! reports on the Node.
+//! reports in the node's ENINode status.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,9 +10,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::time::Instant;
 
 use super::msg::{NetlinkMsg, ReconcilerMsg};
-use crate::agent::desired::{DesiredLink, LinkReport, LinkState, pick, plan, report};
+use crate::agent::AgentCluster;
+use crate::agent::desired::{DesiredLink, LinkState, pick, plan, report};
 use crate::agent::links::LinkEvent;
-use crate::agent::{AgentCluster, REPORT_ANNOTATION};
+use crate::k8s::ENINodeStatus;
 use crate::supervision::retry_delay;
 use crate::telemetry::metric;
 
@@ -24,7 +25,7 @@ pub struct ReconcilerState {
     links: HashMap<u32, LinkState>,
     netlink: Option<ActorRef<NetlinkMsg>>,
     errors: HashMap<String, String>,
-    reported: Option<String>,
+    reported: Option<ENINodeStatus>,
     retry_scheduled: bool,
     /// Links whose change failed: how often, and not to be tried again before when.
     failing: HashMap<String, (u32, Instant)>,
@@ -71,37 +72,39 @@ impl ReconcilerState {
     }
 
     async fn write_report(&mut self, myself: &ActorRef<ReconcilerMsg>) {
-        let reports: BTreeMap<&String, LinkReport> = self
+        let interfaces: Vec<_> = self
             .desired
             .iter()
             .map(|(mac, d)| {
-                (
-                    mac,
-                    report(
-                        d,
-                        pick(self.links.values(), mac),
-                        self.errors.get(mac).cloned(),
-                    ),
+                report(
+                    d,
+                    pick(self.links.values(), mac),
+                    self.errors.get(mac).cloned(),
                 )
             })
             .collect();
-        let Ok(json) = serde_json::to_string(&reports) else {
-            return;
+        let status = ENINodeStatus {
+            configured_count: i32::try_from(interfaces.iter().filter(|i| i.configured).count())
+                .unwrap_or(i32::MAX),
+            interfaces,
         };
-        if self.reported.as_ref() == Some(&json) {
+        if self.reported.as_ref() == Some(&status) {
             return;
         }
-        match self
-            .cluster
-            .annotate_node(&self.node, REPORT_ANNOTATION, &json)
-            .await
-        {
+        if self.desired.is_empty() && self.reported.is_none() {
+            // Nothing to report on, and maybe no ENINode to report in.
+            self.reported = Some(status);
+            return;
+        }
+        match self.cluster.report(&self.node, &status).await {
             Ok(()) => {
                 metrics::counter!(metric::AGENT_REPORT_WRITES_TOTAL).increment(1);
-                self.reported = Some(json);
+                self.reported = Some(status);
             }
+            // The ENINode went (its last ENI did): nothing is left to report on.
+            Err(crate::k8s::ClusterError::NotFound(_)) => self.reported = Some(status),
             Err(e) => {
-                tracing::warn!(error = %e, "could not report on the Node; retrying");
+                tracing::warn!(error = %e, "could not report in the ENINode; retrying");
                 metrics::counter!(metric::AGENT_ERRORS_TOTAL, "error" => e.label()).increment(1);
                 if !self.retry_scheduled {
                     self.retry_scheduled = true;

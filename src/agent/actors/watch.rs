@@ -1,6 +1,6 @@
-//! The watch actor: keeps every NodeENI and sends the reconciler this node's share.
+//! The watch actor: follows this node's ENINode (only it) and sends the reconciler the
+//! interfaces it lists.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use super::msg::{ReconcilerMsg, WatchMsg};
 use crate::agent::AgentCluster;
 use crate::agent::desired::desired_links;
-use crate::k8s::{Change, NodeENI};
+use crate::k8s::{Change, ENINode};
 use crate::supervision::{Handle, forward};
 
 /// Arguments of the watch actor.
@@ -19,7 +19,7 @@ pub struct WatchArgs {
     pub node: String,
     /// MTU for attachments that ask for none (0: leave alone).
     pub default_mtu: u32,
-    /// Where NodeENIs come from.
+    /// Where the ENINode comes from.
     pub cluster: Arc<dyn AgentCluster>,
     pub reconciler: Handle<ReconcilerMsg>,
 }
@@ -27,11 +27,11 @@ pub struct WatchArgs {
 /// The watch actor's state.
 pub struct WatchState {
     args: WatchArgs,
-    nodeenis: BTreeMap<String, NodeENI>,
+    eninode: Option<ENINode>,
     task: JoinHandle<()>,
 }
 
-/// The watch actor: keeps every NodeENI, sends the reconciler this node's share.
+/// The watch actor: follows this node's ENINode, sends the reconciler its interfaces.
 pub struct Watch;
 
 impl Actor for Watch {
@@ -45,14 +45,14 @@ impl Actor for Watch {
         args: WatchArgs,
     ) -> Result<WatchState, ActorProcessingErr> {
         let task = forward(
-            args.cluster.nodeenis(),
+            args.cluster.eninode(&args.node),
             myself,
             |c| WatchMsg::Change(Box::new(c)),
             WatchMsg::Ended,
         );
         Ok(WatchState {
             args,
-            nodeenis: BTreeMap::new(),
+            eninode: None,
             task,
         })
     }
@@ -72,25 +72,19 @@ impl Actor for Watch {
         msg: WatchMsg,
         st: &mut WatchState,
     ) -> Result<(), ActorProcessingErr> {
-        let name = |n: &NodeENI| n.metadata.name.clone().unwrap_or_default();
         if matches!(msg, WatchMsg::Ended) {
-            return Err("the NodeENI watch ended".into());
+            return Err("the ENINode watch ended".into());
         }
         if let WatchMsg::Change(change) = msg {
+            let mine = |e: &ENINode| e.metadata.name.as_deref() == Some(st.args.node.as_str());
             match *change {
-                Change::Resync(all) => {
-                    st.nodeenis = all.into_iter().map(|n| (name(&n), n)).collect()
-                }
-                Change::Applied(n) => {
-                    st.nodeenis.insert(name(&n), n);
-                }
-                Change::Deleted(n) => {
-                    st.nodeenis.remove(&name(&n));
-                }
+                Change::Resync(all) => st.eninode = all.into_iter().find(mine),
+                Change::Applied(e) if mine(&e) => st.eninode = Some(e),
+                Change::Deleted(e) if mine(&e) => st.eninode = None,
+                _ => {}
             }
         }
-        let all: Vec<NodeENI> = st.nodeenis.values().cloned().collect();
-        let desired = desired_links(&st.args.node, &all, st.args.default_mtu);
+        let desired = desired_links(st.eninode.as_ref(), st.args.default_mtu);
         st.args.reconciler.cast(ReconcilerMsg::Desired(desired));
         Ok(())
     }

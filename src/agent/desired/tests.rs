@@ -1,27 +1,15 @@
 use super::*;
-use crate::k8s::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};
+use crate::k8s::{ENINode, ENINodeSpec, NodeInterface};
 
-fn nodeeni(name: &str, attachments: Vec<ENIAttachment>) -> NodeENI {
-    let spec: NodeENISpec = serde_json::from_value(serde_json::json!({
-        "nodeSelector": {"ng": "x"}, "subnetID": "subnet-12345678", "securityGroupIDs": ["sg-12345678"]
-    }))
-    .unwrap();
-    let mut n = NodeENI::new(name, spec);
-    n.status = Some(NodeENIStatus {
-        attachments,
-        ..Default::default()
-    });
-    n
-}
-
-fn att(node: &str, mac: &str, mtu: i32) -> ENIAttachment {
-    ENIAttachment {
-        node_id: node.into(),
+fn entry(nodeeni: &str, mac: &str, mtu: i32) -> NodeInterface {
+    NodeInterface {
         eni_id: format!("eni-{mac}"),
         mac_address: mac.into(),
+        node_eni: nodeeni.into(),
+        subnet_id: "subnet-12345678".into(),
+        device_index: 1,
+        network_card_index: 0,
         mtu,
-        status: "attached".into(),
-        ..Default::default()
     }
 }
 
@@ -38,30 +26,31 @@ fn link(mac: &str, mtu: u32, up: bool) -> LinkState {
 }
 
 #[test]
-fn only_this_nodes_attachments_with_a_mac() {
-    let all = vec![
-        nodeeni(
-            "a",
-            vec![
-                att("me", "02:AA:00:00:00:01", 9001),
-                att("other", "02:aa:00:00:00:02", 9001),
-                att("me", "", 1500),
+fn this_nodes_enis_with_a_mac() {
+    let eninode = ENINode::new(
+        "me",
+        ENINodeSpec {
+            interfaces: vec![
+                entry("a", "02:AA:00:00:00:01", 9001),
+                entry("a", "", 1500),
+                entry("b", "02:aa:00:00:00:03", 0),
             ],
-        ),
-        nodeeni("b", vec![att("me", "02:aa:00:00:00:03", 0)]),
-    ];
-    let d = desired_links("me", &all, 0);
+        },
+    );
+    let d = desired_links(Some(&eninode), 0);
     assert_eq!(
         d.keys().cloned().collect::<Vec<_>>(),
         vec!["02:aa:00:00:00:01", "02:aa:00:00:00:03"]
     );
     assert_eq!(d["02:aa:00:00:00:01"].mtu, 9001);
+    assert_eq!(d["02:aa:00:00:00:01"].nodeeni, "a");
     assert_eq!(d["02:aa:00:00:00:03"].mtu, 0, "0 leaves the MTU alone");
     assert_eq!(
-        desired_links("me", &all, 1500)["02:aa:00:00:00:03"].mtu,
+        desired_links(Some(&eninode), 1500)["02:aa:00:00:00:03"].mtu,
         1500,
         "unless a default is set"
     );
+    assert!(desired_links(None, 1500).is_empty(), "no ENINode: nothing");
 }
 
 #[test]

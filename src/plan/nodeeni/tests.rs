@@ -125,14 +125,15 @@ fn only_owned_enis_of_unwanted_slots_are_reaped() {
 }
 
 #[test]
-fn the_finalizer_waits_for_a_listing_every_teardown_and_every_retiring_slot() {
-    for (listed, pending, retiring, may) in [
-        (true, 0, 0, true),
-        (false, 0, 0, false),
-        (true, 1, 0, false),
-        (true, 0, 1, false),
+fn the_finalizer_waits_for_a_listing_every_teardown_every_retiring_slot_and_the_entries() {
+    for (listed, pending, retiring, withdrawn, may) in [
+        (true, 0, 0, true, true),
+        (false, 0, 0, true, false),
+        (true, 1, 0, true, false),
+        (true, 0, 1, true, false),
+        (true, 0, 0, false, false),
     ] {
-        assert_eq!(finalizer_may_go(listed, pending, retiring), may);
+        assert_eq!(finalizer_may_go(listed, pending, retiring, withdrawn), may);
     }
 }
 

@@ -1,0 +1,166 @@
+//! The `ENINode` custom resource (`networking.k8s.aws/v1alpha1`): one per node, named
+//! after it, listing the ENIs attached to that node (written by the controller) and how
+//! the node's agent configured each (written by that agent, in the status).
+//!
+//! It is what the agent reads and writes instead of every NodeENI: an agent watches only
+//! its own node's object, and may write only its status (a ValidatingAdmissionPolicy
+//! checks the node name its pod-bound token carries). Each NodeENI writes its own entries
+//! with server-side apply under a field manager of its own ([`field_manager`]), so the
+//! API server merges several NodeENIs' ENIs on one node and removes a NodeENI's entries
+//! when it applies them away. The Node owns the object: it goes with the Node.
+
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// The ENIs of one node.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "networking.k8s.aws",
+    version = "v1alpha1",
+    kind = "ENINode",
+    plural = "eninodes",
+    singular = "eninode",
+    shortname = "enin",
+    status = "ENINodeStatus",
+    derive = "PartialEq",
+    doc = "ENINode lists the ENIs attached to the node of the same name, and how its node agent configured them.",
+    printcolumn = r#"{"name":"ENIs","type":"string","jsonPath":".spec.interfaces[*].eniID","description":"ENIs attached to the node"}"#,
+    printcolumn = r#"{"name":"Interfaces","type":"string","jsonPath":".status.interfaces[*].interface","description":"Interfaces the agent found for them"}"#,
+    printcolumn = r#"{"name":"Configured","type":"integer","jsonPath":".status.configuredCount","description":"Interfaces up with their MTU"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ENINodeSpec {
+    /// The ENIs attached to this node, one entry per ENI, from every NodeENI.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["eniID"]))]
+    pub interfaces: Vec<NodeInterface>,
+}
+
+/// One ENI attached to the node.
+#[derive(
+    Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInterface {
+    /// ENI ID.
+    #[serde(rename = "eniID")]
+    pub eni_id: String,
+    /// MAC address: the agent finds the interface by it.
+    pub mac_address: String,
+    /// The NodeENI it belongs to.
+    #[serde(rename = "nodeENI")]
+    pub node_eni: String,
+    /// Subnet ID.
+    #[serde(rename = "subnetID")]
+    pub subnet_id: String,
+    /// Device index.
+    pub device_index: i32,
+    /// Network card index.
+    #[serde(default)]
+    pub network_card_index: i32,
+    /// MTU to set (0: leave it alone, unless the agent has a default).
+    #[serde(default)]
+    pub mtu: i32,
+}
+
+/// How the node's agent configured the ENIs.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ENINodeStatus {
+    /// One entry per ENI of the spec.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceReport>,
+    /// Interfaces up with their MTU applied.
+    #[serde(default)]
+    pub configured_count: i32,
+}
+
+/// How one ENI's interface stands on the node.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceReport {
+    /// ENI ID.
+    #[serde(rename = "eniID")]
+    pub eni_id: String,
+    /// MAC address.
+    pub mac_address: String,
+    /// The NodeENI it belongs to.
+    #[serde(rename = "nodeENI")]
+    pub node_eni: String,
+    /// The interface name, once the link exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Up, with the MTU applied.
+    pub configured: bool,
+    /// Its MTU now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The interface's maximum is below the MTU asked for: the MTU is that maximum.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mtu_clamped: bool,
+    /// Why it is not configured, or what to know about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The field manager a NodeENI's entries are applied under (at most 128 characters, as
+/// the API server asks; longer NodeENI names are cut, which two NodeENIs would share only
+/// if their first 100 characters were equal).
+pub fn field_manager(nodeeni: &str) -> String {
+    let mut cut = 100.min(nodeeni.len());
+    while !nodeeni.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("aws-multi-eni-controller/{}", &nodeeni[..cut])
+}
+
+/// The CRD as YAML: what `eni-controller crd` prints after NodeENI's and `deploy/crds/`
+/// holds.
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    serde_saphyr::to_string(&crd())
+}
+
+/// The CRD, with `spec` optional and defaulted: when the last NodeENI withdraws its
+/// entries, server-side apply leaves no field of `spec` owned, and the object must stay
+/// valid (its status is the agent's).
+pub fn crd()
+-> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    let mut crd = ENINode::crd();
+    for v in &mut crd.spec.versions {
+        if let Some(schema) = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            if let Some(required) = schema.required.as_mut() {
+                required.retain(|r| r != "spec");
+            }
+            if let Some(spec) = schema.properties.as_mut().and_then(|p| p.get_mut("spec")) {
+                spec.default = Some(
+                    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+                        serde_json::json!({"interfaces": []}),
+                    ),
+                );
+            }
+        }
+    }
+    crd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_merge_by_eni_id_and_managers_fit() {
+        let crd = serde_json::to_value(crd()).unwrap();
+        let list = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            ["interfaces"];
+        assert_eq!(list["x-kubernetes-list-type"], "map");
+        assert_eq!(list["x-kubernetes-list-map-keys"][0], "eniID");
+        assert_eq!(crd["spec"]["scope"], "Cluster");
+        assert!(field_manager(&"n".repeat(253)).len() <= 128);
+        assert_eq!(field_manager("multus"), "aws-multi-eni-controller/multus");
+    }
+}
