@@ -105,19 +105,7 @@ impl World {
             .sim
             .launch_cluster_instance(CLUSTER, instance_type, &self.node_subnet.id)
             .expect("instance");
-        self.instances.insert(name.to_string(), inst.id.clone());
-        self.cluster.upsert_node(NodeView {
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            instance_id: Some(inst.id.clone()),
-            zone: Some(ZONE.into()),
-            deleting: false,
-            configured_macs: Default::default(),
-        });
+        self.add_node_on(name, &inst.id, labels);
         inst.id
     }
 
