@@ -187,6 +187,32 @@ async fn node_deletion_and_instance_replacement() {
     controller.stop().await;
 }
 
+/// A node that joins as another leaves (node churn) gets its ENI at once: the departed
+/// node's teardown makes the NodeENI list its ENIs again later, but a new node's slot
+/// needs no fresh listing (nothing of its key can exist that the first one missed).
+#[tokio::test(start_paused = true)]
+async fn a_node_joining_as_another_leaves_gets_its_eni_without_waiting_for_a_listing() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(3, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w.start(settings()).await;
+    w.until_ready("multus", 3).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let gone = w.instances["node-0000"].clone();
+    w.sim.terminate_instance(&gone).unwrap();
+    w.cluster.delete_node("node-0000");
+    let joined = w.add_node("node-0003", "m5.xlarge", LABEL);
+    // Well under the 30 s after which the departed slot's NodeENI lists again.
+    eventually(
+        "the new node's ENI attached",
+        Duration::from_secs(10),
+        || w.attached_pairs().iter().any(|(i, _, _)| *i == joined),
+    )
+    .await;
+    controller.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn deleting_the_nodeeni_cleans_up_then_releases_the_finalizer() {
     let mut w = World::new(SimConfig::default(), 2);

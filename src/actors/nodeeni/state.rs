@@ -123,7 +123,7 @@ impl NodeEniState {
         }
         // Adopt before create: no slot starts before a listing of this NodeENI's ENIs,
         // the Go controller's included, succeeded.
-        if rules::may_start_slots(self.sweep.last().is_some()) {
+        if rules::may_start_slots(self.sweep.swept_once()) {
             for desired in changes.start {
                 let swept = self.sweep.take(&desired.key);
                 let seen = Some(rules::starting_knowledge(swept));

@@ -18,6 +18,8 @@ use crate::plan::slots::SlotKey;
 #[derive(Default)]
 pub struct Sweep {
     last: Option<Instant>,
+    /// A listing succeeded at least once (an invalidated one included).
+    once: bool,
     found: HashMap<SlotKey, Vec<Eni>>,
 }
 
@@ -43,6 +45,12 @@ impl Sweep {
         self.last
     }
 
+    /// Whether a listing ever succeeded: what new slots need before they start, since
+    /// an ENI of a key no slot of this actor ran since then can only be one it listed.
+    pub fn swept_once(&self) -> bool {
+        self.once
+    }
+
     /// Forgets the last sweep, so that the next tick sweeps (something may have been
     /// created or left behind since).
     pub fn invalidate(&mut self) {
@@ -56,6 +64,7 @@ impl Sweep {
         let enis = io::list_enis(l.ec2, l.cluster, l.uid, l.name, l.with_go).await?;
         let count = enis.len();
         self.last = Some(Instant::now());
+        self.once = true;
         self.found.clear();
         for e in enis {
             if let Some(key) = io::slot_key_of(&e, l.cluster, &l.go) {
