@@ -44,6 +44,7 @@
 //! ```
 
 pub mod action;
+pub mod by_id;
 pub mod error;
 pub mod fenced;
 pub mod instance;
@@ -56,6 +57,7 @@ pub mod types;
 use async_trait::async_trait;
 
 pub use action::{BucketSpec, BucketTable, Ec2Action};
+pub use by_id::{describe_eni, describe_enis_by_id};
 pub use error::{Ec2Error, Missing};
 pub use fenced::FencedEc2;
 pub use instance::*;
@@ -98,6 +100,9 @@ pub trait Ec2: Send + Sync + 'static {
     async fn delete_eni(&self, eni_id: &str) -> Result<(), Ec2Error>;
 
     /// `DescribeNetworkInterfaces`, one page. See [`describe_all_enis`] for every page.
+    /// A read naming IDs (`filter.ids`) is one call, never paginated, and fails with
+    /// `NotFound` when EC2 does not know one of them, as EC2 does: see
+    /// [`describe_enis_by_id`].
     async fn describe_enis(
         &self,
         filter: &EniFilter,
@@ -139,16 +144,6 @@ pub async fn describe_all_enis(ec2: &dyn Ec2, filter: &EniFilter) -> Result<Vec<
             Some(t) if !t.is_empty() => token = Some(t),
             _ => return Ok(all),
         }
-    }
-}
-
-/// Describes one ENI by ID, following every page (a filtered page may be empty while
-/// more follow); `Ok(None)` when EC2 does not know it.
-pub async fn describe_eni(ec2: &dyn Ec2, eni_id: &str) -> Result<Option<Eni>, Ec2Error> {
-    match describe_all_enis(ec2, &EniFilter::by_ids([eni_id])).await {
-        Ok(all) => Ok(all.into_iter().find(|e| e.id == eni_id)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
     }
 }
 

@@ -147,7 +147,7 @@ pub struct Eni {
 /// Which ENIs to describe. Criteria combine with AND; empty criteria match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EniFilter {
-    /// Only these ENI IDs (IDs that do not exist are simply absent from the answer).
+    /// Only these ENI IDs: read by ID, one call (see [`crate::aws::describe_enis_by_id`]).
     pub ids: Vec<String>,
     /// Only ENIs with all these tags.
     pub tags: Vec<TagFilter>,

@@ -6,7 +6,7 @@ use aws_multi_eni_controller::aws::sim::{
     Fault, FaultRates, LatencyModel, OK, ScriptedFault, SimConfig,
 };
 use aws_multi_eni_controller::aws::{
-    Ec2, Ec2Action, EniFilter, EniLimits, Tags, describe_all_enis,
+    Ec2, Ec2Action, EniFilter, EniLimits, Tags, describe_all_enis, describe_enis_by_id,
 };
 use tokio::time::Instant;
 
@@ -213,14 +213,33 @@ async fn describes_filter_and_page() {
         .await
         .unwrap();
     assert_eq!(on.len(), 1, "only the primary");
+    // By ID: one call however many pages the account holds; an unknown ID fails the
+    // call as EC2 does, and the helper reads the rest again.
+    let last = mine.last().unwrap().id.clone();
+    let before = w
+        .sim
+        .count(Some(Ec2Action::DescribeNetworkInterfaces), None);
     let page = w
+        .sim
+        .describe_enis(&EniFilter::by_ids([last.clone()]), None)
+        .await
+        .unwrap();
+    assert_eq!((page.items.len(), page.next_token), (1, None));
+    let err = w
         .sim
         .describe_enis(&EniFilter::by_ids(["eni-00000000000000000"]), None)
         .await
-        .unwrap();
-    assert!(
-        page.items.is_empty(),
-        "a missing ID is absent, not an error"
+        .unwrap_err();
+    assert_eq!(err.label(), "not_found");
+    let ids = ["eni-00000000000000000".to_string(), last.clone()];
+    let found = describe_enis_by_id(&w.sim, &ids).await.unwrap();
+    assert_eq!(found.iter().map(|e| &e.id).collect::<Vec<_>>(), [&last]);
+    assert_eq!(
+        w.sim
+            .count(Some(Ec2Action::DescribeNetworkInterfaces), None)
+            - before,
+        4,
+        "one read, one refused, then the refused batch and the rest"
     );
     w.sim
         .add_instance_type("custom.small", EniLimits::single_card(2));

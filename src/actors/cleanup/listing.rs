@@ -8,10 +8,10 @@ use super::msg::{Untouched, Why};
 use crate::actors::limiter::{LimitedEc2, Priority};
 use crate::aws::Eni;
 use crate::aws::ownership::ClusterIdentity;
-use crate::aws::{Ec2, EniFilter, EniStatus, Ownership, describe_all_enis, ownership};
+use crate::aws::{Ec2, EniStatus, Ownership, describe_all_enis, describe_enis_by_id, ownership};
 use crate::plan::orphans::{DesiredSnapshot, OwnedEniView};
 
-/// IDs per describe when polling detaching ENIs (EC2 takes up to 200 filter values).
+/// IDs per describe when polling detaching ENIs.
 const POLL_BATCH: usize = 200;
 
 /// Describes `ids` in batches, in a task, and reports to the pool.
@@ -21,8 +21,7 @@ pub fn poll(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
     tokio::spawn(async move {
         let mut found = Vec::new();
         for chunk in ids.chunks(POLL_BATCH) {
-            let filter = EniFilter::by_ids(chunk.iter().cloned());
-            match describe_all_enis(&ec2 as &dyn Ec2, &filter).await {
+            match describe_enis_by_id(&ec2 as &dyn Ec2, chunk).await {
                 Ok(enis) => found.extend(enis),
                 Err(e) => {
                     let _ = me.cast(CleanupMsg::Polled(ids, Err(e)));

@@ -9,7 +9,7 @@ use crate::actors::refusal::classified;
 use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX};
 use crate::aws::{
     AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
-    Tags, describe_all_enis, describe_eni,
+    Tags, describe_all_enis, describe_eni, describe_enis_by_id,
 };
 use crate::k8s::status::SlotPhase;
 use crate::plan::device_index::{CardLimit, NoRoom};
@@ -139,13 +139,15 @@ pub async fn refresh(
         let found = describe_all_enis(&deps.ec2, &owner(deps, desired).filter()).await?;
         return Ok(Refreshed::ByTags(to_seen_all(&found, &deps.cluster)));
     }
-    let (mut found, mut missing) = (Vec::new(), Vec::new());
-    for id in ids {
-        match describe_eni(&deps.ec2, &id).await? {
-            Some(e) => found.extend(to_seen(&e, &deps.cluster)),
-            None => missing.push(id),
-        }
-    }
+    let enis = describe_enis_by_id(&deps.ec2, &ids).await?;
+    let missing = ids
+        .into_iter()
+        .filter(|id| !enis.iter().any(|e| e.id == *id))
+        .collect();
+    let found = enis
+        .iter()
+        .flat_map(|e| to_seen(e, &deps.cluster))
+        .collect();
     Ok(Refreshed::ById { found, missing })
 }
 

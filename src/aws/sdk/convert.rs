@@ -69,12 +69,9 @@ pub(super) fn filter(name: &str, values: impl IntoIterator<Item = String>) -> sd
         .build()
 }
 
-/// EC2 filters for an [`EniFilter`].
+/// EC2 filters for an [`EniFilter`] (its IDs go in `NetworkInterfaceIds`, not here).
 pub(super) fn eni_filters(f: &EniFilter) -> Vec<sdk::Filter> {
     let mut out = Vec::new();
-    if !f.ids.is_empty() {
-        out.push(filter("network-interface-id", f.ids.iter().cloned()));
-    }
     for t in &f.tags {
         match t {
             TagFilter::Equals(k, v) => out.push(filter(&format!("tag:{k}"), [v.clone()])),

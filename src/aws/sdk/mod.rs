@@ -222,13 +222,14 @@ impl Ec2 for SdkEc2 {
         filter: &EniFilter,
         next_token: Option<String>,
     ) -> Result<Page<Eni>, Ec2Error> {
-        let mut call = self
-            .client
-            .describe_network_interfaces()
-            .set_next_token(next_token);
-        // IDs go in a filter rather than NetworkInterfaceIds: an ID that no longer exists
-        // is then simply absent instead of failing the whole call (batched polls).
-        call = call.max_results(self.page_size);
+        let mut call = self.client.describe_network_interfaces();
+        // By ID: one call, whatever the account holds (a filter on the IDs would scan the
+        // account a page at a time). EC2 refuses MaxResults with IDs.
+        call = if filter.ids.is_empty() {
+            call.set_next_token(next_token).max_results(self.page_size)
+        } else {
+            call.set_network_interface_ids(Some(filter.ids.clone()))
+        };
         let filters = eni_filters(filter);
         if !filters.is_empty() {
             call = call.set_filters(Some(filters));

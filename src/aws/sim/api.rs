@@ -112,6 +112,39 @@ impl Ec2 for Ec2Simulator {
         // Reads by ID see every ENI; listings by tag or other filters lag behind creates.
         let by_id_only = !filter.ids.is_empty();
         self.call(Ec2Action::DescribeNetworkInterfaces, "", |w, now| {
+            if by_id_only {
+                // Like EC2: IDs are looked up directly (one call, no pages), and one
+                // unknown ID fails the call, naming the unknown ones.
+                let unknown: Vec<&str> = filter
+                    .ids
+                    .iter()
+                    .filter(|id| !w.enis.contains_key(*id))
+                    .map(String::as_str)
+                    .collect();
+                return match unknown.as_slice() {
+                    [] => Ok(Page {
+                        items: filter
+                            .ids
+                            .iter()
+                            .filter_map(|id| w.enis.get(id))
+                            .filter(|e| filter.matches(e))
+                            .cloned()
+                            .collect(),
+                        next_token: None,
+                    }),
+                    [one] => Err(err(
+                        "InvalidNetworkInterfaceID.NotFound",
+                        format!("The networkInterface ID '{one}' does not exist"),
+                    )),
+                    many => Err(err(
+                        "InvalidNetworkInterfaceID.NotFound",
+                        format!(
+                            "The networkInterface IDs '{}' do not exist",
+                            many.join(", ")
+                        ),
+                    )),
+                };
+            }
             let skip: usize = match next_token.as_deref() {
                 None | Some("") => 0,
                 Some(t) => t
