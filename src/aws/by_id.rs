@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn the_ids_ec2_names_are_dropped_else_the_batch_is_halved() {
-        let cases: &[(&[&str], &str, &[&[&str]])] = &[
+        type Case<'a> = (&'a [&'a str], &'a str, &'a [&'a [&'a str]]);
+        let cases: &[Case] = &[
             (
                 &["eni-01", "eni-02", "eni-03"],
                 "The networkInterface ID 'eni-02' does not exist",
