@@ -368,6 +368,8 @@ async fn status_carries_the_go_field_names() {
         "observedGeneration": 3,
         "desiredCount": 1,
         "readyCount": 1,
+        "failedCount": 0,
+        "unlistedCount": 0,
         "attachments": [{
             "nodeID": "ip-10-0-1-5", "instanceID": "i-0123456789abcdef0", "eniID": "eni-1",
             "attachmentID": "eni-attach-1", "subnetID": "subnet-0123abcd", "subnetCIDR": "10.0.1.0/24",

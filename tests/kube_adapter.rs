@@ -335,3 +335,72 @@ fn instance_of(name: &str) -> String {
     let hex: String = name.bytes().take(8).map(|b| format!("{b:02x}")).collect();
     format!("i-{hex}")
 }
+
+/// A NodeENI over 10,000 nodes × 2 subnets: its status (counts, conditions and the
+/// capped attachment list) is one write the real server stores, well under the targets
+/// (256 KiB for the object, 64 KiB per write). Listing every attachment would be about
+/// 8 MB, which the server refuses.
+#[tokio::test]
+async fn a_nodeeni_over_ten_thousand_nodes_keeps_a_status_the_server_stores() {
+    use aws_multi_eni_controller::k8s::status::{
+        MAX_LISTED_ATTACHMENTS, SlotPhase, SlotSummary, build_status,
+    };
+    let (_cluster, admin, controller) = setup().await;
+    let api: Api<NodeENI> = Api::all(admin.clone());
+    api.create(&PostParams::default(), &nodeeni("big-multus"))
+        .await
+        .unwrap();
+    let slots: Vec<SlotSummary> = (0..20_000)
+        .map(|i| SlotSummary {
+            node: format!(
+                "ip-10-{}-{}-{}.ec2.internal",
+                i / 65536,
+                (i / 256) % 256,
+                i % 256
+            ),
+            instance_id: format!("i-{i:017x}"),
+            subnet_id: format!("subnet-{:017x}", i % 2),
+            subnet_cidr: "10.1.0.0/16".into(),
+            eni_id: Some(format!("eni-{i:017x}")),
+            attachment_id: Some(format!("eni-attach-{i:017x}")),
+            mac_address: Some("02:00:00:00:00:01".into()),
+            device_index: Some(1 + (i % 2) as u32),
+            network_card: 0,
+            mtu: 9001,
+            interface_configured: Some(true),
+            phase: if i % 500 == 0 {
+                SlotPhase::Blocked("InstanceGone".into(), "terminated".into())
+            } else {
+                SlotPhase::Attached
+            },
+        })
+        .collect();
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now());
+    let status = build_status(1, &slots, &[], &[], None, now);
+    let write = serde_json::to_vec(&json!({"status": status}))
+        .unwrap()
+        .len();
+    assert!(write < 64 * 1024, "a status write of {write} bytes");
+
+    let cluster = KubeCluster::new(controller, Some("controller-0".into()));
+    cluster.patch_status("big-multus", &status).await.unwrap();
+    let stored = api.get("big-multus").await.unwrap();
+    let st = stored.status.clone().unwrap();
+    assert_eq!(st.attachments.len(), MAX_LISTED_ATTACHMENTS);
+    assert_eq!((st.desired_count, st.failed_count), (20_000, 40));
+    assert_eq!(st.unlisted_count, 20_000 - MAX_LISTED_ATTACHMENTS as i32);
+    assert!(
+        st.attachments
+            .iter()
+            .filter(|a| a.status == "failed")
+            .count()
+            == 40,
+        "the failed ones are listed"
+    );
+    // Managed fields included: etcd stores them too.
+    let size = serde_json::to_vec(&stored).unwrap().len();
+    assert!(size < 256 * 1024, "the stored NodeENI is {size} bytes");
+    api.delete("big-multus", &DeleteParams::default())
+        .await
+        .unwrap();
+}

@@ -236,6 +236,10 @@ pub struct SimulateArgs {
     /// Print one JSON object instead of a report in words.
     #[arg(long)]
     pub json: bool,
+    /// Write every EC2 call the simulator answered to this file, one JSON object per
+    /// line (`at` in simulated seconds, action, outcome, target).
+    #[arg(long)]
+    pub call_log: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

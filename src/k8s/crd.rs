@@ -42,6 +42,7 @@ fn default_true() -> bool {
     doc = "NodeENI attaches extra AWS Elastic Network Interfaces to the nodes its nodeSelector matches.",
     printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".status.desiredCount","description":"ENIs that should be attached"}"#,
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyCount","description":"ENIs attached and ready"}"#,
+    printcolumn = r#"{"name":"Failed","type":"integer","jsonPath":".status.failedCount","description":"ENIs that cannot progress"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason","description":"Reason of the Ready condition"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -163,7 +164,8 @@ pub struct NodeENIStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-    /// One entry per ENI the controller manages for this NodeENI.
+    /// One entry per ENI the controller manages for this NodeENI, up to a cap (see
+    /// `unlistedCount`), sorted by node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<ENIAttachment>,
     /// ENIs that should exist (matching nodes × subnets in their zone).
@@ -172,6 +174,14 @@ pub struct NodeENIStatus {
     /// ENIs attached and ready.
     #[serde(default)]
     pub ready_count: i32,
+    /// ENIs that cannot progress (`failed` attachments), listed or not.
+    #[serde(default)]
+    pub failed_count: i32,
+    /// Slots left out of `attachments`, which lists at most
+    /// [`crate::k8s::status::MAX_LISTED_ATTACHMENTS`] (problems first). Every node's
+    /// ENIs are in its `ENINode`.
+    #[serde(default)]
+    pub unlisted_count: i32,
 }
 
 /// One managed ENI (field names as in the Go controller, plus MAC and network card).

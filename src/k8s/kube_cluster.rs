@@ -166,6 +166,9 @@ impl KubeCluster {
     }
 }
 
+/// Nodes per list page (see [`Cluster::nodes`]).
+const NODE_PAGE_SIZE: u32 = 100;
+
 /// Turns a watcher into a never-ending stream of [`Change`]s: the initial listing (and
 /// every re-list after an error, a 410 or a dropped connection) becomes one `Resync`;
 /// errors are counted and retried with kube-runtime's default backoff.
@@ -260,7 +263,10 @@ impl Cluster for KubeCluster {
     }
 
     fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
-        changes(self.nodes.clone(), "nodes", NodeView::from_slim)
+        // An EKS Node is about 14 KB of JSON and each list page is read whole before it is
+        // parsed: pages of 500 (kube-runtime's default) held 7 MB at once.
+        let config = WatcherConfig::default().page_size(NODE_PAGE_SIZE);
+        watch_changes(self.nodes.clone(), "nodes", config, NodeView::from_slim)
     }
 
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
@@ -277,18 +283,7 @@ impl Cluster for KubeCluster {
         // Server-side apply under the NodeENI's own field manager: the server merges
         // the entries of every NodeENI (the list is a map keyed by eniID), and drops
         // this NodeENI's entries that this apply no longer names.
-        let mut metadata = json!({"name": node});
-        if let Some(uid) = node_uid.filter(|u| !u.is_empty()) {
-            metadata["ownerReferences"] = json!([{
-                "apiVersion": "v1", "kind": "Node", "name": node, "uid": uid,
-            }]);
-        }
-        let object = json!({
-            "apiVersion": "networking.k8s.aws/v1alpha1",
-            "kind": "ENINode",
-            "metadata": metadata,
-            "spec": {"interfaces": interfaces},
-        });
+        let object = super::writes::eninode_apply(node, node_uid, interfaces);
         let params = PatchParams::apply(&field_manager(nodeeni)).force();
         self.timed(self.eninodes.patch(node, &params, &Patch::Apply(&object)))
             .await?;
@@ -296,17 +291,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {
-        // Every field is written, empty lists included, so the merge patch replaces the
-        // whole status rather than leaving stale entries behind.
-        let patch = json!({
-            "status": {
-                "observedGeneration": status.observed_generation,
-                "conditions": status.conditions,
-                "attachments": status.attachments,
-                "desiredCount": status.desired_count,
-                "readyCount": status.ready_count,
-            }
-        });
+        let patch = super::writes::status_patch(status);
         self.timed(self.nodeenis.patch_status(
             name,
             &PatchParams::default(),

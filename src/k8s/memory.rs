@@ -22,6 +22,7 @@ use super::cluster::{
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
 use super::node::NodeView;
+use super::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
 
 const CHANNEL_CAPACITY: usize = 65_536;
 
@@ -33,13 +34,11 @@ struct State {
     nodeenis: BTreeMap<String, NodeENI>,
     nodes: BTreeMap<String, NodeView>,
     events: Vec<(String, Notice)>,
-    status_writes: u64,
+    writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
     /// Node → (NodeENI → entries it applied, the agent's status).
     eninodes: BTreeMap<String, StoredENINode>,
-    /// Writes of ENINode entries.
-    eninode_writes: u64,
 }
 
 /// The in-memory cluster. Cheap to clone; clones share state.
@@ -109,7 +108,12 @@ impl MemoryCluster {
 
     /// How many ENINode writes the controller made.
     pub fn eninode_writes(&self) -> u64 {
-        self.lock().eninode_writes
+        self.lock().writes.eninode
+    }
+
+    /// Every write the controller made, and the largest.
+    pub fn writes(&self) -> WriteTally {
+        self.lock().writes
     }
 
     /// Writes a node agent's report into the node's ENINode status (as the agent would).
@@ -228,7 +232,7 @@ impl MemoryCluster {
 
     /// How many status writes the controller made.
     pub fn status_writes(&self) -> u64 {
-        self.lock().status_writes
+        self.lock().writes.status
     }
 
     /// Refuses every status write (as an API server refuses a status it finds invalid or
@@ -254,11 +258,13 @@ impl MemoryCluster {
         if list == before {
             return Ok(());
         }
-        let change = if list.is_empty() && obj.metadata.deletion_timestamp.is_some() {
+        let gone = list.is_empty() && obj.metadata.deletion_timestamp.is_some();
+        let change = if gone {
             s.nodeenis.remove(name).map(Change::Deleted)
         } else {
             Some(Change::Applied(obj.clone()))
         };
+        s.writes.finalizer += 1;
         drop(s);
         if let Some(c) = change {
             let _ = self.nodeeni_tx.send(c);
@@ -294,12 +300,14 @@ impl Cluster for MemoryCluster {
     async fn apply_interfaces(
         &self,
         node: &str,
-        _node_uid: Option<&str>,
+        node_uid: Option<&str>,
         nodeeni: &str,
         interfaces: &[NodeInterface],
     ) -> Result<(), ClusterError> {
+        let bytes = body_bytes(&eninode_apply(node, node_uid, interfaces));
         let mut s = self.lock();
-        s.eninode_writes += 1;
+        s.writes.eninode += 1;
+        s.writes.largest_write_bytes = s.writes.largest_write_bytes.max(bytes);
         let e = s.eninodes.entry(node.to_string()).or_default();
         if interfaces.is_empty() {
             e.0.remove(nodeeni);
@@ -313,8 +321,10 @@ impl Cluster for MemoryCluster {
     }
 
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {
+        let bytes = body_bytes(&status_patch(status));
         let mut s = self.lock();
-        s.status_writes += 1;
+        s.writes.status += 1;
+        s.writes.largest_write_bytes = s.writes.largest_write_bytes.max(bytes);
         if s.refuse_status {
             return Err(ClusterError::Rejected {
                 code: 422,
@@ -328,6 +338,8 @@ impl Cluster for MemoryCluster {
             .ok_or_else(|| ClusterError::NotFound(format!("nodeeni {name}")))?;
         obj.status = Some(status.clone());
         let changed = obj.clone();
+        let size = serde_json::to_vec(&changed).map_or(0, |v| v.len());
+        s.writes.largest_nodeeni_bytes = s.writes.largest_nodeeni_bytes.max(size);
         drop(s);
         let _ = self.nodeeni_tx.send(Change::Applied(changed));
         Ok(())
@@ -351,7 +363,9 @@ impl Cluster for MemoryCluster {
     }
 
     async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError> {
-        self.lock().events.push((nodeeni.name_any(), notice));
+        let mut s = self.lock();
+        s.writes.events += 1;
+        s.events.push((nodeeni.name_any(), notice));
         Ok(())
     }
 }

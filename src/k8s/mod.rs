@@ -11,6 +11,7 @@ pub mod lease;
 pub mod memory;
 pub mod node;
 pub mod status;
+pub mod writes;
 
 pub use cluster::{Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice};
 pub use crd::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};

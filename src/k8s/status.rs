@@ -134,6 +134,50 @@ fn attachment(s: &SlotSummary, now: &Time, previous: &PreviousIndex<'_>) -> ENIA
     a
 }
 
+/// At most this many attachments are listed in a NodeENI's status: at about 400 bytes
+/// each, a NodeENI over thousands of nodes would otherwise outgrow what the API server
+/// stores for one object (and every status write would carry all of it).
+pub const MAX_LISTED_ATTACHMENTS: usize = 100;
+
+/// At most this many bytes of attachments (as JSON) are listed, so that long node names
+/// cannot push a status write past 64 KiB either.
+pub const MAX_LISTED_BYTES: usize = 48 * 1024;
+
+/// Which slots come first when not all can be listed: failed ones, then those on their
+/// way, then attached ones; by node within each.
+fn listing_order(s: &SlotSummary) -> (u8, &str, Option<u32>, &str) {
+    let rank = match s.phase {
+        SlotPhase::Blocked(..) => 0,
+        SlotPhase::Attached => 2,
+        _ => 1,
+    };
+    (rank, &s.node, s.device_index, &s.subnet_id)
+}
+
+/// The attachments listed in the status: the first by [`listing_order`] within the caps
+/// (every slot's when they fit), sorted by node, device index and subnet.
+fn listed(slots: &[SlotSummary], now: &Time, previous: &PreviousIndex<'_>) -> Vec<ENIAttachment> {
+    let mut order: Vec<&SlotSummary> = slots.iter().collect();
+    order.sort_by(|a, b| listing_order(a).cmp(&listing_order(b)));
+    let mut bytes = 0;
+    let mut out = Vec::new();
+    for s in order {
+        if out.len() == MAX_LISTED_ATTACHMENTS {
+            break;
+        }
+        let a = attachment(s, now, previous);
+        bytes += serde_json::to_vec(&a).map_or(MAX_LISTED_BYTES, |v| v.len() + 1);
+        if bytes > MAX_LISTED_BYTES {
+            break;
+        }
+        out.push(a);
+    }
+    out.sort_by(|a, b| {
+        (&a.node_id, a.device_index, &a.subnet_id).cmp(&(&b.node_id, b.device_index, &b.subnet_id))
+    });
+    out
+}
+
 /// The status for `generation` given every desired slot, the NodeENI-wide problems and
 /// the node/subnet pairs skipped (each a message), keeping timestamps from `previous`.
 pub fn build_status(
@@ -168,11 +212,8 @@ pub fn build_status(
             )
         })
         .collect();
-    let mut attachments: Vec<ENIAttachment> =
-        slots.iter().map(|s| attachment(s, &now, &index)).collect();
-    attachments.sort_by(|a, b| {
-        (&a.node_id, a.device_index, &a.subnet_id).cmp(&(&b.node_id, b.device_index, &b.subnet_id))
-    });
+    let attachments = listed(slots, &now, &index);
+    let unlisted = desired - attachments.len();
 
     let (ready_reason, ready_msg) = if let Some((reason, msg)) = problems.first() {
         (reason.as_str(), msg.clone())
@@ -263,6 +304,8 @@ pub fn build_status(
         attachments,
         desired_count: desired as i32,
         ready_count: ready as i32,
+        failed_count: blocked.len() as i32,
+        unlisted_count: unlisted as i32,
     }
 }
 

@@ -164,12 +164,16 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
     let mut baseline = [0u64; 11];
     let mut throttled_before = 0;
+    let mut writes_before = crate::k8s::writes::WriteTally::default();
+    let mut failures_before = std::collections::BTreeMap::new();
     if args.scenario != Scenario::Rollout && converged {
         // Let the buckets refill, then measure the scenario's own phase.
         tokio::time::sleep(Duration::from_secs(30)).await;
         let _ = histogram(snapshots, "");
         baseline = before(&w);
         throttled_before = w.sim.count(None, Some("throttled"));
+        writes_before = w.cluster.writes();
+        failures_before = w.sim.failures();
         start = Instant::now();
         relabelled = start;
         bar.set_position(0);
@@ -238,7 +242,13 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         .collect();
     let mut requested = histogram(snapshots, crate::telemetry::metric::LABEL_TO_CREATE_SECONDS);
     let mut reached = first_creates_after(&w, relabelled.duration_since(w.sim.started_at()));
+    if let Some(path) = &args.call_log
+        && let Err(e) = write_call_log(&w, path)
+    {
+        tracing::warn!(error = %e, path = %path.display(), "could not write the call log");
+    }
     let audit = w.audit(args.scenario != Scenario::DeleteAll);
+    let api_writes = w.cluster.writes().since(&writes_before);
     controller.stop().await;
     Ok(Report {
         scenario: args.scenario,
@@ -256,11 +266,27 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         },
         ec2_calls,
         throttled_calls: w.sim.count(None, Some("throttled")) - throttled_before,
+        ec2_failures: w
+            .sim
+            .failures()
+            .into_iter()
+            .map(|(k, n)| {
+                let before = failures_before.get(&k).copied().unwrap_or(0);
+                (k, n - before)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect(),
         label_to_create_p50_ms: quantile(&mut requested, 0.5),
         label_to_create_p99_ms: quantile(&mut requested, 0.99),
         label_to_ec2_create_p99_ms: quantile(&mut reached, 0.99),
         duplicates: audit.duplicates,
         leaks: audit.leaks,
+        api_writes,
+        api_writes_per_eni: if enis > 0 {
+            api_writes.total() as f64 / enis as f64
+        } else {
+            0.0
+        },
         wall_seconds: 0.0,
         peak_rss_bytes: 0,
         seed: args.seed,
@@ -278,4 +304,20 @@ fn first_creates_after(w: &SimWorld, offset: Duration) -> Vec<f64> {
         .filter(|c| seen.insert(c.target.clone()))
         .map(|c| (c.at - offset).as_secs_f64() * 1000.0)
         .collect()
+}
+
+/// Every call the simulator answered, one JSON object per line.
+fn write_call_log(w: &SimWorld, path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for c in w.sim.calls() {
+        let line = serde_json::json!({
+            "at": c.at.as_secs_f64(),
+            "action": c.action.as_str(),
+            "outcome": c.outcome,
+            "target": c.target,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::aws::{BucketTable, Ec2Action};
 use crate::config::{Scenario, Strategy};
+use crate::k8s::writes::WriteTally;
 
 /// What a simulation measured.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,8 @@ pub struct Report {
     pub ec2_calls: BTreeMap<String, u64>,
     /// Calls EC2 answered with a throttle.
     pub throttled_calls: u64,
+    /// Calls that failed during the phase, by `"Action/outcome"` (throttles included).
+    pub ec2_failures: BTreeMap<String, u64>,
     /// Median time from a node matching to the controller requesting its ENI.
     pub label_to_create_p50_ms: f64,
     /// 99th percentile of the same.
@@ -42,6 +45,10 @@ pub struct Report {
     pub duplicates: usize,
     /// ENIs left that nobody wants.
     pub leaks: usize,
+    /// Writes to the API server during the phase, and the largest write and NodeENI.
+    pub api_writes: WriteTally,
+    /// `api_writes.total() / enis`.
+    pub api_writes_per_eni: f64,
     /// Wall-clock seconds the whole run took.
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
@@ -120,6 +127,14 @@ impl Report {
             .map(|(a, n)| format!("{a} {n}"))
             .collect();
         let _ = writeln!(s, "EC2 calls: {}.", calls.join(", "));
+        if !self.ec2_failures.is_empty() {
+            let failed: Vec<String> = self
+                .ec2_failures
+                .iter()
+                .map(|(a, n)| format!("{a} {n}"))
+                .collect();
+            let _ = writeln!(s, "Failed EC2 calls: {}.", failed.join(", "));
+        }
         match self.throttled_calls {
             0 => s.push_str("EC2 throttled no call.\n"),
             n => {
@@ -139,6 +154,19 @@ impl Report {
             s,
             "Duplicate ENIs: {}. Leaked ENIs: {}.",
             self.duplicates, self.leaks
+        );
+        let w = &self.api_writes;
+        let _ = writeln!(
+            s,
+            "API server writes: {} ({:.2} per ENI): {} status patches, {} ENINode applies, {} finalizer changes, {} Events; the largest write {:.1} KiB, the largest NodeENI {:.1} KiB.",
+            w.total(),
+            self.api_writes_per_eni,
+            w.status,
+            w.eninode,
+            w.finalizer,
+            w.events,
+            w.largest_write_bytes as f64 / 1024.0,
+            w.largest_nodeeni_bytes as f64 / 1024.0
         );
         let _ = writeln!(
             s,

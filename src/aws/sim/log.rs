@@ -53,6 +53,10 @@ impl CallLog {
         &self.records
     }
 
+    pub(super) fn counts(&self) -> &BTreeMap<(Ec2Action, &'static str), u64> {
+        &self.counts
+    }
+
     pub(super) fn count(&self, action: Option<Ec2Action>, outcome: Option<&str>) -> u64 {
         self.counts
             .iter()

@@ -214,6 +214,17 @@ impl Ec2Simulator {
         self.lock().log.count(action, outcome)
     }
 
+    /// Calls so far by action and outcome (`"Action/outcome"`), failed ones only.
+    pub fn failures(&self) -> std::collections::BTreeMap<String, u64> {
+        self.lock()
+            .log
+            .counts()
+            .iter()
+            .filter(|((_, o), _)| *o != "ok")
+            .map(|((a, o), n)| (format!("{}/{o}", a.as_str()), *n))
+            .collect()
+    }
+
     /// How many mutating calls EC2 has applied so far.
     pub fn applied_mutations(&self) -> u64 {
         *self.applied.borrow()

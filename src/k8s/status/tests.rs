@@ -114,3 +114,57 @@ fn no_matching_nodes_is_ready() {
     assert_eq!(cond(&s, "Ready").reason, "NoMatchingNodes");
     assert_eq!(cond(&s, "Ready").status, "True");
 }
+
+fn many(n: usize, phase: impl Fn(usize) -> SlotPhase) -> Vec<SlotSummary> {
+    (0..n)
+        .map(|i| slot(&format!("node-{i:05}"), phase(i)))
+        .collect()
+}
+
+#[test]
+fn a_large_nodeeni_lists_a_bounded_number_of_attachments_problems_first() {
+    let failed = || SlotPhase::Blocked("InstanceGone".into(), "gone".into());
+    let slots = many(20_000, |i| match i % 1000 {
+        7 => failed(),
+        8 => SlotPhase::Attaching,
+        _ => SlotPhase::Attached,
+    });
+    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    assert_eq!(s.attachments.len(), MAX_LISTED_ATTACHMENTS);
+    assert_eq!(s.desired_count, 20_000);
+    assert_eq!(s.failed_count, 20);
+    assert_eq!(s.unlisted_count, 20_000 - MAX_LISTED_ATTACHMENTS as i32);
+    let count = |st: &str| s.attachments.iter().filter(|a| a.status == st).count();
+    assert_eq!((count("failed"), count("attaching")), (20, 20));
+    assert_eq!(count("attached"), MAX_LISTED_ATTACHMENTS - 40);
+    let names: Vec<&str> = s.attachments.iter().map(|a| a.node_id.as_str()).collect();
+    assert!(names.is_sorted(), "listed by node: {names:?}");
+    let bytes = serde_json::to_vec(&s).unwrap().len();
+    assert!(bytes < 64 * 1024, "{bytes} bytes");
+}
+
+#[test]
+fn long_node_names_are_listed_within_the_byte_cap() {
+    let mut slots = many(MAX_LISTED_ATTACHMENTS, |_| SlotPhase::Attached);
+    for s in &mut slots {
+        s.node = format!("{}.{}", s.node, "x".repeat(240));
+        s.instance_id = "i-0123456789abcdef0".into();
+    }
+    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let listed = serde_json::to_vec(&s.attachments).unwrap().len();
+    assert!(listed <= MAX_LISTED_BYTES, "{listed} bytes");
+    assert!(s.unlisted_count > 0);
+    assert_eq!(
+        s.attachments.len() + s.unlisted_count as usize,
+        MAX_LISTED_ATTACHMENTS
+    );
+}
+
+#[test]
+fn a_small_nodeeni_lists_every_attachment() {
+    let slots = many(MAX_LISTED_ATTACHMENTS, |_| SlotPhase::Attached);
+    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    assert_eq!(s.attachments.len(), MAX_LISTED_ATTACHMENTS);
+    assert_eq!(s.unlisted_count, 0);
+    assert_eq!(s.attachments[0].node_id, "node-00000");
+}

@@ -1,0 +1,82 @@
+//! The bodies of the controller's writes to the API server, shared by the `kube` adapter
+//! (which sends them) and the in-memory cluster (which measures them), and the tally of
+//! writes that `simulate` reports.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::crd::NodeENIStatus;
+use super::eninode::NodeInterface;
+
+/// The merge patch of a NodeENI's status. Every field is written, empty lists included,
+/// so that it replaces the whole status rather than leaving stale entries behind.
+pub fn status_patch(status: &NodeENIStatus) -> Value {
+    json!({
+        "status": {
+            "observedGeneration": status.observed_generation,
+            "conditions": status.conditions,
+            "attachments": status.attachments,
+            "desiredCount": status.desired_count,
+            "readyCount": status.ready_count,
+            "failedCount": status.failed_count,
+            "unlistedCount": status.unlisted_count,
+        }
+    })
+}
+
+/// The server-side apply of one NodeENI's entries on a node's ENINode, owned by the Node
+/// when its UID is known.
+pub fn eninode_apply(node: &str, node_uid: Option<&str>, interfaces: &[NodeInterface]) -> Value {
+    let mut metadata = json!({"name": node});
+    if let Some(uid) = node_uid.filter(|u| !u.is_empty()) {
+        metadata["ownerReferences"] = json!([{
+            "apiVersion": "v1", "kind": "Node", "name": node, "uid": uid,
+        }]);
+    }
+    json!({
+        "apiVersion": "networking.k8s.aws/v1alpha1",
+        "kind": "ENINode",
+        "metadata": metadata,
+        "spec": {"interfaces": interfaces},
+    })
+}
+
+/// The size of a body as sent.
+pub fn body_bytes(body: &Value) -> usize {
+    serde_json::to_vec(body).map_or(0, |v| v.len())
+}
+
+/// What the controller wrote to the API server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WriteTally {
+    /// NodeENI status patches.
+    pub status: u64,
+    /// ENINode applies.
+    pub eninode: u64,
+    /// Finalizer changes.
+    pub finalizer: u64,
+    /// Events recorded.
+    pub events: u64,
+    /// The largest status patch or ENINode apply, in bytes.
+    pub largest_write_bytes: usize,
+    /// The largest a NodeENI object grew to (metadata, spec and status), in bytes.
+    pub largest_nodeeni_bytes: usize,
+}
+
+impl WriteTally {
+    /// Every write (Events included).
+    pub fn total(&self) -> u64 {
+        self.status + self.eninode + self.finalizer + self.events
+    }
+
+    /// The writes made since `before`; the largest sizes are those of the whole run.
+    pub fn since(&self, before: &WriteTally) -> WriteTally {
+        WriteTally {
+            status: self.status - before.status,
+            eninode: self.eninode - before.eninode,
+            finalizer: self.finalizer - before.finalizer,
+            events: self.events - before.events,
+            ..*self
+        }
+    }
+}
