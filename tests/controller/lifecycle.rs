@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_multi_eni_controller::actors::ControllerSettings;
 use aws_multi_eni_controller::aws::sim::SimConfig;
 use aws_multi_eni_controller::k8s::{ENINodeStatus, FINALIZER, InterfaceReport};
 use kube::ResourceExt;
@@ -68,6 +69,40 @@ async fn rollout_200_nodes_two_subnets() {
         w.cluster.status_writes(),
         writes,
         "no status writes once nothing changes"
+    );
+    controller.stop().await;
+}
+
+/// A listing that starts while a slot's attach waits for its token, and reads the ENI
+/// before the attach reaches EC2, shows it unattached: that stale view must not make the
+/// slot attach it again (one attach call per ENI).
+#[tokio::test(start_paused = true)]
+async fn a_listing_older_than_an_attach_does_not_make_the_slot_attach_again() {
+    let mut w = World::new(
+        SimConfig {
+            page_size: 50,
+            ..SimConfig::default()
+        },
+        1,
+    );
+    w.add_nodes(400, LABEL);
+    w.apply("multus", w.spec(1));
+    let controller = w
+        .start(ControllerSettings {
+            // Listings while attaches queue for tokens (400 at 5/s after the burst).
+            resync_interval: Duration::from_secs(15),
+            ..settings()
+        })
+        .await;
+    w.until_ready("multus", 400).await;
+    let attach = aws_multi_eni_controller::aws::Ec2Action::AttachNetworkInterface;
+    assert_eq!(
+        (
+            w.sim.count(Some(attach), None),
+            w.sim.count(Some(attach), Some("conflict"))
+        ),
+        (400, 0),
+        "attach calls, of which refused as already attached"
     );
     controller.stop().await;
 }

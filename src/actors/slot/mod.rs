@@ -36,6 +36,8 @@ pub struct SlotState {
     view: SlotView,
     desired_since: Instant,
     backoff: Duration,
+    /// When the last mutating call's answer came: listings that started earlier are
+    /// older than what the slot knows.
     last_change: Option<Instant>,
     step_pending: bool,
     reported: Option<SlotReport>,
@@ -266,12 +268,10 @@ impl SlotState {
             self.first_ready();
             return;
         }
-        if !matches!(
+        let mutating = !matches!(
             action,
             Action::Observe | Action::Wait(_) | Action::Blocked(_)
-        ) {
-            self.last_change = Some(Instant::now());
-        }
+        );
         if matches!(action, Action::Create { .. }) && self.view.created_at.is_none() {
             metrics::histogram!(crate::telemetry::metric::LABEL_TO_CREATE_SECONDS)
                 .record(self.desired_since.elapsed().as_secs_f64());
@@ -280,6 +280,11 @@ impl SlotState {
         let stamp = self.view.stamp_for(&action, wall);
         let answer =
             ec2::execute(&self.deps, &self.desired, &self.view, &action, stamp, wall).await;
+        if mutating {
+            // When the answer came, not when the step began: the call may have waited
+            // for its token while a listing read the ENI as it was before the call.
+            self.last_change = Some(Instant::now());
+        }
         let applied = match answer {
             Answer::Instance(Some(facts)) => self.placed(&action, facts, wall),
             answer => self
