@@ -9,7 +9,7 @@
 //! `/proc/<pid>/status` once every NodeENI is Ready, and again after every node has sent
 //! a status update (5,000 watch events, as kubelets do).
 //!
-//! `cargo bench --bench footprint` (needs moto and the Kubernetes binaries: run
+//! `cargo bench --bench footprint` (`FOOTPRINT_NODES=10000` for 10,000 nodes; needs moto and the Kubernetes binaries: run
 //! `./scripts/test.sh` once, or set `MOTO_SERVER` and `ENI_KUBE_BINS`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // test code: a failed assumption is a failed test
@@ -28,7 +28,13 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-const NODES: usize = 5_000;
+/// Nodes in the cluster: `FOOTPRINT_NODES`, 5,000 unless set.
+fn node_count() -> usize {
+    std::env::var("FOOTPRINT_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
 const NODEENIS: usize = 20;
 const PER_NODEENI: usize = 10;
 const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
@@ -67,13 +73,15 @@ fn rss(pid: u32) -> anyhow::Result<(u64, u64)> {
 }
 
 async fn populate(api: &TestCluster, moto_instances: &[(String, String)]) -> anyhow::Result<()> {
-    let crd = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/networking.k8s.aws_nodeenis.yaml"
-    );
-    api.install_crd(std::path::Path::new(crd)).await?;
+    for kind in ["nodeenis", "eninodes"] {
+        let crd = format!(
+            "{}/deploy/crds/networking.k8s.aws_{kind}.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        api.install_crd(std::path::Path::new(&crd)).await?;
+    }
     let nodes: Api<Node> = Api::all(api.client().await?);
-    futures::stream::iter(0..NODES)
+    futures::stream::iter(0..node_count())
         .map(|i| {
             let nodes = nodes.clone();
             let mut shape = NodeShape::nth(i, 50, &ZONES);
@@ -193,8 +201,9 @@ async fn memory() -> anyhow::Result<()> {
     .await?;
     let setup = Instant::now();
     populate(&api, &net.instances).await?;
+    let nodes = node_count();
     eprintln!(
-        "cluster of {NODES} nodes and {NODEENIS} NodeENIs built in {:.0?}",
+        "cluster of {nodes} nodes and {NODEENIS} NodeENIs built in {:.0?}",
         setup.elapsed()
     );
     let metrics = free_port()?;
@@ -229,17 +238,17 @@ async fn memory() -> anyhow::Result<()> {
         let (hwm, now) = rss(pid)?;
         let before = node_updates_seen(metrics).await?;
         heartbeat(&api).await?;
-        while node_updates_seen(metrics).await? < before + NODES as u64 {
+        while node_updates_seen(metrics).await? < before + nodes as u64 {
             if start.elapsed() > Duration::from_secs(1200) {
                 bail!("the controller did not see the node updates");
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let (hwm2, now2) = rss(pid)?;
-        println!("| eni-controller run, {NODES} nodes, {NODEENIS} NodeENIs ({} ENIs) | peak RSS MiB | RSS MiB |", NODEENIS * PER_NODEENI);
+        println!("| eni-controller run, {nodes} nodes, {NODEENIS} NodeENIs ({} ENIs) | peak RSS MiB | RSS MiB |", NODEENIS * PER_NODEENI);
         println!("|---|---|---|");
         println!("| all NodeENIs Ready (after {:.0?}) | {:.1} | {:.1} |", converged, hwm as f64 / MIB, now as f64 / MIB);
-        println!("| after {NODES} node status updates | {:.1} | {:.1} |", hwm2 as f64 / MIB, now2 as f64 / MIB);
+        println!("| after {nodes} node status updates | {:.1} | {:.1} |", hwm2 as f64 / MIB, now2 as f64 / MIB);
         anyhow::Ok(())
     }
     .await;

@@ -99,12 +99,16 @@ pub fn retire(last: Option<LastReport<'_>>) -> Retired {
     }
 }
 
-/// How long a retired slot's incarnation is remembered: past [`STALE_TOKEN_AGE`] a
-/// reused ClientToken is recognised by the age of the ENI it names, so the memory can go
-/// (a NodeENI that sees many nodes come and go would otherwise grow without bound).
+/// How long a retired slot's incarnation is remembered, so that a slot of the same key
+/// creates under a new ClientToken. Past it, a reused token is recognised by the age of
+/// the ENI it names ([`STALE_TOKEN_AGE`]), or refused when the create's parameters
+/// differ, which costs a create call per slot: so it must outlast any teardown (10,000
+/// ENIs take over half an hour at EC2's default detach and delete rates; half an hour of
+/// memory made every slot of a 10,000-node label flip spend a create on a refused token).
+/// Bounded all the same: one small entry per key retired in the last six hours.
 ///
 /// [`STALE_TOKEN_AGE`]: super::slot_view::STALE_TOKEN_AGE
-pub const INCARNATION_MEMORY: Duration = Duration::from_secs(1800);
+pub const INCARNATION_MEMORY: Duration = Duration::from_secs(6 * 3600);
 
 /// Whether the incarnation a slot left at `retired_at` is still worth remembering.
 pub fn keep_incarnation(retired_at: Instant, now: Instant) -> bool {

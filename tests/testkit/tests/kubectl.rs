@@ -104,7 +104,10 @@ async fn kubectl_manages_nodeenis_end_to_end() {
 
     let table = ok(&server, &["get", "neni"], None).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "DESIRED", "READY", "STATUS", "AGE"]);
+    assert_eq!(
+        header,
+        ["NAME", "DESIRED", "READY", "FAILED", "STATUS", "AGE"]
+    );
     assert_eq!(table.lines().count(), names.len() + 1, "{table}");
     assert!(names.len() > samples.len(), "a sample holds two NodeENIs");
 
@@ -169,8 +172,8 @@ async fn kubectl_manages_nodeenis_end_to_end() {
     .await;
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(
-        cells[..4],
-        ["multus-multi-subnet", "2", "1", "Attaching"],
+        cells[..5],
+        ["multus-multi-subnet", "2", "1", "0", "Attaching"],
         "{row}"
     );
 
@@ -200,4 +203,44 @@ async fn kubectl_manages_nodeenis_end_to_end() {
         names.contains(&"data-plane-network".to_string()),
         "{names:?}"
     );
+
+    // The README's query for one NodeENI's ENIs across the nodes' ENINodes.
+    let eninode_crd = repo("deploy/crds/networking.k8s.aws_eninodes.yaml");
+    ok(
+        &server,
+        &["apply", "-f", eninode_crd.to_str().unwrap()],
+        None,
+    )
+    .await;
+    ok(&server, &["apply", "-f", "-"], Some(ENINODES)).await;
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let query = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("kubectl get eninodes -o jsonpath='"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("the README's ENINode query");
+    let jsonpath = format!("jsonpath={query}");
+    let out = ok(&server, &["get", "eninodes", "-o", &jsonpath], None).await;
+    assert_eq!(
+        out,
+        "ip-10-0-1-10.ec2.internal\teni-0aaaaaaaaaaaaaaa1\nip-10-0-1-11.ec2.internal\teni-0bbbbbbbbbbbbbbb1\n",
+        "{out}"
+    );
 }
+
+const ENINODES: &str = r#"
+apiVersion: networking.k8s.aws/v1alpha1
+kind: ENINode
+metadata: {name: ip-10-0-1-10.ec2.internal}
+spec:
+  interfaces:
+  - {eniID: eni-0aaaaaaaaaaaaaaa1, macAddress: "02:00:00:00:00:01", nodeENI: multus, subnetID: subnet-0a, deviceIndex: 1, networkCardIndex: 0, mtu: 9001}
+  - {eniID: eni-0aaaaaaaaaaaaaaa2, macAddress: "02:00:00:00:00:02", nodeENI: storage, subnetID: subnet-0b, deviceIndex: 2, networkCardIndex: 0, mtu: 0}
+---
+apiVersion: networking.k8s.aws/v1alpha1
+kind: ENINode
+metadata: {name: ip-10-0-1-11.ec2.internal}
+spec:
+  interfaces:
+  - {eniID: eni-0bbbbbbbbbbbbbbb1, macAddress: "02:00:00:00:00:03", nodeENI: multus, subnetID: subnet-0a, deviceIndex: 1, networkCardIndex: 0, mtu: 9001}
+"#;
