@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::cleanups::Cleanups;
-use super::interfaces::Interfaces;
+use super::interfaces::{self, Interfaces};
 use super::io;
-use super::msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::slots::{Reported, Slots};
 use super::spec::{Inputs, Resolved};
 use super::status::StatusBook;
@@ -19,12 +20,10 @@ use super::sweep::{Listing, Sweep};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
 use crate::aws::ownership::legacy::GoExpectations;
+use crate::k8s::status::build_status;
 use crate::k8s::{NodeENI, NodeView, Notice};
 use crate::plan::nodeeni::{self as rules, Skips};
 use crate::plan::slots::{SlotKey, plan_slots};
-
-mod deletion;
-mod writes;
 
 const RETRY: Duration = Duration::from_secs(5);
 
@@ -295,6 +294,99 @@ impl NodeEniState {
         Ok(())
     }
 
+    async fn delete_progress(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        self.cleanups.resend_stale(myself, Instant::now());
+        for key in self.slots.keys() {
+            self.retire(myself, key, "NodeENI deleted");
+        }
+        let listed = self.sweep().await;
+        let nothing_listed = listed == Some(0);
+        self.reap(myself);
+        // Withdraws this NodeENI's entries from the nodes' ENINodes as its slots go.
+        if !self.write_status().await {
+            self.dirty(myself);
+        }
+        if rules::finalizer_may_go(
+            nothing_listed,
+            self.cleanups.pending(),
+            self.slots.retiring(),
+            self.interfaces.withdrawn(),
+        ) {
+            match self.deps.cluster.remove_finalizer(&self.name()).await {
+                Ok(()) => {
+                    tracing::info!("every ENI is gone; finalizer removed");
+                    self.write_status().await;
+                    super::status::clear_gauges(&self.name());
+                    myself.stop(Some("NodeENI deleted".into()));
+                    return Ok(());
+                }
+                Err(e) => tracing::warn!(error = %e, "could not remove the finalizer"),
+            }
+        }
+        // While only failed teardowns wait for their backoff, nothing new can happen
+        // sooner: no listing either.
+        let wait = match self.cleanups.next_retry() {
+            Some(at) if self.cleanups.pending() == 0 && self.slots.retiring() == 0 => {
+                at.saturating_duration_since(Instant::now()).max(RETRY)
+            }
+            _ => RETRY,
+        };
+        self.tick_in(myself, wait);
+        Ok(())
+    }
+
+    /// Builds the status and writes it if it differs from the last one written; `false`
+    /// if the write failed (the caller retries).
+    async fn write_status(&mut self) -> bool {
+        let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.as_ref());
+        let mut problems = self.resolved.problems.clone();
+        if let Some(msg) = self.cleanups.failing() {
+            problems.push(("ENIDeletionFailed".into(), msg));
+        }
+        if self.deleting() {
+            let pending = self.cleanups.pending();
+            let msg = format!("{pending} ENIs still being detached and deleted");
+            problems.insert(0, ("Deleting".into(), msg));
+        }
+        let now = Time(jiff::Timestamp::now());
+        let skipped = self.skips.messages();
+        let status = build_status(
+            self.generation(),
+            &slots,
+            &problems,
+            &skipped,
+            self.written.last(),
+            now,
+        );
+        let name = self.name();
+        let status_ok = self
+            .written
+            .write(&*self.deps.cluster, &name, status, &slots)
+            .await;
+        let desired = interfaces::desired(&name, &slots);
+        let nodes = &self.nodes;
+        let entries_ok = self
+            .interfaces
+            .write(&*self.deps.cluster, &name, &desired, |n| {
+                nodes.as_ref()?.get(n).map(|v| v.uid.clone())
+            })
+            .await;
+        status_ok && entries_ok
+    }
+
+    /// What the nodes' ENINodes show of this NodeENI: written again where that differs
+    /// from what its slots say.
+    pub(super) fn on_interfaces(&mut self, myself: &ActorRef<NodeEniMsg>, seen: InterfacesSeen) {
+        match seen {
+            InterfacesSeen::All(all) => self.interfaces.seen_all(all),
+            InterfacesSeen::Node(node, entries) => self.interfaces.seen(node, entries),
+        }
+        self.dirty(myself);
+    }
+
     /// A state for `args`; the first tick is scheduled.
     pub(super) fn new(myself: &ActorRef<NodeEniMsg>, args: NodeEniArgs) -> Self {
         let deps = args.deps;
@@ -397,6 +489,20 @@ impl NodeEniState {
     ) -> Result<(), ActorProcessingErr> {
         self.tick_at = None;
         self.tick(myself).await
+    }
+
+    /// The scheduled status write.
+    pub(super) async fn on_flush(&mut self, myself: &ActorRef<NodeEniMsg>) {
+        self.flush_scheduled = false;
+        if !self.write_status().await {
+            let base = self.deps.status_debounce;
+            let wait = self
+                .written
+                .retry_in(base)
+                .max(self.interfaces.retry_in(base));
+            self.flush_scheduled = true;
+            myself.send_after(wait, || NodeEniMsg::Flush);
+        }
     }
 
     /// A slot actor exited: restart it later if it is still wanted.
