@@ -163,33 +163,67 @@ pub enum BucketOverrideError {
     Value(String),
 }
 
-/// Per-action buckets: AWS's defaults, optionally overridden (accounts can have raised limits).
+/// Per-action buckets: AWS's defaults, optionally overridden (accounts can have raised
+/// or lowered limits). Remembers which actions were set explicitly ("told").
 #[derive(Debug, Clone, PartialEq)]
-pub struct BucketTable(BTreeMap<Ec2Action, BucketSpec>);
+pub struct BucketTable {
+    specs: BTreeMap<Ec2Action, BucketSpec>,
+    told: std::collections::BTreeSet<Ec2Action>,
+}
 
 impl Default for BucketTable {
     fn default() -> Self {
-        BucketTable(
-            Ec2Action::ALL
+        BucketTable {
+            specs: Ec2Action::ALL
                 .into_iter()
                 .map(|a| (a, a.default_bucket()))
                 .collect(),
-        )
+            told: Default::default(),
+        }
     }
 }
 
 impl BucketTable {
     /// The bucket for `action`.
     pub fn get(&self, action: Ec2Action) -> BucketSpec {
-        self.0
+        self.specs
             .get(&action)
             .copied()
             .unwrap_or_else(|| action.default_bucket())
     }
 
-    /// Replace the bucket for `action`.
+    /// Replaces the bucket for `action` (and marks it told).
     pub fn set(&mut self, action: Ec2Action, spec: BucketSpec) {
-        self.0.insert(action, spec);
+        self.specs.insert(action, spec);
+        self.told.insert(action);
+    }
+
+    /// Whether `action`'s bucket was set explicitly rather than assumed from AWS's
+    /// defaults.
+    pub fn told(&self, action: Ec2Action) -> bool {
+        self.told.contains(&action)
+    }
+
+    /// Every action's bucket scaled: capacity by `capacity` (at least 1), refill by
+    /// `refill`; nothing is marked told.
+    pub fn scaled(&self, capacity: f64, refill: f64) -> Self {
+        BucketTable {
+            specs: self
+                .specs
+                .iter()
+                .map(|(a, b)| {
+                    let c = (f64::from(b.capacity) * capacity).round().max(1.0) as u32;
+                    (*a, BucketSpec::new(c, b.refill_per_second * refill))
+                })
+                .collect(),
+            told: Default::default(),
+        }
+    }
+
+    /// The same buckets, every one marked told.
+    pub fn all_told(mut self) -> Self {
+        self.told = self.specs.keys().copied().collect();
+        self
     }
 
     /// Applies overrides written as `Action=capacity/rate`, comma separated
@@ -221,7 +255,7 @@ impl BucketTable {
 
     /// Iterates over every action's bucket.
     pub fn iter(&self) -> impl Iterator<Item = (Ec2Action, BucketSpec)> + '_ {
-        self.0.iter().map(|(a, b)| (*a, *b))
+        self.specs.iter().map(|(a, b)| (*a, *b))
     }
 }
 

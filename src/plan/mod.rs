@@ -43,6 +43,7 @@ pub mod lifecycle;
 pub mod nodeeni;
 pub mod orphans;
 pub mod outcome;
+pub mod pacing;
 pub mod refusal;
 pub mod selector;
 pub mod slot_view;

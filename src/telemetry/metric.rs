@@ -59,8 +59,10 @@ catalogue! {
     EC2_TOKEN_WAIT_SECONDS = "aws_multi_eni_ec2_token_wait_seconds", Histogram, Controller;
     /// EC2 calls answered with a throttling error, by action.
     EC2_THROTTLES_TOTAL = "aws_multi_eni_ec2_throttles_total", Counter, Controller;
-    /// Current client-side rate per EC2 action (lowered after throttles).
+    /// Client-side rate per EC2 action: the share of EC2's refill believed left to it.
     EC2_RATE_LIMIT_PER_SECOND = "aws_multi_eni_ec2_rate_limit_per_second", Gauge, Controller;
+    /// Burst per EC2 action the controller believes EC2's bucket holds for it.
+    EC2_BURST_TOKENS = "aws_multi_eni_ec2_burst_tokens", Gauge, Controller;
     /// Calls waiting for a rate-limit token, by action.
     EC2_TOKEN_WAITERS = "aws_multi_eni_ec2_token_waiters", Gauge, Controller;
     /// ENI slots per NodeENI by state (desired, ready, failed).

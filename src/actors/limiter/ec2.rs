@@ -13,6 +13,7 @@ use crate::aws::{
     AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
     Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
+use crate::plan::pacing::Answer;
 
 /// Rate-limited, measured EC2 for one kind of work (its [`Priority`]).
 #[derive(Clone)]
@@ -52,9 +53,9 @@ impl LimitedEc2 {
         F: FnOnce() -> Fut + Send,
         Fut: std::future::Future<Output = Result<T, Ec2Error>> + Send,
     {
-        if !self.limiter.acquire(action, self.priority).await {
+        let Some(permit) = self.limiter.acquire(action, self.priority).await else {
             return Err(Ec2Error::transient("EC2 rate limiter is restarting"));
-        }
+        };
         let _permit = self
             .in_flight
             .acquire()
@@ -69,8 +70,12 @@ impl LimitedEc2 {
         metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => action.as_str(), "outcome" => outcome).increment(1);
         metrics::histogram!(crate::telemetry::metric::EC2_CALL_DURATION_SECONDS, "action" => action.as_str())
             .record(started.elapsed().as_secs_f64());
-        self.limiter
-            .outcome(action, result.as_ref().is_err_and(Ec2Error::is_throttle));
+        let answer = match &result {
+            Err(e) if e.is_throttle() => Answer::Throttled,
+            Err(Ec2Error::Transient { .. } | Ec2Error::Fenced) => Answer::Unknown,
+            _ => Answer::Spent,
+        };
+        self.limiter.outcome(action, permit, answer);
         result
     }
 }

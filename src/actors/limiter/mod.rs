@@ -1,12 +1,16 @@
-//! The EC2 rate-limiter actor: every EC2 call waits here for a token of its action's
-//! bucket.
+//! The EC2 rate-limiter actor: every EC2 call waits here for a grant of its action's
+//! pace.
 //!
-//! One bucket per EC2 action, defaulting to AWS's published buckets, minus a small
-//! reserve so that jitter in when calls reach EC2 never empties EC2's own bucket. Waiting
-//! callers are served teardown first, then rollout work, then background sweeps. A
-//! throttled answer doubles the price of that action's calls (halving its rate, down to
-//! an eighth); the price then decays back by a fifth every five throttle-free seconds.
-//! The bucket arithmetic is `governor`'s (see [`crate::clock`]).
+//! One pace per EC2 action ([`crate::plan::pacing`]): a model of the part of EC2's
+//! bucket for that action that is left to this controller. It starts from AWS's
+//! published buckets (or the ones `EC2_RATE_LIMITS` tells), less a reserve so that
+//! jitter in when calls reach EC2 never empties EC2's own bucket; untold, it probes the
+//! burst instead of trusting it, and learns the bucket's depth and this controller's
+//! share of the refill from the throttles it gets. A throttle empties the model; only
+//! throttles that go on at the learned pace lower the rate (someone else is spending),
+//! and a throttle-free spell raises it back. Waiting callers are served teardown first,
+//! then rollout work, then background sweeps. The peers' fixed global bucket uses
+//! `governor`'s arithmetic (see [`crate::clock`]).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -16,53 +20,47 @@ use tokio::time::Instant;
 
 use crate::aws::{BucketSpec, Ec2Action};
 use crate::clock::{TokenBucket, TokioClock};
+use crate::plan::pacing::{Answer, Grant, Pace, PaceConfig};
 
 mod ec2;
 mod msg;
 
 pub use ec2::LimitedEc2;
-pub use msg::{LimiterArgs, LimiterHandle, LimiterMsg, LimiterStrategy, Priority};
+pub use msg::{LimiterArgs, LimiterHandle, LimiterMsg, LimiterStrategy, Permit, Priority};
 
-const CELLS_PER_TOKEN: u32 = 100;
-const MAX_PRICE: f64 = 8.0;
-const DECAY_EVERY: Duration = Duration::from_secs(5);
-const DECAY_FACTOR: f64 = 0.8;
+/// How one lane decides.
+enum Pacing {
+    /// This project's learned pace.
+    Learned(Pace),
+    /// A fixed bucket (the global-bucket peer).
+    Fixed(TokenBucket),
+}
+
+impl Pacing {
+    fn try_grant(&mut self, now: Instant) -> Result<Grant, Duration> {
+        match self {
+            Pacing::Learned(p) => p.try_grant(now),
+            Pacing::Fixed(b) => b.try_take().map(|()| Grant::Token),
+        }
+    }
+}
 
 struct Lane {
     action: Ec2Action,
-    spec: BucketSpec,
-    bucket: TokenBucket,
-    price: f64,
-    last_throttle: Option<Instant>,
-    last_decay: Instant,
-    queues: [VecDeque<(RpcReplyPort<()>, Instant)>; 3],
+    pacing: Pacing,
+    queues: [VecDeque<(RpcReplyPort<Permit>, Instant)>; 3],
     wake_scheduled: bool,
 }
 
 impl Lane {
-    fn cells(&self) -> u32 {
-        (f64::from(CELLS_PER_TOKEN) * self.price).round() as u32
-    }
-
-    fn decay(&mut self, now: Instant) {
-        while self.price > 1.0
-            && now.duration_since(self.last_decay) >= DECAY_EVERY
-            && self
-                .last_throttle
-                .is_none_or(|t| now.duration_since(t) >= DECAY_EVERY)
-        {
-            self.price = (self.price * DECAY_FACTOR).max(1.0);
-            self.last_decay += DECAY_EVERY;
-            self.publish_rate();
+    fn publish(&self) {
+        if let Pacing::Learned(p) = &self.pacing {
+            let action = self.action.as_str();
+            metrics::gauge!(crate::telemetry::metric::EC2_RATE_LIMIT_PER_SECOND, "action" => action)
+                .set(p.rate());
+            metrics::gauge!(crate::telemetry::metric::EC2_BURST_TOKENS, "action" => action)
+                .set(p.depth());
         }
-        if self.price <= 1.0 {
-            self.last_decay = now;
-        }
-    }
-
-    fn publish_rate(&self) {
-        metrics::gauge!(crate::telemetry::metric::EC2_RATE_LIMIT_PER_SECOND, "action" => self.action.as_str())
-            .set(self.spec.refill_per_second / self.price);
     }
 
     fn waiting(&self) -> usize {
@@ -78,7 +76,6 @@ pub struct Limiter;
 pub struct LimiterState {
     lanes: Vec<Lane>,
     shared: bool,
-    adaptive: bool,
 }
 
 impl LimiterState {
@@ -90,37 +87,31 @@ impl LimiterState {
     }
 }
 
-fn lane(action: Ec2Action, spec: BucketSpec, clock: TokioClock) -> Lane {
+fn lane(action: Ec2Action, pacing: Pacing) -> Lane {
     let lane = Lane {
         action,
-        spec,
-        bucket: TokenBucket::with_cells(spec, CELLS_PER_TOKEN, clock),
-        price: 1.0,
-        last_throttle: None,
-        last_decay: Instant::now(),
+        pacing,
         queues: Default::default(),
         wake_scheduled: false,
     };
-    lane.publish_rate();
+    lane.publish();
     lane
 }
 
 fn grant(lane: &mut Lane, myself: &ActorRef<LimiterMsg>) {
     let now = Instant::now();
-    lane.decay(now);
     while let Some(q) = lane.queues.iter_mut().find(|q| !q.is_empty()) {
-        // Callers that gave up (their task ended) are skipped without a token.
+        // Callers that gave up (their task ended) are skipped without a grant.
         if q.front().is_some_and(|(r, _)| r.is_closed()) {
             q.pop_front();
             continue;
         }
-        let cells = (f64::from(CELLS_PER_TOKEN) * lane.price).round() as u32;
-        match lane.bucket.try_take_cells(cells) {
-            Ok(()) => {
+        match lane.pacing.try_grant(now) {
+            Ok(grant) => {
                 if let Some((reply, since)) = q.pop_front() {
                     metrics::histogram!(crate::telemetry::metric::EC2_TOKEN_WAIT_SECONDS, "action" => lane.action.as_str())
                         .record(now.duration_since(since).as_secs_f64());
-                    let _ = reply.send(());
+                    let _ = reply.send(Permit { grant, at: now });
                 }
             }
             Err(wait) => {
@@ -150,37 +141,35 @@ impl Actor for Limiter {
         args: LimiterArgs,
     ) -> Result<LimiterState, ActorProcessingErr> {
         let clock = TokioClock::new();
+        let now = Instant::now();
         let reserve = args.reserve.clamp(0.0, 0.5);
         let lanes = match args.strategy {
             LimiterStrategy::PerAction => Ec2Action::ALL
                 .into_iter()
                 .map(|action| {
-                    let aws = args.buckets.get(action);
-                    let capacity =
-                        ((f64::from(aws.capacity) * (1.0 - reserve)).floor() as u32).max(1);
-                    lane(
-                        action,
-                        BucketSpec::new(capacity, aws.refill_per_second),
-                        clock,
-                    )
+                    let assumed = args.buckets.get(action);
+                    let config = PaceConfig {
+                        ceiling: (f64::from(assumed.capacity) * (1.0 - reserve)).floor(),
+                        refill: assumed.refill_per_second,
+                        reserve,
+                        told: args.buckets.told(action),
+                    };
+                    lane(action, Pacing::Learned(Pace::new(config, now)))
                 })
                 .collect(),
             LimiterStrategy::Global { qps, burst } => {
                 vec![lane(
                     Ec2Action::DescribeNetworkInterfaces,
-                    BucketSpec::new(burst.max(1), qps.max(1e-3)),
-                    clock,
+                    Pacing::Fixed(TokenBucket::new(
+                        BucketSpec::new(burst.max(1), qps.max(1e-3)),
+                        clock,
+                    )),
                 )]
             }
             LimiterStrategy::Unlimited => Vec::new(),
         };
         let shared = matches!(args.strategy, LimiterStrategy::Global { .. });
-        let adaptive = args.strategy == LimiterStrategy::PerAction;
-        Ok(LimiterState {
-            lanes,
-            shared,
-            adaptive,
-        })
+        Ok(LimiterState { lanes, shared })
     }
 
     async fn handle(
@@ -195,17 +184,22 @@ impl Actor for Limiter {
                 priority,
                 reply,
             } => {
+                let now = Instant::now();
                 let Some(lane) = state.lane(action) else {
-                    let _ = reply.send(());
+                    let _ = reply.send(Permit {
+                        grant: Grant::Token,
+                        at: now,
+                    });
                     return Ok(());
                 };
-                lane.decay(Instant::now());
-                if lane.waiting() == 0 && lane.bucket.try_take_cells(lane.cells()).is_ok() {
+                if lane.waiting() == 0
+                    && let Ok(grant) = lane.pacing.try_grant(now)
+                {
                     metrics::histogram!(crate::telemetry::metric::EC2_TOKEN_WAIT_SECONDS, "action" => action.as_str()).record(0.0);
-                    let _ = reply.send(());
+                    let _ = reply.send(Permit { grant, at: now });
                     return Ok(());
                 }
-                lane.queues[priority as usize].push_back((reply, Instant::now()));
+                lane.queues[priority as usize].push_back((reply, now));
                 grant(lane, &myself);
             }
             LimiterMsg::Wake(action) => {
@@ -214,20 +208,30 @@ impl Actor for Limiter {
                     grant(lane, &myself);
                 }
             }
-            LimiterMsg::Outcome { action, throttled } => {
-                if throttled {
+            LimiterMsg::Outcome {
+                action,
+                permit,
+                answer,
+            } => {
+                if answer == Answer::Throttled {
                     metrics::counter!(crate::telemetry::metric::EC2_THROTTLES_TOTAL, "action" => action.as_str()).increment(1);
                 }
-                if throttled
-                    && state.adaptive
-                    && let Some(lane) = state.lane(action)
+                if let Some(lane) = state.lane(action)
+                    && let Pacing::Learned(pace) = &mut lane.pacing
                 {
-                    let now = Instant::now();
-                    lane.price = (lane.price * 2.0).min(MAX_PRICE);
-                    lane.last_throttle = Some(now);
-                    lane.last_decay = now;
-                    lane.publish_rate();
-                    tracing::warn!(%action, rate = lane.spec.refill_per_second / lane.price, "EC2 throttled; slowing this action down");
+                    let before = (pace.rate(), pace.depth());
+                    pace.answered(permit.grant, permit.at, answer, Instant::now());
+                    let after = (pace.rate(), pace.depth());
+                    if after != before {
+                        lane.publish();
+                        if after.0 < before.0 {
+                            tracing::warn!(%action, rate = after.0, "EC2 throttles go on at this pace: someone else spends from the bucket; keeping to the share left");
+                        } else if after.1 < before.1 {
+                            tracing::info!(%action, burst = after.1, "EC2's bucket is shallower than assumed");
+                        }
+                    }
+                    // A grant may be due now (a probe's slot freed, a burst learned).
+                    grant(lane, &myself);
                 }
             }
         }

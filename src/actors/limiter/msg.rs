@@ -1,8 +1,10 @@
 //! The limiter's messages, its configuration, and the handle callers wait on.
 
 use ractor::RpcReplyPort;
+use tokio::time::Instant;
 
 use crate::aws::{BucketTable, Ec2Action};
+use crate::plan::pacing::{Answer, Grant};
 use crate::supervision::Handle;
 
 /// Who is waiting: served in this order.
@@ -25,17 +27,27 @@ pub enum LimiterMsg {
         action: Ec2Action,
         /// Queue position.
         priority: Priority,
-        /// Answered when the token is granted.
-        reply: RpcReplyPort<()>,
+        /// Answered when the call may go.
+        reply: RpcReplyPort<Permit>,
     },
-    /// How a granted call ended (throttled or not).
+    /// How a granted call ended.
     Outcome {
         action: Ec2Action,
-        /// Whether EC2 throttled it.
-        throttled: bool,
+        /// The grant it went with.
+        permit: Permit,
+        answer: Answer,
     },
     /// Internal: tokens may be available for `action`.
     Wake(Ec2Action),
+}
+
+/// A call's leave to go: how and when it was granted (handed back with its outcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    /// Within the believed bucket, or probing beyond it.
+    pub grant: Grant,
+    /// When it was granted.
+    pub at: Instant,
 }
 
 /// How EC2 calls are paced: this project's way, or a peer's (for side-by-side
@@ -43,7 +55,7 @@ pub enum LimiterMsg {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[allow(missing_docs)]
 pub enum LimiterStrategy {
-    /// One bucket per EC2 action mirroring AWS's, adaptive on throttles (this project).
+    /// One learned pace per EC2 action (this project: [`crate::plan::pacing`]).
     PerAction,
     /// One bucket shared by every call, fixed (as Cilium's operator does).
     Global {
@@ -71,25 +83,32 @@ pub struct LimiterArgs {
 pub type LimiterHandle = Handle<LimiterMsg>;
 
 impl Handle<LimiterMsg> {
-    /// Waits for a token; `false` if the limiter is gone (the caller should retry later).
-    pub async fn acquire(&self, action: Ec2Action, priority: Priority) -> bool {
-        matches!(
-            self.current()
-                .call(
-                    |reply| LimiterMsg::Acquire {
-                        action,
-                        priority,
-                        reply
-                    },
-                    None
-                )
-                .await,
-            Ok(ractor::rpc::CallResult::Success(()))
-        )
+    /// Waits for leave to call; `None` if the limiter is gone (the caller should retry
+    /// later).
+    pub async fn acquire(&self, action: Ec2Action, priority: Priority) -> Option<Permit> {
+        match self
+            .current()
+            .call(
+                |reply| LimiterMsg::Acquire {
+                    action,
+                    priority,
+                    reply,
+                },
+                None,
+            )
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(permit)) => Some(permit),
+            _ => None,
+        }
     }
 
     /// Reports how a granted call ended.
-    pub fn outcome(&self, action: Ec2Action, throttled: bool) {
-        self.cast(LimiterMsg::Outcome { action, throttled });
+    pub fn outcome(&self, action: Ec2Action, permit: Permit, answer: Answer) {
+        self.cast(LimiterMsg::Outcome {
+            action,
+            permit,
+            answer,
+        });
     }
 }

@@ -6,14 +6,17 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::aws::BucketTable;
+use crate::plan::pacing::{Answer, Grant};
 use crate::supervision::Handle;
 
-async fn limiter(capacity: u32, per_second: f64) -> LimiterHandle {
+async fn limiter(capacity: u32, per_second: f64, told: bool) -> LimiterHandle {
     let mut buckets = BucketTable::default();
-    buckets.set(
-        Ec2Action::CreateNetworkInterface,
-        BucketSpec::new(capacity, per_second),
-    );
+    if told {
+        buckets.set(
+            Ec2Action::CreateNetworkInterface,
+            BucketSpec::new(capacity, per_second),
+        );
+    }
     let args = LimiterArgs {
         strategy: LimiterStrategy::PerAction,
         buckets,
@@ -23,51 +26,77 @@ async fn limiter(capacity: u32, per_second: f64) -> LimiterHandle {
     Handle::new(actor)
 }
 
-/// How long `n` tokens take, one after the other.
-async fn time_for(l: &LimiterHandle, n: usize) -> Duration {
+/// How long `n` grants take, one after the other, each answered `answer`.
+async fn time_for(l: &LimiterHandle, n: usize, answer: Answer) -> Duration {
     let start = Instant::now();
     for _ in 0..n {
-        assert!(
-            l.acquire(Ec2Action::CreateNetworkInterface, Priority::Rollout)
-                .await
-        );
+        let permit = l
+            .acquire(Ec2Action::CreateNetworkInterface, Priority::Rollout)
+            .await
+            .unwrap();
+        l.outcome(Ec2Action::CreateNetworkInterface, permit, answer);
     }
     start.elapsed()
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_throttle_halves_the_rate_and_quiet_time_brings_it_back() {
-    // A burst of 5 (a throttle can at most multiply a token's price by the burst: see
-    // the notes on buckets of 1), spent first.
-    let l = limiter(5, 10.0).await;
-    let _ = time_for(&l, 5).await;
-    let normal = time_for(&l, 10).await;
+async fn a_throttle_empties_the_bucket_and_leaves_the_rate_alone() {
+    let l = limiter(5, 10.0, true).await;
+    assert!(
+        time_for(&l, 5, Answer::Spent).await < Duration::from_millis(10),
+        "a told burst is granted at once"
+    );
+    let normal = time_for(&l, 10, Answer::Spent).await;
     assert!(
         (Duration::from_millis(900)..=Duration::from_millis(1100)).contains(&normal),
-        "10 tokens at 10/s: {normal:?}"
+        "10 grants at 10/s: {normal:?}"
     );
-    l.outcome(Ec2Action::CreateNetworkInterface, true);
-    let slowed = time_for(&l, 10).await;
-    let ratio = slowed.as_secs_f64() / normal.as_secs_f64();
+    // One throttle: EC2's bucket is empty now. The next grant waits for the slack token
+    // and its own, then the pace is the refill again (not halved).
+    time_for(&l, 1, Answer::Throttled).await;
+    let after = time_for(&l, 10, Answer::Spent).await;
     assert!(
-        (1.8..=2.2).contains(&ratio),
-        "halved after a throttle: {ratio:.2}"
-    );
-    // Thirty throttle-free seconds: the price decays by a fifth every five.
-    tokio::time::sleep(Duration::from_secs(30)).await;
-    let _ = time_for(&l, 5).await;
-    let recovered = time_for(&l, 10).await;
-    let ratio = recovered.as_secs_f64() / normal.as_secs_f64();
-    assert!(
-        (0.9..=1.15).contains(&ratio),
-        "back to the bucket's rate: {ratio:.2}"
+        (Duration::from_millis(1000)..=Duration::from_millis(1300)).contains(&after),
+        "10 grants after one throttle: {after:?}"
     );
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_untold_limiter_starts_with_a_tenth_of_the_burst_and_probes_two_at_a_time() {
+    // Not told: AWS's create bucket is assumed (100 at 5/s), a tenth granted at once.
+    let l = limiter(0, 0.0, false).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..14 {
+        let (l, tx) = (l.clone(), tx.clone());
+        tokio::spawn(async move {
+            let p = l
+                .acquire(Ec2Action::CreateNetworkInterface, Priority::Rollout)
+                .await
+                .unwrap();
+            let _ = tx.send(p);
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let mut at_once = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        at_once.push(p);
+    }
+    let probes = at_once.iter().filter(|p| p.grant == Grant::Probe).count();
+    assert_eq!((at_once.len(), probes), (12, 2), "10 tokens and 2 probes");
+    // Both probes throttled: the bucket is 10 deep, and the rest wait for the refill.
+    for p in at_once.iter().filter(|p| p.grant == Grant::Probe) {
+        l.outcome(Ec2Action::CreateNetworkInterface, *p, Answer::Throttled);
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(rx.try_recv().is_err(), "no more at once after the throttle");
+    let next = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
+    assert!(next.is_ok_and(|p| p.is_some()), "paced at the refill");
+}
+
+#[tokio::test(start_paused = true)]
 async fn teardown_is_served_before_rollout_and_rollout_before_background() {
-    let l = limiter(1, 1.0).await;
-    let _ = time_for(&l, 1).await;
+    let l = limiter(1, 1.0, true).await;
+    let _ = time_for(&l, 1, Answer::Spent).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for (p, name) in [
         (Priority::Background, "background"),
