@@ -16,6 +16,7 @@ pub fn classify(e: Ec2Error) -> Refusal<Ec2Error> {
         Ec2Error::DeviceIndexInUse { .. } => Refused::DeviceIndexInUse,
         Ec2Error::AttachmentLimitExceeded { .. } => Refused::AttachmentLimit,
         Ec2Error::IdempotentParameterMismatch { .. } => Refused::TokenReused,
+        Ec2Error::Throttled { .. } => Refused::Throttled,
         _ if e.is_retryable() => Refused::Transient,
         _ => Refused::Permanent,
     };

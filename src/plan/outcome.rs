@@ -48,6 +48,9 @@ pub enum Next {
     Poll,
     /// After a retry backoff.
     Retry,
+    /// Soon: the call failed transiently (a 5xx, a timeout); see
+    /// [`crate::plan::refusal::retry_soon`].
+    RetrySoon,
     /// Much later: the slot is blocked.
     Blocked,
 }
@@ -97,7 +100,9 @@ impl<E> Applied<E> {
 }
 
 fn retry_or_block<E>(r: Refusal<E>, reason: &'static str, action: &'static str) -> Applied<E> {
-    if r.retryable() {
+    if r.class == Refused::Transient {
+        Applied::next(Next::RetrySoon)
+    } else if r.retryable() {
         Applied::next(Next::Retry)
     } else {
         Applied::with(
@@ -154,7 +159,13 @@ impl SlotView {
                     Next::Poll
                 })
             }
-            (Action::Observe | Action::Wait(_), Answer::Refused(_)) => Applied::next(Next::Retry),
+            (Action::Observe | Action::Wait(_), Answer::Refused(r)) => {
+                Applied::next(if r.class == Refused::Transient {
+                    Next::RetrySoon
+                } else {
+                    Next::Retry
+                })
+            }
             (Action::Create { incarnation }, answer) => self.created(*incarnation, answer, now),
             (Action::Adopt { eni_id }, answer) => self.adopted(desired, eni_id, answer, now),
             (

@@ -26,7 +26,10 @@ pub enum Refused {
     AttachmentLimit,
     /// The ClientToken was used before with other parameters.
     TokenReused,
-    /// Throttled, timed out or a server error: the same call may succeed soon.
+    /// EC2's bucket for the action was empty: the rate limiter paces the retry.
+    Throttled,
+    /// Timed out or a server error: the same call may succeed at once (its token was
+    /// spent either way, so waiting longer only stretches the tail).
     Transient,
     /// A failure the same call will not get past (permissions, invalid parameters).
     Permanent,
@@ -40,6 +43,55 @@ impl<E> Refusal<E> {
 
     /// Whether retrying the same call may succeed.
     pub fn retryable(&self) -> bool {
-        matches!(self.class, Refused::Transient | Refused::Conflict)
+        matches!(
+            self.class,
+            Refused::Throttled | Refused::Transient | Refused::Conflict
+        )
+    }
+}
+
+/// How long to wait before retrying a call that failed transiently (a 5xx, a timeout)
+/// `failures` times in a row: 250 ms doubling, at most 2 s. The caller spreads it by
+/// jitter (between half and all of it), so that calls that failed together retry apart.
+pub fn retry_soon(failures: u32) -> std::time::Duration {
+    let base = std::time::Duration::from_millis(250);
+    base.saturating_mul(1 << failures.saturating_sub(1).min(3))
+        .min(std::time::Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn transient_failures_retry_soon_with_a_short_cap() {
+        for (failures, ms) in [
+            (0, 250),
+            (1, 250),
+            (2, 500),
+            (3, 1000),
+            (4, 2000),
+            (40, 2000),
+        ] {
+            assert_eq!(
+                retry_soon(failures),
+                Duration::from_millis(ms),
+                "{failures}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttles_transient_failures_and_conflicts_are_retryable() {
+        for (class, retryable) in [
+            (Refused::Throttled, true),
+            (Refused::Transient, true),
+            (Refused::Conflict, true),
+            (Refused::Permanent, false),
+            (Refused::NotFound, false),
+        ] {
+            assert_eq!(Refusal::new(class, ()).retryable(), retryable, "{class:?}");
+        }
     }
 }

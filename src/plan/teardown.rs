@@ -78,6 +78,8 @@ pub enum StepResult<E> {
     Detaching,
     /// A failure a later try may get past.
     Retry(E),
+    /// A transient failure (5xx, timeout): tried again soon.
+    RetrySoon(E),
     /// A failure retrying will not fix.
     Failed(E),
 }
@@ -138,9 +140,20 @@ pub fn after_call<E>(step: &Step, answer: Result<(), Refusal<E>>) -> StepResult<
             Refused::NotFound | Refused::InstanceGone => StepResult::Detaching,
             // Still attached after all: back to waiting.
             Refused::Conflict if deleting => StepResult::Detaching,
+            _ => StepResult::of_refusal(r),
+        },
+    }
+}
+
+impl<E> StepResult<E> {
+    /// The result of a call refused with `r`: retried (soon after a transient failure),
+    /// or failed.
+    pub fn of_refusal(r: Refusal<E>) -> Self {
+        match r.class {
+            Refused::Transient => StepResult::RetrySoon(r.error),
             _ if r.retryable() => StepResult::Retry(r.error),
             _ => StepResult::Failed(r.error),
-        },
+        }
     }
 }
 
@@ -176,13 +189,19 @@ pub fn on_step<E: std::fmt::Display>(
         StepResult::NotOwned => JobNext::Finish(Err(TeardownError::NotOwned)),
         StepResult::Failed(e) => JobNext::Finish(Err(TeardownError::Failed(e))),
         StepResult::Detaching => JobNext::Watch,
-        StepResult::Retry(e) => {
-            if now.duration_since(job.started) >= policy.give_up_after {
-                return JobNext::Finish(Err(TeardownError::GaveUp {
-                    after: policy.give_up_after,
-                    last: Some(e),
-                }));
-            }
+        StepResult::Retry(e) | StepResult::RetrySoon(e)
+            if now.duration_since(job.started) >= policy.give_up_after =>
+        {
+            JobNext::Finish(Err(TeardownError::GaveUp {
+                after: policy.give_up_after,
+                last: Some(e),
+            }))
+        }
+        StepResult::RetrySoon(_) => {
+            job.retries += 1;
+            JobNext::RetryIn(crate::plan::refusal::retry_soon(job.retries))
+        }
+        StepResult::Retry(_) => {
             job.retries += 1;
             JobNext::RetryIn(
                 policy

@@ -154,6 +154,8 @@ impl CleanupState {
                 self.schedule_poll(myself);
             }
             JobNext::RetryIn(delay) => {
+                // Jittered: the jobs of a batch that failed together retry apart.
+                let delay = delay.mul_f64(0.5 + 0.5 * rand::random::<f64>());
                 let id = done.eni_id;
                 myself.send_after(delay, move || CleanupMsg::Requeue(id, Step::Inspect));
             }

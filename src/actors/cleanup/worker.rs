@@ -59,8 +59,7 @@ pub async fn run_step(
     }
     let eni = match classified(describe_eni(ec2, eni_id).await) {
         Ok(e) => e,
-        Err(r) if r.retryable() => return StepResult::Retry(r.error),
-        Err(r) => return StepResult::Failed(r.error),
+        Err(r) => return StepResult::of_refusal(r),
     };
     match inspect(&seen(eni.as_ref(), cluster)) {
         Ok(next) => call(ec2, eni_id, &next).await,

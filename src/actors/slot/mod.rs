@@ -36,6 +36,8 @@ pub struct SlotState {
     view: SlotView,
     desired_since: Instant,
     backoff: Duration,
+    /// Transient failures in a row (see [`crate::plan::refusal::retry_soon`]).
+    soon_failures: u32,
     /// When the last mutating call's answer came: listings that started earlier are
     /// older than what the slot knows.
     last_change: Option<Instant>,
@@ -304,12 +306,20 @@ impl SlotState {
             self.notify(notice);
         }
         let timing = self.deps.timing;
+        if applied.next != Next::RetrySoon {
+            self.soon_failures = 0;
+        }
         let delay = match applied.next {
             Next::Continue => {
                 self.backoff = timing.poll_initial;
                 Duration::ZERO
             }
             Next::Poll => self.next_backoff(timing.poll_max),
+            Next::RetrySoon => {
+                self.soon_failures += 1;
+                crate::plan::refusal::retry_soon(self.soon_failures)
+                    .mul_f64(0.5 + 0.5 * rand::random::<f64>())
+            }
             // Jittered: the slots of a batch that failed together retry apart.
             Next::Retry => self
                 .next_backoff(timing.retry_max)
@@ -337,6 +347,7 @@ impl Actor for SlotActor {
             desired: args.desired,
             view: SlotView::new(seen, args.memory),
             backoff: args.deps.timing.poll_initial,
+            soon_failures: 0,
             deps: args.deps,
             updates: args.updates,
             desired_since: args.desired_since,

@@ -84,6 +84,11 @@ fn attach_answers() {
         },
         Case {
             answer: refused(Refused::Transient),
+            next: Next::RetrySoon,
+            check: |v| assert_eq!(v.seen.len(), 1),
+        },
+        Case {
+            answer: refused(Refused::Throttled),
             next: Next::Retry,
             check: |v| assert_eq!(v.seen.len(), 1),
         },
@@ -417,6 +422,14 @@ fn an_instance_ec2_does_not_know_is_looked_at_again_before_it_counts_as_gone() {
         &desired(),
         &Action::Observe,
         refused(Refused::Transient),
+        t0,
+        wall(),
+    );
+    assert_eq!(applied.next, Next::RetrySoon);
+    let applied = v.apply(
+        &desired(),
+        &Action::Observe,
+        refused(Refused::Throttled),
         t0,
         wall(),
     );

@@ -47,7 +47,12 @@ fn call_answers_map_to_step_results() {
         (&Step::Delete, Ok(()), StepResult::Gone),
         (&Step::Delete, r(Refused::NotFound), StepResult::Gone),
         (&Step::Delete, r(Refused::Conflict), StepResult::Detaching),
-        (&Step::Delete, r(Refused::Transient), StepResult::Retry("e")),
+        (
+            &Step::Delete,
+            r(Refused::Transient),
+            StepResult::RetrySoon("e"),
+        ),
+        (&Step::Delete, r(Refused::Throttled), StepResult::Retry("e")),
         (
             &Step::Delete,
             r(Refused::Permanent),
@@ -56,7 +61,8 @@ fn call_answers_map_to_step_results() {
         (&detach, Ok(()), StepResult::Detaching),
         (&detach, r(Refused::NotFound), StepResult::Detaching),
         (&detach, r(Refused::Conflict), StepResult::Retry("e")),
-        (&detach, r(Refused::Transient), StepResult::Retry("e")),
+        (&detach, r(Refused::Transient), StepResult::RetrySoon("e")),
+        (&detach, r(Refused::Throttled), StepResult::Retry("e")),
         (&detach, r(Refused::Permanent), StepResult::Failed("e")),
     ];
     for (step, answer, want) in cases {
@@ -82,6 +88,18 @@ fn failed_steps_back_off_doubling_to_a_cap_then_give_up() {
     assert_eq!(
         delays,
         [2, 4, 8, 10, 10].map(|s| JobNext::RetryIn(Duration::from_secs(s)))
+    );
+    // A transient failure is tried again soon, whatever came before.
+    let mut fresh = Job {
+        started: t0,
+        retries: 0,
+    };
+    let soon: Vec<JobNext<E>> = (0..5)
+        .map(|_| on_step(&mut fresh, StepResult::RetrySoon("5xx"), t0, &policy))
+        .collect();
+    assert_eq!(
+        soon,
+        [250, 500, 1000, 2000, 2000].map(|ms| JobNext::RetryIn(Duration::from_millis(ms)))
     );
     let late = t0 + policy.give_up_after;
     assert_eq!(
