@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use aws_multi_eni_controller::aws::Ec2Action;
+use aws_multi_eni_controller::aws::{BucketTable, Ec2Action};
 use aws_multi_eni_controller::config::{Scenario, SimulateArgs, Strategy};
 use aws_multi_eni_controller::simulate;
 use aws_multi_eni_controller::simulate::report::floor_seconds;
@@ -44,10 +44,11 @@ fn every_scenario_converges_without_duplicates_or_leaks() {
             (Ec2Action::DetachNetworkInterface, n),
             (Ec2Action::DeleteNetworkInterface, n),
         ];
+        let f = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &BucketTable::default(), 1.0);
         let floor = match scenario {
-            "rollout" | "node-churn" => floor_seconds(&up),
-            "label-flip" => floor_seconds(&down) + floor_seconds(&up),
-            _ => floor_seconds(&down),
+            "rollout" | "node-churn" => f(&up),
+            "label-flip" => f(&down) + f(&up),
+            _ => f(&down),
         };
         assert!(n > 0, "{scenario}: ENIs counted");
         assert!(
@@ -103,6 +104,56 @@ fn strategies_are_compared_in_the_same_simulator() {
     for r in [&ours, &global, &none] {
         assert_eq!((r.duplicates, r.leaks), (0, 0), "{r:?}");
     }
+}
+
+#[test]
+fn small_buckets_are_learned_and_a_shared_account_is_shared() {
+    let run = |extra: &[&str]| {
+        let mut argv = vec!["--nodes", "50", "--subnets", "2"];
+        argv.extend_from_slice(extra);
+        let r = simulate::run(&args(&argv)).unwrap();
+        assert!(r.converged, "{extra:?}: {r:?}");
+        assert_eq!((r.duplicates, r.leaks), (0, 0), "{extra:?}: {r:?}");
+        r
+    };
+    // Buckets a tenth as deep as assumed: the floor is the real buckets', and the
+    // controller, not told, is throttled on fewer calls than the SDK's adaptive mode.
+    let ours = run(&["--account", "small-buckets"]);
+    let sdk = run(&["--account", "small-buckets", "--strategy", "sdk-adaptive"]);
+    let n = ours.enis as u64;
+    let real = BucketTable::default().scaled(0.1, 1.0);
+    let floor = floor_seconds(
+        &[
+            (Ec2Action::CreateNetworkInterface, n),
+            (Ec2Action::AttachNetworkInterface, n),
+            (Ec2Action::ModifyNetworkInterfaceAttribute, n),
+        ],
+        &real,
+        1.0,
+    );
+    assert!((ours.floor_seconds - floor).abs() < 1e-6, "{ours:?}");
+    assert!(
+        ours.throttled_calls > 0,
+        "the probe finds the bottom: {ours:?}"
+    );
+    assert!(
+        ours.throttled_calls < sdk.throttled_calls,
+        "ours {} vs the SDK's {}",
+        ours.throttled_calls,
+        sdk.throttled_calls
+    );
+    // Told, nothing is probed and nothing is throttled.
+    let told = run(&["--account", "small-buckets", "--told"]);
+    assert_eq!(told.throttled_calls, 0, "{told:?}");
+    // Another client spends 40% of each refill: the floor is set by the share left, and
+    // the other client is barely throttled.
+    let shared = run(&["--account", "shared-account"]);
+    assert!((shared.floor_seconds - ours.floor_seconds).abs() > 0.0);
+    assert!(shared.other_calls > 0, "{shared:?}");
+    assert!(
+        (shared.other_throttled as f64) < 0.05 * shared.other_calls as f64,
+        "{shared:?}"
+    );
 }
 
 #[test]

@@ -198,6 +198,32 @@ pub enum Strategy {
     GlobalBucket,
     /// No client limiter; throttled calls are retried after 1 s, doubling.
     NoLimiter,
+    /// The AWS SDKs' adaptive retry mode (a CUBIC-paced client bucket for every call,
+    /// 3 attempts), under no other limit.
+    SdkAdaptive,
+}
+
+/// The account the simulated EC2 stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Account {
+    /// AWS's published buckets, all the controller's.
+    Default,
+    /// Buckets a tenth as deep as AWS's defaults (same refill).
+    SmallBuckets,
+    /// AWS's buckets, with another client steadily spending `--other-share` of each
+    /// action's refill and bursting a tenth of the bucket every 30 s.
+    SharedAccount,
+}
+
+/// Which faults `--fault-rate` injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultMix {
+    /// Equal parts 500s, throttles and timeouts (half of them after EC2 applied the call).
+    Uniform,
+    /// 500s only, half of them after EC2 applied the call.
+    ServerErrors,
 }
 
 /// Options of `eni-controller simulate`.
@@ -221,9 +247,21 @@ pub struct SimulateArgs {
     /// What happens.
     #[arg(long, env = "SIM_SCENARIO", value_enum, default_value = "rollout")]
     pub scenario: Scenario,
+    /// Which faults `--fault-rate` injects.
+    #[arg(long, env = "SIM_FAULT_MIX", value_enum, default_value = "uniform")]
+    pub fault_mix: FaultMix,
     /// How EC2 calls are paced.
     #[arg(long, env = "SIM_STRATEGY", value_enum, default_value = "per-action")]
     pub strategy: Strategy,
+    /// The account EC2 stands for: its buckets, and who else spends from them.
+    #[arg(long, env = "SIM_ACCOUNT", value_enum, default_value = "default")]
+    pub account: Account,
+    /// Tell the controller the account's real buckets (as `EC2_RATE_LIMITS` does).
+    #[arg(long, env = "SIM_TOLD")]
+    pub told: bool,
+    /// Share of each action's refill the other client of `shared-account` spends.
+    #[arg(long, env = "SIM_OTHER_SHARE", default_value_t = 0.4)]
+    pub other_share: f64,
     /// Refill per second of `--strategy global-bucket`.
     #[arg(long, default_value_t = 4.0)]
     pub qps: f64,

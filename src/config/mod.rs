@@ -8,7 +8,9 @@ use clap::{Args, ValueEnum};
 #[cfg(feature = "controller")]
 mod controller;
 #[cfg(feature = "controller")]
-pub use controller::{ConfigError, ControllerArgs, Scenario, SimulateArgs, Strategy};
+pub use controller::{
+    Account, ConfigError, ControllerArgs, FaultMix, Scenario, SimulateArgs, Strategy,
+};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,10 @@
 //! long will rolling ENIs to 800 nodes take under EC2's throttling?") and the project's
 //! benchmark; `--strategy` replays the peers' pacing in the same simulator.
 
+mod cubic;
+mod other_client;
 pub mod report;
+mod sdk_adaptive;
 mod world;
 
 use std::sync::Arc;
@@ -63,7 +66,7 @@ pub fn run(args: &SimulateArgs) -> Result<Report, SimulateError> {
     Ok(report)
 }
 
-fn settings(args: &SimulateArgs) -> ControllerSettings {
+fn settings(args: &SimulateArgs, w: &SimWorld) -> ControllerSettings {
     ControllerSettings {
         cluster: crate::aws::ownership::ClusterIdentity::new(CLUSTER, "simulated-cluster-uid"),
         strategy: match args.strategy {
@@ -72,7 +75,12 @@ fn settings(args: &SimulateArgs) -> ControllerSettings {
                 qps: args.qps,
                 burst: args.burst,
             },
-            Strategy::NoLimiter => LimiterStrategy::Unlimited,
+            Strategy::NoLimiter | Strategy::SdkAdaptive => LimiterStrategy::Unlimited,
+        },
+        buckets: if args.told {
+            w.buckets.clone().all_told()
+        } else {
+            crate::aws::BucketTable::default()
         },
         slot_timing: SlotTiming {
             // The Go controller retries after 1 s, doubling; controller-runtime's
@@ -120,14 +128,13 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let mut w = SimWorld::build(args);
     let t0 = Instant::now();
     let cluster: Arc<dyn Cluster> = Arc::new(w.cluster.clone());
-    let ec2: Arc<dyn Ec2> = Arc::new(w.sim.clone());
-    let controller = Controller::start(
-        cluster,
-        ec2,
-        settings(args),
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await?;
+    let mut ec2: Arc<dyn Ec2> = Arc::new(w.sim.clone());
+    if args.strategy == Strategy::SdkAdaptive {
+        ec2 = Arc::new(sdk_adaptive::SdkAdaptiveEc2::new(ec2));
+    }
+    let settings = settings(args, &w);
+    let controller =
+        Controller::start(cluster, ec2, settings, Arc::new(AtomicBool::new(false))).await?;
     let expected = w.expected(true) as u64;
     let bar = ProgressBar::with_draw_target(
         Some(expected),
@@ -160,12 +167,15 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         (Ec2Action::AttachNetworkInterface, expected),
         (Ec2Action::ModifyNetworkInterfaceAttribute, expected),
     ];
-    let mut floor = floor_seconds(&needed);
+    let (table, share_left) = (w.buckets.clone(), w.share_left);
+    let floor_of = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &table, share_left);
+    let mut floor = floor_of(&needed);
     let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
     let mut baseline = [0u64; 11];
     let mut throttled_before = 0;
     let mut writes_before = crate::k8s::writes::WriteTally::default();
     let mut failures_before = std::collections::BTreeMap::new();
+    let mut others_before = (0, 0);
     if args.scenario != Scenario::Rollout && converged {
         // Let the buckets refill, then measure the scenario's own phase.
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -174,6 +184,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         throttled_before = w.sim.count(None, Some("throttled"));
         writes_before = w.cluster.writes();
         failures_before = w.sim.failures();
+        others_before = w.sim.other_calls();
         start = Instant::now();
         relabelled = start;
         bar.set_position(0);
@@ -194,7 +205,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                 w.label_all(true);
                 bar.set_message("re-create");
                 converged = converged && until(&bar, || converged_up(&w)).await;
-                let teardown = floor_seconds(&[
+                let teardown = floor_of(&[
                     (Ec2Action::DetachNetworkInterface, expected),
                     (Ec2Action::DeleteNetworkInterface, expected),
                 ]);
@@ -207,7 +218,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                 bar.set_message("churn");
                 converged = until(&bar, || converged_up(&w)).await;
                 needed = needed.iter().map(|(a, _)| (*a, enis as u64)).collect();
-                floor = floor_seconds(&needed);
+                floor = floor_of(&needed);
             }
             Scenario::DeleteAll => {
                 for n in &w.nodeenis {
@@ -223,7 +234,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                     )
                 })
                 .await;
-                floor = floor_seconds(&[
+                floor = floor_of(&[
                     (Ec2Action::DetachNetworkInterface, expected),
                     (Ec2Action::DeleteNetworkInterface, expected),
                 ]);
@@ -248,11 +259,16 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         tracing::warn!(error = %e, path = %path.display(), "could not write the call log");
     }
     let audit = w.audit(args.scenario != Scenario::DeleteAll);
+    let others = w.sim.other_calls();
+    let throttled_calls = w.sim.count(None, Some("throttled")) - throttled_before;
+    let all_calls: u64 = now.iter().zip(baseline).map(|(n, b)| n - b).sum();
     let api_writes = w.cluster.writes().since(&writes_before);
     controller.stop().await;
     Ok(Report {
         scenario: args.scenario,
         strategy: args.strategy,
+        account: args.account,
+        told: args.told,
         nodes: args.nodes,
         nodeenis: args.nodeenis,
         enis,
@@ -265,7 +281,10 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
             0.0
         },
         ec2_calls,
-        throttled_calls: w.sim.count(None, Some("throttled")) - throttled_before,
+        throttled_calls,
+        throttled_share: throttled_calls as f64 / all_calls.max(1) as f64,
+        other_calls: others.0 - others_before.0,
+        other_throttled: others.1 - others_before.1,
         ec2_failures: w
             .sim
             .failures()

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::aws::{BucketTable, Ec2Action};
-use crate::config::{Scenario, Strategy};
+use crate::config::{Account, Scenario, Strategy};
 use crate::k8s::writes::WriteTally;
 
 /// What a simulation measured.
@@ -16,6 +16,10 @@ pub struct Report {
     pub scenario: Scenario,
     /// Pacing strategy.
     pub strategy: Strategy,
+    /// The account EC2 stood for.
+    pub account: Account,
+    /// Whether the controller was told the account's buckets.
+    pub told: bool,
     pub nodes: usize,
     pub nodeenis: usize,
     /// ENIs the measured phase creates, deletes or replaces.
@@ -32,6 +36,12 @@ pub struct Report {
     pub ec2_calls: BTreeMap<String, u64>,
     /// Calls EC2 answered with a throttle.
     pub throttled_calls: u64,
+    /// `throttled_calls` over every EC2 call of the phase.
+    pub throttled_share: f64,
+    /// Calls of the account's other client during the phase (`shared-account`).
+    pub other_calls: u64,
+    /// How many of those EC2 throttled.
+    pub other_throttled: u64,
     /// Calls that failed during the phase, by `"Action/outcome"` (throttles included).
     pub ec2_failures: BTreeMap<String, u64>,
     /// Median time from a node matching to the controller requesting its ENI.
@@ -56,13 +66,13 @@ pub struct Report {
     pub seed: u64,
 }
 
-/// The least time EC2's buckets (full at the start) allow for `calls`: actions proceed
-/// in parallel, each limited by its own bucket.
-pub fn floor_seconds(calls: &[(Ec2Action, u64)]) -> f64 {
-    let table = BucketTable::default();
+/// The least time EC2's buckets (`table`, full at the start) allow for `calls` when
+/// `share_left` of each refill is left to the caller: actions proceed in parallel, each
+/// limited by its own bucket.
+pub fn floor_seconds(calls: &[(Ec2Action, u64)], table: &BucketTable, share_left: f64) -> f64 {
     calls
         .iter()
-        .map(|(a, n)| table.get(*a).floor_seconds(*n))
+        .map(|(a, n)| table.get(*a).floor_seconds(*n) / share_left.clamp(0.01, 1.0))
         .fold(0.0, f64::max)
 }
 
@@ -108,6 +118,15 @@ impl Report {
             Strategy::PerAction => "per-action buckets (this controller)",
             Strategy::GlobalBucket => "one global bucket (Cilium-style)",
             Strategy::NoLimiter => "no client-side limiter (Go-controller style)",
+            Strategy::SdkAdaptive => "the AWS SDK's adaptive retry mode",
+        };
+        let account = match (self.account, self.told) {
+            (Account::Default, _) => String::new(),
+            (Account::SmallBuckets, told) => format!(
+                " in an account whose buckets are a tenth of AWS's defaults ({})",
+                if told { "told" } else { "not told" }
+            ),
+            (Account::SharedAccount, _) => " in an account another client spends from".to_string(),
         };
         if !self.converged {
             let _ = writeln!(
@@ -118,7 +137,7 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "{what} in {:.1} s of simulated time with {strategy}; EC2's rate limits allow no less than {:.1} s ({:.2}x the floor).",
+            "{what}{account} in {:.1} s of simulated time with {strategy}; EC2's rate limits allow no less than {:.1} s ({:.2}x the floor).",
             self.converge_seconds, self.floor_seconds, self.ratio_to_floor
         );
         let calls: Vec<String> = self
@@ -138,8 +157,21 @@ impl Report {
         match self.throttled_calls {
             0 => s.push_str("EC2 throttled no call.\n"),
             n => {
-                let _ = writeln!(s, "EC2 throttled {n} calls.");
+                let _ = writeln!(
+                    s,
+                    "EC2 throttled {n} calls ({:.1}% of the calls).",
+                    self.throttled_share * 100.0
+                );
             }
+        }
+        if self.other_calls > 0 {
+            let _ = writeln!(
+                s,
+                "The account's other client made {} calls; EC2 throttled {} of them ({:.1}%).",
+                self.other_calls,
+                self.other_throttled,
+                self.other_throttled as f64 * 100.0 / self.other_calls as f64
+            );
         }
         if self.label_to_create_p99_ms > 0.0 {
             let _ = writeln!(
@@ -184,11 +216,16 @@ mod tests {
 
     #[test]
     fn floors_and_quantiles() {
-        let f = floor_seconds(&[
+        let calls = [
             (Ec2Action::CreateNetworkInterface, 1000),
             (Ec2Action::AttachNetworkInterface, 1000),
-        ]);
+        ];
+        let f = floor_seconds(&calls, &BucketTable::default(), 1.0);
         assert_eq!(f, 190.0, "attach: 50 burst, then 5/s");
+        let f = floor_seconds(&calls, &BucketTable::default(), 0.5);
+        assert_eq!(f, 380.0, "half the refill left");
+        let f = floor_seconds(&calls, &BucketTable::default().scaled(0.1, 1.0), 1.0);
+        assert_eq!(f, 199.0, "attach: 5 burst, then 5/s");
         let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
         assert_eq!(quantile(&mut v, 0.5), 3.0);
         assert_eq!(quantile(&mut v, 0.99), 5.0);

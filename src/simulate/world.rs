@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
 use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
-use crate::aws::{AttachmentStatus, EniLimits, EniStatus, Subnet};
-use crate::config::SimulateArgs;
+use crate::aws::{AttachmentStatus, BucketTable, EniLimits, EniStatus, Subnet};
+use crate::config::{Account, FaultMix, SimulateArgs};
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::{NodeENI, NodeENISpec, NodeView};
 
@@ -31,6 +31,19 @@ pub struct SimWorld {
     pub nodes: BTreeMap<String, String>,
     /// NodeENI names.
     pub nodeenis: Vec<String>,
+    /// EC2's real buckets.
+    pub buckets: BucketTable,
+    /// The share of each action's refill left to the controller.
+    pub share_left: f64,
+    other_client: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SimWorld {
+    fn drop(&mut self) {
+        for t in &self.other_client {
+            t.abort();
+        }
+    }
 }
 
 impl SimWorld {
@@ -41,12 +54,25 @@ impl SimWorld {
             mutate: args.latency,
             jitter: 0.5,
         };
+        let buckets = match args.account {
+            Account::SmallBuckets => BucketTable::default().scaled(0.1, 1.0),
+            Account::Default | Account::SharedAccount => BucketTable::default(),
+        };
+        let other_share = match args.account {
+            Account::SharedAccount => args.other_share.clamp(0.0, 0.9),
+            _ => 0.0,
+        };
         let sim = Ec2Simulator::new(SimConfig {
+            buckets: buckets.clone(),
             latency,
-            faults: FaultRates::uniform(args.fault_rate),
+            faults: match args.fault_mix {
+                FaultMix::Uniform => FaultRates::uniform(args.fault_rate),
+                FaultMix::ServerErrors => FaultRates::server_errors(args.fault_rate),
+            },
             seed: args.seed,
             ..SimConfig::default()
         });
+        let other_client = super::other_client::spawn(&sim, &buckets, other_share);
         let per_node = (args.nodeenis * args.subnets + 1) as u32;
         let instance_type = "sim.node".to_string();
         sim.add_instance_type(&instance_type, EniLimits::single_card(per_node.max(2)));
@@ -70,6 +96,9 @@ impl SimWorld {
             instance_type,
             nodes: BTreeMap::new(),
             nodeenis: Vec::new(),
+            buckets,
+            share_left: 1.0 - other_share,
+            other_client,
         };
         for i in 0..args.nodes {
             world.add_node(&format!("node-{i:05}"));

@@ -6,11 +6,77 @@ use aws_multi_eni_controller::aws::sim::{
     Fault, FaultRates, LatencyModel, OK, ScriptedFault, SimConfig,
 };
 use aws_multi_eni_controller::aws::{
-    Ec2, Ec2Action, EniFilter, EniLimits, Tags, describe_all_enis, describe_enis_by_id,
+    BucketTable, Ec2, Ec2Action, EniFilter, EniLimits, Tags, describe_all_enis, describe_enis_by_id,
 };
 use tokio::time::Instant;
 
 use super::{create, quiet, world};
+
+#[tokio::test(start_paused = true)]
+async fn a_500_after_apply_leaves_the_eni_and_answers_at_once() {
+    // Buckets deep enough that nothing here is throttled.
+    let w = world(SimConfig {
+        buckets: BucketTable::default().scaled(10.0, 1.0),
+        ..quiet()
+    });
+    w.sim.script_fault(ScriptedFault {
+        nth_mutating: 1,
+        action: None,
+        fault: Fault::ErrorAfterApply,
+    });
+    let started = Instant::now();
+    let err = w
+        .sim
+        .create_eni(create(&w, &w.subnet_a, "slot-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "transient");
+    assert!(
+        started.elapsed() < w.sim.config().timeout,
+        "no timeout waited"
+    );
+    assert_eq!(w.sim.enis().len(), 1, "EC2 applied it before failing");
+    // The server-errors mix: 500s only, about half of them after applying.
+    w.sim.set_fault_rates(FaultRates::server_errors(1.0));
+    let mut applied = 0;
+    for i in 0..200 {
+        let before = w.sim.enis().len();
+        let r = w
+            .sim
+            .create_eni(create(&w, &w.subnet_a, &format!("mix-{i}")))
+            .await;
+        assert_eq!(r.map(|_| ()).unwrap_err().label(), "transient");
+        applied += w.sim.enis().len() - before;
+    }
+    assert!((70..=130).contains(&applied), "{applied} of 200 applied");
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_client_spends_from_the_same_bucket() {
+    let w = world(quiet());
+    let create = Ec2Action::CreateNetworkInterface;
+    let burst = w.sim.config().buckets.get(create).capacity;
+    let spent = (0..burst + 5)
+        .filter(|_| w.sim.spend_as_other(create))
+        .count();
+    assert_eq!(spent as u32, burst, "the bucket empties, then throttles");
+    assert_eq!(w.sim.other_calls(), (u64::from(burst) + 5, 5));
+    let err = w
+        .sim
+        .create_eni(super::create(&w, &w.subnet_a, "slot-x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.label(),
+        "throttled",
+        "the controller finds it empty too"
+    );
+    assert_eq!(
+        w.sim.count(None, None),
+        1,
+        "the other's calls are not logged"
+    );
+}
 
 #[tokio::test(start_paused = true)]
 async fn timeouts_after_apply_are_made_safe_by_the_token() {

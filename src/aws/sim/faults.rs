@@ -19,6 +19,8 @@ pub enum Fault {
     TimeoutBeforeApply,
     /// EC2 applied the call but the answer was lost: the case idempotency exists for.
     TimeoutAfterApply,
+    /// EC2 applied the call, then answered a 500 `InternalError`.
+    ErrorAfterApply,
     /// The calling task panics (a bug in an I/O layer); EC2 did nothing. Supervision
     /// tests use it to fail one actor.
     Panic,
@@ -36,6 +38,8 @@ pub struct FaultRates {
     pub throttle: f64,
     /// Probability of a timeout; half are [`Fault::TimeoutAfterApply`].
     pub timeout: f64,
+    /// Probability of [`Fault::ErrorAfterApply`].
+    pub error_after_apply: f64,
     /// Only mutating calls fail when set.
     pub mutating_only: bool,
 }
@@ -48,7 +52,19 @@ impl FaultRates {
             transient: each,
             throttle: each,
             timeout: each,
+            error_after_apply: 0.0,
             mutating_only: false,
+        }
+    }
+
+    /// `rate` of calls failing with a 500, half of them after EC2 applied the call; no
+    /// throttles, no timeouts.
+    pub fn server_errors(rate: f64) -> Self {
+        let half = rate.clamp(0.0, 1.0) / 2.0;
+        FaultRates {
+            transient: half,
+            error_after_apply: half,
+            ..FaultRates::default()
         }
     }
 }
@@ -126,6 +142,8 @@ impl FaultInjector {
             Some(Fault::TimeoutBeforeApply)
         } else if x < r.transient + r.throttle + r.timeout {
             Some(Fault::TimeoutAfterApply)
+        } else if x < r.transient + r.throttle + r.timeout + r.error_after_apply {
+            Some(Fault::ErrorAfterApply)
         } else {
             None
         }

@@ -126,6 +126,8 @@ struct Inner {
     rng: SmallRng,
     applied: u64,
     hang_after: Option<u64>,
+    /// Calls of another client of the account, and how many EC2 throttled, by action.
+    others: std::collections::BTreeMap<Ec2Action, (u64, u64)>,
 }
 
 /// The in-process EC2. Cheap to clone; clones share one world.
@@ -206,6 +208,7 @@ impl Ec2Simulator {
                 rng: SmallRng::seed_from_u64(config.seed),
                 applied: 0,
                 hang_after: None,
+                others: Default::default(),
             })),
             buckets: Arc::new(buckets),
             config: Arc::new(config),
@@ -297,13 +300,18 @@ impl Ec2Simulator {
                     Some(Fault::TimeoutBeforeApply) => {
                         Err(Ec2Error::transient("EC2 call timed out"))
                     }
-                    Some(Fault::TimeoutAfterApply) | None => {
+                    Some(Fault::TimeoutAfterApply | Fault::ErrorAfterApply) | None => {
                         inner.world.settle(now);
                         let r = op(&mut inner.world, now);
                         if r.is_ok() && action.is_mutating() {
                             inner.applied += 1;
                         }
                         match fault {
+                            Some(Fault::ErrorAfterApply) => r.and(Err(Ec2Error::classify(
+                                "InternalError",
+                                "An internal error has occurred",
+                                Some(500),
+                            ))),
                             Some(_) => r.and(Err(Ec2Error::transient("EC2 call timed out"))),
                             None => r,
                         }

@@ -249,6 +249,30 @@ impl Ec2Simulator {
         self.lock().faults.rates = rates;
     }
 
+    /// Spends one token of `action`'s bucket as another client of the account does (the
+    /// VPC CNI, a script): not this controller's call, so not logged. `false` when EC2
+    /// throttles it.
+    pub fn spend_as_other(&self, action: Ec2Action) -> bool {
+        let ok = self
+            .buckets
+            .iter()
+            .find(|(a, _)| *a == action)
+            .is_none_or(|(_, b)| b.try_take().is_ok());
+        let mut g = self.lock();
+        let n = g.others.entry(action).or_default();
+        n.0 += 1;
+        n.1 += u64::from(!ok);
+        ok
+    }
+
+    /// The other client's calls so far and how many were throttled, over every action.
+    pub fn other_calls(&self) -> (u64, u64) {
+        self.lock()
+            .others
+            .values()
+            .fold((0, 0), |(c, t), (c2, t2)| (c + c2, t + t2))
+    }
+
     /// Schedules a fault on a coming call, counted from now.
     pub fn script_fault(&self, fault: ScriptedFault) {
         self.lock().faults.script(fault);
