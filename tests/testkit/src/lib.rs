@@ -3,7 +3,9 @@
 //!   ServiceAccount clients, and its own `kubectl`;
 //! - [`fixtures`]: objects shaped like a real EKS cluster's, for measurements;
 //! - [`moto`]: starts the moto EC2 server and builds networks in it;
+//! - [`throttled`]: moto behind a layer enforcing EC2's token buckets;
 
 pub mod cluster;
 pub mod fixtures;
 pub mod moto;
+pub mod throttled;

@@ -23,7 +23,8 @@ pub struct MotoServer {
     port: u16,
 }
 
-fn moto_binary() -> PathBuf {
+/// The moto_server binary the tests use.
+pub fn moto_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(p);
     }
@@ -71,6 +72,11 @@ impl MotoServer {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(server)
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `http://127.0.0.1:PORT`.
