@@ -25,11 +25,7 @@ fn bucket_grant(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = rt.enter();
-    let bucket = TokenBucket::with_cells(
-        BucketSpec::new(u32::MAX / 1000, 1e9),
-        100,
-        TokioClock::new(),
-    );
+    let bucket = TokenBucket::new(BucketSpec::new(u32::MAX / 1000, 1e9), TokioClock::new());
     c.bench_function("token_bucket_grant", |b| {
         b.iter(|| black_box(bucket.try_take()))
     });
