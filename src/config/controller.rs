@@ -192,7 +192,7 @@ pub enum Scenario {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
-    /// This project: one bucket per EC2 action, adaptive on throttles.
+    /// This project: one learned pace per EC2 action (`plan::pacing`).
     PerAction,
     /// One shared bucket (`--qps`, `--burst`), as Cilium's operator does.
     GlobalBucket,

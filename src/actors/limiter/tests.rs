@@ -65,6 +65,7 @@ async fn a_throttle_empties_the_bucket_and_leaves_the_rate_alone() {
 async fn an_untold_limiter_starts_with_a_tenth_of_the_burst_and_probes_two_at_a_time() {
     // Not told: AWS's create bucket is assumed (100 at 5/s), a tenth granted at once.
     let l = limiter(0, 0.0, false).await;
+    let start = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for _ in 0..14 {
         let (l, tx) = (l.clone(), tx.clone());
@@ -76,21 +77,28 @@ async fn an_untold_limiter_starts_with_a_tenth_of_the_burst_and_probes_two_at_a_
             let _ = tx.send(p);
         });
     }
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    let mut at_once = Vec::new();
-    while let Ok(p) = rx.try_recv() {
-        at_once.push(p);
+    let mut first = Vec::new();
+    for _ in 0..12 {
+        first.push(rx.recv().await.unwrap());
     }
-    let probes = at_once.iter().filter(|p| p.grant == Grant::Probe).count();
-    assert_eq!((at_once.len(), probes), (12, 2), "10 tokens and 2 probes");
-    // Both probes throttled: the bucket is 10 deep, and the rest wait for the refill.
-    for p in at_once.iter().filter(|p| p.grant == Grant::Probe) {
+    assert!(
+        first.iter().all(|p| p.at == start),
+        "granted at once: {first:?}"
+    );
+    let probes = first.iter().filter(|p| p.grant == Grant::Probe).count();
+    assert_eq!(probes, 2, "10 tokens and 2 probes");
+    // Both probes throttled: the bucket is 10 deep. The next grant waits for the slack
+    // token and its own at the refill (2 at 5/s), not halved.
+    for p in first.iter().filter(|p| p.grant == Grant::Probe) {
         l.outcome(Ec2Action::CreateNetworkInterface, *p, Answer::Throttled);
     }
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    assert!(rx.try_recv().is_err(), "no more at once after the throttle");
-    let next = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
-    assert!(next.is_ok_and(|p| p.is_some()), "paced at the refill");
+    let next = rx.recv().await.unwrap();
+    let waited = next.at.duration_since(start);
+    assert!(
+        (Duration::from_millis(390)..=Duration::from_millis(410)).contains(&waited),
+        "paced at the refill after the throttle: {waited:?}"
+    );
+    assert_eq!(next.grant, Grant::Token);
 }
 
 #[tokio::test(start_paused = true)]
