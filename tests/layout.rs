@@ -1,5 +1,5 @@
-//! The module layout the design promises, checked on the source: the actor tree and the
-//! pure core have no import cycles, no module of the actor tree imports its parent, and
+//! The module layout the design promises, checked on the source: the actor tree, the
+//! pure core and the two ports have no import cycles, no module of the actor tree imports its parent, and
 //! `plan` imports neither `aws` nor `k8s`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed assumption is a failed test
@@ -189,9 +189,11 @@ fn cycles(prefix: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn the_actor_tree_and_the_pure_core_have_no_import_cycles() {
+fn the_actor_tree_the_pure_core_and_the_ports_have_no_import_cycles() {
     for prefix in [
         "crate::actors",
+        "crate::aws",
+        "crate::k8s",
         "crate::plan",
         "crate::agent",
         "crate::supervision",

@@ -45,6 +45,7 @@
 
 pub mod action;
 pub mod by_id;
+pub mod client_token;
 pub mod error;
 pub mod fenced;
 pub mod instance;
@@ -58,10 +59,11 @@ use async_trait::async_trait;
 
 pub use action::{BucketSpec, BucketTable, Ec2Action};
 pub use by_id::{describe_eni, describe_enis_by_id};
+pub use client_token::ClientToken;
 pub use error::{Ec2Error, Missing};
 pub use fenced::FencedEc2;
 pub use instance::*;
-pub use ownership::{ClientToken, Ownership, SlotOwner};
+pub use ownership::{Ownership, SlotOwner};
 pub use types::*;
 
 /// The EC2 calls the controller makes; one method is one API call.

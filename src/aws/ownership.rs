@@ -19,10 +19,7 @@
 //! hand): its own NodeENI, found by UID, may still manage it, but the account-wide
 //! orphan sweep never deletes it.
 
-use std::fmt;
-
-use sha2::{Digest, Sha256};
-
+use super::client_token::ClientToken;
 use super::types::{EniFilter, Tags};
 
 pub mod legacy;
@@ -87,48 +84,6 @@ impl ClusterIdentity {
     }
 }
 
-/// A `CreateNetworkInterface` idempotency token: at most 64 ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientToken(String);
-
-impl ClientToken {
-    /// The token text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Wraps a token made elsewhere (tests, examples). EC2 accepts up to 64 ASCII
-    /// characters; longer or non-ASCII text is hashed into that shape.
-    pub fn new(text: impl Into<String>) -> Self {
-        let text = text.into();
-        if text.len() <= 64 && text.is_ascii() {
-            ClientToken(text)
-        } else {
-            ClientToken(digest_token(&[&text]))
-        }
-    }
-}
-
-impl fmt::Display for ClientToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Version prefix of derived tokens, so the derivation can change without collisions.
-const TOKEN_PREFIX: &str = "neni1-";
-
-fn digest_token(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        // Length-prefix each part so ("ab","c") and ("a","bc") differ.
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let hex = hex::encode(hasher.finalize());
-    format!("{TOKEN_PREFIX}{}", &hex[..64 - TOKEN_PREFIX.len()])
-}
-
 /// Everything that identifies one slot (one ENI of one NodeENI on one instance in one
 /// subnet) and so one owned ENI.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -158,13 +113,13 @@ impl SlotOwner {
     /// apart, and tokens stay what they were before identity tags existed (a create
     /// retried across the upgrade still finds its ENI).
     pub fn client_token(&self, incarnation: u32) -> ClientToken {
-        ClientToken(digest_token(&[
+        ClientToken::derived(&[
             &self.cluster.name,
             &self.nodeeni_uid,
             &self.instance_id,
             &self.subnet_id,
             &incarnation.to_string(),
-        ]))
+        ])
     }
 
     /// Tags for this slot's ENI, applied in the create call itself. `device_index` is

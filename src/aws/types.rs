@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ownership::ClientToken;
+use super::client_token::ClientToken;
 
 /// Tags on an EC2 resource, key to value.
 pub type Tags = BTreeMap<String, String>;

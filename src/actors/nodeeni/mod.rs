@@ -6,14 +6,18 @@
 //! is in [`state`].
 
 mod cleanups;
+mod finalizer;
 mod interfaces;
 mod io;
 mod msg;
+mod nodes;
 mod slots;
 mod spec;
 mod state;
 mod status;
 mod sweep;
+mod timers;
+mod writes;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tracing::Instrument;

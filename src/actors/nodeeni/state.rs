@@ -1,26 +1,25 @@
 //! A NodeENI actor's state and what each message does to it. The rules it applies are
 //! in [`crate::plan::nodeeni`]; the reads and translations in [`super::io`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::cleanups::Cleanups;
-use super::interfaces::{self, Interfaces};
-use super::io;
+use super::finalizer::Finalizer;
 use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::nodes::Nodes;
 use super::slots::{Reported, Slots};
 use super::spec::{Inputs, Resolved};
-use super::status::StatusBook;
 use super::sweep::{Listing, Sweep};
+use super::timers::Timers;
+use super::writes::{Round, Writes};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
 use crate::aws::ownership::legacy::GoExpectations;
-use crate::k8s::status::build_status;
 use crate::k8s::{NodeENI, NodeView, Notice};
 use crate::plan::nodeeni::{self as rules, Skips};
 use crate::plan::slots::{SlotKey, plan_slots};
@@ -32,20 +31,15 @@ pub struct NodeEniState {
     deps: Arc<NodeEniDeps>,
     uid: String,
     obj: NodeENI,
-    nodes: Option<BTreeMap<String, NodeView>>,
+    nodes: Nodes,
     resolved: Resolved,
     skips: Skips,
-    /// Zones of nodes without a zone label, learned from their instances.
-    zones: HashMap<String, String>,
     slots: Slots,
-    finalizer_ok: bool,
+    finalizer: Finalizer,
     sweep: Sweep,
     cleanups: Cleanups,
-    written: StatusBook,
-    interfaces: Interfaces,
-    flush_scheduled: bool,
-    tick_at: Option<Instant>,
-    backoff: Duration,
+    writes: Writes,
+    timers: Timers,
 }
 
 impl NodeEniState {
@@ -61,22 +55,12 @@ impl NodeEniState {
         self.obj.metadata.deletion_timestamp.is_some()
     }
 
-    /// Schedules a `Tick` after `delay`, unless one is due sooner.
     fn tick_in(&mut self, myself: &ActorRef<NodeEniMsg>, delay: Duration) {
-        let at = Instant::now() + delay;
-        if self.tick_at.is_some_and(|t| t <= at) {
-            return;
-        }
-        self.tick_at = Some(at);
-        myself.send_after(delay, || NodeEniMsg::Tick);
+        self.timers.tick_in(myself, delay);
     }
 
-    /// Schedules a status write.
     fn dirty(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        if !self.flush_scheduled {
-            self.flush_scheduled = true;
-            myself.send_after(self.deps.status_debounce, || NodeEniMsg::Flush);
-        }
+        self.timers.dirty(myself);
     }
 
     pub(super) async fn publish(&self, notice: Notice) {
@@ -101,16 +85,11 @@ impl NodeEniState {
         myself: &ActorRef<NodeEniMsg>,
         only: Option<&str>,
     ) -> Result<(), ActorProcessingErr> {
-        if self.deleting() || !self.finalizer_ok {
+        if self.deleting() || !self.finalizer.placed() {
             return Ok(());
         }
-        let (Some(resolved), Some(nodes)) = (&self.resolved.spec, &self.nodes) else {
+        let (Some(resolved), Some(inputs)) = (&self.resolved.spec, self.nodes.inputs(only)) else {
             return Ok(());
-        };
-        let input = |v: &NodeView| io::to_node_input(v, self.zones.get(&v.name));
-        let inputs: Vec<_> = match only {
-            Some(name) => nodes.get(name).map(input).into_iter().collect(),
-            None => nodes.values().map(input).collect(),
         };
         let plan = plan_slots(resolved, &inputs);
         self.skips.replace(only, plan.skipped);
@@ -208,26 +187,7 @@ impl NodeEniState {
                 description: spec.description.as_deref(),
             },
         };
-        let (started, count) = match self.sweep.run(listing).await {
-            Ok(listed) => listed,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list this NodeENI's ENIs");
-                return None;
-            }
-        };
-        let mut found = self.sweep.take_claimed(|k| self.slots.contains(k));
-        // A running slot the listing found nothing for hears so too: its ENI may have
-        // been deleted out of band.
-        let found_keys: HashSet<SlotKey> = found.iter().map(|(k, _)| k.clone()).collect();
-        for key in self.slots.keys() {
-            if !found_keys.contains(&key) {
-                found.push((key, Vec::new()));
-            }
-        }
-        for (key, enis) in found {
-            self.slots.observed(&key, enis, started);
-        }
-        Some(count)
+        self.sweep.list_for(listing, &self.slots).await
     }
 
     /// Hands the swept ENIs of slots nobody wants to the cleanup pool.
@@ -246,17 +206,13 @@ impl NodeEniState {
         if self.deleting() {
             return self.delete_progress(myself).await;
         }
-        if !self.finalizer_ok {
-            match self.deps.cluster.add_finalizer(&self.name()).await {
-                Ok(()) => self.finalizer_ok = true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not add the finalizer; no ENI is created before it is in place");
-                    let d = self.backoff;
-                    self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
-                    self.tick_in(myself, d);
-                    return Ok(());
-                }
-            }
+        if let Err(wait) = self
+            .finalizer
+            .ensure(&*self.deps.cluster, &self.name())
+            .await
+        {
+            self.tick_in(myself, wait);
+            return Ok(());
         }
         let name = self.name();
         self.resolved
@@ -266,18 +222,17 @@ impl NodeEniState {
                 name: &name,
                 spec: &self.obj.spec,
                 generation: self.generation(),
-                nodes: self.nodes.as_ref(),
+                nodes: self.nodes.all(),
                 ttl: self.deps.resolve_ttl,
             })
             .await;
         let due = rules::sweep_due(self.sweep.last(), Instant::now(), self.deps.resync_interval);
-        let settled = self.resolved.spec.is_some() && self.nodes.is_some();
+        let settled = self.resolved.spec.is_some() && self.nodes.known();
         let swept = settled && due && self.sweep().await.is_some();
         self.replan(myself, None).await?;
         if swept {
             self.reap(myself);
         }
-        self.backoff = Duration::from_millis(500);
         self.cleanups.resend_stale(myself, Instant::now());
         self.slots.prune(Instant::now());
         let next = rules::next_tick(
@@ -313,7 +268,7 @@ impl NodeEniState {
             nothing_listed,
             self.cleanups.pending(),
             self.slots.retiring(),
-            self.interfaces.withdrawn(),
+            self.writes.withdrawn(),
         ) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
@@ -338,10 +293,10 @@ impl NodeEniState {
         Ok(())
     }
 
-    /// Builds the status and writes it if it differs from the last one written; `false`
-    /// if the write failed (the caller retries).
+    /// Writes the status and the nodes' entries where they changed; `false` if a write
+    /// failed (the caller retries).
     async fn write_status(&mut self) -> bool {
-        let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.as_ref());
+        let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.all());
         let mut problems = self.resolved.problems.clone();
         if let Some(msg) = self.cleanups.failing() {
             problems.push(("ENIDeletionFailed".into(), msg));
@@ -351,38 +306,28 @@ impl NodeEniState {
             let msg = format!("{pending} ENIs still being detached and deleted");
             problems.insert(0, ("Deleting".into(), msg));
         }
-        let now = Time(jiff::Timestamp::now());
-        let skipped = self.skips.messages();
-        let status = build_status(
-            self.generation(),
-            &slots,
-            &problems,
-            &skipped,
-            self.written.last(),
-            now,
-        );
         let name = self.name();
-        let status_ok = self
-            .written
-            .write(&*self.deps.cluster, &name, status, &slots)
-            .await;
-        let desired = interfaces::desired(&name, &slots);
-        let nodes = &self.nodes;
-        let entries_ok = self
-            .interfaces
-            .write(&*self.deps.cluster, &name, &desired, |n| {
-                nodes.as_ref()?.get(n).map(|v| v.uid.clone())
+        let round = Round {
+            name: &name,
+            generation: self.generation(),
+            slots: &slots,
+            problems: &problems,
+            skipped: &self.skips.messages(),
+        };
+        let nodes = self.nodes.all();
+        self.writes
+            .write(&*self.deps.cluster, round, |n| {
+                nodes?.get(n).map(|v| v.uid.clone())
             })
-            .await;
-        status_ok && entries_ok
+            .await
     }
 
     /// What the nodes' ENINodes show of this NodeENI: written again where that differs
     /// from what its slots say.
     pub(super) fn on_interfaces(&mut self, myself: &ActorRef<NodeEniMsg>, seen: InterfacesSeen) {
         match seen {
-            InterfacesSeen::All(all) => self.interfaces.seen_all(all),
-            InterfacesSeen::Node(node, entries) => self.interfaces.seen(node, entries),
+            InterfacesSeen::All(all) => self.writes.seen_all(all),
+            InterfacesSeen::Node(node, entries) => self.writes.seen(node, entries),
         }
         self.dirty(myself);
     }
@@ -397,19 +342,15 @@ impl NodeEniState {
         let mut st = NodeEniState {
             uid,
             slots: Slots::new(slot_deps, deps.restart),
-            nodes: args.nodes.map(by_name),
-            written: StatusBook::new(obj.status.clone()),
-            interfaces: Interfaces::default(),
+            nodes: Nodes::new(args.nodes),
+            writes: Writes::new(obj.status.clone()),
             obj,
             resolved: Resolved::default(),
             skips: Skips::default(),
-            zones: HashMap::new(),
-            finalizer_ok: false,
+            finalizer: Finalizer::default(),
             sweep: Sweep::default(),
             cleanups: Cleanups::new(deps.cleanup.clone()),
-            flush_scheduled: false,
-            tick_at: None,
-            backoff: Duration::from_millis(500),
+            timers: Timers::new(deps.status_debounce),
             deps,
         };
         st.tick_in(myself, Duration::ZERO);
@@ -444,16 +385,15 @@ impl NodeEniState {
         node: String,
         zone: String,
     ) -> Result<(), ActorProcessingErr> {
-        if self.zones.get(&node) == Some(&zone) {
+        if !self.nodes.learned_zone(&node, zone) {
             return Ok(());
         }
-        self.zones.insert(node.clone(), zone);
         self.replan(myself, Some(&node)).await
     }
 
     /// Every matching node, complete: the plan can settle for the first time.
     pub(super) fn on_nodes(&mut self, myself: &ActorRef<NodeEniMsg>, nodes: Vec<NodeView>) {
-        self.nodes = Some(by_name(nodes));
+        self.nodes.replace(nodes);
         self.tick_in(myself, Duration::ZERO);
     }
 
@@ -464,21 +404,11 @@ impl NodeEniState {
         name: String,
         view: Option<NodeView>,
     ) -> Result<(), ActorProcessingErr> {
-        let matching = view.as_ref().is_some_and(|v| {
-            crate::plan::selector::matches(&self.obj.spec.node_selector, &v.labels)
-        });
-        if let Some(nodes) = &mut self.nodes {
-            match view {
-                Some(v) => nodes.insert(name.clone(), v),
-                None => nodes.remove(&name),
-            };
-        }
+        let matching = self
+            .nodes
+            .changed(&name, view, &self.obj.spec.node_selector);
         self.replan(myself, Some(&name)).await?;
-        // The map keeps matching nodes only: one that stopped matching is not told of
-        // again (not even its deletion), so it must not linger.
-        if !matching && let Some(nodes) = &mut self.nodes {
-            nodes.remove(&name);
-        }
+        self.nodes.drop_unless_matching(&name, matching);
         Ok(())
     }
 
@@ -487,21 +417,17 @@ impl NodeEniState {
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
     ) -> Result<(), ActorProcessingErr> {
-        self.tick_at = None;
+        self.timers.ticked();
         self.tick(myself).await
     }
 
     /// The scheduled status write.
     pub(super) async fn on_flush(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        self.flush_scheduled = false;
+        self.timers.flushed();
         if !self.write_status().await {
-            let base = self.deps.status_debounce;
-            let wait = self
-                .written
-                .retry_in(base)
-                .max(self.interfaces.retry_in(base));
-            self.flush_scheduled = true;
-            myself.send_after(wait, || NodeEniMsg::Flush);
+            let base = self.timers.debounce();
+            let wait = self.writes.retry_in(base);
+            self.timers.flush_again(myself, wait);
         }
     }
 
@@ -528,11 +454,7 @@ impl NodeEniState {
 
     /// The desired (instance, subnet) pairs, once the plan is settled.
     pub(super) fn desired_pairs(&self) -> Option<HashSet<(String, String)>> {
-        let settled = self.resolved.spec.is_some() && self.nodes.is_some() && !self.deleting();
+        let settled = self.resolved.spec.is_some() && self.nodes.known() && !self.deleting();
         settled.then(|| self.slots.pairs())
     }
-}
-
-fn by_name(nodes: Vec<NodeView>) -> BTreeMap<String, NodeView> {
-    nodes.into_iter().map(|v| (v.name.clone(), v)).collect()
 }

@@ -2,11 +2,12 @@
 //! until the slots take it (running slots as observations, starting slots as their
 //! first knowledge, the rest reaped).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::time::Instant;
 
 use super::io;
+use super::slots::Slots;
 use crate::actors::limiter::LimitedEc2;
 use crate::aws::ownership::ClusterIdentity;
 use crate::aws::ownership::legacy::GoExpectations;
@@ -72,6 +73,31 @@ impl Sweep {
             }
         }
         Ok((started, count))
+    }
+
+    /// Lists as [`Sweep::run`] does and gives every running slot of `slots` what the
+    /// listing found for it, as a fresh observation (nothing, for a slot whose ENI may
+    /// have been deleted out of band); how many ENIs it showed, or `None` if listing
+    /// failed.
+    pub async fn list_for(&mut self, l: Listing<'_>, slots: &Slots) -> Option<usize> {
+        let (started, count) = match self.run(l).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list this NodeENI's ENIs");
+                return None;
+            }
+        };
+        let mut found = self.take_claimed(|k| slots.contains(k));
+        let found_keys: HashSet<SlotKey> = found.iter().map(|(k, _)| k.clone()).collect();
+        for key in slots.keys() {
+            if !found_keys.contains(&key) {
+                found.push((key, Vec::new()));
+            }
+        }
+        for (key, enis) in found {
+            slots.observed(&key, enis, started);
+        }
+        Some(count)
     }
 
     /// What the last sweep found for `key`, taken.

@@ -5,72 +5,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use tokio::task::JoinHandle;
 
 mod eninodes;
+mod msg;
 mod services;
+mod sweep;
+mod watches;
 
-use super::cleanup::SweepFindings;
 use super::nodeeni::{InterfacesSeen, NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
-use super::settings::ControllerSettings;
-use crate::aws::Ec2;
-use crate::k8s::{Change, Cluster, ENINodeView, NodeENI, NodeView, Notice};
-use crate::plan::orphans::DesiredSnapshot;
+use crate::k8s::{Change, Cluster, ENINodeView, NodeENI, NodeView};
 use crate::plan::selector::matches;
-use crate::supervision::{Children, Outbox, forward};
+use crate::supervision::{Children, Outbox};
 use eninodes::ENINodes;
-use services::{Service, Services};
-
-/// Messages of the root.
-pub enum RootMsg {
-    /// A NodeENI watch change.
-    NodeEnis(Box<Change<NodeENI>>),
-    /// A node watch change.
-    Nodes(Change<NodeView>),
-    /// An ENINode watch change.
-    ENINodes(Change<ENINodeView>),
-    /// Time for an orphan sweep.
-    Sweep,
-    /// Restart a failed NodeENI actor.
-    RestartNodeEni(String),
-    /// Restart a failed service (limiter or cleanup pool).
-    RestartService(Service),
-    /// A watch's forwarding ended (its stream ended or panicked): watch again.
-    WatchEnded(Watched),
-    /// The orphan sweep found ENIs to report.
-    Swept(SweepFindings),
-}
-
-impl From<SweepFindings> for RootMsg {
-    fn from(f: SweepFindings) -> Self {
-        RootMsg::Swept(f)
-    }
-}
-
-/// What the root watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Watched {
-    /// Nodes.
-    Nodes,
-    /// NodeENIs.
-    NodeEnis,
-    /// ENINodes.
-    ENINodes,
-}
-
-/// How the root starts.
-#[allow(missing_docs)]
-pub struct RootArgs {
-    pub cluster: Arc<dyn Cluster>,
-    /// EC2, unlimited (the root wraps it in the rate limiter).
-    pub ec2: Arc<dyn Ec2>,
-    pub settings: ControllerSettings,
-    /// Set once both watches have delivered their first listing.
-    pub synced: Arc<AtomicBool>,
-}
+pub use msg::{RootArgs, RootMsg, Watched};
+use services::Services;
+use watches::Watches;
 
 /// The root's state.
 pub struct RootState {
@@ -80,11 +31,8 @@ pub struct RootState {
     nodeenis: HashMap<String, NodeENI>,
     children: Children<String>,
     nodes: HashMap<String, NodeView>,
-    nodes_synced: bool,
-    nodeenis_synced: bool,
     eninodes: ENINodes,
-    synced: Arc<AtomicBool>,
-    watches: [Option<JoinHandle<()>>; 3],
+    watches: Watches,
 }
 
 /// The root actor.
@@ -109,7 +57,10 @@ impl RootState {
         };
         let args = NodeEniArgs {
             nodeeni: obj.clone(),
-            nodes: self.nodes_synced.then(|| self.matching(obj)),
+            nodes: self
+                .watches
+                .is_synced(Watched::Nodes)
+                .then(|| self.matching(obj)),
             deps: self.deps.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, NodeEniActor, args, myself.get_cell()).await?;
@@ -216,61 +167,6 @@ impl RootState {
             Vec::new()
         }
     }
-
-    /// Starts (again) forwarding one watch into the root.
-    fn watch(&mut self, myself: &ActorRef<RootMsg>, what: Watched) {
-        let me = myself.clone();
-        let ended = RootMsg::WatchEnded(what);
-        let task = match what {
-            Watched::Nodes => forward(self.cluster.nodes(), me, RootMsg::Nodes, ended),
-            Watched::NodeEnis => forward(
-                self.cluster.nodeenis(),
-                me,
-                |c| RootMsg::NodeEnis(Box::new(c)),
-                ended,
-            ),
-            Watched::ENINodes => forward(self.cluster.eninodes(), me, RootMsg::ENINodes, ended),
-        };
-        if let Some(old) = self.watches[what as usize].replace(task) {
-            old.abort();
-        }
-    }
-
-    /// Tells each NodeENI of the same name about a namesake cluster's ENI the sweep found
-    /// (the warning and the metric are the pool's): an Event, so `kubectl describe`
-    /// shows that a cluster of this name exists elsewhere in the account.
-    fn report(&self, findings: SweepFindings) {
-        for u in findings.namesakes {
-            let Some(obj) = self.nodeenis.get(&u.nodeeni_name).cloned() else {
-                continue;
-            };
-            let cluster = self.cluster.clone();
-            let notice = Notice::warning(
-                "NamesakeClusterENI",
-                "Sweep",
-                format!(
-                    "ENI {} carries this cluster's name and NodeENI name but another cluster's identity ({}): \
-                     another cluster of the same name shares this account; the ENI is left alone",
-                    u.eni_id,
-                    match &u.why {
-                        super::cleanup::Why::OtherClusterId(id) => id.as_str(),
-                        super::cleanup::Why::NoClusterId => "none",
-                    }
-                ),
-            );
-            tokio::spawn(async move {
-                if let Err(e) = cluster.publish(&obj, notice).await {
-                    tracing::debug!(error = %e, "could not record an Event");
-                }
-            });
-        }
-    }
-
-    fn mark_synced(&self) {
-        if self.nodes_synced && self.nodeenis_synced {
-            self.synced.store(true, Ordering::Release);
-        }
-    }
 }
 
 impl Actor for RootActor {
@@ -300,11 +196,8 @@ impl Actor for RootActor {
             nodeenis: HashMap::new(),
             children: Children::new("nodeeni", restart),
             nodes: HashMap::new(),
-            nodes_synced: false,
-            nodeenis_synced: false,
-            synced: args.synced,
             eninodes: ENINodes::default(),
-            watches: [None, None, None],
+            watches: Watches::new(args.synced),
         })
     }
 
@@ -313,9 +206,9 @@ impl Actor for RootActor {
         myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        st.watch(&myself, Watched::Nodes);
-        st.watch(&myself, Watched::NodeEnis);
-        st.watch(&myself, Watched::ENINodes);
+        for what in [Watched::Nodes, Watched::NodeEnis, Watched::ENINodes] {
+            st.watches.start(&myself, &*st.cluster, what);
+        }
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
             RootMsg::Sweep
         });
@@ -327,10 +220,7 @@ impl Actor for RootActor {
         _myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        for w in st.watches.iter().flatten() {
-            w.abort();
-        }
-        st.synced.store(false, Ordering::Release);
+        st.watches.stop();
         Ok(())
     }
 
@@ -361,8 +251,7 @@ impl Actor for RootActor {
                     for obj in list {
                         st.applied(&myself, obj).await?;
                     }
-                    st.nodeenis_synced = true;
-                    st.mark_synced();
+                    st.watches.listed(Watched::NodeEnis);
                 }
             },
             RootMsg::Nodes(Change::Applied(view)) => {
@@ -379,20 +268,19 @@ impl Actor for RootActor {
                         (v.name.clone(), v)
                     })
                     .collect();
-                st.nodes_synced = true;
+                st.watches.listed(Watched::Nodes);
                 for (name, obj) in &st.nodeenis {
                     if let Some(a) = st.children.get::<NodeEniMsg>(name) {
                         let _ = a.cast(NodeEniMsg::Nodes(st.matching(obj)));
                     }
                 }
-                st.mark_synced();
             }
             RootMsg::Sweep => {
                 myself.send_after(st.services.settings.orphan_sweep_interval, || {
                     RootMsg::Sweep
                 });
-                if st.nodes_synced && st.nodeenis_synced {
-                    let snapshot = snapshot(st).await;
+                if st.watches.is_synced(Watched::Nodes) && st.watches.is_synced(Watched::NodeEnis) {
+                    let snapshot = sweep::snapshot(&st.nodeenis, &st.children).await;
                     st.services.sweep(snapshot);
                 }
             }
@@ -405,9 +293,9 @@ impl Actor for RootActor {
                 tracing::warn!(?what, "a watch stopped; watching again");
                 metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "watch")
                     .increment(1);
-                st.watch(&myself, what);
+                st.watches.start(&myself, &*st.cluster, what);
             }
-            RootMsg::Swept(findings) => st.report(findings),
+            RootMsg::Swept(findings) => sweep::report(&st.cluster, &st.nodeenis, findings),
             RootMsg::RestartService(which) => {
                 st.services.restart(&myself.get_cell(), which).await?
             }
@@ -440,30 +328,5 @@ impl Actor for RootActor {
         let name = exited.key;
         myself.send_after(delay, move || RootMsg::RestartNodeEni(name));
         Ok(())
-    }
-}
-
-/// Asks every NodeENI actor for its desired slots (concurrently, each with a timeout);
-/// an actor that does not answer counts as not settled, so its ENIs are left alone.
-async fn snapshot(st: &RootState) -> DesiredSnapshot {
-    let asks = st.nodeenis.iter().map(|(name, obj)| {
-        let uid = obj.metadata.uid.clone().unwrap_or_default();
-        let actor = st.children.get::<NodeEniMsg>(name);
-        async move {
-            let set = match actor {
-                Some(a) => match a
-                    .call(NodeEniMsg::Desired, Some(std::time::Duration::from_secs(5)))
-                    .await
-                {
-                    Ok(ractor::rpc::CallResult::Success(set)) => set,
-                    _ => None,
-                },
-                None => None,
-            };
-            (uid, set)
-        }
-    });
-    DesiredSnapshot {
-        live: futures::future::join_all(asks).await.into_iter().collect(),
     }
 }

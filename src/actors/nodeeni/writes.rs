@@ -1,0 +1,93 @@
+//! A NodeENI's writes to the API server: its status (only when it changed) and its
+//! entries on the nodes' ENINodes (only where they differ from what its slots show).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::interfaces::{self, Interfaces};
+use super::status::StatusBook;
+use crate::k8s::status::{Problem, SlotSummary, build_status};
+use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
+
+/// The status and the ENINode entries, as last written or seen.
+pub struct Writes {
+    status: StatusBook,
+    interfaces: Interfaces,
+}
+
+/// What one round of writes is made from.
+pub struct Round<'a> {
+    /// The NodeENI's name.
+    pub name: &'a str,
+    /// Its generation.
+    pub generation: i64,
+    /// Every slot's line.
+    pub slots: &'a [SlotSummary],
+    /// NodeENI-wide problems, the first deciding `Ready`'s reason.
+    pub problems: &'a [Problem],
+    /// Node/subnet pairs the plan skipped, in words.
+    pub skipped: &'a [String],
+}
+
+impl Writes {
+    /// Starting from the status the object carries; ENINodes not listed yet.
+    pub fn new(status: Option<NodeENIStatus>) -> Self {
+        Writes {
+            status: StatusBook::new(status),
+            interfaces: Interfaces::default(),
+        }
+    }
+
+    /// Builds the status and writes it if it differs from the last one written, then
+    /// brings the nodes' entries to what the slots show (`owner` gives a node's UID);
+    /// `false` if a write failed (the caller retries).
+    pub async fn write(
+        &mut self,
+        cluster: &dyn Cluster,
+        round: Round<'_>,
+        owner: impl Fn(&str) -> Option<String>,
+    ) -> bool {
+        let now = Time(jiff::Timestamp::now());
+        let status = build_status(
+            round.generation,
+            round.slots,
+            round.problems,
+            round.skipped,
+            self.status.last(),
+            now,
+        );
+        let status_ok = self
+            .status
+            .write(cluster, round.name, status, round.slots)
+            .await;
+        let desired = interfaces::desired(round.name, round.slots);
+        let entries_ok = self
+            .interfaces
+            .write(cluster, round.name, &desired, owner)
+            .await;
+        status_ok && entries_ok
+    }
+
+    /// How long to wait before writing again after failed rounds, from `base`.
+    pub fn retry_in(&self, base: std::time::Duration) -> std::time::Duration {
+        self.status
+            .retry_in(base)
+            .max(self.interfaces.retry_in(base))
+    }
+
+    /// Every node's entries of this NodeENI, as listed.
+    pub fn seen_all(&mut self, all: BTreeMap<String, Vec<NodeInterface>>) {
+        self.interfaces.seen_all(all);
+    }
+
+    /// One node's entries of this NodeENI, as its ENINode shows them now.
+    pub fn seen(&mut self, node: String, entries: Vec<NodeInterface>) {
+        self.interfaces.seen(node, entries);
+    }
+
+    /// Whether no entry of this NodeENI is left on any node.
+    pub fn withdrawn(&self) -> bool {
+        self.interfaces.withdrawn()
+    }
+}

@@ -1,0 +1,75 @@
+//! The root's part in the orphan sweep: the snapshot of what every NodeENI wants (the
+//! pool deletes only what none wants), and the Events for what the sweep found.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::actors::cleanup::{SweepFindings, Why};
+use crate::actors::nodeeni::NodeEniMsg;
+use crate::k8s::{Cluster, NodeENI, Notice};
+use crate::plan::orphans::DesiredSnapshot;
+use crate::supervision::Children;
+
+/// How long a NodeENI actor may take to say what it wants before it counts as unsettled.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Asks every NodeENI actor for its desired slots (concurrently, each with a timeout);
+/// an actor that does not answer counts as not settled, so its ENIs are left alone.
+pub async fn snapshot(
+    nodeenis: &HashMap<String, NodeENI>,
+    children: &Children<String>,
+) -> DesiredSnapshot {
+    let asks = nodeenis.iter().map(|(name, obj)| {
+        let uid = obj.metadata.uid.clone().unwrap_or_default();
+        let actor = children.get::<NodeEniMsg>(name);
+        async move {
+            let set = match actor {
+                Some(a) => match a.call(NodeEniMsg::Desired, Some(ASK_TIMEOUT)).await {
+                    Ok(ractor::rpc::CallResult::Success(set)) => set,
+                    _ => None,
+                },
+                None => None,
+            };
+            (uid, set)
+        }
+    });
+    DesiredSnapshot {
+        live: futures::future::join_all(asks).await.into_iter().collect(),
+    }
+}
+
+/// Tells each NodeENI of the same name about a namesake cluster's ENI the sweep found
+/// (the warning and the metric are the pool's): an Event, so `kubectl describe` shows
+/// that a cluster of this name exists elsewhere in the account. Published in a task, off
+/// the root's handler.
+pub fn report(
+    cluster: &Arc<dyn Cluster>,
+    nodeenis: &HashMap<String, NodeENI>,
+    findings: SweepFindings,
+) {
+    for u in findings.namesakes {
+        let Some(obj) = nodeenis.get(&u.nodeeni_name).cloned() else {
+            continue;
+        };
+        let cluster = cluster.clone();
+        let notice = Notice::warning(
+            "NamesakeClusterENI",
+            "Sweep",
+            format!(
+                "ENI {} carries this cluster's name and NodeENI name but another cluster's identity ({}): \
+                 another cluster of the same name shares this account; the ENI is left alone",
+                u.eni_id,
+                match &u.why {
+                    Why::OtherClusterId(id) => id.as_str(),
+                    Why::NoClusterId => "none",
+                }
+            ),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = cluster.publish(&obj, notice).await {
+                tracing::debug!(error = %e, "could not record an Event");
+            }
+        });
+    }
+}
