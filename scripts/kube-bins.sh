@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes parts the tests run against, from the Go module proxy:
-#   kube-apiserver and kubectl (k8s.io/kubernetes, the version k8s-openapi's `latest` feature
+#   kube-apiserver, kube-controller-manager (its garbage collector deletes what a deleted
+#   owner owned) and kubectl (k8s.io/kubernetes, the version k8s-openapi's `latest` feature
 #   speaks) and etcd (go.etcd.io/etcd/server/v3, a 3.6 release).
 # The wrapper modules in tests/kube-bins/ pin every module (go.mod + go.sum); the binaries go
 # to a cache folder keyed by those files and the Go version, and are reused while it exists.
@@ -22,7 +23,7 @@ export CGO_ENABLED=0
 key=$( (go version; cat tests/kube-bins/*/go.mod tests/kube-bins/*/go.sum scripts/kube-bins.sh) \
   | sha256sum | cut -c1-16)
 out="$CACHE/kube-bins/$KUBE_VERSION-$key"
-bins=(kube-apiserver kubectl etcd)
+bins=(kube-apiserver kube-controller-manager kubectl etcd)
 
 have_all() { for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done; }
 
@@ -48,6 +49,7 @@ else
   }
   build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
   build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ldflags"
+  build kubernetes kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$ldflags"
   build kubernetes kubectl k8s.io/kubernetes/cmd/kubectl "$ldflags"
   rm -rf "$out"
   mv "$tmp" "$out"
