@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use aws_multi_eni_controller::k8s::{
-    Change, Cluster, ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, NodeView, Notice,
+    About, Change, Cluster, ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, NodeView, Notice,
+    ObjectRef,
 };
 use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster};
 use futures::StreamExt;
@@ -287,20 +288,37 @@ async fn status_finalizer_and_events() {
         "emptied lists are written"
     );
 
-    cluster
-        .publish(
-            &got,
-            Notice::normal("ENIAttached", "Attach", "eni-1 attached to a"),
-        )
-        .await
-        .unwrap();
+    // Events of one reason about two ENIs are two Events, each naming its own ENI; a
+    // repeat about one slot is counted in that Event's series.
+    let on = ObjectRef::of(&got);
+    for (eni, node) in [("eni-1", "a"), ("eni-2", "b")] {
+        let note = format!("{eni} attached to {node}");
+        let notice = Notice::normal("ENIAttached", "Attach", note).about(About::Eni(eni.into()));
+        cluster.publish(&on, notice).await.unwrap();
+    }
+    for _ in 0..2 {
+        let refused =
+            Notice::warning("ENICreateFailed", "Create", "node a: refused").about(About::Slot {
+                node: "a".into(),
+                subnet: "subnet-1".into(),
+            });
+        cluster.publish(&on, refused).await.unwrap();
+    }
     let events: Api<Event> = Api::namespaced(admin.clone(), "default");
     let list = events.list(&ListParams::default()).await.unwrap();
-    let e = list
-        .items
+    let of = |reason: &str| -> Vec<&Event> {
+        list.items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .collect()
+    };
+    let mut notes: Vec<&str> = of("ENIAttached")
         .iter()
-        .find(|e| e.reason.as_deref() == Some("ENIAttached"))
-        .expect("event recorded");
+        .filter_map(|e| e.note.as_deref())
+        .collect();
+    notes.sort();
+    assert_eq!(notes, ["eni-1 attached to a", "eni-2 attached to b"]);
+    let e = of("ENIAttached")[0];
     assert_eq!(
         e.regarding.as_ref().and_then(|r| r.name.as_deref()),
         Some("multus")
@@ -308,6 +326,13 @@ async fn status_finalizer_and_events() {
     assert_eq!(
         e.reporting_controller.as_deref(),
         Some("aws-multi-eni-controller")
+    );
+    let refused = of("ENICreateFailed");
+    assert_eq!(refused.len(), 1, "one Event for the slot");
+    assert_eq!(
+        refused[0].series.as_ref().map(|s| s.count),
+        Some(2),
+        "the repeat counted in its series"
     );
 
     api.delete("multus", &DeleteParams::default())

@@ -72,6 +72,10 @@ impl ENINodeView {
 }
 
 /// A Kubernetes Event to record on a NodeENI.
+///
+/// Events that agree in type, reason, action and [`About`] are one Event: repeats are
+/// counted in its series (the API server keeps the first note), so whatever the note
+/// names must be in `about` too, or an Event would name the wrong ENI or node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// `Warning` instead of `Normal`.
@@ -82,6 +86,22 @@ pub struct Notice {
     pub action: String,
     /// Human-readable detail: node, ENI, subnet, error.
     pub note: String,
+    /// What the Event is about besides its NodeENI (its `related` object).
+    pub about: Option<About>,
+}
+
+/// The thing an Event is about, besides its NodeENI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum About {
+    /// One ENI.
+    Eni(String),
+    /// One slot: a node and a subnet (before it has an ENI, or whatever ENI it has).
+    Slot {
+        /// The node.
+        node: String,
+        /// The subnet.
+        subnet: String,
+    },
 }
 
 impl Notice {
@@ -92,6 +112,15 @@ impl Notice {
             reason: reason.into(),
             action: action.into(),
             note: note.into(),
+            about: None,
+        }
+    }
+
+    /// The same event, about `about`.
+    pub fn about(self, about: About) -> Self {
+        Notice {
+            about: Some(about),
+            ..self
         }
     }
 
@@ -100,6 +129,25 @@ impl Notice {
         Notice {
             warning: true,
             ..Self::normal(reason, action, note)
+        }
+    }
+}
+
+/// A NodeENI as an Event names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// Its name.
+    pub name: String,
+    /// Its UID.
+    pub uid: String,
+}
+
+impl ObjectRef {
+    /// The reference to `nodeeni`.
+    pub fn of(nodeeni: &NodeENI) -> Self {
+        ObjectRef {
+            name: nodeeni.metadata.name.clone().unwrap_or_default(),
+            uid: nodeeni.metadata.uid.clone().unwrap_or_default(),
         }
     }
 }
@@ -185,6 +233,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// Removes [`FINALIZER`] and [`LEGACY_FINALIZER`].
     async fn remove_finalizer(&self, name: &str) -> Result<(), ClusterError>;
 
-    /// Records a Kubernetes Event on the NodeENI.
-    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError>;
+    /// Records a Kubernetes Event on the NodeENI `nodeeni` (its name and UID), or counts a
+    /// repeat of one in its series.
+    async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError>;
 }

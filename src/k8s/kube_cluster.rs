@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream::BoxStream};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::cluster::{
-    Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice,
+    About, Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice,
+    ObjectRef,
 };
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, NodeInterface, field_manager};
@@ -251,6 +252,27 @@ fn counted(resource: &'static str, event: &'static str) {
         .increment(1);
 }
 
+/// The `related` object of an Event about `about`: an ENI (not a Kubernetes object: a
+/// kind and a name), or a node's slot in one subnet (the Node, with the subnet as the
+/// field path), so that the recorder counts repeats of one slot's Event in its series
+/// and never merges two slots' Events.
+fn related(about: &About) -> ObjectReference {
+    match about {
+        About::Eni(id) => ObjectReference {
+            kind: Some("NetworkInterface".into()),
+            name: Some(id.clone()),
+            ..ObjectReference::default()
+        },
+        About::Slot { node, subnet } => ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.clone()),
+            field_path: Some(format!("subnet/{subnet}")),
+            ..ObjectReference::default()
+        },
+    }
+}
+
 fn without_managed_fields(mut n: NodeENI) -> NodeENI {
     n.metadata.managed_fields = None;
     n
@@ -330,7 +352,7 @@ impl Cluster for KubeCluster {
         }
     }
 
-    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError> {
+    async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
         let event = Event {
             type_: if notice.warning {
                 EventType::Warning
@@ -340,9 +362,15 @@ impl Cluster for KubeCluster {
             reason: notice.reason,
             note: Some(notice.note),
             action: notice.action,
-            secondary: None,
+            secondary: notice.about.as_ref().map(related),
         };
-        self.timed(self.recorder.publish(&event, &nodeeni.object_ref(&())))
-            .await
+        let regarding = ObjectReference {
+            api_version: Some(NodeENI::api_version(&()).into_owned()),
+            kind: Some(NodeENI::kind(&()).into_owned()),
+            name: Some(nodeeni.name.clone()),
+            uid: Some(nodeeni.uid.clone()),
+            ..ObjectReference::default()
+        };
+        self.timed(self.recorder.publish(&event, &regarding)).await
     }
 }

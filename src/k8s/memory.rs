@@ -17,7 +17,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::cluster::{
-    Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice,
+    Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice, ObjectRef,
 };
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
@@ -26,6 +26,13 @@ use super::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
 
 const CHANNEL_CAPACITY: usize = 65_536;
 
+/// What makes two Events one (kube-runtime's recorder): the object, type, reason,
+/// action and related object, but not the note.
+type EventKey = (String, bool, String, String, Option<super::cluster::About>);
+
+/// How long the recorder remembers an Event to count repeats in its series.
+const SERIES_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 60);
+
 /// One ENINode: NodeENI → the entries it applied, and the agent's status.
 type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus>);
 
@@ -33,7 +40,10 @@ type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus
 struct State {
     nodeenis: BTreeMap<String, NodeENI>,
     nodes: BTreeMap<String, NodeView>,
-    events: Vec<(String, Notice)>,
+    /// Every Event object, with how many times it was recorded (its series).
+    events: Vec<(String, Notice, u32)>,
+    /// The recorder's cache: an Event's key → its place in `events`, last recorded.
+    series: std::collections::HashMap<EventKey, (usize, tokio::time::Instant)>,
     writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
@@ -225,8 +235,18 @@ impl MemoryCluster {
         self.lock().nodes.values().cloned().collect()
     }
 
-    /// Every Event recorded so far, with the NodeENI name.
+    /// Every Event recorded so far, with the NodeENI name: one per Event object (a
+    /// repeat counted in an Event's series shows once, with its first note).
     pub fn events(&self) -> Vec<(String, Notice)> {
+        self.lock()
+            .events
+            .iter()
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect()
+    }
+
+    /// Every Event object with how many times it was recorded.
+    pub fn event_series(&self) -> Vec<(String, Notice, u32)> {
         self.lock().events.clone()
     }
 
@@ -362,10 +382,29 @@ impl Cluster for MemoryCluster {
         }
     }
 
-    async fn publish(&self, nodeeni: &NodeENI, notice: Notice) -> Result<(), ClusterError> {
+    async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
         let mut s = self.lock();
         s.writes.events += 1;
-        s.events.push((nodeeni.name_any(), notice));
+        let now = tokio::time::Instant::now();
+        let key: EventKey = (
+            nodeeni.name.clone(),
+            notice.warning,
+            notice.reason.clone(),
+            notice.action.clone(),
+            notice.about.clone(),
+        );
+        match s.series.get(&key).copied() {
+            Some((at, seen)) if now.duration_since(seen) < SERIES_TTL => {
+                s.events[at].2 += 1;
+                s.series.insert(key, (at, now));
+            }
+            _ => {
+                s.writes.event_objects += 1;
+                let at = s.events.len();
+                s.events.push((nodeeni.name.clone(), notice, 1));
+                s.series.insert(key, (at, now));
+            }
+        }
         Ok(())
     }
 }

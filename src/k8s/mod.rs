@@ -13,7 +13,9 @@ pub mod node;
 pub mod status;
 pub mod writes;
 
-pub use cluster::{Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice};
+pub use cluster::{
+    About, Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice, ObjectRef,
+};
 pub use crd::{ENIAttachment, NodeENI, NodeENISpec, NodeENIStatus};
 pub use eninode::{ENINode, ENINodeSpec, ENINodeStatus, InterfaceReport, NodeInterface};
 pub use node::NodeView;

@@ -55,8 +55,11 @@ pub struct WriteTally {
     pub eninode: u64,
     /// Finalizer changes.
     pub finalizer: u64,
-    /// Events recorded.
+    /// Events recorded: each a write, whether it made an Event or counted a repeat in
+    /// one's series.
     pub events: u64,
+    /// Event objects made (repeats counted in a series excluded).
+    pub event_objects: u64,
     /// The largest status patch or ENINode apply, in bytes.
     pub largest_write_bytes: usize,
     /// The largest a NodeENI object grew to (metadata, spec and status), in bytes.
@@ -76,6 +79,7 @@ impl WriteTally {
             eninode: self.eninode - before.eninode,
             finalizer: self.finalizer - before.finalizer,
             events: self.events - before.events,
+            event_objects: self.event_objects - before.event_objects,
             ..*self
         }
     }

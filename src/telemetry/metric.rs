@@ -87,6 +87,8 @@ catalogue! {
     ACTOR_RESTARTS_TOTAL = "aws_multi_eni_actor_restarts_total", Counter, Both;
     /// Panics anywhere in the process (each is a bug; supervised actors are restarted).
     PANICS_TOTAL = "aws_multi_eni_panics_total", Counter, Both;
+    /// Kubernetes Events by outcome (recorded: a new Event or a repeat counted in its series; failed; dropped: the queue was full).
+    EVENTS_TOTAL = "aws_multi_eni_events_total", Counter, Controller;
     /// Reconcile errors by error label.
     RECONCILE_ERRORS_TOTAL = "aws_multi_eni_reconcile_errors_total", Counter, Controller;
     /// Kubernetes watch events received, by resource and event (applied, deleted, resync).

@@ -7,6 +7,8 @@
 pub const CLEANUP_OUTCOMES: [&str; 3] = ["deleted", "failed", "refused"];
 /// Kinds of `aws_multi_eni_actor_restarts_total` under the NodeENI actors.
 pub const RESTART_KINDS: [&str; 3] = ["nodeeni", "attachment", "cleanup_worker"];
+/// Outcomes of `aws_multi_eni_events_total`.
+pub const EVENT_OUTCOMES: [&str; 3] = ["recorded", "failed", "dropped"];
 /// Resources of the controller's watches.
 pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 
@@ -24,6 +26,10 @@ pub fn zero_controller() {
     }
     for outcome in CLEANUP_OUTCOMES {
         metrics::counter!(crate::telemetry::metric::CLEANUPS_TOTAL, "outcome" => outcome)
+            .increment(0);
+    }
+    for outcome in EVENT_OUTCOMES {
+        metrics::counter!(crate::telemetry::metric::EVENTS_TOTAL, "outcome" => outcome)
             .increment(0);
     }
     for kind in RESTART_KINDS {

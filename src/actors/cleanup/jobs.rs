@@ -24,10 +24,16 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts tearing `eni_id` down, or adds `notify` to the teardown already running.
+    /// Starts tearing `eni_id` down, or adds `notify` to the teardown already running (in
+    /// place of the same requester's earlier listener: it hears once).
     pub fn add(&mut self, eni_id: String, notify: Option<CleanupNotify>, now: Instant) {
         match self.entries.get_mut(&eni_id) {
-            Some(e) => e.notify.extend(notify),
+            Some(e) => {
+                if let Some(n) = notify {
+                    e.notify.retain(|old| old.requester != n.requester);
+                    e.notify.push(n);
+                }
+            }
             None => {
                 self.entries.insert(
                     eni_id.clone(),
@@ -111,8 +117,43 @@ impl Jobs {
         self.watched.remove(eni_id);
         let entry = self.entries.remove(eni_id)?;
         for notify in entry.notify {
-            notify(eni_id, result.clone());
+            (notify.tell)(eni_id, result.clone());
         }
         Some(entry.job.started)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    fn listener(requester: u64, heard: &Arc<Mutex<Vec<u64>>>) -> CleanupNotify {
+        let heard = heard.clone();
+        CleanupNotify {
+            requester: ractor::ActorId::Local(requester),
+            tell: Box::new(move |_, _| heard.lock().unwrap().push(requester)),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_repeated_by_one_requester_is_answered_once() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let mut jobs = Jobs::default();
+        for requester in [1, 1, 1, 2, 1] {
+            jobs.add(
+                "eni-1".into(),
+                Some(listener(requester, &heard)),
+                Instant::now(),
+            );
+        }
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs.next_step(), Some(("eni-1".into(), Step::Inspect)));
+        assert_eq!(jobs.next_step(), None, "one teardown");
+        jobs.finish("eni-1", Ok(()));
+        let mut heard = heard.lock().unwrap().clone();
+        heard.sort();
+        assert_eq!(heard, vec![1, 2], "each requester told once");
     }
 }

@@ -12,7 +12,15 @@ use crate::plan::teardown::{Step, TeardownError};
 pub type CleanupError = TeardownError<Ec2Error>;
 
 /// Called once with the outcome of a cleanup.
-pub type CleanupNotify = Box<dyn FnOnce(&str, Result<(), CleanupError>) + Send>;
+pub type Tell = Box<dyn FnOnce(&str, Result<(), CleanupError>) + Send>;
+
+/// Who waits on a cleanup, and how it is told the outcome (once).
+pub struct CleanupNotify {
+    /// The actor that asked: it is told once however often it asks.
+    pub requester: ractor::ActorId,
+    /// Called with the outcome.
+    pub tell: Tell,
+}
 
 /// Messages of the pool.
 #[allow(missing_docs)]
@@ -22,7 +30,8 @@ pub enum CleanupMsg {
         eni_id: String,
         /// Why (for logs).
         reason: &'static str,
-        /// Told the outcome.
+        /// Told the outcome (a request repeated by the same requester replaces its
+        /// listener: one answer per requester).
         notify: Option<CleanupNotify>,
     },
     /// A worker finished a step.

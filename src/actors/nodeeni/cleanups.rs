@@ -7,19 +7,20 @@ use ractor::ActorRef;
 use tokio::time::Instant;
 
 use super::msg::NodeEniMsg;
-use crate::actors::cleanup::{CleanupError, CleanupMsg};
-use crate::k8s::Notice;
+use crate::actors::cleanup::{CleanupError, CleanupMsg, CleanupNotify};
+use crate::k8s::{About, Notice};
 use crate::supervision::{Handle, retry_delay};
 
-/// A request not answered within this long is sent again: the pool may have restarted
-/// and lost it (the pool de-duplicates by ENI, so a live pool only adds a listener).
+/// How often requests not answered yet are checked against restarts of the pool (a
+/// restarted pool lost them: they are sent again; a live pool holds them, and is never
+/// asked twice).
 pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 
-/// Teardowns requested and not yet answered, with when each was last sent; and those
-/// that failed, not to be asked for again before their backoff is over.
+/// Teardowns requested and not yet answered, with the pool generation each was sent to;
+/// and those that failed, not to be asked for again before their backoff is over.
 pub struct Cleanups {
     pool: Handle<CleanupMsg>,
-    pending: HashMap<String, (&'static str, Instant)>,
+    pending: HashMap<String, (&'static str, u64)>,
     failed: HashMap<String, Failed>,
 }
 
@@ -61,13 +62,14 @@ impl Cleanups {
         self.send(me, eni_id, reason)
     }
 
-    /// Sends again every request older than [`RESEND_AFTER`]; `false` if the pool is
+    /// Sends again every request a restarted pool lost; `false` if the pool is
     /// restarting.
-    pub fn resend_stale(&mut self, me: &ActorRef<NodeEniMsg>, now: Instant) -> bool {
+    pub fn resend_lost(&mut self, me: &ActorRef<NodeEniMsg>) -> bool {
+        let now = self.pool.generation();
         let stale: Vec<(String, &'static str)> = self
             .pending
             .iter()
-            .filter(|(_, (_, at))| now.duration_since(*at) >= RESEND_AFTER)
+            .filter(|(_, (_, sent_to))| *sent_to < now)
             .map(|(id, (reason, _))| (id.clone(), *reason))
             .collect();
         stale
@@ -77,14 +79,18 @@ impl Cleanups {
 
     fn send(&mut self, me: &ActorRef<NodeEniMsg>, eni_id: String, reason: &'static str) -> bool {
         self.pending
-            .insert(eni_id.clone(), (reason, Instant::now()));
+            .insert(eni_id.clone(), (reason, self.pool.generation()));
+        let requester = me.get_id();
         let me = me.clone();
         let sent = self.pool.cast(CleanupMsg::Clean {
             eni_id: eni_id.clone(),
             reason,
-            notify: Some(Box::new(move |id: &str, result| {
-                let _ = me.cast(NodeEniMsg::Cleaned(id.to_string(), result));
-            })),
+            notify: Some(CleanupNotify {
+                requester,
+                tell: Box::new(move |id: &str, result| {
+                    let _ = me.cast(NodeEniMsg::Cleaned(id.to_string(), result));
+                }),
+            }),
         });
         if !sent {
             self.pending.remove(&eni_id);
@@ -92,9 +98,10 @@ impl Cleanups {
         sent
     }
 
-    /// The pool answered for `eni_id`: the Event that says how it went.
-    pub fn answered(&mut self, eni_id: &str, result: &Result<(), CleanupError>) -> Notice {
-        self.pending.remove(eni_id);
+    /// The pool answered for `eni_id`: the Event that says how it went, or `None` for
+    /// an answer to a request no longer pending (heard already).
+    pub fn answered(&mut self, eni_id: &str, result: &Result<(), CleanupError>) -> Option<Notice> {
+        self.pending.remove(eni_id)?;
         match result {
             Ok(()) => {
                 self.failed.remove(eni_id);
@@ -115,18 +122,21 @@ impl Cleanups {
                 self.failed.insert(eni_id.to_string(), failed);
             }
         }
-        match result {
-            Ok(()) => Notice::normal(
-                "ENIDeleted",
-                "Delete",
-                format!("{eni_id} detached and deleted"),
-            ),
-            Err(e) => Notice::warning(
-                "ENIDeletionFailed",
-                "Delete",
-                format!("{eni_id}: {e}; will retry"),
-            ),
-        }
+        Some(
+            match result {
+                Ok(()) => Notice::normal(
+                    "ENIDeleted",
+                    "Delete",
+                    format!("{eni_id} detached and deleted"),
+                ),
+                Err(e) => Notice::warning(
+                    "ENIDeletionFailed",
+                    "Delete",
+                    format!("{eni_id}: {e}; will retry"),
+                ),
+            }
+            .about(About::Eni(eni_id.to_string())),
+        )
     }
 
     /// When the earliest failed teardown may be asked for again.

@@ -11,6 +11,7 @@ mod interfaces;
 mod io;
 mod msg;
 mod nodes;
+mod publisher;
 mod slots;
 mod spec;
 mod state;
@@ -74,10 +75,10 @@ async fn dispatch(
         NodeEniMsg::Node(view) => st.on_node(&myself, view.name.clone(), Some(view)).await?,
         NodeEniMsg::NodeGone(name) => st.on_node(&myself, name, None).await?,
         NodeEniMsg::Report(key, report) => st.on_report(&myself, key, report),
-        NodeEniMsg::SlotNotice(notice) => st.publish(notice).await,
+        NodeEniMsg::SlotNotice(notice) => st.publish(notice),
         NodeEniMsg::SlotRetired(actor, enis) => st.on_slot_retired(&myself, actor, enis),
         NodeEniMsg::NodeZone(node, zone) => st.on_node_zone(&myself, node, zone).await?,
-        NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result).await,
+        NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result),
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
         NodeEniMsg::Interfaces(seen) => st.on_interfaces(&myself, seen),
         NodeEniMsg::Flush => st.on_flush(&myself).await,

@@ -12,6 +12,7 @@ use super::cleanups::Cleanups;
 use super::finalizer::Finalizer;
 use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::nodes::Nodes;
+use super::publisher::Publisher;
 use super::slots::{Reported, Slots};
 use super::spec::{Inputs, Resolved};
 use super::sweep::{Listing, Sweep};
@@ -20,7 +21,7 @@ use super::writes::{Round, Writes};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
 use crate::aws::ownership::legacy::GoExpectations;
-use crate::k8s::{NodeENI, NodeView, Notice};
+use crate::k8s::{NodeENI, NodeView, Notice, ObjectRef};
 use crate::plan::nodeeni::{self as rules, Skips};
 use crate::plan::slots::{SlotKey, plan_slots};
 
@@ -40,6 +41,7 @@ pub struct NodeEniState {
     cleanups: Cleanups,
     writes: Writes,
     timers: Timers,
+    publisher: Publisher,
 }
 
 impl NodeEniState {
@@ -63,10 +65,9 @@ impl NodeEniState {
         self.timers.dirty(myself);
     }
 
-    pub(super) async fn publish(&self, notice: Notice) {
-        if let Err(e) = self.deps.cluster.publish(&self.obj, notice).await {
-            tracing::debug!(error = %e, "could not record an Event");
-        }
+    /// Records an Event on this NodeENI, off the handler.
+    pub(super) fn publish(&self, notice: Notice) {
+        self.publisher.publish(notice);
     }
 
     pub(super) fn on_spec(&mut self, myself: &ActorRef<NodeEniMsg>, obj: NodeENI) {
@@ -147,14 +148,17 @@ impl NodeEniState {
         }
     }
 
-    pub(super) async fn on_cleaned(
+    pub(super) fn on_cleaned(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
         eni_id: String,
         result: Result<(), CleanupError>,
     ) {
-        let note = self.cleanups.answered(&eni_id, &result);
-        self.publish(note).await;
+        // An answer heard already (the request was repeated) changes nothing.
+        let Some(note) = self.cleanups.answered(&eni_id, &result) else {
+            return;
+        };
+        self.publish(note);
         if result.is_err() {
             // Listed and asked for again once its backoff is over.
             self.sweep.invalidate();
@@ -233,7 +237,7 @@ impl NodeEniState {
         if swept {
             self.reap(myself);
         }
-        self.cleanups.resend_stale(myself, Instant::now());
+        self.cleanups.resend_lost(myself);
         self.slots.prune(Instant::now());
         let next = rules::next_tick(
             !self.resolved.problems.is_empty(),
@@ -253,7 +257,7 @@ impl NodeEniState {
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
     ) -> Result<(), ActorProcessingErr> {
-        self.cleanups.resend_stale(myself, Instant::now());
+        self.cleanups.resend_lost(myself);
         for key in self.slots.keys() {
             self.retire(myself, key, "NodeENI deleted");
         }
@@ -339,6 +343,7 @@ impl NodeEniState {
         let uid = obj.metadata.uid.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
         let slot_deps = Arc::new(deps.for_slots(name, uid.clone()));
+        let regarding = ObjectRef::of(&obj);
         let mut st = NodeEniState {
             uid,
             slots: Slots::new(slot_deps, deps.restart),
@@ -351,6 +356,7 @@ impl NodeEniState {
             sweep: Sweep::default(),
             cleanups: Cleanups::new(deps.cleanup.clone()),
             timers: Timers::new(deps.status_debounce),
+            publisher: Publisher::spawn(deps.cluster.clone(), regarding),
             deps,
         };
         st.tick_in(myself, Duration::ZERO);

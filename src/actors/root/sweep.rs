@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::actors::cleanup::{SweepFindings, Why};
 use crate::actors::nodeeni::NodeEniMsg;
-use crate::k8s::{Cluster, NodeENI, Notice};
+use crate::k8s::{About, Cluster, NodeENI, Notice, ObjectRef};
 use crate::plan::orphans::DesiredSnapshot;
 use crate::supervision::Children;
 
@@ -53,6 +53,7 @@ pub fn report(
             continue;
         };
         let cluster = cluster.clone();
+        let about = About::Eni(u.eni_id.clone());
         let notice = Notice::warning(
             "NamesakeClusterENI",
             "Sweep",
@@ -65,9 +66,10 @@ pub fn report(
                     Why::NoClusterId => "none",
                 }
             ),
-        );
+        )
+        .about(about);
         tokio::spawn(async move {
-            if let Err(e) = cluster.publish(&obj, notice).await {
+            if let Err(e) = cluster.publish(&ObjectRef::of(&obj), notice).await {
                 tracing::debug!(error = %e, "could not record an Event");
             }
         });

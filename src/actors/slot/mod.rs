@@ -6,6 +6,7 @@
 
 mod ec2;
 mod msg;
+mod notices;
 mod reservations;
 
 use std::sync::Arc;
@@ -97,60 +98,11 @@ impl SlotState {
                 && first_time
                 && ec2::UNTRUSTED_INSTANCE.contains(&reason.as_str())
             {
-                self.notify(Notice::warning(
-                    reason,
-                    "Attach",
-                    format!(
-                        "node {} ({}): {message}",
-                        self.desired.key.node, self.desired.key.instance_id
-                    ),
-                ));
+                self.notify(notices::untrusted(&self.desired.key, reason, message));
             }
             self.reported = Some(report.clone());
             self.updates
                 .send(SlotUpdate::Report(self.desired.key.clone(), report));
-        }
-    }
-
-    /// The Event for what a step did, in words.
-    fn notice(&self, event: SlotEvent<Ec2Error>) -> Notice {
-        let key = &self.desired.key;
-        match event {
-            SlotEvent::Created(id) => Notice::normal(
-                "ENICreated",
-                "Create",
-                format!("created {id} in {} for node {}", key.subnet_id, key.node),
-            ),
-            SlotEvent::Adopted(id) => Notice::normal(
-                "ENIAdopted",
-                "Adopt",
-                format!(
-                    "adopted {id} made by the Go controller on node {}",
-                    key.node
-                ),
-            ),
-            SlotEvent::GroupsChanged(id, groups) => Notice::normal(
-                "ENISecurityGroupsChanged",
-                "Modify",
-                format!("{id} now in {}", groups.join(",")),
-            ),
-            SlotEvent::Moving(id) => Notice::normal(
-                "ENIMoving",
-                "Detach",
-                format!("{id} detached to move to the index the spec asks for"),
-            ),
-            SlotEvent::Blocked {
-                reason,
-                action,
-                error,
-            } => {
-                tracing::warn!(%error, reason, "slot blocked");
-                Notice::warning(
-                    reason,
-                    action,
-                    format!("node {} subnet {}: {error}", key.node, key.subnet_id),
-                )
-            }
         }
     }
 
@@ -162,15 +114,7 @@ impl SlotState {
         metrics::histogram!(crate::telemetry::metric::ATTACH_LATENCY_SECONDS)
             .record(self.desired_since.elapsed().as_secs_f64());
         if let Some(e) = self.view.primary(&self.desired.key.instance_id) {
-            let key = &self.desired.key;
-            self.notify(Notice::normal(
-                "ENIAttached",
-                "Attach",
-                format!(
-                    "{} attached to node {} in {}",
-                    e.id, key.node, key.subnet_id
-                ),
-            ));
+            self.notify(notices::attached(&self.desired.key, &e.id));
         }
     }
 
@@ -238,17 +182,8 @@ impl SlotState {
         }
         let (decision, given_up) = self.view.next(&self.desired, Instant::now());
         if let Some(eni) = given_up {
-            let key = &self.desired.key;
             tracing::warn!(%eni, "no room to attach this ENI for a long while; deleting it");
-            self.notify(Notice::warning(
-                "ENIUnattachable",
-                "Delete",
-                format!(
-                    "{eni} could not be attached to node {} for {} minutes (no free device index); deleted, a new one is made once there is room",
-                    key.node,
-                    crate::plan::slot_view::UNATTACHABLE_GRACE.as_secs() / 60
-                ),
-            ));
+            self.notify(notices::unattachable(&self.desired.key, &eni));
         }
         for d in &decision.discard {
             tracing::info!(eni = %d.eni_id, "handing a surplus ENI of this slot to cleanup");
@@ -302,8 +237,7 @@ impl SlotState {
             _ => {}
         }
         if let Some(event) = applied.event {
-            let notice = self.notice(event);
-            self.notify(notice);
+            self.notify(notices::of_event(&self.desired.key, event));
         }
         let timing = self.deps.timing;
         if applied.next != Next::RetrySoon {

@@ -1,0 +1,95 @@
+//! The Events a slot asks its NodeENI to record, in words, each about the ENI or the
+//! slot it names (so that the recorder never merges two slots' Events into one).
+
+use crate::aws::Ec2Error;
+use crate::k8s::{About, Notice};
+use crate::plan::outcome::SlotEvent;
+use crate::plan::slot_view::UNATTACHABLE_GRACE;
+use crate::plan::slots::SlotKey;
+
+fn slot(key: &SlotKey) -> About {
+    About::Slot {
+        node: key.node.clone(),
+        subnet: key.subnet_id.clone(),
+    }
+}
+
+/// The Event for what a step did.
+pub fn of_event(key: &SlotKey, event: SlotEvent<Ec2Error>) -> Notice {
+    match event {
+        SlotEvent::Created(id) => Notice::normal(
+            "ENICreated",
+            "Create",
+            format!("created {id} in {} for node {}", key.subnet_id, key.node),
+        )
+        .about(About::Eni(id)),
+        SlotEvent::Adopted(id) => Notice::normal(
+            "ENIAdopted",
+            "Adopt",
+            format!(
+                "adopted {id} made by the Go controller on node {}",
+                key.node
+            ),
+        )
+        .about(About::Eni(id)),
+        SlotEvent::GroupsChanged(id, groups) => Notice::normal(
+            "ENISecurityGroupsChanged",
+            "Modify",
+            format!("{id} now in {}", groups.join(",")),
+        )
+        .about(About::Eni(id)),
+        SlotEvent::Moving(id) => Notice::normal(
+            "ENIMoving",
+            "Detach",
+            format!("{id} detached to move to the index the spec asks for"),
+        )
+        .about(About::Eni(id)),
+        SlotEvent::Blocked {
+            reason,
+            action,
+            error,
+        } => {
+            tracing::warn!(%error, reason, "slot blocked");
+            Notice::warning(
+                reason,
+                action,
+                format!("node {} subnet {}: {error}", key.node, key.subnet_id),
+            )
+            .about(slot(key))
+        }
+    }
+}
+
+/// The slot's ENI is attached for the first time.
+pub fn attached(key: &SlotKey, eni: &str) -> Notice {
+    Notice::normal(
+        "ENIAttached",
+        "Attach",
+        format!("{eni} attached to node {} in {}", key.node, key.subnet_id),
+    )
+    .about(About::Eni(eni.to_string()))
+}
+
+/// The slot's ENI stayed available with no room to attach it, and goes.
+pub fn unattachable(key: &SlotKey, eni: &str) -> Notice {
+    Notice::warning(
+        "ENIUnattachable",
+        "Delete",
+        format!(
+            "{eni} could not be attached to node {} for {} minutes (no free device index); deleted, a new one is made once there is room",
+            key.node,
+            UNATTACHABLE_GRACE.as_secs() / 60
+        ),
+    )
+    .about(About::Eni(eni.to_string()))
+}
+
+/// The slot's instance is not one this cluster trusts (`reason`, `message`).
+pub fn untrusted(key: &SlotKey, reason: &str, message: &str) -> Notice {
+    Notice::warning(
+        reason,
+        "Attach",
+        format!("node {} ({}): {message}", key.node, key.instance_id),
+    )
+    .about(slot(key))
+}
