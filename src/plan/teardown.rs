@@ -20,7 +20,8 @@ pub struct TeardownPolicy {
     pub retry_max: Duration,
     /// Detach with `force` once a detach has been pending this long.
     pub force_after: Duration,
-    /// Give up (the requester retries later) after this long.
+    /// Give up (the requester retries later) after this long since the first step, and
+    /// at least [`MIN_ATTEMPTS`] failed steps.
     pub give_up_after: Duration,
 }
 
@@ -160,10 +161,39 @@ impl<E> StepResult<E> {
 /// A teardown in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Job {
-    /// When it was asked for.
-    pub started: Instant,
+    /// When it was asked for (it may wait in the pool's queue long after).
+    pub queued: Instant,
+    /// When its first step ran: the give-up clock starts there, not in the queue.
+    pub first_step: Option<Instant>,
     /// Failed steps so far.
     pub retries: u32,
+}
+
+impl Job {
+    /// A job asked for at `now`, not run yet.
+    pub fn queued(now: Instant) -> Self {
+        Job {
+            queued: now,
+            first_step: None,
+            retries: 0,
+        }
+    }
+
+    /// Its step is handed to a worker at `now`.
+    pub fn stepping(&mut self, now: Instant) {
+        self.first_step.get_or_insert(now);
+    }
+}
+
+/// A teardown that keeps failing is given up only after this many failed steps, however
+/// long it has been running: a teardown that waited in a long queue and then met one
+/// throttle or server error is retried, not abandoned.
+pub const MIN_ATTEMPTS: u32 = 5;
+
+/// Whether a job that failed its `retries + 1`-th step at `now` has tried long enough.
+fn tried_enough(job: &Job, now: Instant, policy: &TeardownPolicy) -> bool {
+    let since = job.first_step.unwrap_or(now);
+    job.retries + 1 >= MIN_ATTEMPTS && now.duration_since(since) >= policy.give_up_after
 }
 
 /// What the pool does with a job after a step.
@@ -189,9 +219,7 @@ pub fn on_step<E: std::fmt::Display>(
         StepResult::NotOwned => JobNext::Finish(Err(TeardownError::NotOwned)),
         StepResult::Failed(e) => JobNext::Finish(Err(TeardownError::Failed(e))),
         StepResult::Detaching => JobNext::Watch,
-        StepResult::Retry(e) | StepResult::RetrySoon(e)
-            if now.duration_since(job.started) >= policy.give_up_after =>
-        {
+        StepResult::Retry(e) | StepResult::RetrySoon(e) if tried_enough(job, now, policy) => {
             JobNext::Finish(Err(TeardownError::GaveUp {
                 after: policy.give_up_after,
                 last: Some(e),

@@ -191,3 +191,36 @@ async fn a_failed_first_listing_is_retried_soon_and_never_reported_ready() {
         "ready after {took:?}; Ready=True while (desired, ready) was {early:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_orphan_is_deleted_while_every_other_sweep_listing_fails() {
+    let w = World::new(SimConfig::default(), 1);
+    let subnet = w.subnets[0].id.clone();
+    let tags = aws_multi_eni_controller::aws::ownership::SlotOwner {
+        cluster: super::harness::identity(),
+        nodeeni_name: "gone".into(),
+        nodeeni_uid: "uid-of-a-deleted-nodeeni".into(),
+        node_name: "node-x".into(),
+        instance_id: "i-0123456789abcdef0".into(),
+        subnet_id: subnet.clone(),
+        slot: 0,
+    }
+    .tags(0, 1, "2026-01-01T00:00:00Z");
+    let orphan = w.sim.seed_eni(&subnet, tags).unwrap();
+    // Nothing else lists ENIs here: the sweeps' listings are the only reads, and every
+    // second one fails.
+    for nth in (2..=40).step_by(2) {
+        w.sim
+            .script_fault(aws_multi_eni_controller::aws::sim::ScriptedFault {
+                nth_mutating: nth,
+                action: Some(Ec2Action::DescribeNetworkInterfaces),
+                fault: aws_multi_eni_controller::aws::sim::Fault::Transient,
+            });
+    }
+    let c = w.start(settings()).await;
+    eventually("the orphan deleted", Duration::from_secs(600), || {
+        !w.sim.enis().iter().any(|e| e.id == orphan.id)
+    })
+    .await;
+    c.stop().await;
+}

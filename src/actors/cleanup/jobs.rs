@@ -38,10 +38,7 @@ impl Jobs {
                 self.entries.insert(
                     eni_id.clone(),
                     Entry {
-                        job: Job {
-                            started: now,
-                            retries: 0,
-                        },
+                        job: Job::queued(now),
                         notify: notify.into_iter().collect(),
                     },
                 );
@@ -79,9 +76,13 @@ impl Jobs {
         }
     }
 
-    /// The next step to hand to a worker.
+    /// The next step to hand to a worker (its job's first step starts the give-up clock).
     pub fn next_step(&mut self) -> Option<(String, Step)> {
-        self.queue.pop_front()
+        let (eni_id, step) = self.queue.pop_front()?;
+        if let Some(e) = self.entries.get_mut(&eni_id) {
+            e.job.stepping(Instant::now());
+        }
+        Some((eni_id, step))
     }
 
     /// Starts polling `eni_id` as detaching (once).
@@ -112,14 +113,15 @@ impl Jobs {
         self.watched.get_mut(eni_id)
     }
 
-    /// Ends the teardown of `eni_id`: tells everyone waiting, and returns when it began.
+    /// Ends the teardown of `eni_id`: tells everyone waiting, and returns when it was
+    /// asked for.
     pub fn finish(&mut self, eni_id: &str, result: Result<(), CleanupError>) -> Option<Instant> {
         self.watched.remove(eni_id);
         let entry = self.entries.remove(eni_id)?;
         for notify in entry.notify {
             (notify.tell)(eni_id, result.clone());
         }
-        Some(entry.job.started)
+        Some(entry.job.queued)
     }
 }
 

@@ -44,10 +44,8 @@ pub fn list_owned(
     let filter = ownership::owned_by(&cluster.name);
     let me = pool.clone();
     tokio::spawn(async move {
-        let listed = describe_all_enis(&ec2, &filter).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "orphan sweep could not list ENIs");
-            Vec::new()
-        });
+        // A failed listing is not an empty one: it must not clear the grace marks.
+        let listed = describe_all_enis(&ec2, &filter).await;
         let _ = me.cast(CleanupMsg::SweepListed(snapshot, listed));
     });
 }

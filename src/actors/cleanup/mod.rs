@@ -302,7 +302,11 @@ impl Actor for CleanupPool {
                     listing::list_owned(&myself, &st.args.ec2, &st.args.cluster, snapshot);
                 }
             }
-            CleanupMsg::SweepListed(snapshot, enis) => st.sweep_listed(&snapshot, &enis),
+            CleanupMsg::SweepListed(snapshot, Ok(enis)) => st.sweep_listed(&snapshot, &enis),
+            CleanupMsg::SweepListed(_, Err(e)) => {
+                st.sweeping = false;
+                tracing::warn!(error = %e, "orphan sweep could not list ENIs; the next sweep tries again");
+            }
             CleanupMsg::RestartWorker(index) => {
                 let actor = spawn_worker(&myself, &st.args, index).await?;
                 st.workers.started(index, &actor);

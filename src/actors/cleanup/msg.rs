@@ -44,8 +44,8 @@ pub enum CleanupMsg {
     Polled(Vec<String>, Result<Vec<Eni>, Ec2Error>),
     /// Sweep for orphans against the desired state.
     Sweep(DesiredSnapshot),
-    /// The sweep's listing.
-    SweepListed(DesiredSnapshot, Vec<Eni>),
+    /// The sweep's listing, or why it failed.
+    SweepListed(DesiredSnapshot, Result<Vec<Eni>, Ec2Error>),
     /// Start a failed worker again.
     RestartWorker(usize),
     /// ENIs being cleaned up (tests, metrics).

@@ -139,6 +139,13 @@ impl Cleanups {
         )
     }
 
+    /// Forgets the failed teardowns of ENIs a listing no longer shows: deleted out of
+    /// band (or by EC2 with their instance), they will not be asked for again, and must
+    /// not be reported as failing forever.
+    pub fn forget_unlisted(&mut self, listed: &std::collections::HashSet<String>) {
+        self.failed.retain(|id, _| listed.contains(id));
+    }
+
     /// When the earliest failed teardown may be asked for again.
     pub fn next_retry(&self) -> Option<Instant> {
         self.failed.values().map(|f| f.retry_at).min()

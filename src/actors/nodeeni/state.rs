@@ -235,6 +235,7 @@ impl NodeEniState {
         let swept = settled && due && self.sweep().await.is_some();
         self.replan(myself, None).await?;
         if swept {
+            self.cleanups.forget_unlisted(self.sweep.listed());
             self.reap(myself);
         }
         self.cleanups.resend_lost(myself);
@@ -262,6 +263,9 @@ impl NodeEniState {
             self.retire(myself, key, "NodeENI deleted");
         }
         let listed = self.sweep().await;
+        if listed.is_some() {
+            self.cleanups.forget_unlisted(self.sweep.listed());
+        }
         let nothing_listed = listed == Some(0);
         self.reap(myself);
         // Withdraws this NodeENI's entries from the nodes' ENINodes as its slots go.

@@ -22,6 +22,8 @@ pub struct Sweep {
     /// A listing succeeded at least once (an invalidated one included).
     once: bool,
     found: HashMap<SlotKey, Vec<Eni>>,
+    /// Every ENI the last listing showed, by ID.
+    listed: HashSet<String>,
 }
 
 /// What a sweep lists.
@@ -67,6 +69,7 @@ impl Sweep {
         self.last = Some(Instant::now());
         self.once = true;
         self.found.clear();
+        self.listed = enis.iter().map(|e| e.id.clone()).collect();
         for e in enis {
             if let Some(key) = io::slot_key_of(&e, l.cluster, &l.go) {
                 self.found.entry(key).or_default().push(e);
@@ -98,6 +101,11 @@ impl Sweep {
             slots.observed(&key, enis, started);
         }
         Some(count)
+    }
+
+    /// Every ENI the last listing showed, by ID.
+    pub fn listed(&self) -> &HashSet<String> {
+        &self.listed
     }
 
     /// What the last sweep found for `key`, taken.

@@ -78,10 +78,8 @@ fn call_answers_map_to_step_results() {
 fn failed_steps_back_off_doubling_to_a_cap_then_give_up() {
     let policy = TeardownPolicy::default();
     let t0 = Instant::now();
-    let mut job = Job {
-        started: t0,
-        retries: 0,
-    };
+    let mut job = Job::queued(t0);
+    job.stepping(t0);
     let delays: Vec<JobNext<E>> = (0..5)
         .map(|_| on_step(&mut job, StepResult::Retry("slow"), t0, &policy))
         .collect();
@@ -90,10 +88,8 @@ fn failed_steps_back_off_doubling_to_a_cap_then_give_up() {
         [2, 4, 8, 10, 10].map(|s| JobNext::RetryIn(Duration::from_secs(s)))
     );
     // A transient failure is tried again soon, whatever came before.
-    let mut fresh = Job {
-        started: t0,
-        retries: 0,
-    };
+    let mut fresh = Job::queued(t0);
+    fresh.stepping(t0);
     let soon: Vec<JobNext<E>> = (0..5)
         .map(|_| on_step(&mut fresh, StepResult::RetrySoon("5xx"), t0, &policy))
         .collect();
@@ -109,6 +105,48 @@ fn failed_steps_back_off_doubling_to_a_cap_then_give_up() {
             last: Some("slow"),
         }))
     );
+    // A job that waited in the queue longer than the give-up time, then failed its first
+    // step, is retried; it gives up only after enough failed steps and time since its
+    // first step.
+    let queued_long = Job::queued(t0);
+    let first = t0 + policy.give_up_after * 2;
+    let mut waited = queued_long;
+    waited.stepping(first);
+    let mut nexts = Vec::new();
+    for k in 0..MIN_ATTEMPTS {
+        let at = first + policy.give_up_after * k / (MIN_ATTEMPTS - 1);
+        nexts.push(on_step(
+            &mut waited,
+            StepResult::RetrySoon("5xx"),
+            at,
+            &policy,
+        ));
+    }
+    assert!(
+        nexts[..nexts.len() - 1]
+            .iter()
+            .all(|n| matches!(n, JobNext::RetryIn(_))),
+        "{nexts:?}"
+    );
+    assert_eq!(
+        nexts.last(),
+        Some(&JobNext::Finish(Err(TeardownError::GaveUp {
+            after: policy.give_up_after,
+            last: Some("5xx"),
+        })))
+    );
+    // Many failed steps in a short while are retried too.
+    let mut quick = Job::queued(t0);
+    quick.stepping(t0);
+    for k in 0..20 {
+        let next = on_step(
+            &mut quick,
+            StepResult::Retry("slow"),
+            t0 + Duration::from_secs(k),
+            &policy,
+        );
+        assert!(matches!(next, JobNext::RetryIn(_)), "{k}: {next:?}");
+    }
     for (result, want) in [
         (StepResult::Gone, JobNext::Finish(Ok(()))),
         (
