@@ -115,7 +115,7 @@ fn settings() -> ControllerSettings {
             poll_initial: Duration::from_millis(100),
             poll_max: Duration::from_millis(500),
             retry_max: Duration::from_millis(500),
-            blocked_retry: Duration::from_secs(5),
+            blocked_max: Duration::from_secs(5),
         },
         ..ControllerSettings::default()
     }

@@ -17,6 +17,7 @@ pub fn classify(e: Ec2Error) -> Refusal<Ec2Error> {
         Ec2Error::AttachmentLimitExceeded { .. } => Refused::AttachmentLimit,
         Ec2Error::IdempotentParameterMismatch { .. } => Refused::TokenReused,
         Ec2Error::Throttled { .. } => Refused::Throttled,
+        Ec2Error::Withheld { .. } => Refused::Withheld,
         _ if e.is_retryable() => Refused::Transient,
         _ => Refused::Permanent,
     };

@@ -110,6 +110,13 @@ pub enum Ec2Error {
     /// leader Lease is older than the renew deadline). Nothing happened in EC2.
     #[error("not sent: no leader Lease renewal within the renew deadline")]
     Fenced,
+    /// Not sent: the caller's own rule held it back once its token was granted (a
+    /// breaker holding calls that a refusal will meet again). Nothing happened in EC2.
+    #[error("not sent: held back while {cause}")]
+    Withheld {
+        /// What holds it back.
+        cause: String,
+    },
     /// A 5xx answer, a timeout or a connection failure: the call may or may not have
     /// taken effect, and may be retried.
     #[error("transient failure: {message}")]
@@ -186,6 +193,7 @@ impl Ec2Error {
             Ec2Error::Conflict { .. } => "conflict",
             Ec2Error::Unauthorized { .. } => "unauthorized",
             Ec2Error::Fenced => "fenced",
+            Ec2Error::Withheld { .. } => "withheld",
             Ec2Error::Transient { .. } => "transient",
             Ec2Error::Other { .. } => "other",
         }

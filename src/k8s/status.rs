@@ -178,6 +178,48 @@ fn listed(slots: &[SlotSummary], now: &Time, previous: &PreviousIndex<'_>) -> Ve
     out
 }
 
+/// Nodes named per cause in the `Degraded` condition, at most.
+const NAMED_PER_CAUSE: usize = 3;
+
+/// The blocked slots grouped by cause (reason and message), most slots first: each
+/// cause once, with how many slots it blocks and the first few of them, so that one
+/// refusal blocking a thousand slots reads as one line.
+fn blocked_causes(blocked: &[&SlotSummary]) -> Vec<Problem> {
+    let mut by_cause: std::collections::BTreeMap<(&str, &str), Vec<&SlotSummary>> =
+        std::collections::BTreeMap::new();
+    for s in blocked {
+        if let SlotPhase::Blocked(reason, msg) = &s.phase {
+            by_cause.entry((reason, msg)).or_default().push(s);
+        }
+    }
+    let mut causes: Vec<_> = by_cause.into_iter().collect();
+    causes.sort_by_key(|(_, slots)| std::cmp::Reverse(slots.len()));
+    causes
+        .into_iter()
+        .map(|((reason, msg), slots)| {
+            let named: Vec<String> = slots
+                .iter()
+                .take(NAMED_PER_CAUSE)
+                .map(|s| format!("{} in {}", s.node, s.subnet_id))
+                .collect();
+            let more = slots.len().saturating_sub(NAMED_PER_CAUSE);
+            let who = if more > 0 {
+                format!("{} and {more} more", named.join(", "))
+            } else {
+                named.join(", ")
+            };
+            let count = match slots.len() {
+                1 => "1 slot".to_string(),
+                n => format!("{n} slots"),
+            };
+            (
+                reason.to_string(),
+                format!("{reason} blocks {count} ({who}): {msg}"),
+            )
+        })
+        .collect()
+}
+
 /// The status for `generation` given every desired slot, the NodeENI-wide problems and
 /// the node/subnet pairs skipped (each a message), keeping timestamps from `previous`.
 pub fn build_status(
@@ -235,14 +277,7 @@ pub fn build_status(
     let all_ready = problems.is_empty() && ready == desired;
 
     let mut degraded: Vec<(String, String)> = problems.to_vec();
-    for s in &blocked {
-        if let SlotPhase::Blocked(reason, msg) = &s.phase {
-            degraded.push((
-                reason.clone(),
-                format!("{} in {}: {msg}", s.node, s.subnet_id),
-            ));
-        }
-    }
+    degraded.extend(blocked_causes(&blocked));
     if !skipped.is_empty() {
         degraded.push(("SubnetZoneMismatch".into(), skipped.join("; ")));
     }

@@ -98,6 +98,9 @@ pub enum Answer {
     Throttled,
     /// It failed without EC2 counting it for sure (timeout, connection error).
     Unknown,
+    /// It was never sent (its caller withdrew it once granted): the grant is handed
+    /// back.
+    Unused,
 }
 
 /// The bucket was last known empty at `at`; calls since then.
@@ -213,6 +216,14 @@ impl Pace {
         }
         match answer {
             Answer::Unknown => {}
+            Answer::Unused => {
+                if grant == Grant::Token {
+                    self.tokens = (self.tokens + 1.0).min(self.depth);
+                }
+                if let Some(e) = &mut self.empty {
+                    e.asked = e.asked.saturating_sub(1);
+                }
+            }
             Answer::Spent => {
                 if grant == Grant::Probe {
                     self.depth = (self.depth + 1.0).min(self.config.ceiling);

@@ -33,6 +33,8 @@ pub enum Refused {
     Transient,
     /// A failure the same call will not get past (permissions, invalid parameters).
     Permanent,
+    /// Not sent: held back by a rule of the caller's own (a breaker); nothing happened.
+    Withheld,
 }
 
 impl<E> Refusal<E> {
@@ -45,7 +47,7 @@ impl<E> Refusal<E> {
     pub fn retryable(&self) -> bool {
         matches!(
             self.class,
-            Refused::Throttled | Refused::Transient | Refused::Conflict
+            Refused::Throttled | Refused::Transient | Refused::Conflict | Refused::Withheld
         )
     }
 }
@@ -57,6 +59,16 @@ pub fn retry_soon(failures: u32) -> std::time::Duration {
     let base = std::time::Duration::from_millis(250);
     base.saturating_mul(1 << failures.saturating_sub(1).min(3))
         .min(std::time::Duration::from_secs(2))
+}
+
+/// How long a slot waits before trying again after its `blocked`-th step in a row that
+/// could not progress (a refusal retrying will not fix, no room on the card, an
+/// instance it may not use): a minute doubling to ten. The caller spreads it by jitter
+/// (between half and all of it), so that slots blocked together retry apart.
+pub fn blocked_retry(blocked: u32) -> std::time::Duration {
+    let base = std::time::Duration::from_secs(60);
+    base.saturating_mul(1 << blocked.saturating_sub(1).min(10))
+        .min(std::time::Duration::from_secs(600))
 }
 
 #[cfg(test)]
@@ -78,6 +90,25 @@ mod tests {
                 retry_soon(failures),
                 Duration::from_millis(ms),
                 "{failures}"
+            );
+        }
+    }
+
+    #[test]
+    fn blocked_slots_back_off_from_a_minute_to_ten() {
+        for (blocked, secs) in [
+            (0, 60),
+            (1, 60),
+            (2, 120),
+            (3, 240),
+            (4, 480),
+            (5, 600),
+            (99, 600),
+        ] {
+            assert_eq!(
+                blocked_retry(blocked),
+                Duration::from_secs(secs),
+                "{blocked}"
             );
         }
     }

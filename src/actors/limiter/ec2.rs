@@ -15,6 +15,10 @@ use crate::aws::{
 };
 use crate::plan::pacing::Answer;
 
+/// Asked once a call's token is granted, right before it is sent: `Err` withholds the
+/// call (the token is handed back, nothing is sent, the error is the call's answer).
+pub type Gate = Arc<dyn Fn() -> Result<(), Ec2Error> + Send + Sync>;
+
 /// Rate-limited, measured EC2 for one kind of work (its [`Priority`]).
 #[derive(Clone)]
 pub struct LimitedEc2 {
@@ -22,6 +26,7 @@ pub struct LimitedEc2 {
     limiter: LimiterHandle,
     in_flight: Arc<Semaphore>,
     priority: Priority,
+    gate: Option<Gate>,
 }
 
 impl LimitedEc2 {
@@ -37,6 +42,16 @@ impl LimitedEc2 {
             limiter,
             in_flight,
             priority,
+            gate: None,
+        }
+    }
+
+    /// The same EC2, whose calls ask `gate` once their token is granted (a call that
+    /// waited for its token may no longer be wanted when it gets one).
+    pub fn gated(&self, gate: Gate) -> Self {
+        LimitedEc2 {
+            gate: Some(gate),
+            ..self.clone()
         }
     }
 
@@ -56,6 +71,10 @@ impl LimitedEc2 {
         let Some(permit) = self.limiter.acquire(action, self.priority).await else {
             return Err(Ec2Error::transient("EC2 rate limiter is restarting"));
         };
+        if let Some(Err(withheld)) = self.gate.as_ref().map(|g| g()) {
+            self.limiter.outcome(action, permit, Answer::Unused);
+            return Err(withheld);
+        }
         let _permit = self
             .in_flight
             .acquire()

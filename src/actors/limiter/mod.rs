@@ -25,7 +25,7 @@ use crate::plan::pacing::{Answer, Grant, Pace, PaceConfig};
 mod ec2;
 mod msg;
 
-pub use ec2::LimitedEc2;
+pub use ec2::{Gate, LimitedEc2};
 pub use msg::{LimiterArgs, LimiterHandle, LimiterMsg, LimiterStrategy, Permit, Priority};
 
 /// How one lane decides.

@@ -9,7 +9,7 @@ use ractor::{ActorId, RpcReplyPort};
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::LimitedEc2;
-use crate::actors::slot::{Reservations, SlotDeps, SlotReport, SlotTiming, SlotUpdate};
+use crate::actors::slot::{Breakers, Reservations, SlotDeps, SlotReport, SlotTiming, SlotUpdate};
 use crate::aws::resolve::Resolver;
 use crate::k8s::{Cluster, NodeENI, NodeInterface, NodeView, Notice};
 use crate::plan::slots::SlotKey;
@@ -111,6 +111,7 @@ impl NodeEniDeps {
             nodeeni_uid: uid,
             timing: self.timing,
             reservations: self.reservations.clone(),
+            breakers: Breakers::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 
 use super::msg::SlotDeps;
+use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
 use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX};
 use crate::aws::{
@@ -187,6 +188,7 @@ fn done(r: Result<(), Ec2Error>) -> Answer<Ec2Error> {
 }
 
 async fn create(
+    ec2: &LimitedEc2,
     deps: &SlotDeps,
     desired: &DesiredSlot,
     incarnation: u32,
@@ -203,7 +205,7 @@ async fn create(
         tags: tags.clone(),
         client_token: o.client_token(incarnation),
     };
-    match classified(deps.ec2.create_eni(request).await) {
+    match classified(ec2.create_eni(request).await) {
         Ok(mut eni) => {
             // EC2 applies the request's tags with the create; an answer without them
             // still names this incarnation's ENI.
@@ -224,8 +226,9 @@ async fn create(
     }
 }
 
-/// Executes `action`; `stamp` is the creation-time tag it writes, if any.
+/// Executes `action` through `ec2`; `stamp` is the creation-time tag it writes, if any.
 pub async fn execute(
+    ec2: &LimitedEc2,
     deps: &SlotDeps,
     desired: &DesiredSlot,
     view: &SlotView,
@@ -233,7 +236,6 @@ pub async fn execute(
     stamp: Option<Timestamp>,
     wall: Timestamp,
 ) -> Answer<Ec2Error> {
-    let ec2 = &deps.ec2;
     match action {
         Action::Ready | Action::Blocked(_) => Answer::Done,
         Action::Observe => match classified(observe(deps, desired).await) {
@@ -244,7 +246,9 @@ pub async fn execute(
             Ok(r) => Answer::Refreshed(r),
             Err(r) => Answer::Refused(r),
         },
-        Action::Create { incarnation } => create(deps, desired, *incarnation, stamp, wall).await,
+        Action::Create { incarnation } => {
+            create(ec2, deps, desired, *incarnation, stamp, wall).await
+        }
         Action::Adopt { eni_id } => {
             let stamp = stamp.unwrap_or(wall).to_string();
             let tags = owner(deps, desired).tags(

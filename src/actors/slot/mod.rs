@@ -4,10 +4,12 @@
 //! [`SlotView::apply`], which says when to step again; the actor keeps the view, the
 //! timers and what it last reported.
 
+mod breakers;
 mod ec2;
 mod msg;
 mod notices;
 mod reservations;
+mod steps;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,16 +20,22 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::actors::cleanup::CleanupMsg;
+use crate::actors::limiter::Priority;
 use crate::aws::Ec2Error;
 use crate::k8s::Notice;
 use crate::k8s::status::SlotPhase;
+use crate::plan::breaker::{Admit, Cause};
 use crate::plan::lifecycle::Action;
 use crate::plan::outcome::{Answer, Applied, Next, SlotEvent};
+use crate::plan::refusal::Refused;
 use crate::plan::slot_view::{InstanceFacts, SlotView};
 use crate::plan::slots::DesiredSlot;
 use crate::supervision::Outbox;
+pub use breakers::Breakers;
+use breakers::Scope;
 pub use msg::{SlotArgs, SlotDeps, SlotMsg, SlotReport, SlotTiming, SlotUpdate};
 pub use reservations::Reservations;
+use steps::Steps;
 
 /// The slot's state.
 pub struct SlotState {
@@ -36,16 +44,16 @@ pub struct SlotState {
     updates: Outbox<SlotUpdate>,
     view: SlotView,
     desired_since: Instant,
-    backoff: Duration,
-    /// Transient failures in a row (see [`crate::plan::refusal::retry_soon`]).
-    soon_failures: u32,
+    steps: Steps,
     /// When the last mutating call's answer came: listings that started earlier are
     /// older than what the slot knows.
     last_change: Option<Instant>,
-    step_pending: bool,
     reported: Option<SlotReport>,
     /// The last refusal retrying will not fix, shown until a step makes progress.
     refusal: Option<(&'static str, String)>,
+    /// The refusal last recorded as a Warning Event: the same refusal again is not
+    /// recorded again until the slot made progress in between.
+    warned: Option<(&'static str, String)>,
     attached_once: bool,
 }
 
@@ -54,21 +62,7 @@ pub struct SlotActor;
 
 impl SlotState {
     fn schedule(&mut self, myself: &ActorRef<SlotMsg>, delay: Duration) {
-        if self.step_pending {
-            return;
-        }
-        self.step_pending = true;
-        if delay.is_zero() {
-            let _ = myself.cast(SlotMsg::Step);
-        } else {
-            myself.send_after(delay, || SlotMsg::Step);
-        }
-    }
-
-    fn next_backoff(&mut self, max: Duration) -> Duration {
-        let d = self.backoff.min(max);
-        self.backoff = (self.backoff * 2).min(max);
-        d
+        self.steps.schedule(myself, delay);
     }
 
     fn notify(&self, notice: Notice) {
@@ -174,7 +168,7 @@ impl SlotState {
                 Ok(r) => self.view.refreshed(r, Instant::now()),
                 Err(e) => {
                     tracing::debug!(error = %e, "could not observe the slot yet");
-                    let d = self.next_backoff(self.deps.timing.retry_max);
+                    let d = self.steps.read_failed();
                     self.schedule(myself, d);
                     return;
                 }
@@ -201,23 +195,61 @@ impl SlotState {
         }
         self.report(phase.clone());
         if action == Action::Ready {
-            self.backoff = self.deps.timing.poll_initial;
+            self.steps.ready();
             self.first_ready();
             return;
         }
-        let mutating = !matches!(
-            action,
-            Action::Observe | Action::Wait(_) | Action::Blocked(_)
-        );
         if matches!(action, Action::Create { .. }) && self.view.created_at.is_none() {
             metrics::histogram!(crate::telemetry::metric::LABEL_TO_CREATE_SECONDS)
                 .record(self.desired_since.elapsed().as_secs_f64());
         }
+        self.act(myself, action, phase).await;
+    }
+
+    /// Calls EC2 for `action` (unless a breaker holds the slot), takes in the answer and
+    /// schedules the next step.
+    async fn act(&mut self, myself: &ActorRef<SlotMsg>, action: Action, phase: SlotPhase) {
+        let scope = Scope::of(&action, &self.desired);
+        let holder = self.holder();
+        let mut ec2 = self.deps.ec2.clone();
+        if let Some(scope) = &scope {
+            match self.deps.breakers.admit(scope, &holder, Instant::now()) {
+                Admit::Hold { until, cause } => return self.held(myself, cause, until, phase),
+                Admit::Probe => ec2 = ec2.with_priority(Priority::Background),
+                Admit::Go => {}
+            }
+            ec2 = ec2.gated(breakers::gate(&self.deps.breakers, scope, &holder));
+        }
         let wall = Timestamp::now();
         let stamp = self.view.stamp_for(&action, wall);
-        let answer =
-            ec2::execute(&self.deps, &self.desired, &self.view, &action, stamp, wall).await;
-        if mutating {
+        let answer = ec2::execute(
+            &ec2,
+            &self.deps,
+            &self.desired,
+            &self.view,
+            &action,
+            stamp,
+            wall,
+        )
+        .await;
+        if let Some(scope) = &scope {
+            let outcome = breakers::outcome_of(&answer, &action);
+            self.deps
+                .breakers
+                .answered(scope, &holder, outcome, Instant::now());
+        }
+        if let Answer::Refused(r) = &answer
+            && r.class == Refused::Withheld
+            && let Some(scope) = &scope
+            && let Admit::Hold { until, cause } =
+                self.deps.breakers.admit(scope, &holder, Instant::now())
+        {
+            return self.held(myself, cause, until, phase);
+        }
+        if !matches!(
+            action,
+            Action::Observe | Action::Wait(_) | Action::Blocked(_)
+        ) {
             // When the answer came, not when the step began: the call may have waited
             // for its token while a listing read the ENI as it was before the call.
             self.last_change = Some(Instant::now());
@@ -228,38 +260,39 @@ impl SlotState {
                 .view
                 .apply(&self.desired, &action, answer, Instant::now(), wall),
         };
-        match &applied.event {
+        let mut event = applied.event;
+        match &event {
             Some(SlotEvent::Blocked { reason, error, .. }) => {
-                self.refusal = Some((reason, error.to_string()));
+                let refusal = (*reason, error.to_string());
+                self.refusal = Some(refusal.clone());
                 self.report(phase);
+                // One Warning per slot and cause: its repeats are in the status.
+                if self.warned.as_ref() == Some(&refusal) {
+                    event = None;
+                } else {
+                    self.warned = Some(refusal);
+                }
             }
-            _ if matches!(applied.next, Next::Continue | Next::Poll) => self.refusal = None,
+            _ if matches!(applied.next, Next::Continue | Next::Poll) => {
+                self.refusal = None;
+                self.warned = None;
+            }
             _ => {}
         }
-        if let Some(event) = applied.event {
+        if let Some(event) = event {
             self.notify(notices::of_event(&self.desired.key, event));
         }
-        let timing = self.deps.timing;
-        if applied.next != Next::RetrySoon {
-            self.soon_failures = 0;
-        }
-        let delay = match applied.next {
-            Next::Continue => {
-                self.backoff = timing.poll_initial;
-                Duration::ZERO
-            }
-            Next::Poll => self.next_backoff(timing.poll_max),
-            Next::RetrySoon => {
-                self.soon_failures += 1;
-                crate::plan::refusal::retry_soon(self.soon_failures)
-                    .mul_f64(0.5 + 0.5 * rand::random::<f64>())
-            }
-            // Jittered: the slots of a batch that failed together retry apart.
-            Next::Retry => self
-                .next_backoff(timing.retry_max)
-                .mul_f64(0.5 + 0.5 * rand::random::<f64>()),
-            Next::Blocked => timing.blocked_retry,
-        };
+        let delay = self.steps.after(applied.next);
+        self.schedule(myself, delay);
+    }
+
+    /// A breaker holds the slot: it shows the breaker's cause and waits for the next
+    /// probe (or to be woken when the breaker closes), sending nothing.
+    fn held(&mut self, myself: &ActorRef<SlotMsg>, cause: Cause, until: Instant, phase: SlotPhase) {
+        self.refusal = Some((cause.reason, cause.message));
+        self.report(phase);
+        let spread = Duration::from_millis(rand::random_range(0..5_000));
+        let delay = until.saturating_duration_since(Instant::now()) + spread;
         self.schedule(myself, delay);
     }
 }
@@ -280,17 +313,17 @@ impl Actor for SlotActor {
         let mut st = SlotState {
             desired: args.desired,
             view: SlotView::new(seen, args.memory),
-            backoff: args.deps.timing.poll_initial,
-            soon_failures: 0,
+            steps: Steps::new(args.deps.timing),
             deps: args.deps,
             updates: args.updates,
             desired_since: args.desired_since,
             last_change: None,
-            step_pending: false,
             reported: None,
             refusal: None,
+            warned: None,
             attached_once: false,
         };
+        st.deps.breakers.joined(&st.holder(), myself.clone());
         st.schedule(&myself, Duration::ZERO);
         Ok(st)
     }
@@ -300,9 +333,11 @@ impl Actor for SlotActor {
         _myself: ActorRef<SlotMsg>,
         st: &mut SlotState,
     ) -> Result<(), ActorProcessingErr> {
+        let holder = st.holder();
         st.deps
             .reservations
-            .release(&st.desired.key.instance_id, &st.holder());
+            .release(&st.desired.key.instance_id, &holder);
+        st.deps.breakers.left(&holder);
         Ok(())
     }
 
@@ -333,8 +368,11 @@ impl Actor for SlotActor {
                 });
                 myself.stop(Some("slot no longer desired".into()));
             }
-            SlotMsg::Step => {
-                st.step_pending = false;
+            SlotMsg::Wake => st.schedule(&myself, Duration::ZERO),
+            SlotMsg::Step(epoch) => {
+                if !st.steps.due(epoch) {
+                    return Ok(());
+                }
                 let key = &st.desired.key;
                 let span = tracing::info_span!("slot", nodeeni = %st.deps.nodeeni_name, node = %key.node, subnet = %key.subnet_id);
                 st.step(&myself).instrument(span).await;

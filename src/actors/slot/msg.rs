@@ -27,8 +27,9 @@ pub struct SlotTiming {
     /// Longest wait before retrying a failed (throttled, transient) call; the wait
     /// starts at `poll_initial` and doubles.
     pub retry_max: Duration,
-    /// Wait before retrying a blocked slot.
-    pub blocked_retry: Duration,
+    /// Longest wait before stepping a blocked slot again; the wait starts at a minute
+    /// and doubles ([`crate::plan::refusal::blocked_retry`]), spread by jitter.
+    pub blocked_max: Duration,
 }
 
 impl Default for SlotTiming {
@@ -37,7 +38,7 @@ impl Default for SlotTiming {
             poll_initial: Duration::from_secs(1),
             poll_max: Duration::from_secs(10),
             retry_max: Duration::from_secs(10),
-            blocked_retry: Duration::from_secs(60),
+            blocked_max: Duration::from_secs(600),
         }
     }
 }
@@ -64,6 +65,8 @@ pub struct SlotDeps {
     pub timing: SlotTiming,
     /// Device indices reserved on each instance, shared by every slot.
     pub reservations: super::reservations::Reservations,
+    /// The breakers of this NodeENI's slots.
+    pub breakers: super::breakers::Breakers,
 }
 
 /// A slot's progress as its NodeENI shows it in the status.
@@ -112,8 +115,10 @@ pub enum SlotMsg {
     /// ENIs seen for this slot by the NodeENI's sweep, which started at the instant
     /// given (ignored if the slot changed something since).
     Observed(Vec<Eni>, Instant),
-    /// Take the next step.
-    Step,
+    /// Take the next step, if this is the step timer that counts (its number).
+    Step(u64),
+    /// Step now: a breaker that held this slot closed.
+    Wake,
     /// The slot is no longer desired: once the step under way has finished, hand back
     /// every ENI it has or may have made, then stop.
     Retire,

@@ -76,6 +76,25 @@ fn an_unchanged_world_gives_an_identical_status() {
 }
 
 #[test]
+fn one_cause_blocking_many_slots_is_named_once_with_their_count() {
+    let full = || SlotPhase::Blocked("ENICreateFailed".into(), "no free addresses".into());
+    let denied = SlotPhase::Blocked("ENIAttachFailed".into(), "not authorized".into());
+    let mut slots: Vec<SlotSummary> = (0..1000)
+        .map(|i| slot(&format!("n{i:04}"), full()))
+        .collect();
+    slots.push(slot("z", denied));
+    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let d = cond(&s, "Degraded");
+    assert_eq!(d.reason, "ENICreateFailed");
+    assert_eq!(
+        d.message,
+        "ENICreateFailed blocks 1000 slots (n0000 in subnet-1, n0001 in subnet-1, n0002 in subnet-1 and 997 more): no free addresses; \
+         ENIAttachFailed blocks 1 slot (z in subnet-1): not authorized"
+    );
+    assert_eq!(s.failed_count, 1001);
+}
+
+#[test]
 fn problems_failures_and_skips_degrade() {
     let blocked = SlotPhase::Blocked(
         "AttachmentLimitExceeded".into(),
@@ -93,6 +112,13 @@ fn problems_failures_and_skips_degrade() {
     assert_eq!(cond(&s, "Ready").reason, "SomeFailed");
     assert_eq!(cond(&s, "Degraded").reason, "AttachmentLimitExceeded");
     assert!(cond(&s, "Degraded").message.contains("us-east-1b"));
+    assert!(
+        cond(&s, "Degraded")
+            .message
+            .contains("AttachmentLimitExceeded blocks 1 slot (b in subnet-1): card 0 is full (3)"),
+        "{}",
+        cond(&s, "Degraded").message
+    );
     let spec = build_status(
         1,
         &[],

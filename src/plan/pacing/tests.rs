@@ -210,3 +210,26 @@ fn a_lowered_rate_creeps_back_once_the_other_client_stops() {
     let _ = run(&mut pace, &mut ec2, 1500, None);
     assert!(pace.rate() >= 4.5, "{} after {lowered}", pace.rate());
 }
+
+#[test]
+fn a_grant_never_used_is_handed_back() {
+    let t0 = Instant::now();
+    let mut pace = Pace::new(
+        PaceConfig {
+            told: true,
+            ..untold(3.0, 1.0)
+        },
+        t0,
+    );
+    for _ in 0..3 {
+        assert_eq!(pace.try_grant(t0), Ok(Grant::Token));
+    }
+    assert!(pace.try_grant(t0).is_err(), "the burst is spent");
+    // Two of the three calls were withdrawn before they were sent.
+    pace.answered(Grant::Token, t0, Answer::Unused, t0);
+    pace.answered(Grant::Token, t0, Answer::Unused, t0);
+    assert_eq!(pace.try_grant(t0), Ok(Grant::Token));
+    assert_eq!(pace.try_grant(t0), Ok(Grant::Token));
+    assert!(pace.try_grant(t0).is_err());
+    assert_eq!(pace.depth(), 3.0, "nothing learned from them");
+}
