@@ -130,27 +130,27 @@ impl SlotView {
     /// discarded; that ENI is returned too, to be reported.
     pub fn next(&mut self, desired: &DesiredSlot, now: Instant) -> (Decision, Option<String>) {
         let mut d = self.decide(desired, now);
-        let stuck = match (&d.action, self.primary(&desired.key.instance_id)) {
-            (Action::Blocked(Blocker::NoRoom(_)), Some(e)) if e.state == EniState::Available => {
-                Some(e.id.clone())
+        let available = self
+            .primary(&desired.key.instance_id)
+            .filter(|e| e.state == EniState::Available)
+            .map(|e| e.id.clone());
+        let no_room = matches!(d.action, Action::Blocked(Blocker::NoRoom(_)));
+        match (available, &self.unattachable) {
+            // The clock runs for as long as the same ENI stays available: through every
+            // look at the instance and every attach EC2 refuses in between.
+            (Some(id), Some((known, since))) if *known == id => {
+                if no_room && now.duration_since(*since) >= UNATTACHABLE_GRACE {
+                    d.discard.push(Discard {
+                        eni_id: id.clone(),
+                        attachment_id: None,
+                    });
+                    self.unattachable = None;
+                    return (d, Some(id));
+                }
             }
-            _ => None,
-        };
-        match (stuck, &self.unattachable) {
-            (Some(id), Some((known, since)))
-                if *known == id && now.duration_since(*since) >= UNATTACHABLE_GRACE =>
-            {
-                d.discard.push(Discard {
-                    eni_id: id.clone(),
-                    attachment_id: None,
-                });
-                self.unattachable = None;
-                return (d, Some(id));
-            }
-            (Some(id), Some((known, _))) if *known == id => {}
-            (Some(id), _) => self.unattachable = Some((id, now)),
-            // Looking at the instance again between blocked steps keeps the clock.
-            (None, _) if d.action == Action::Observe => {}
+            (Some(id), _) if no_room => self.unattachable = Some((id, now)),
+            (Some(_), _) => {}
+            // Attached, or gone: the clock stops.
             (None, _) => self.unattachable = None,
         }
         (d, None)
@@ -183,8 +183,13 @@ impl SlotView {
         };
         self.seen
             .iter()
+            .filter(|e| !e.unmanaged)
             .find(on)
-            .or_else(|| self.seen.iter().find(|e| e.state == EniState::Available))
+            .or_else(|| {
+                self.seen
+                    .iter()
+                    .find(|e| !e.unmanaged && e.state == EniState::Available)
+            })
     }
 
     /// Every ENI this slot has or may have made: those to read again when re-reading

@@ -86,7 +86,8 @@ fn an_eni_with_no_room_is_given_up_after_the_grace_period() {
     let (d, given_up) = v.next(&desired(), t0 + UNATTACHABLE_GRACE);
     assert_eq!(d.discard.len(), 1);
     assert_eq!(given_up.as_deref(), Some("eni-1"));
-    // Room again before the grace period: the clock starts over next time.
+    // Room again: the attach is tried, the clock keeps running (EC2 may refuse it, as
+    // when the type's limits were not known), and stops once the ENI is attached.
     let mut v = SlotView::new(
         Some(vec![eni_in("eni-1", EniState::Available)]),
         SlotMemory::default(),
@@ -98,5 +99,47 @@ fn an_eni_with_no_room_is_given_up_after_the_grace_period() {
         v.next(&desired(), t0).0.action,
         Action::Attach { .. }
     ));
+    assert!(v.unattachable.is_some());
+    v.seen = vec![eni_in(
+        "eni-1",
+        EniState::Attached {
+            attachment_id: "a".into(),
+            instance_id: "i-1".into(),
+            device_index: 1,
+            card: 0,
+            delete_on_termination: true,
+        },
+    )];
+    v.next(&desired(), t0);
     assert_eq!(v.unattachable, None);
+}
+
+#[test]
+fn an_eni_ec2_keeps_refusing_to_attach_is_given_up_on_too() {
+    use crate::plan::device_index::NoRoom;
+    use crate::plan::fixtures::desired;
+    let t0 = Instant::now();
+    let mut v = SlotView::new(
+        Some(vec![eni_in("eni-1", EniState::Available)]),
+        SlotMemory::default(),
+    );
+    // Limits unknown: each minute the slot looks, tries to attach, and EC2 refuses.
+    let mut given_up = None;
+    for minute in 0..=10u32 {
+        let at = t0 + std::time::Duration::from_secs(60) * minute;
+        v.placement = None;
+        assert_eq!(v.next(&desired(), at).0.action, Action::Observe);
+        v.placement = Some(Ok(1));
+        assert!(matches!(
+            v.next(&desired(), at).0.action,
+            Action::Attach { .. }
+        ));
+        v.placement = Some(Err(NoRoom::RefusedByEc2));
+        given_up = v.next(&desired(), at).1;
+        if given_up.is_some() {
+            assert_eq!(at, t0 + UNATTACHABLE_GRACE, "given up at the grace period");
+            break;
+        }
+    }
+    assert_eq!(given_up.as_deref(), Some("eni-1"));
 }
