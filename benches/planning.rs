@@ -40,6 +40,8 @@ fn to_input(v: &NodeView) -> NodeInput {
         labels: v.labels.clone(),
         instance_id: v.instance_id.clone(),
         zone: v.zone.clone(),
+        vpc: None,
+        created: None,
     }
 }
 
@@ -64,9 +66,10 @@ fn spec(k: usize) -> ResolvedSpec {
                 zone: zone.to_string(),
                 vpc: "vpc-1".into(),
                 cidr: format!("10.{k}.{z}.0/24"),
+                security_groups: vec!["sg-0123456789abcdef0".into()],
             })
             .collect(),
-        security_groups: vec!["sg-0123456789abcdef0".into()],
+        by_vpc: false,
         base_device_index: 1,
         network_card: 0,
         delete_on_termination: true,

@@ -368,7 +368,7 @@ fn instance_of(name: &str) -> String {
 #[tokio::test]
 async fn a_nodeeni_over_ten_thousand_nodes_keeps_a_status_the_server_stores() {
     use aws_multi_eni_controller::k8s::status::{
-        MAX_LISTED_ATTACHMENTS, SlotPhase, SlotSummary, build_status,
+        Concerns, MAX_LISTED_ATTACHMENTS, SlotPhase, SlotSummary, build_status,
     };
     let (_cluster, admin, controller) = setup().await;
     let api: Api<NodeENI> = Api::all(admin.clone());
@@ -401,7 +401,7 @@ async fn a_nodeeni_over_ten_thousand_nodes_keeps_a_status_the_server_stores() {
         })
         .collect();
     let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now());
-    let status = build_status(1, &slots, &[], &[], None, now);
+    let status = build_status(1, &slots, &Concerns::default(), None, now);
     let write = serde_json::to_vec(&json!({"status": status}))
         .unwrap()
         .len();

@@ -299,6 +299,29 @@ impl Ownership {
             _ => None,
         }
     }
+
+    /// The tags of an ENI the NodeENI whose UID is `uid` manages: this cluster's (as
+    /// [`Ownership::managed`]), or one of this cluster's name and another identity that
+    /// carries that UID. A NodeENI UID is this cluster's alone, so such an ENI was made
+    /// by this cluster before its identity changed (`CLUSTER_ID` set or changed): it
+    /// stays its NodeENI's, and only the account-wide orphan sweep, which has no UID to
+    /// go by, leaves it alone.
+    pub fn managed_by(&self, uid: &str) -> Option<&OwnedEni> {
+        match self {
+            Ownership::Owned(o) | Ownership::Unverified(o) => Some(o),
+            Ownership::Namesake { eni, .. } if eni.nodeeni_uid == uid => Some(eni),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `tags` claim an ENI for the NodeENI `uid` of the cluster named `cluster`
+/// (its cluster name and NodeENI UID tags), whether or not the rest of its ownership
+/// tags are there: one that claims it but is not [`Ownership::managed_by`] it lost a tag
+/// (removed by hand or by automation) and is reported, never touched, never replaced.
+pub fn claims(tags: &Tags, cluster: &str, uid: &str) -> bool {
+    tags.get(TAG_CLUSTER).is_some_and(|c| c == cluster)
+        && tags.get(TAG_NODEENI_UID).is_some_and(|u| u == uid)
 }
 
 #[cfg(test)]

@@ -186,6 +186,11 @@ pub enum Scenario {
     NodeChurn,
     /// After a rollout, every NodeENI is deleted.
     DeleteAll,
+    /// Every node's NodeENI names a subnet with 11 free addresses, so all but 11 slots
+    /// are refused for an hour; a minute in, another NodeENI rolls out to 100 other
+    /// nodes on a roomy subnet. Measures that rollout against its floor and the creates
+    /// spent on the full subnet after the first minute.
+    FullSubnet,
 }
 
 /// How the simulated controller paces EC2 calls.

@@ -189,9 +189,20 @@ impl MemoryCluster {
         }
     }
 
-    /// Creates or replaces a node.
-    pub fn upsert_node(&self, node: NodeView) {
-        self.lock().nodes.insert(node.name.clone(), node.clone());
+    /// Creates or replaces a node (one without a creation time is created now, or keeps
+    /// the one it had).
+    pub fn upsert_node(&self, mut node: NodeView) {
+        let mut s = self.lock();
+        if node.created.is_none() {
+            node.created = Some(
+                s.nodes
+                    .get(&node.name)
+                    .and_then(|old| old.created)
+                    .unwrap_or_else(jiff::Timestamp::now),
+            );
+        }
+        s.nodes.insert(node.name.clone(), node.clone());
+        drop(s);
         let _ = self.node_tx.send(Change::Applied(node));
     }
 

@@ -40,6 +40,7 @@ struct SlimMeta {
     uid: Option<String>,
     resource_version: Option<String>,
     labels: Option<BTreeMap<String, String>>,
+    creation_timestamp: Option<Time>,
     deletion_timestamp: Option<Time>,
 }
 
@@ -50,6 +51,7 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
         uid: m.uid,
         resource_version: m.resource_version,
         labels: m.labels,
+        creation_timestamp: m.creation_timestamp,
         deletion_timestamp: m.deletion_timestamp,
         ..ObjectMeta::default()
     })
@@ -78,6 +80,9 @@ pub struct NodeView {
     pub zone: Option<String>,
     /// Whether the node is being deleted.
     pub deleting: bool,
+    /// When the Node object was created (of several Nodes naming one instance, the
+    /// newest gets its ENIs).
+    pub created: Option<jiff::Timestamp>,
     /// What the node agent reports per MAC address (interface up with its MTU applied),
     /// from the node's ENINode: the root fills it in, the Node object has none.
     pub configured_macs: BTreeMap<String, bool>,
@@ -133,6 +138,7 @@ impl NodeView {
             instance_id,
             zone,
             deleting: meta.deletion_timestamp.is_some(),
+            created: meta.creation_timestamp.map(|t| t.0),
             configured_macs: BTreeMap::new(),
         }
     }

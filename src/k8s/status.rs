@@ -220,16 +220,28 @@ fn blocked_causes(blocked: &[&SlotSummary]) -> Vec<Problem> {
         .collect()
 }
 
-/// The status for `generation` given every desired slot, the NodeENI-wide problems and
-/// the node/subnet pairs skipped (each a message), keeping timestamps from `previous`.
+/// What a NodeENI's status reports beside its slots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Concerns {
+    /// Problems with the NodeENI as a whole (the first decides `Ready`'s reason).
+    pub problems: Vec<Problem>,
+    /// Matching nodes that get no ENI, by reason (they degrade it).
+    pub skipped: Vec<Problem>,
+    /// What the NodeENI waits for before all of its slots can be planned or started,
+    /// in words: not ready yet, but nothing wrong.
+    pub pending: Vec<String>,
+}
+
+/// The status for `generation` given every desired slot and the `concerns` beside them,
+/// keeping timestamps from `previous`.
 pub fn build_status(
     generation: i64,
     slots: &[SlotSummary],
-    problems: &[Problem],
-    skipped: &[String],
+    concerns: &Concerns,
     previous: Option<&NodeENIStatus>,
     now: Time,
 ) -> NodeENIStatus {
+    let (problems, skipped) = (&concerns.problems, &concerns.skipped);
     let desired = slots.len();
     let ready = slots
         .iter()
@@ -259,6 +271,8 @@ pub fn build_status(
 
     let (ready_reason, ready_msg) = if let Some((reason, msg)) = problems.first() {
         (reason.as_str(), msg.clone())
+    } else if !concerns.pending.is_empty() {
+        ("Pending", concerns.pending.join("; "))
     } else if desired == 0 {
         (
             "NoMatchingNodes",
@@ -274,12 +288,19 @@ pub fn build_status(
     } else {
         ("Attaching", format!("{ready}/{desired} ENIs attached"))
     };
-    let all_ready = problems.is_empty() && ready == desired;
+    let all_ready = problems.is_empty() && concerns.pending.is_empty() && ready == desired;
 
     let mut degraded: Vec<(String, String)> = problems.to_vec();
     degraded.extend(blocked_causes(&blocked));
-    if !skipped.is_empty() {
-        degraded.push(("SubnetZoneMismatch".into(), skipped.join("; ")));
+    let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (reason, msg) in skipped {
+        match by_reason.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, msgs)) => msgs.push(msg),
+            None => by_reason.push((reason, vec![msg])),
+        }
+    }
+    for (reason, msgs) in by_reason {
+        degraded.push((reason.to_string(), msgs.join("; ")));
     }
     let degraded_cond = match degraded.first() {
         Some((reason, _)) => {
@@ -300,12 +321,16 @@ pub fn build_status(
             previous,
         ),
     };
-    let progressing = if moving > 0 {
+    let progressing = if moving > 0 || !concerns.pending.is_empty() {
         condition(
             "Progressing",
             true,
             "Reconciling",
-            format!("{moving} ENIs being created, attached or moved"),
+            if moving > 0 {
+                format!("{moving} ENIs being created, attached or moved")
+            } else {
+                concerns.pending.join("; ")
+            },
             generation,
             &now,
             previous,

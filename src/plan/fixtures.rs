@@ -36,6 +36,7 @@ pub fn eni_in(id: &str, state: EniState) -> SeenEni {
         incarnation: Some(0),
         legacy: false,
         created_at: None,
+        unmanaged: false,
     }
 }
 

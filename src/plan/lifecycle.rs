@@ -107,6 +107,9 @@ pub struct SeenEni {
     /// Its creation-time tag, if tagged (a create answered with an old ENI may have
     /// reused the token of one deleted long ago).
     pub created_at: Option<jiff::Timestamp>,
+    /// It claims this slot (this cluster's name, this NodeENI's UID) but lost another of
+    /// its ownership tags: never touched, never replaced, reported.
+    pub unmanaged: bool,
 }
 
 /// What the slot's actor remembers between steps (lost on restart, by design: every
@@ -146,6 +149,9 @@ pub enum Blocker {
     NoRoom(NoRoom),
     /// The instance is terminated or shutting down.
     InstanceGone,
+    /// An ENI that claims the slot lost some of its ownership tags: the slot neither
+    /// touches it nor makes another beside it until its tags are restored or it is gone.
+    Unmanaged(String),
 }
 
 /// What the slot waits for.
@@ -239,10 +245,16 @@ pub fn decide(
 ) -> Decision {
     let instance = desired.key.instance_id.as_str();
     // ENIs attached elsewhere were moved by someone else: not this slot's business.
-    let mine: Vec<&SeenEni> = seen
+    let (unmanaged, mine): (Vec<&SeenEni>, Vec<&SeenEni>) = seen
         .iter()
         .filter(|e| e.state.instance().is_none_or(|i| i == instance))
-        .collect();
+        .partition(|e| e.unmanaged);
+    if let Some(e) = unmanaged.first() {
+        return Decision {
+            action: Action::Blocked(Blocker::Unmanaged(e.id.clone())),
+            discard: Vec::new(),
+        };
+    }
     if instance_gone {
         return Decision {
             action: Action::Blocked(Blocker::InstanceGone),

@@ -2,13 +2,13 @@
 //! retire after a new plan, what a retired slot leaves behind, which swept ENIs nobody
 //! wants, and when the finalizer may go.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::slots::{DesiredSlot, Skip, SlotKey};
+use super::slots::{DesiredSlot, Place, Skip, SlotKey};
 
 /// How the running slots must change to match a plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,22 +21,22 @@ pub struct SlotChanges {
     pub retire: Vec<SlotKey>,
 }
 
-/// Compares the running slots with `planned`; with `only`, the plan covers that one
-/// node and slots of other nodes are left as they are.
+/// Compares the running slots with `planned`; with `only`, the plan covers those nodes
+/// and slots of other nodes are left as they are.
 pub fn slot_changes<T: AsRef<DesiredSlot>>(
     running: &BTreeMap<SlotKey, T>,
     planned: BTreeMap<SlotKey, DesiredSlot>,
-    only: Option<&str>,
+    only: Option<&BTreeSet<String>>,
 ) -> SlotChanges {
     let in_scope: Box<dyn Iterator<Item = &SlotKey>> = match only {
         None => Box::new(running.keys()),
         // Keys sort by node first: one node's slots are one range.
-        Some(node) => Box::new(
+        Some(nodes) => Box::new(nodes.iter().flat_map(|node| {
             running
                 .range(SlotKey::first_of(node)..)
                 .map(|(k, _)| k)
-                .take_while(move |k| k.node == node),
-        ),
+                .take_while(move |k| k.node == *node)
+        })),
     };
     let retire = in_scope
         .filter(|k| !planned.contains_key(*k))
@@ -68,34 +68,32 @@ pub struct LastReport<'a> {
 /// What a retired slot leaves behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retired {
-    /// The incarnation a later slot with the same key starts from (a fresh ClientToken
-    /// once this one made an ENI), if the slot ever reported.
-    pub incarnation: Option<u32>,
+    /// The incarnation the next slot at the same place starts from.
+    pub incarnation: u32,
     /// The ENI to tear down.
     pub clean: Option<String>,
 }
 
-/// Decides what a retired slot leaves behind.
-pub fn retire(last: Option<LastReport<'_>>) -> Retired {
-    match last {
-        None => Retired {
-            incarnation: None,
-            clean: None,
-        },
-        Some(LastReport {
-            eni_id: Some(eni),
-            incarnation,
-        }) => Retired {
-            incarnation: Some(incarnation + 1),
-            clean: Some(eni.to_string()),
-        },
-        Some(LastReport {
-            eni_id: None,
-            incarnation,
-        }) => Retired {
-            incarnation: Some(incarnation),
-            clean: None,
-        },
+/// Decides what a slot retired from the plan leaves behind, from its last report and
+/// the incarnation it started with: its ENI goes, and the next slot at its place
+/// creates under a new ClientToken, always: the retired slot may have a create in
+/// flight that has not reported yet, and two slots must never share a token (the
+/// second would be answered with the first one's ENI, which its teardown deletes).
+pub fn retire(last: Option<LastReport<'_>>, started_with: u32) -> Retired {
+    let reported = last.map_or(started_with, |l| l.incarnation.max(started_with));
+    Retired {
+        incarnation: reported + 1,
+        clean: last.and_then(|l| l.eni_id).map(str::to_string),
+    }
+}
+
+/// Decides what a slot handed over to another Node object on the same instance leaves
+/// behind (the place stays desired): its ENI stays for the next slot, which goes on
+/// with the same incarnation.
+pub fn hand_over(last: Option<LastReport<'_>>, started_with: u32) -> Retired {
+    Retired {
+        incarnation: last.map_or(started_with, |l| l.incarnation.max(started_with)),
+        clean: None,
     }
 }
 
@@ -127,10 +125,16 @@ pub fn may_start_slots(swept_once: bool) -> bool {
     swept_once
 }
 
-/// What a starting slot knows of its ENIs: what the last sweep found for it, or that
-/// there are none (slots start only after a sweep: [`may_start_slots`]).
-pub fn starting_knowledge<E>(swept_for_slot: Option<Vec<E>>) -> Vec<E> {
-    swept_for_slot.unwrap_or_default()
+/// What a starting slot knows of its ENIs: what the last sweep found at its place; or,
+/// if it found nothing there, that there are none, unless a slot ran at that place
+/// since the sweep (it may have made one the sweep did not see: the new slot looks
+/// first, `None`). Slots start only after a sweep ([`may_start_slots`]).
+pub fn starting_knowledge<E>(found: Option<Vec<E>>, ran_since: bool) -> Option<Vec<E>> {
+    match (found, ran_since) {
+        (Some(found), _) => Some(found),
+        (None, false) => Some(Vec::new()),
+        (None, true) => None,
+    }
 }
 
 /// An ENI a sweep found for a slot key.
@@ -143,14 +147,14 @@ pub struct SweptEni {
     pub owned: bool,
 }
 
-/// The swept ENIs of slot keys no running slot has: to be torn down.
-pub fn reap<T>(
-    swept: HashMap<SlotKey, Vec<SweptEni>>,
-    running: &BTreeMap<SlotKey, T>,
+/// The swept ENIs of places no running slot has: to be torn down.
+pub fn reap(
+    swept: HashMap<Place, Vec<SweptEni>>,
+    running: &std::collections::HashSet<Place>,
 ) -> Vec<String> {
     let mut out: Vec<String> = swept
         .into_iter()
-        .filter(|(k, _)| !running.contains_key(k))
+        .filter(|(p, _)| !running.contains(p))
         .flat_map(|(_, enis)| enis)
         .filter(|e| e.owned)
         .map(|e| e.eni_id)
@@ -193,12 +197,14 @@ pub fn next_tick(has_problems: bool, resync: Duration) -> Duration {
 pub struct Skips(BTreeMap<String, Vec<Skip>>);
 
 impl Skips {
-    /// Takes in a plan's skips: for every node (`only: None`) or for one.
-    pub fn replace(&mut self, only: Option<&str>, fresh: Vec<Skip>) {
+    /// Takes in a plan's skips: for every node (`only: None`) or for some.
+    pub fn replace(&mut self, only: Option<&BTreeSet<String>>, fresh: Vec<Skip>) {
         match only {
             None => self.0.clear(),
-            Some(node) => {
-                self.0.remove(node);
+            Some(nodes) => {
+                for node in nodes {
+                    self.0.remove(node);
+                }
             }
         }
         for s in fresh {
@@ -206,9 +212,32 @@ impl Skips {
         }
     }
 
-    /// Every reason, in words, by node.
-    pub fn messages(&self) -> Vec<String> {
-        self.0.values().flatten().map(ToString::to_string).collect()
+    /// Every reason a node gets no ENI, as (reason, words), by node (those that only
+    /// wait for something to be read are [`Skips::pending`]).
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.0
+            .values()
+            .flatten()
+            .filter_map(|s| {
+                let reason = match s {
+                    Skip::VpcUnknown { .. } => return None,
+                    Skip::NoSubnetInVpc { .. } => "InstanceNotInVPC",
+                    Skip::SharedInstance { .. } => "SharedInstance",
+                    Skip::NoInstance { .. }
+                    | Skip::ZoneMismatch { .. }
+                    | Skip::NoSubnetInZone { .. } => "SubnetZoneMismatch",
+                };
+                Some((reason.to_string(), s.to_string()))
+            })
+            .collect()
+    }
+
+    /// The nodes that wait for their instance to be read before they are planned.
+    pub fn pending(&self) -> usize {
+        self.0
+            .values()
+            .filter(|v| v.iter().any(|s| matches!(s, Skip::VpcUnknown { .. })))
+            .count()
     }
 }
 
@@ -228,6 +257,17 @@ impl fmt::Display for Skip {
             Skip::NoSubnetInZone { node, node_zone } => write!(
                 f,
                 "node {node} is in {node_zone}, where this NodeENI has no subnet"
+            ),
+            Skip::VpcUnknown { node } => {
+                write!(f, "node {node}'s instance has not been read yet")
+            }
+            Skip::NoSubnetInVpc { node, vpc } => write!(
+                f,
+                "node {node}'s instance is in {vpc}, where no subnet has the names this NodeENI gives: nothing is attached to it"
+            ),
+            Skip::SharedInstance { node, with } => write!(
+                f,
+                "node {node} names the same instance as the newer node {with}, which gets its ENIs"
             ),
         }
     }

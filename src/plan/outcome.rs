@@ -136,6 +136,7 @@ impl SlotView {
                 self.placement = None;
                 Applied::next(Next::Blocked)
             }
+            (Action::Blocked(Blocker::Unmanaged(_)), _) => Applied::next(Next::Blocked),
             (Action::Blocked(Blocker::InstanceGone), _) => {
                 // Look again later: a missing instance may have been a consistency lag.
                 self.instance = InstanceSeen::Unknown;

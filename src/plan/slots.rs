@@ -1,7 +1,11 @@
 //! Which slots should exist: one per matching node and per subnet in the node's zone.
 //!
-//! A slot is one ENI of one NodeENI on one EC2 instance in one subnet. Its identity is
-//! (node, instance, subnet): a node whose instance was replaced gets new slots.
+//! A slot is one ENI of one NodeENI on one EC2 instance in one subnet. Its key is
+//! (node, instance, subnet): a node whose instance was replaced gets new slots. Its ENI
+//! belongs to its *place*, (instance, subnet): the ClientToken and the ownership tags a
+//! slot looks its ENI up by name the place, not the node, so two Node objects on one
+//! instance share one slot (the newest Node's), and a slot that passes from one Node
+//! object to another keeps its ENI.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +33,24 @@ impl SlotKey {
     }
 }
 
+impl SlotKey {
+    /// Where the slot's ENI lives: (instance, subnet).
+    pub fn place(&self) -> Place {
+        Place {
+            instance_id: self.instance_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+        }
+    }
+}
+
+/// Where a slot's ENI lives: one instance, one subnet (see the module's doc).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub struct Place {
+    pub instance_id: String,
+    pub subnet_id: String,
+}
+
 impl std::fmt::Display for SlotKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.node, self.instance_id, self.subnet_id)
@@ -46,6 +68,11 @@ pub struct NodeInput {
     pub instance_id: Option<String>,
     /// Availability Zone, if known.
     pub zone: Option<String>,
+    /// The VPC of its instance, if known.
+    pub vpc: Option<String>,
+    /// When the Node object was created (the newest of several on one instance gets
+    /// the slot).
+    pub created: Option<jiff::Timestamp>,
 }
 
 /// A resolved subnet, as planning needs it.
@@ -59,6 +86,8 @@ pub struct SubnetInput {
     pub vpc: String,
     /// Its CIDR (reported in status).
     pub cidr: String,
+    /// The security group IDs of ENIs in it (named groups resolve in its VPC), sorted.
+    pub security_groups: Vec<String>,
 }
 
 /// A NodeENI spec after subnet and security group names were resolved.
@@ -68,8 +97,9 @@ pub struct ResolvedSpec {
     pub selector: BTreeMap<String, String>,
     /// Subnets in spec order, de-duplicated.
     pub subnets: Vec<SubnetInput>,
-    /// Security group IDs, sorted and de-duplicated.
-    pub security_groups: Vec<String>,
+    /// Whether the subnets were named (resolved in each VPC the nodes' instances are
+    /// in): a node then gets only its own VPC's, and waits until its VPC is known.
+    pub by_vpc: bool,
     /// `deviceIndex`: the index of a node's first slot.
     pub base_device_index: u32,
     /// `networkCardIndex`.
@@ -132,6 +162,24 @@ pub enum Skip {
         node: String,
         node_zone: String,
     },
+    /// The subnets are named, and the VPC of the node's instance is not known yet.
+    VpcUnknown {
+        /// Node name.
+        node: String,
+    },
+    /// The subnets are named, and no subnet of that name is in the node's VPC.
+    NoSubnetInVpc {
+        /// Node name.
+        node: String,
+        vpc: String,
+    },
+    /// A newer Node object names the same instance: that one gets the instance's ENIs.
+    SharedInstance {
+        /// Node name.
+        node: String,
+        /// The newer Node.
+        with: String,
+    },
 }
 
 impl Skip {
@@ -140,7 +188,10 @@ impl Skip {
         match self {
             Skip::NoInstance { node }
             | Skip::ZoneMismatch { node, .. }
-            | Skip::NoSubnetInZone { node, .. } => node,
+            | Skip::NoSubnetInZone { node, .. }
+            | Skip::VpcUnknown { node }
+            | Skip::NoSubnetInVpc { node, .. }
+            | Skip::SharedInstance { node, .. } => node,
         }
     }
 }
@@ -154,16 +205,41 @@ pub struct SlotPlan {
     pub skipped: Vec<Skip>,
 }
 
+/// Of several matching Node objects on one instance, the one that gets its slots: the
+/// newest (a kubelet that registered again under a new name), then the last by name.
+fn owners<'a>(
+    spec: &ResolvedSpec,
+    nodes: &[&'a NodeInput],
+) -> std::collections::HashMap<&'a str, &'a str> {
+    let mut owner: std::collections::HashMap<&str, &NodeInput> = Default::default();
+    for n in nodes.iter().filter(|n| matches(&spec.selector, &n.labels)) {
+        let Some(instance) = n.instance_id.as_deref() else {
+            continue;
+        };
+        let e = owner.entry(instance).or_insert(n);
+        if (n.created, &n.name) > (e.created, &e.name) {
+            *e = n;
+        }
+    }
+    owner
+        .into_iter()
+        .map(|(i, n)| (i, n.name.as_str()))
+        .collect()
+}
+
 /// Plans the slots of `spec` over `nodes` (any nodes; non-matching ones are ignored).
 ///
 /// A node's position count starts at 0 for the first subnet *in its zone*, so a subnet
 /// name carried by one subnet per zone puts every node's ENI at `deviceIndex`. A node
-/// whose zone is unknown is planned against every subnet (EC2 will tell).
+/// whose zone is unknown is planned against every subnet (EC2 will tell). With named
+/// subnets ([`ResolvedSpec::by_vpc`]) a node gets those of its own VPC only.
 pub fn plan_slots<'a>(
     spec: &ResolvedSpec,
     nodes: impl IntoIterator<Item = &'a NodeInput>,
 ) -> SlotPlan {
     let mut out = SlotPlan::default();
+    let nodes: Vec<&NodeInput> = nodes.into_iter().collect();
+    let owners = owners(spec, &nodes);
     for node in nodes {
         if !matches(&spec.selector, &node.labels) {
             continue;
@@ -174,8 +250,38 @@ pub fn plan_slots<'a>(
             });
             continue;
         };
+        if let Some(owner) = owners.get(instance_id.as_str())
+            && *owner != node.name
+        {
+            out.skipped.push(Skip::SharedInstance {
+                node: node.name.clone(),
+                with: owner.to_string(),
+            });
+            continue;
+        }
+        let subnets: Vec<&SubnetInput> = match (&node.vpc, spec.by_vpc) {
+            (_, false) => spec.subnets.iter().collect(),
+            (None, true) => {
+                out.skipped.push(Skip::VpcUnknown {
+                    node: node.name.clone(),
+                });
+                continue;
+            }
+            (Some(vpc), true) => {
+                let mine: Vec<&SubnetInput> =
+                    spec.subnets.iter().filter(|s| s.vpc == *vpc).collect();
+                if mine.is_empty() {
+                    out.skipped.push(Skip::NoSubnetInVpc {
+                        node: node.name.clone(),
+                        vpc: vpc.clone(),
+                    });
+                    continue;
+                }
+                mine
+            }
+        };
         let mut position = 0u32;
-        for subnet in &spec.subnets {
+        for subnet in subnets.iter().copied() {
             if let Some(zone) = &node.zone
                 && *zone != subnet.zone
             {
@@ -202,7 +308,7 @@ pub fn plan_slots<'a>(
                     position,
                     preferred_device_index: spec.base_device_index + position,
                     network_card: spec.network_card,
-                    security_groups: spec.security_groups.clone(),
+                    security_groups: subnet.security_groups.clone(),
                     delete_on_termination: spec.delete_on_termination,
                     description: spec.description.clone(),
                 },
@@ -211,7 +317,7 @@ pub fn plan_slots<'a>(
         }
         if position == 0
             && let Some(zone) = &node.zone
-            && !spec.subnets.is_empty()
+            && !subnets.is_empty()
         {
             out.skipped
                 .retain(|s| !matches!(s, Skip::ZoneMismatch { node: n, .. } if *n == node.name));
@@ -223,3 +329,6 @@ pub fn plan_slots<'a>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 //! benchmark; `--strategy` replays the peers' pacing in the same simulator.
 
 mod cubic;
+mod full_subnet;
 mod other_client;
 pub mod report;
 mod sdk_adaptive;
@@ -157,7 +158,12 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         (r.max(0) as u64, done)
     };
     bar.set_message("rollout");
-    let mut converged = until(&bar, || converged_up(&w)).await;
+    let mut converged = if args.scenario == Scenario::FullSubnet {
+        false
+    } else {
+        until(&bar, || converged_up(&w)).await
+    };
+    let mut full = None;
 
     let mut start = t0;
     let mut relabelled = t0;
@@ -176,7 +182,18 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let mut writes_before = crate::k8s::writes::WriteTally::default();
     let mut failures_before = std::collections::BTreeMap::new();
     let mut others_before = (0, 0);
-    if args.scenario != Scenario::Rollout && converged {
+    if args.scenario == Scenario::FullSubnet {
+        bar.set_length(full_subnet::ROOMY_NODES as u64);
+        bar.set_message("roomy");
+        let m = full_subnet::run(&mut w, |ready| bar.set_position(ready)).await;
+        converged = m.converged;
+        start = m.started.unwrap_or(t0);
+        relabelled = start;
+        enis = full_subnet::ROOMY_NODES;
+        needed = needed.iter().map(|(a, _)| (*a, enis as u64)).collect();
+        floor = floor_of(&needed);
+        full = Some(m);
+    } else if args.scenario != Scenario::Rollout && converged {
         // Let the buckets refill, then measure the scenario's own phase.
         tokio::time::sleep(Duration::from_secs(30)).await;
         let _ = histogram(snapshots, "");
@@ -239,10 +256,13 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                     (Ec2Action::DeleteNetworkInterface, expected),
                 ]);
             }
-            Scenario::Rollout => {}
+            Scenario::Rollout | Scenario::FullSubnet => {}
         }
     }
-    let converge_seconds = start.elapsed().as_secs_f64();
+    let converge_seconds = match &full {
+        Some(m) if m.converged => m.rollout_seconds,
+        _ => start.elapsed().as_secs_f64(),
+    };
     bar.finish_and_clear();
     let now = before(&w);
     let ec2_calls = Ec2Action::ALL
@@ -306,6 +326,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         } else {
             0.0
         },
+        refused_creates_after_first_minute: full.map(|m| m.creates_after_first_minute),
         wall_seconds: 0.0,
         peak_rss_bytes: 0,
         seed: args.seed,

@@ -59,6 +59,9 @@ pub struct Report {
     pub api_writes: WriteTally,
     /// `api_writes.total() / enis`.
     pub api_writes_per_eni: f64,
+    /// `full-subnet`: creates the refused slots spent on the full subnet from the end of
+    /// the first minute to the end of the hour.
+    pub refused_creates_after_first_minute: Option<u64>,
     /// Wall-clock seconds the whole run took.
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
@@ -113,6 +116,11 @@ impl Report {
             Scenario::DeleteAll => {
                 format!("Deleted {} ENIs as every NodeENI was deleted", self.enis)
             }
+            Scenario::FullSubnet => format!(
+                "Rolled out {} ENIs beside {} slots refused for an hour on a full subnet",
+                self.enis,
+                self.nodes.saturating_sub(11)
+            ),
         };
         let strategy = match self.strategy {
             Strategy::PerAction => "per-action buckets (this controller)",
@@ -182,6 +190,12 @@ impl Report {
                 self.label_to_ec2_create_p99_ms
             );
         }
+        if let Some(n) = self.refused_creates_after_first_minute {
+            let _ = writeln!(
+                s,
+                "The refused slots made {n} creates on the full subnet after the first minute of the hour."
+            );
+        }
         let _ = writeln!(
             s,
             "Duplicate ENIs: {}. Leaked ENIs: {}.",
@@ -190,13 +204,15 @@ impl Report {
         let w = &self.api_writes;
         let _ = writeln!(
             s,
-            "API server writes: {} ({:.2} per ENI): {} status patches, {} ENINode applies, {} finalizer changes, {} Events; the largest write {:.1} KiB, the largest NodeENI {:.1} KiB.",
+            "API server writes: {} ({:.2} per ENI): {} status patches, {} ENINode applies, {} finalizer changes, {} Events ({} new, {:.2} per ENI; the rest repeats counted in a series); the largest write {:.1} KiB, the largest NodeENI {:.1} KiB.",
             w.total(),
             self.api_writes_per_eni,
             w.status,
             w.eninode,
             w.finalizer,
             w.events,
+            w.event_objects,
+            w.event_objects as f64 / self.enis.max(1) as f64,
             w.largest_write_bytes as f64 / 1024.0,
             w.largest_nodeeni_bytes as f64 / 1024.0
         );

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
 use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
 use crate::aws::{AttachmentStatus, BucketTable, EniLimits, EniStatus, Subnet};
-use crate::config::{Account, FaultMix, SimulateArgs};
+use crate::config::{Account, FaultMix, Scenario, SimulateArgs};
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::{NodeENI, NodeENISpec, NodeView};
 
@@ -16,6 +16,8 @@ use crate::k8s::{NodeENI, NodeENISpec, NodeView};
 pub const CLUSTER: &str = "simulated";
 const ZONE: &str = "us-east-1a";
 const LABEL: (&str, &str) = ("ng", "multi-eni");
+/// The label value, and the name, of `full-subnet`'s other NodeENI.
+pub const ROOMY: &str = "roomy";
 
 /// The simulated account and cluster.
 pub struct SimWorld {
@@ -77,11 +79,16 @@ impl SimWorld {
         let instance_type = "sim.node".to_string();
         sim.add_instance_type(&instance_type, EniLimits::single_card(per_node.max(2)));
         let node_subnet = sim.add_subnet(ZONE, "10.0.0.0/8", Some("nodes"));
+        // In `full-subnet`, the first subnet has 11 free addresses (a /28).
+        let prefix = |i: usize| match args.scenario {
+            Scenario::FullSubnet if i == 0 => 28,
+            _ => 16,
+        };
         let subnets: Vec<Subnet> = (0..args.nodeenis * args.subnets)
             .map(|i| {
                 sim.add_subnet(
                     ZONE,
-                    &format!("10.{}.0.0/16", 1 + i % 250),
+                    &format!("10.{}.0.0/{}", 1 + i % 250, prefix(i)),
                     Some(&format!("multus-{i}")),
                 )
             })
@@ -139,8 +146,50 @@ impl SimWorld {
             instance_id: Some(inst.id),
             zone: Some(ZONE.to_string()),
             deleting: false,
+            created: None,
             configured_macs: BTreeMap::new(),
         });
+    }
+
+    /// Adds `n` nodes labelled `ng=roomy` and a NodeENI `roomy` selecting them, on a
+    /// subnet of its own; the ENIs it should end with.
+    pub fn add_roomy(&mut self, n: usize) -> usize {
+        let subnet = self.sim.add_subnet(ZONE, "10.251.0.0/16", Some("roomy"));
+        for i in 0..n {
+            let name = format!("roomy-{i:05}");
+            let Ok(inst) = self.sim.launch_cluster_instance(
+                CLUSTER,
+                &self.instance_type,
+                &self.node_subnet.id,
+            ) else {
+                continue;
+            };
+            self.cluster.upsert_node(NodeView {
+                name: name.clone(),
+                uid: format!("uid-{name}-{}", inst.id),
+                labels: [(LABEL.0.to_string(), ROOMY.to_string())].into(),
+                instance_id: Some(inst.id.clone()),
+                zone: Some(ZONE.to_string()),
+                deleting: false,
+                created: None,
+                configured_macs: BTreeMap::new(),
+            });
+        }
+        let spec: Result<NodeENISpec, _> = serde_json::from_value(serde_json::json!({
+            "nodeSelector": {LABEL.0: ROOMY},
+            "subnetIDs": [subnet.id],
+            "securityGroupIDs": [self.group],
+            "deviceIndex": 1 + self.subnets.len(),
+        }));
+        if let Ok(spec) = spec {
+            self.cluster.apply_nodeeni(NodeENI::new(ROOMY, spec));
+        }
+        n
+    }
+
+    /// The full subnet of `full-subnet`.
+    pub fn first_subnet(&self) -> Option<&Subnet> {
+        self.subnets.first()
     }
 
     /// Sets or removes the label on every node.

@@ -95,6 +95,7 @@ impl World {
             instance_id: Some(instance_id.into()),
             zone: Some(ZONE.into()),
             deleting: false,
+            created: None,
             configured_macs: BTreeMap::new(),
         });
     }

@@ -6,9 +6,12 @@
 
 mod harness;
 
+mod churn;
 mod crash;
 mod holes;
 mod lifecycle;
+mod pressure;
 mod safety;
+mod selection;
 mod teardown_crash;
 mod trust;

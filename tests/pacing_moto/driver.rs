@@ -132,6 +132,7 @@ pub async fn run(case: Case) -> anyhow::Result<Measured> {
             instance_id: Some(instance.clone()),
             zone: Some(ZONE.to_string()),
             deleting: false,
+            created: None,
             configured_macs: BTreeMap::new(),
         });
     }

@@ -12,6 +12,8 @@ use crate::plan::teardown::{Job, Step, Watch};
 
 struct Entry {
     job: Job,
+    /// The UID of the NodeENI that asked, if one did.
+    owner: Option<String>,
     notify: Vec<CleanupNotify>,
 }
 
@@ -24,11 +26,19 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts tearing `eni_id` down, or adds `notify` to the teardown already running (in
-    /// place of the same requester's earlier listener: it hears once).
-    pub fn add(&mut self, eni_id: String, notify: Option<CleanupNotify>, now: Instant) {
+    /// Starts tearing `eni_id` down for the NodeENI `owner` (if one asked), or adds
+    /// `notify` to the teardown already running (in place of the same requester's earlier
+    /// listener: it hears once).
+    pub fn add(
+        &mut self,
+        eni_id: String,
+        owner: Option<String>,
+        notify: Option<CleanupNotify>,
+        now: Instant,
+    ) {
         match self.entries.get_mut(&eni_id) {
             Some(e) => {
+                e.owner = e.owner.take().or(owner);
                 if let Some(n) = notify {
                     e.notify.retain(|old| old.requester != n.requester);
                     e.notify.push(n);
@@ -39,6 +49,7 @@ impl Jobs {
                     eni_id.clone(),
                     Entry {
                         job: Job::queued(now),
+                        owner,
                         notify: notify.into_iter().collect(),
                     },
                 );
@@ -55,6 +66,11 @@ impl Jobs {
     /// Whether `eni_id` is in progress.
     pub fn has(&self, eni_id: &str) -> bool {
         self.entries.contains_key(eni_id)
+    }
+
+    /// The UID of the NodeENI that asked for `eni_id`, if one did.
+    pub fn owner(&self, eni_id: &str) -> Option<String> {
+        self.entries.get(eni_id)?.owner.clone()
     }
 
     /// The job record of `eni_id`.
@@ -146,6 +162,7 @@ mod tests {
         for requester in [1, 1, 1, 2, 1] {
             jobs.add(
                 "eni-1".into(),
+                None,
                 Some(listener(requester, &heard)),
                 Instant::now(),
             );

@@ -100,6 +100,7 @@ impl CleanupState {
                 break;
             };
             let msg = WorkerMsg {
+                owner: self.jobs.owner(&eni_id),
                 eni_id: eni_id.clone(),
                 step: step.clone(),
             };
@@ -167,7 +168,9 @@ impl CleanupState {
         let policy = self.args.teardown;
         let by_id: HashMap<&str, &Eni> = found.iter().map(|e| (e.id.as_str(), e)).collect();
         for id in asked {
-            let seen = worker::seen(by_id.get(id.as_str()).copied(), &self.args.cluster);
+            let owner = self.jobs.owner(&id);
+            let eni = by_id.get(id.as_str()).copied();
+            let seen = worker::seen(eni, &self.args.cluster, owner.as_deref());
             let Some(watch) = self.jobs.watch_of(&id) else {
                 continue;
             };
@@ -206,7 +209,7 @@ impl CleanupState {
         for eni_id in due {
             tracing::info!(eni = %eni_id, "deleting orphaned ENI");
             metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(1);
-            self.jobs.add(eni_id, None, Instant::now());
+            self.jobs.add(eni_id, None, None, Instant::now());
         }
     }
 }
@@ -277,11 +280,12 @@ impl Actor for CleanupPool {
         match msg {
             CleanupMsg::Clean {
                 eni_id,
+                owner,
                 reason,
                 notify,
             } => {
                 tracing::debug!(eni = %eni_id, reason, "cleanup requested");
-                st.jobs.add(eni_id, notify, Instant::now());
+                st.jobs.add(eni_id, owner, notify, Instant::now());
             }
             CleanupMsg::Stepped(done) => st.stepped(&myself, done),
             CleanupMsg::Requeue(eni_id, step) => st.jobs.queue_back(eni_id, step),

@@ -28,6 +28,9 @@ pub enum CleanupMsg {
     /// Detach and delete an ENI.
     Clean {
         eni_id: String,
+        /// The NodeENI UID it was listed by, if any: an ENI that carries it is torn down
+        /// even if its cluster identity tag differs ([`crate::aws::Ownership::managed_by`]).
+        owner: Option<String>,
         /// Why (for logs).
         reason: &'static str,
         /// Told the outcome (a request repeated by the same requester replaces its

@@ -13,12 +13,18 @@ use crate::aws::{AttachmentStatus, Ec2, Ec2Error, Eni, EniStatus, Ownership, des
 use crate::plan::teardown::{Seen, Step, StepResult, after_call, inspect};
 use crate::supervision::Outbox;
 
-/// A teardown ENI as the rules see it, from one describe (`None`: not found).
-pub fn seen(eni: Option<&Eni>, cluster: &ClusterIdentity) -> Seen {
+/// A teardown ENI as the rules see it, from one describe (`None`: not found); `owner`
+/// is the UID of the NodeENI that asked for it, if one did.
+pub fn seen(eni: Option<&Eni>, cluster: &ClusterIdentity, owner: Option<&str>) -> Seen {
     let Some(eni) = eni else {
         return Seen::Gone;
     };
-    if Ownership::of(&eni.tags, cluster).managed().is_none() {
+    let ownership = Ownership::of(&eni.tags, cluster);
+    let managed = match owner {
+        Some(uid) => ownership.managed_by(uid).is_some(),
+        None => ownership.managed().is_some(),
+    };
+    if !managed {
         return Seen::NotOwned;
     }
     match &eni.attachment {
@@ -47,11 +53,13 @@ async fn call(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> 
     after_call(step, classified(answer))
 }
 
-/// Runs one step for `eni_id`: an inspection reads the ENI and makes the call it needs.
+/// Runs one step for `eni_id` (asked for by the NodeENI `owner`, if one did): an
+/// inspection reads the ENI and makes the call it needs.
 pub async fn run_step(
     ec2: &dyn Ec2,
     cluster: &ClusterIdentity,
     eni_id: &str,
+    owner: Option<&str>,
     step: &Step,
 ) -> StepResult<Ec2Error> {
     if *step != Step::Inspect {
@@ -61,7 +69,7 @@ pub async fn run_step(
         Ok(e) => e,
         Err(r) => return StepResult::of_refusal(r),
     };
-    match inspect(&seen(eni.as_ref(), cluster)) {
+    match inspect(&seen(eni.as_ref(), cluster, owner)) {
         Ok(next) => call(ec2, eni_id, &next).await,
         Err(done) => done,
     }
@@ -79,6 +87,8 @@ pub struct StepDone {
 /// Work for a worker.
 pub struct WorkerMsg {
     pub eni_id: String,
+    /// The UID of the NodeENI that asked, if one did.
+    pub owner: Option<String>,
     pub step: Step,
 }
 
@@ -118,7 +128,8 @@ impl Actor for CleanupWorker {
         st: &mut WorkerArgs,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("cleanup", eni = %msg.eni_id);
-        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, &msg.step)
+        let owner = msg.owner.as_deref();
+        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, owner, &msg.step)
             .instrument(span)
             .await;
         st.done.send(StepDone {

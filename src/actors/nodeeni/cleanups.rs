@@ -20,6 +20,8 @@ pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 /// and those that failed, not to be asked for again before their backoff is over.
 pub struct Cleanups {
     pool: Handle<CleanupMsg>,
+    /// The NodeENI's UID (its ENIs are torn down by it).
+    uid: String,
     pending: HashMap<String, (&'static str, u64)>,
     failed: HashMap<String, Failed>,
 }
@@ -31,10 +33,11 @@ struct Failed {
 }
 
 impl Cleanups {
-    /// None pending, with the pool to ask.
-    pub fn new(pool: Handle<CleanupMsg>) -> Self {
+    /// None pending, with the pool to ask for the NodeENI `uid`.
+    pub fn new(pool: Handle<CleanupMsg>, uid: String) -> Self {
         Cleanups {
             pool,
+            uid,
             pending: HashMap::new(),
             failed: HashMap::new(),
         }
@@ -84,6 +87,7 @@ impl Cleanups {
         let me = me.clone();
         let sent = self.pool.cast(CleanupMsg::Clean {
             eni_id: eni_id.clone(),
+            owner: Some(self.uid.clone()),
             reason,
             notify: Some(CleanupNotify {
                 requester,

@@ -7,17 +7,21 @@
 
 mod cleanups;
 mod finalizer;
+mod fleet;
 mod interfaces;
 mod io;
 mod msg;
 mod nodes;
 mod publisher;
+mod reads;
+mod selection;
 mod slots;
 mod spec;
 mod state;
 mod status;
 mod sweep;
 mod timers;
+mod unmanaged;
 mod writes;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -74,13 +78,14 @@ async fn dispatch(
         NodeEniMsg::Nodes(nodes) => st.on_nodes(&myself, nodes),
         NodeEniMsg::Node(view) => st.on_node(&myself, view.name.clone(), Some(view)).await?,
         NodeEniMsg::NodeGone(name) => st.on_node(&myself, name, None).await?,
-        NodeEniMsg::Report(key, report) => st.on_report(&myself, key, report),
+        NodeEniMsg::Report(actor, key, report) => st.on_report(&myself, actor, key, report),
         NodeEniMsg::SlotNotice(notice) => st.publish(notice),
-        NodeEniMsg::SlotRetired(actor, enis) => st.on_slot_retired(&myself, actor, enis),
+        NodeEniMsg::SlotRetired(actor, key, enis) => st.on_slot_retired(&myself, actor, &key, enis),
         NodeEniMsg::NodeZone(node, zone) => st.on_node_zone(&myself, node, zone).await?,
         NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result),
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
         NodeEniMsg::Interfaces(seen) => st.on_interfaces(&myself, seen),
+        NodeEniMsg::InstancesRead(read) => st.on_instances_read(&myself, read).await?,
         NodeEniMsg::Flush => st.on_flush(&myself).await,
         NodeEniMsg::RestartSlot(key) => st.restart_slot(&myself, &key).await?,
         NodeEniMsg::Desired(reply) => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ractor::{ActorId, RpcReplyPort};
 
+use super::nodes::Whereabouts;
 use crate::actors::cleanup::{CleanupError, CleanupMsg};
 use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::LimitedEc2;
@@ -25,12 +26,12 @@ pub enum NodeEniMsg {
     Node(NodeView),
     /// A node that matched was deleted.
     NodeGone(String),
-    /// A slot's progress.
-    Report(SlotKey, SlotReport),
+    /// A slot's progress, from the slot actor that reports it.
+    Report(ActorId, SlotKey, SlotReport),
     /// An Event a slot wants recorded.
     SlotNotice(Notice),
     /// A retired slot's ENIs (it stops right after).
-    SlotRetired(ActorId, Vec<String>),
+    SlotRetired(ActorId, SlotKey, Vec<String>),
     /// A node's zone, learned from its instance (the Node carries no zone label).
     NodeZone(String, String),
     /// The cleanup pool finished with an ENI.
@@ -45,6 +46,9 @@ pub enum NodeEniMsg {
     Desired(RpcReplyPort<Option<HashSet<(String, String)>>>),
     /// What the nodes' ENINodes show of this NodeENI.
     Interfaces(InterfacesSeen),
+    /// Where the matching nodes' instances are (VPC and zone), as read; those EC2 did not
+    /// know are left out.
+    InstancesRead(Vec<(String, Whereabouts)>),
 }
 
 /// What the nodes' ENINodes show of one NodeENI's entries.
@@ -59,9 +63,9 @@ pub enum InterfacesSeen {
 impl From<SlotUpdate> for NodeEniMsg {
     fn from(update: SlotUpdate) -> Self {
         match update {
-            SlotUpdate::Report(key, report) => NodeEniMsg::Report(key, report),
+            SlotUpdate::Report(actor, key, report) => NodeEniMsg::Report(actor, key, report),
             SlotUpdate::Notice(notice) => NodeEniMsg::SlotNotice(notice),
-            SlotUpdate::Retired { actor, enis } => NodeEniMsg::SlotRetired(actor, enis),
+            SlotUpdate::Retired { actor, key, enis } => NodeEniMsg::SlotRetired(actor, key, enis),
             SlotUpdate::Zone { node, zone } => NodeEniMsg::NodeZone(node, zone),
         }
     }

@@ -1,27 +1,73 @@
-//! The nodes a NodeENI plans for: the matching nodes as the root last told of them, and
-//! the zones learned from their instances for nodes without a zone label.
+//! The nodes a NodeENI plans for: the matching nodes as the root last told of them, kept
+//! as small as planning and the status allow (the labels its selector names, not every
+//! label; no other part of the Node), and what their instances told: the zone of a node
+//! without a zone label, and the VPC its instance is in (named subnets resolve there).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::io;
 use crate::k8s::NodeView;
 use crate::plan::selector::matches;
 use crate::plan::slots::NodeInput;
 
-/// The matching nodes (`None` until the root's first listing) and learned zones.
+/// A matching node, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Kept {
+    uid: String,
+    /// Only the labels the selector names.
+    labels: BTreeMap<String, String>,
+    instance_id: Option<String>,
+    zone: Option<String>,
+    deleting: bool,
+    created: Option<jiff::Timestamp>,
+    configured_macs: BTreeMap<String, bool>,
+}
+
+fn kept(v: NodeView, selector: &BTreeMap<String, String>) -> (String, Kept) {
+    let labels = v
+        .labels
+        .into_iter()
+        .filter(|(k, _)| selector.contains_key(k))
+        .collect();
+    let node = Kept {
+        uid: v.uid,
+        labels,
+        instance_id: v.instance_id,
+        zone: v.zone,
+        deleting: v.deleting,
+        created: v.created,
+        configured_macs: v.configured_macs,
+    };
+    (v.name, node)
+}
+
+/// What an instance told about where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whereabouts {
+    /// Its VPC.
+    pub vpc: String,
+    /// Its Availability Zone.
+    pub zone: String,
+}
+
+/// The matching nodes (`None` until the root's first listing) and what their instances
+/// told.
 #[derive(Default)]
 pub struct Nodes {
-    by_name: Option<BTreeMap<String, NodeView>>,
+    by_name: Option<BTreeMap<String, Kept>>,
+    /// Zones of nodes without a zone label, learned from their instances.
     zones: HashMap<String, String>,
+    /// Instance → its VPC.
+    vpcs: HashMap<String, String>,
 }
 
 impl Nodes {
     /// Starting from the root's listing, if it has one.
-    pub fn new(listed: Option<Vec<NodeView>>) -> Self {
-        Nodes {
-            by_name: listed.map(by_name),
-            zones: HashMap::new(),
+    pub fn new(listed: Option<Vec<NodeView>>, selector: &BTreeMap<String, String>) -> Self {
+        let mut n = Nodes::default();
+        if let Some(listed) = listed {
+            n.replace(listed, selector);
         }
+        n
     }
 
     /// Whether every matching node is known (the plan can settle).
@@ -29,9 +75,15 @@ impl Nodes {
         self.by_name.is_some()
     }
 
-    /// Every matching node, replacing what was known.
-    pub fn replace(&mut self, listed: Vec<NodeView>) {
-        self.by_name = Some(by_name(listed));
+    /// Every matching node, replacing what was known (a first listing, a re-listing,
+    /// or the nodes a changed selector matches).
+    pub fn replace(&mut self, listed: Vec<NodeView>, selector: &BTreeMap<String, String>) {
+        let by_name = listed
+            .into_iter()
+            .filter(|v| matches(selector, &v.labels))
+            .map(|v| kept(v, selector))
+            .collect();
+        self.by_name = Some(by_name);
     }
 
     /// A node changed (`view`) or went away (`None`); whether it matches `selector` now.
@@ -46,7 +98,10 @@ impl Nodes {
         let matching = view.as_ref().is_some_and(|v| matches(selector, &v.labels));
         if let Some(nodes) = &mut self.by_name {
             match view {
-                Some(v) => nodes.insert(name.to_string(), v),
+                Some(v) => {
+                    let (name, node) = kept(v, selector);
+                    nodes.insert(name, node)
+                }
                 None => nodes.remove(name),
             };
         }
@@ -70,22 +125,176 @@ impl Nodes {
         true
     }
 
-    /// The planner's view of every node (`only = None`) or of one.
-    pub fn inputs(&self, only: Option<&str>) -> Option<Vec<NodeInput>> {
+    /// Records where instances are; whether a VPC was news.
+    pub fn learned(&mut self, read: Vec<(String, Whereabouts)>) -> bool {
+        let mut news = false;
+        let nodes_of: HashMap<&str, Vec<&str>> = self
+            .by_name
+            .iter()
+            .flatten()
+            .filter_map(|(n, k)| Some((k.instance_id.as_deref()?, n.as_str())))
+            .fold(HashMap::new(), |mut m, (i, n)| {
+                m.entry(i).or_default().push(n);
+                m
+            });
+        let mut zones = Vec::new();
+        for (instance, at) in read {
+            for node in nodes_of.get(instance.as_str()).into_iter().flatten() {
+                zones.push((node.to_string(), at.zone.clone()));
+            }
+            news |= self.vpcs.insert(instance, at.vpc).is_none();
+        }
+        for (node, zone) in zones {
+            self.learned_zone(&node, zone);
+        }
+        news
+    }
+
+    /// The instances of matching nodes whose VPC is not known yet.
+    pub fn unread(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .by_name
+            .iter()
+            .flatten()
+            .filter(|(_, k)| !k.deleting)
+            .filter_map(|(_, k)| k.instance_id.clone())
+            .filter(|i| !self.vpcs.contains_key(i))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The VPCs the matching nodes' instances are in, as far as known.
+    pub fn vpcs(&self) -> BTreeSet<String> {
+        self.by_name
+            .iter()
+            .flatten()
+            .filter_map(|(_, k)| self.vpcs.get(k.instance_id.as_ref()?).cloned())
+            .collect()
+    }
+
+    /// The nodes planned together with `name`: it, and every other matching node that
+    /// names the same instance (which of them gets its slots depends on all).
+    pub fn scope(&self, name: &str) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = [name.to_string()].into();
+        let nodes = self.by_name.iter().flatten();
+        let instance = nodes
+            .clone()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, k)| k.instance_id.as_ref());
+        if let Some(instance) = instance {
+            out.extend(
+                nodes
+                    .filter(|(_, k)| k.instance_id.as_ref() == Some(instance))
+                    .map(|(n, _)| n.clone()),
+            );
+        }
+        out
+    }
+
+    /// The planner's view of every node (`only = None`) or of some.
+    pub fn inputs(&self, only: Option<&BTreeSet<String>>) -> Option<Vec<NodeInput>> {
         let nodes = self.by_name.as_ref()?;
-        let input = |v: &NodeView| io::to_node_input(v, self.zones.get(&v.name));
+        let input = |(name, k): (&String, &Kept)| NodeInput {
+            name: name.clone(),
+            labels: k.labels.clone(),
+            instance_id: if k.deleting {
+                None
+            } else {
+                k.instance_id.clone()
+            },
+            zone: k.zone.clone().or_else(|| self.zones.get(name).cloned()),
+            vpc: k
+                .instance_id
+                .as_ref()
+                .and_then(|i| self.vpcs.get(i))
+                .cloned(),
+            created: k.created,
+        };
         Some(match only {
-            Some(name) => nodes.get(name).map(input).into_iter().collect(),
-            None => nodes.values().map(input).collect(),
+            Some(names) => names
+                .iter()
+                .filter_map(|n| nodes.get_key_value(n))
+                .map(input)
+                .collect(),
+            None => nodes.iter().map(input).collect(),
         })
     }
 
-    /// The matching nodes by name, if known.
-    pub fn all(&self) -> Option<&BTreeMap<String, NodeView>> {
-        self.by_name.as_ref()
+    /// A matching node's UID (its ENINode's owner).
+    pub fn uid(&self, name: &str) -> Option<String> {
+        Some(self.by_name.as_ref()?.get(name)?.uid.clone())
+    }
+
+    /// What a matching node's agent reports: MAC → configured.
+    pub fn configured(&self, name: &str) -> Option<&BTreeMap<String, bool>> {
+        Some(&self.by_name.as_ref()?.get(name)?.configured_macs)
     }
 }
 
-fn by_name(nodes: Vec<NodeView>) -> BTreeMap<String, NodeView> {
-    nodes.into_iter().map(|v| (v.name.clone(), v)).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(name: &str, labels: &[(&str, &str)]) -> NodeView {
+        NodeView {
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            instance_id: Some(format!("i-{name}")),
+            zone: None,
+            deleting: false,
+            created: None,
+            configured_macs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_labels_the_selector_names_are_kept() {
+        let selector: BTreeMap<String, String> = [("ng".to_string(), "a".to_string())].into();
+        let many: Vec<(String, String)> = (0..60)
+            .map(|i| (format!("label-{i}"), "x".repeat(60)))
+            .chain([("ng".to_string(), "a".to_string())])
+            .collect();
+        let labels: Vec<(&str, &str)> =
+            many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let nodes = Nodes::new(Some(vec![view("n1", &labels), view("n2", &[])]), &selector);
+        let inputs = nodes.inputs(None).unwrap();
+        assert_eq!(inputs.len(), 1, "only matching nodes are kept");
+        assert_eq!(inputs[0].labels, selector);
+        assert_eq!(nodes.uid("n1").as_deref(), Some("uid-n1"));
+    }
+
+    #[test]
+    fn a_new_selector_replaces_the_nodes_and_instances_tell_their_vpc_and_zone() {
+        let a: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into();
+        let b: BTreeMap<String, String> = [("b".to_string(), "1".to_string())].into();
+        let all = vec![view("n1", &[("a", "1")]), view("n2", &[("b", "1")])];
+        let mut nodes = Nodes::new(Some(all.clone()), &a);
+        assert_eq!(nodes.unread(), vec!["i-n1".to_string()]);
+        nodes.replace(all, &b);
+        let names: Vec<String> = nodes
+            .inputs(None)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        assert_eq!(names, vec!["n2".to_string()]);
+        let at = Whereabouts {
+            vpc: "vpc-1".into(),
+            zone: "us-east-1b".into(),
+        };
+        assert!(nodes.learned(vec![("i-n2".into(), at)]));
+        let n2 = &nodes.inputs(Some(&nodes.scope("n2"))).unwrap()[0];
+        assert_eq!(
+            (n2.vpc.as_deref(), n2.zone.as_deref()),
+            (Some("vpc-1"), Some("us-east-1b"))
+        );
+        assert_eq!(nodes.vpcs(), ["vpc-1".to_string()].into());
+        assert!(nodes.unread().is_empty());
+    }
 }

@@ -1,5 +1,6 @@
-//! A NodeENI's slots: the record of each desired slot, the slot actors running them
-//! (supervised children), and the incarnation each key's next slot starts from.
+//! A NodeENI's slots: the record of each desired slot (planned, and once allowed,
+//! running as a supervised slot actor), the incarnation each place's next slot starts
+//! from, and the slots retired that have not handed back their ENIs yet.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -11,11 +12,10 @@ use super::msg::NodeEniMsg;
 use super::status;
 use crate::actors::slot::{SlotActor, SlotArgs, SlotDeps, SlotMsg, SlotReport};
 use crate::aws::Eni;
-use crate::k8s::NodeView;
 use crate::k8s::status::SlotSummary;
 use crate::plan::lifecycle::SlotMemory;
 use crate::plan::nodeeni::{self as rules, LastReport};
-use crate::plan::slots::{DesiredSlot, SlotKey};
+use crate::plan::slots::{DesiredSlot, Place, SlotKey};
 use crate::supervision::{Children, Outbox, RestartPolicy};
 
 /// One desired slot, from the NodeENI's side.
@@ -23,6 +23,10 @@ struct SlotRecord {
     desired: DesiredSlot,
     report: Option<SlotReport>,
     since: Instant,
+    /// The slot actor running it (`None`: planned, not started yet).
+    actor: Option<ActorId>,
+    /// The incarnation its actor started with.
+    started_with: u32,
 }
 
 impl AsRef<DesiredSlot> for SlotRecord {
@@ -35,10 +39,8 @@ impl AsRef<DesiredSlot> for SlotRecord {
 pub enum Reported {
     /// The status must be written again.
     Changed,
-    /// Nothing new.
+    /// Nothing new (or a report from an actor that no longer runs the slot).
     Same,
-    /// The slot was retired while its last step ran: this ENI must go too.
-    Orphaned(Option<String>),
 }
 
 /// The slots of one NodeENI.
@@ -48,7 +50,7 @@ pub struct Slots {
     children: Children<SlotKey>,
     /// Slot actors told to retire that have not handed back their ENIs yet.
     retiring: HashMap<ActorId, SlotKey>,
-    incarnations: HashMap<SlotKey, (u32, Instant)>,
+    incarnations: HashMap<Place, (u32, Instant)>,
 }
 
 impl Slots {
@@ -64,7 +66,7 @@ impl Slots {
         }
     }
 
-    /// The desired state of every running slot, by key.
+    /// The desired state of every slot, by key.
     pub fn desired(&self) -> &BTreeMap<SlotKey, impl AsRef<DesiredSlot>> {
         &self.records
     }
@@ -79,24 +81,44 @@ impl Slots {
         self.records.keys().cloned().collect()
     }
 
-    /// Starts a new slot, knowing `seen` of its ENIs.
-    pub async fn start(
-        &mut self,
-        myself: &ActorRef<NodeEniMsg>,
-        desired: DesiredSlot,
-        seen: Option<Vec<Eni>>,
-    ) -> Result<(), ActorProcessingErr> {
+    /// Every desired slot's place.
+    pub fn places(&self) -> HashSet<Place> {
+        self.records.keys().map(SlotKey::place).collect()
+    }
+
+    /// The places of the running slots, with their keys.
+    pub fn running_places(&self) -> Vec<(Place, SlotKey)> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.actor.is_some())
+            .map(|(k, _)| (k.place(), k.clone()))
+            .collect()
+    }
+
+    /// Records a desired slot that may not start yet.
+    pub fn plan(&mut self, desired: DesiredSlot) {
         let key = desired.key.clone();
         let record = SlotRecord {
             desired,
             report: None,
             since: Instant::now(),
+            actor: None,
+            started_with: 0,
         };
-        self.records.insert(key.clone(), record);
-        self.spawn(myself, &key, seen).await
+        self.records.insert(key, record);
     }
 
-    async fn spawn(
+    /// The planned slots not started yet.
+    pub fn waiting(&self) -> Vec<SlotKey> {
+        self.records
+            .iter()
+            .filter(|(k, r)| r.actor.is_none() && self.children.get::<SlotMsg>(k).is_none())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Starts a planned slot, knowing `seen` of its ENIs (`None`: it looks first).
+    pub async fn start(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
         key: &SlotKey,
@@ -106,7 +128,7 @@ impl Slots {
             return Ok(());
         };
         let incarnation = rules::starting_incarnation(
-            self.incarnations.get(key).map(|(inc, _)| *inc),
+            self.incarnations.get(&key.place()).map(|(inc, _)| *inc),
             rec.report.as_ref().map(|r| r.incarnation),
         );
         let args = SlotArgs {
@@ -122,6 +144,10 @@ impl Slots {
         };
         let (actor, _) = Actor::spawn_linked(None, SlotActor, args, myself.get_cell()).await?;
         self.children.started(key.clone(), &actor);
+        if let Some(rec) = self.records.get_mut(key) {
+            rec.actor = Some(actor.get_id());
+            rec.started_with = incarnation;
+        }
         Ok(())
     }
 
@@ -149,8 +175,10 @@ impl Slots {
     }
 
     /// Retires a slot no longer desired: a running slot finishes its step and hands
-    /// back its ENIs ([`Slots::retired`]); returns the ENI its last report named.
-    pub fn retire(&mut self, key: &SlotKey, why: &str) -> Option<String> {
+    /// back its ENIs ([`Slots::retired`]); returns the ENI its last report named, to
+    /// tear down. With `handed_over`, another slot takes its place (another Node object
+    /// of the same instance): nothing is torn down and the token stays.
+    pub fn retire(&mut self, key: &SlotKey, why: &str, handed_over: bool) -> Option<String> {
         let rec = self.records.remove(key)?;
         match self.children.get::<SlotMsg>(key) {
             Some(actor) if actor.cast(SlotMsg::Retire).is_ok() => {
@@ -159,26 +187,40 @@ impl Slots {
             }
             _ => self.children.stop(key, why),
         }
-        let retired = rules::retire(rec.report.as_ref().map(|r| LastReport {
+        let last = rec.report.as_ref().map(|r| LastReport {
             eni_id: r.eni_id.as_deref(),
             incarnation: r.incarnation,
-        }));
-        if let Some(inc) = retired.incarnation {
-            self.incarnations.insert(key.clone(), (inc, Instant::now()));
+        });
+        let retired = if handed_over {
+            rules::hand_over(last, rec.started_with)
+        } else {
+            rules::retire(last, rec.started_with)
+        };
+        if rec.actor.is_some() || rec.report.is_some() {
+            self.incarnations
+                .insert(key.place(), (retired.incarnation, Instant::now()));
         }
         retired.clean
     }
 
-    /// Takes in a slot's report.
-    pub fn reported(&mut self, key: &SlotKey, report: SlotReport) -> Reported {
+    /// Takes in a slot's report, if `actor` still runs the slot.
+    pub fn reported(&mut self, actor: &ActorId, key: &SlotKey, report: SlotReport) -> Reported {
         match self.records.get_mut(key) {
-            Some(rec) if rec.report.as_ref() != Some(&report) => {
+            Some(rec)
+                if rec.actor.as_ref() == Some(actor) && rec.report.as_ref() != Some(&report) =>
+            {
                 rec.report = Some(report);
                 Reported::Changed
             }
-            Some(_) => Reported::Same,
-            None => Reported::Orphaned(report.eni_id),
+            _ => Reported::Same,
         }
+    }
+
+    /// Whether a desired slot's last report names `eni_id` as its ENI.
+    pub fn names(&self, eni_id: &str) -> bool {
+        self.records
+            .values()
+            .any(|r| r.report.as_ref().and_then(|r| r.eni_id.as_deref()) == Some(eni_id))
     }
 
     /// A retired slot handed back its ENIs.
@@ -201,38 +243,40 @@ impl Slots {
             return None;
         }
         let exited = self.children.exited(evt)?;
+        if let Some(rec) = self.records.get_mut(&exited.key) {
+            rec.actor = None;
+        }
         let delay = self.children.restart(&exited).delay;
         Some((exited.key, delay))
     }
 
-    /// Starts a failed slot again if it is still desired and down.
+    /// Starts a failed slot again if it is still desired and down (it looks first).
     pub async fn restart(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
         key: &SlotKey,
     ) -> Result<(), ActorProcessingErr> {
         if self.records.contains_key(key) && self.children.down(key) {
-            self.spawn(myself, key, None).await?;
+            self.start(myself, key, None).await?;
         }
         Ok(())
     }
 
-    /// Every slot's line in the status.
-    pub fn summaries(
+    /// Every slot's line in the status; `configured` gives what a node's agent reports.
+    pub fn summaries<'a>(
         &self,
         mtu: i32,
-        nodes: Option<&BTreeMap<String, NodeView>>,
+        configured: impl Fn(&str) -> Option<&'a BTreeMap<String, bool>>,
     ) -> Vec<SlotSummary> {
         self.records
             .iter()
             .map(|(k, rec)| {
-                let node = nodes.and_then(|n| n.get(&k.node));
                 status::summary(
                     &rec.desired,
                     rec.report.as_ref(),
                     self.children.over_budget(k),
                     mtu,
-                    node.map(|n| &n.configured_macs),
+                    configured(&k.node),
                 )
             })
             .collect()

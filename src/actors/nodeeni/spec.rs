@@ -1,18 +1,20 @@
 //! A NodeENI's spec as the planner needs it: subnet and group names resolved (again
-//! after the resolver's TTL, and in the VPC of the cluster's instances), and the
-//! problems met on the way.
+//! after the resolver's TTL), and the problems met on the way.
+//!
+//! Named subnets resolve in each VPC the matching nodes' instances are in, and a node
+//! gets its own VPC's ([`ResolvedSpec::by_vpc`]); named security groups resolve in the
+//! VPC of each subnet. No VPC is ever taken from one node for all the others.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::io;
-use crate::actors::instances::InstanceBatcher;
-use crate::aws::resolve::Resolver;
+use crate::aws::Subnet;
+use crate::aws::resolve::{ResolveError, Resolver, SecurityGroupRef, SubnetRef};
+use crate::k8s::NodeENISpec;
 use crate::k8s::status::Problem;
-use crate::k8s::{NodeENISpec, NodeView};
-use crate::plan::slots::ResolvedSpec;
+use crate::plan::slots::{ResolvedSpec, SubnetInput};
 
 /// The resolved spec and what it took.
 #[derive(Default)]
@@ -23,64 +25,159 @@ pub struct Resolved {
     pub problems: Vec<Problem>,
     generation: Option<i64>,
     at: Option<Instant>,
-    /// The VPC of the cluster's instances, once looked up.
-    vpc: Option<String>,
+    /// The VPCs names were resolved in.
+    vpcs: BTreeSet<String>,
 }
 
 /// What resolving needs.
 pub struct Inputs<'a> {
     /// Names and limits.
     pub resolver: &'a Resolver,
-    /// Instance look-ups (for the VPC).
-    pub instances: &'a InstanceBatcher,
     /// The NodeENI's name.
     pub name: &'a str,
     /// Its spec.
     pub spec: &'a NodeENISpec,
     /// Its generation.
     pub generation: i64,
-    /// The matching nodes, if known.
-    pub nodes: Option<&'a BTreeMap<String, NodeView>>,
+    /// The VPCs of the matching nodes' instances, as far as known.
+    pub vpcs: BTreeSet<String>,
     /// How long a resolution is trusted.
     pub ttl: Duration,
 }
 
+/// Whether `spec` names subnets (they then resolve per VPC).
+pub fn names_subnets(spec: &NodeENISpec) -> bool {
+    spec.subnet_name.is_some() || !spec.subnet_names.is_empty()
+}
+
 impl Resolved {
-    /// Resolves again if the spec changed, problems remain, or the TTL passed.
+    /// Resolves again if the spec changed, problems remain, the TTL passed, or the
+    /// nodes' instances are in a VPC names were not resolved in yet.
     pub async fn refresh(&mut self, i: Inputs<'_>) {
-        self.learn_vpc(&i).await;
         let stale = self.at.is_none_or(|t| t.elapsed() >= i.ttl);
-        if self.generation == Some(i.generation) && self.problems.is_empty() && !stale {
+        let vpcs = if names_subnets(i.spec) {
+            i.vpcs
+        } else {
+            BTreeSet::new()
+        };
+        if self.generation == Some(i.generation)
+            && self.problems.is_empty()
+            && !stale
+            && self.vpcs == vpcs
+        {
             return;
         }
-        let r = io::resolve(i.resolver, i.name, i.spec, self.vpc.as_deref()).await;
-        if r.resolved.is_some() {
-            self.spec = r.resolved;
+        let (resolved, problems) = resolve(i.resolver, i.name, i.spec, &vpcs).await;
+        if resolved.is_some() {
+            self.spec = resolved;
             self.generation = Some(i.generation);
             self.at = Some(Instant::now());
+            self.vpcs = vpcs;
         }
-        self.problems = r.problems;
+        self.problems = problems;
     }
+}
 
-    /// Looks up the VPC of the cluster's instances (from a matching node's instance)
-    /// when subnets are named: names then resolve in that VPC only.
-    async fn learn_vpc(&mut self, i: &Inputs<'_>) {
-        let named = i.spec.subnet_name.is_some() || !i.spec.subnet_names.is_empty();
-        if self.vpc.is_some() || !named {
-            return;
+/// Resolves subnet and security group names; on failure the caller keeps the previous
+/// resolution (so a typo or an EC2 hiccup never tears slots down) and reports the problem.
+async fn resolve(
+    resolver: &Resolver,
+    name: &str,
+    spec: &NodeENISpec,
+    vpcs: &BTreeSet<String>,
+) -> (Option<ResolvedSpec>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    if spec.enable_dpdk {
+        problems.push((
+            "DPDKNotSupported".to_string(),
+            "enableDPDK is set, but this controller does not bind DPDK drivers; the ENIs are attached as plain interfaces".to_string(),
+        ));
+    }
+    match subnets_and_groups(resolver, spec, vpcs).await {
+        Ok(subnets) => {
+            let resolved = ResolvedSpec {
+                selector: spec.node_selector.clone(),
+                subnets,
+                by_vpc: names_subnets(spec),
+                base_device_index: u32::try_from(spec.device_index).unwrap_or(1).max(1),
+                network_card: u32::try_from(spec.network_card_index).unwrap_or(0),
+                delete_on_termination: spec.delete_on_termination,
+                description: spec
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("aws-multi-eni-controller: NodeENI {name}")),
+            };
+            (Some(resolved), problems)
         }
-        let Some(instance) = i
-            .nodes
-            .and_then(|n| n.values().find_map(|v| v.instance_id.clone()))
-        else {
-            return;
-        };
-        if let Ok(Some(found)) = i.instances.get(&instance).await
-            && !found.vpc_id.is_empty()
-        {
-            self.vpc = Some(found.vpc_id);
-            // Resolved again, in that VPC.
-            self.at = None;
+        Err(e) => {
+            let reason = match e.label() {
+                "subnet_not_found" => "SubnetNotFound",
+                "security_group_not_found" => "SecurityGroupNotFound",
+                _ => "EC2Unavailable",
+            };
+            metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
+                .increment(1);
+            problems.push((reason.to_string(), e.to_string()));
+            (None, problems)
         }
     }
+}
+
+/// The spec's subnets (IDs first, then names, each in spec order; names in every VPC of
+/// `vpcs` that has them), each with its security groups resolved in its VPC.
+async fn subnets_and_groups(
+    resolver: &Resolver,
+    spec: &NodeENISpec,
+    vpcs: &BTreeSet<String>,
+) -> Result<Vec<SubnetInput>, ResolveError> {
+    let by_id: Vec<SubnetRef> = spec
+        .subnet_id
+        .iter()
+        .chain(&spec.subnet_ids)
+        .map(|s| SubnetRef::Id(s.clone()))
+        .collect();
+    let by_name: Vec<SubnetRef> = spec
+        .subnet_name
+        .iter()
+        .chain(&spec.subnet_names)
+        .map(|s| SubnetRef::Name(s.clone()))
+        .collect();
+    let mut subnets: Vec<Subnet> = resolver.subnets(&by_id, None).await?;
+    let mut missing = None;
+    for vpc in vpcs.iter().filter(|_| !by_name.is_empty()) {
+        match resolver.subnets(&by_name, Some(vpc)).await {
+            Ok(found) => subnets.extend(found),
+            // That VPC has no subnet of some name: its nodes are told so, alone.
+            Err(e @ ResolveError::SubnetNotFound(_)) => missing = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    let named = subnets.len() > by_id.len() || by_name.is_empty() || vpcs.is_empty();
+    if let (false, Some(e)) = (named, missing) {
+        return Err(e);
+    }
+    let groups: Vec<SecurityGroupRef> = spec
+        .security_group_ids
+        .iter()
+        .map(|s| SecurityGroupRef::Id(s.clone()))
+        .chain(
+            spec.security_group_names
+                .iter()
+                .map(|s| SecurityGroupRef::Name(s.clone())),
+        )
+        .collect();
+    let mut out = Vec::new();
+    for s in subnets {
+        let mut security_groups = resolver.security_groups(&groups, Some(&s.vpc_id)).await?;
+        security_groups.sort();
+        security_groups.dedup();
+        out.push(SubnetInput {
+            id: s.id,
+            zone: s.availability_zone,
+            vpc: s.vpc_id,
+            cidr: s.cidr,
+            security_groups,
+        });
+    }
+    Ok(out)
 }

@@ -1,44 +1,39 @@
 //! A NodeENI actor's state and what each message does to it. The rules it applies are
-//! in [`crate::plan::nodeeni`]; the reads and translations in [`super::io`].
+//! in [`crate::plan::nodeeni`]; its slots at work are the [`Fleet`], its reads of the
+//! nodes' instances [`Reads`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
 use super::cleanups::Cleanups;
 use super::finalizer::Finalizer;
+use super::fleet::{Fleet, Followup, Listed};
 use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
-use super::nodes::Nodes;
+use super::nodes::Whereabouts;
 use super::publisher::Publisher;
-use super::slots::{Reported, Slots};
-use super::spec::{Inputs, Resolved};
-use super::sweep::{Listing, Sweep};
+use super::selection::Selection;
+use super::slots::Slots;
 use super::timers::Timers;
 use super::writes::{Round, Writes};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
-use crate::aws::ownership::legacy::GoExpectations;
+use crate::k8s::status::Concerns;
 use crate::k8s::{NodeENI, NodeView, Notice, ObjectRef};
-use crate::plan::nodeeni::{self as rules, Skips};
-use crate::plan::slots::{SlotKey, plan_slots};
-
-const RETRY: Duration = Duration::from_secs(5);
+use crate::plan::nodeeni as rules;
+use crate::plan::slots::SlotKey;
 
 /// The actor's state.
 pub struct NodeEniState {
     deps: Arc<NodeEniDeps>,
     uid: String,
     obj: NodeENI,
-    nodes: Nodes,
-    resolved: Resolved,
-    skips: Skips,
-    slots: Slots,
+    selection: Selection,
+    fleet: Fleet,
     finalizer: Finalizer,
-    sweep: Sweep,
-    cleanups: Cleanups,
     writes: Writes,
     timers: Timers,
     publisher: Publisher,
@@ -65,6 +60,15 @@ impl NodeEniState {
         self.timers.dirty(myself);
     }
 
+    fn follow(&mut self, myself: &ActorRef<NodeEniMsg>, next: Followup) {
+        if let Some(d) = next.tick_in {
+            self.tick_in(myself, d);
+        }
+        if next.dirty {
+            self.dirty(myself);
+        }
+    }
+
     /// Records an Event on this NodeENI, off the handler.
     pub(super) fn publish(&self, notice: Notice) {
         self.publisher.publish(notice);
@@ -81,70 +85,39 @@ impl NodeEniState {
     }
 
     /// Re-plans every node (`only = None`) or one node, and reconciles the slot actors.
+    /// Slots are planned (and counted in the status) as soon as the spec and the nodes
+    /// are known, and start only once the finalizer is in place and a listing of this
+    /// NodeENI's ENIs (the Go controller's included) succeeded: adopt before create.
     async fn replan(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
         only: Option<&str>,
     ) -> Result<(), ActorProcessingErr> {
-        if self.deleting() || !self.finalizer.placed() {
+        if self.deleting() {
             return Ok(());
         }
-        let (Some(resolved), Some(inputs)) = (&self.resolved.spec, self.nodes.inputs(only)) else {
+        let Some((plan, scope)) = self.selection.plan(only) else {
             return Ok(());
         };
-        let plan = plan_slots(resolved, &inputs);
-        self.skips.replace(only, plan.skipped);
-        let changes = rules::slot_changes(self.slots.desired(), plan.slots, only);
-        for key in changes.retire {
-            self.retire(myself, key, "slot no longer desired");
-        }
-        for desired in changes.update {
-            self.slots.update(desired);
-        }
-        // Adopt before create: no slot starts before a listing of this NodeENI's ENIs,
-        // the Go controller's included, succeeded.
-        if rules::may_start_slots(self.sweep.swept_once()) {
-            for desired in changes.start {
-                let swept = self.sweep.take(&desired.key);
-                let seen = Some(rules::starting_knowledge(swept));
-                self.slots.start(myself, desired, seen).await?;
-            }
-        }
-        self.dirty(myself);
+        let may_start =
+            self.finalizer.placed() && rules::may_start_slots(self.fleet.sweep.swept_once());
+        let next = self
+            .fleet
+            .replan(myself, plan, scope.as_ref(), may_start)
+            .await?;
+        self.follow(myself, next);
         Ok(())
-    }
-
-    /// Hands an ENI to the cleanup pool, once, and hears back when it is gone.
-    fn clean(&mut self, myself: &ActorRef<NodeEniMsg>, eni_id: String, reason: &'static str) {
-        if !self.cleanups.request(myself, eni_id, reason) {
-            // The pool is restarting: the next tick retries.
-            self.tick_in(myself, RETRY);
-        }
-    }
-
-    fn retire(&mut self, myself: &ActorRef<NodeEniMsg>, key: SlotKey, why: &'static str) {
-        if !self.slots.contains(&key) {
-            return;
-        }
-        if let Some(eni) = self.slots.retire(&key, why) {
-            self.clean(myself, eni, why);
-        }
-        // Anything created in the retired slot's last step shows up in a sweep soon.
-        self.sweep.invalidate();
-        self.tick_in(myself, Duration::from_secs(30));
     }
 
     pub(super) fn on_report(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
+        actor: ActorId,
         key: SlotKey,
         report: SlotReport,
     ) {
-        match self.slots.reported(&key, report) {
-            Reported::Changed => self.dirty(myself),
-            Reported::Same | Reported::Orphaned(None) => {}
-            // A slot torn down while its last step was in flight: its ENI goes too.
-            Reported::Orphaned(Some(eni)) => self.clean(myself, eni, "slot no longer desired"),
+        if self.fleet.reported(&actor, &key, report) {
+            self.dirty(myself);
         }
     }
 
@@ -154,52 +127,38 @@ impl NodeEniState {
         eni_id: String,
         result: Result<(), CleanupError>,
     ) {
+        let (note, next) = self.fleet.cleaned(&eni_id, &result);
         // An answer heard already (the request was repeated) changes nothing.
-        let Some(note) = self.cleanups.answered(&eni_id, &result) else {
+        let Some(note) = note else {
             return;
         };
         self.publish(note);
-        if result.is_err() {
-            // Listed and asked for again once its backoff is over.
-            self.sweep.invalidate();
-            let wait = self.cleanups.next_retry().map_or(RETRY, |at| {
-                at.saturating_duration_since(Instant::now()).max(RETRY)
-            });
-            self.tick_in(myself, wait);
-            self.dirty(myself);
-        } else if self.deleting() && self.cleanups.pending() == 0 {
-            self.sweep.invalidate();
+        self.follow(myself, next);
+        if result.is_ok() && self.deleting() && self.fleet.cleanups.pending() == 0 {
+            self.fleet.sweep.invalidate();
             self.tick_in(myself, Duration::ZERO);
         }
     }
 
-    /// Lists this NodeENI's ENIs (and, on the first sweep, the Go controller's for it) and
-    /// gives running slots theirs as fresh observations; how many ENIs it showed, or
-    /// `None` if listing failed.
+    /// Lists this NodeENI's ENIs (see [`Fleet::sweep`]) and reports the ENIs that claim
+    /// it but are not its; how many of its own ENIs it showed, or `None` if listing
+    /// failed.
     async fn sweep(&mut self) -> Option<usize> {
         let name = self.name();
-        let spec = &self.obj.spec;
-        let listing = Listing {
+        let deleting = self.deleting();
+        let on = Listed {
             ec2: &self.deps.ec2,
             cluster: &self.deps.identity,
             uid: &self.uid,
             name: &name,
-            with_go: self.sweep.last().is_none() && !self.deleting(),
-            go: GoExpectations {
-                nodeeni: &name,
-                base_device_index: u32::try_from(spec.device_index).unwrap_or(1).max(1),
-                description: spec.description.as_deref(),
-            },
+            spec: &self.obj.spec,
+            deleting,
         };
-        self.sweep.list_for(listing, &self.slots).await
-    }
-
-    /// Hands the swept ENIs of slots nobody wants to the cleanup pool.
-    fn reap(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        let swept = self.sweep.drain(&self.deps.identity);
-        for eni in rules::reap(swept, self.slots.desired()) {
-            self.clean(myself, eni, "not desired");
+        let listed = self.fleet.sweep(on).await;
+        for notice in self.fleet.unmanaged_news() {
+            self.publish(notice);
         }
+        listed
     }
 
     /// Resolve, sweep, reconcile; or progress a deletion.
@@ -210,47 +169,39 @@ impl NodeEniState {
         if self.deleting() {
             return self.delete_progress(myself).await;
         }
-        if let Err(wait) = self
+        let finalizer = self
             .finalizer
             .ensure(&*self.deps.cluster, &self.name())
-            .await
-        {
+            .await;
+        self.selection.read(myself, &self.deps, &self.obj.spec);
+        let (name, generation) = (self.name(), self.generation());
+        self.selection
+            .refresh(&self.deps, &name, &self.obj.spec, generation)
+            .await;
+        if let Err(wait) = finalizer {
+            self.replan(myself, None).await?;
             self.tick_in(myself, wait);
             return Ok(());
         }
-        let name = self.name();
-        self.resolved
-            .refresh(Inputs {
-                resolver: &self.deps.resolver,
-                instances: &self.deps.instances,
-                name: &name,
-                spec: &self.obj.spec,
-                generation: self.generation(),
-                nodes: self.nodes.all(),
-                ttl: self.deps.resolve_ttl,
-            })
-            .await;
-        let due = rules::sweep_due(self.sweep.last(), Instant::now(), self.deps.resync_interval);
-        let settled = self.resolved.spec.is_some() && self.nodes.known();
-        let swept = settled && due && self.sweep().await.is_some();
-        self.replan(myself, None).await?;
-        if swept {
-            self.cleanups.forget_unlisted(self.sweep.listed());
-            self.reap(myself);
-        }
-        self.cleanups.resend_lost(myself);
-        self.slots.prune(Instant::now());
-        let next = rules::next_tick(
-            !self.resolved.problems.is_empty(),
+        let due = rules::sweep_due(
+            self.fleet.sweep.last(),
+            Instant::now(),
             self.deps.resync_interval,
         );
-        let next = if self.cleanups.pending() > 0 {
-            next.min(super::cleanups::RESEND_AFTER)
+        let listed = if self.selection.settled() && due {
+            Some(self.sweep().await)
         } else {
-            next
+            None
         };
-        self.tick_in(myself, next);
-        self.dirty(myself);
+        self.replan(myself, None).await?;
+        let next = rules::next_tick(
+            !self.selection.problems().is_empty(),
+            self.deps.resync_interval,
+        );
+        let next = self
+            .fleet
+            .settle(myself, listed, &self.deps.identity, &self.uid, next);
+        self.follow(myself, next);
         Ok(())
     }
 
@@ -258,26 +209,17 @@ impl NodeEniState {
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
     ) -> Result<(), ActorProcessingErr> {
-        self.cleanups.resend_lost(myself);
-        for key in self.slots.keys() {
-            self.retire(myself, key, "NodeENI deleted");
-        }
+        let retired = self.fleet.retire_all(myself);
+        self.follow(myself, retired);
         let listed = self.sweep().await;
-        if listed.is_some() {
-            self.cleanups.forget_unlisted(self.sweep.listed());
-        }
         let nothing_listed = listed == Some(0);
-        self.reap(myself);
+        let reaped = self.fleet.reap(myself, &self.deps.identity, &self.uid);
+        self.follow(myself, reaped);
         // Withdraws this NodeENI's entries from the nodes' ENINodes as its slots go.
         if !self.write_status().await {
             self.dirty(myself);
         }
-        if rules::finalizer_may_go(
-            nothing_listed,
-            self.cleanups.pending(),
-            self.slots.retiring(),
-            self.writes.withdrawn(),
-        ) {
+        if self.fleet.all_gone(nothing_listed, self.writes.withdrawn()) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
                     tracing::info!("every ENI is gone; finalizer removed");
@@ -289,44 +231,38 @@ impl NodeEniState {
                 Err(e) => tracing::warn!(error = %e, "could not remove the finalizer"),
             }
         }
-        // While only failed teardowns wait for their backoff, nothing new can happen
-        // sooner: no listing either.
-        let wait = match self.cleanups.next_retry() {
-            Some(at) if self.cleanups.pending() == 0 && self.slots.retiring() == 0 => {
-                at.saturating_duration_since(Instant::now()).max(RETRY)
-            }
-            _ => RETRY,
-        };
+        let wait = self.fleet.deletion_wait();
         self.tick_in(myself, wait);
         Ok(())
+    }
+
+    /// What the status reports beside the slots.
+    fn concerns(&self) -> Concerns {
+        self.fleet.concerns(
+            self.selection.problems().to_vec(),
+            self.deleting(),
+            self.finalizer.placed(),
+        )
     }
 
     /// Writes the status and the nodes' entries where they changed; `false` if a write
     /// failed (the caller retries).
     async fn write_status(&mut self) -> bool {
-        let slots = self.slots.summaries(self.obj.spec.mtu, self.nodes.all());
-        let mut problems = self.resolved.problems.clone();
-        if let Some(msg) = self.cleanups.failing() {
-            problems.push(("ENIDeletionFailed".into(), msg));
-        }
-        if self.deleting() {
-            let pending = self.cleanups.pending();
-            let msg = format!("{pending} ENIs still being detached and deleted");
-            problems.insert(0, ("Deleting".into(), msg));
-        }
+        let nodes = &self.selection;
+        let slots = self
+            .fleet
+            .slots
+            .summaries(self.obj.spec.mtu, |n| nodes.configured(n));
         let name = self.name();
+        let concerns = self.concerns();
         let round = Round {
             name: &name,
             generation: self.generation(),
             slots: &slots,
-            problems: &problems,
-            skipped: &self.skips.messages(),
+            concerns: &concerns,
         };
-        let nodes = self.nodes.all();
         self.writes
-            .write(&*self.deps.cluster, round, |n| {
-                nodes?.get(n).map(|v| v.uid.clone())
-            })
+            .write(&*self.deps.cluster, round, |n| nodes.uid(n))
             .await
     }
 
@@ -348,17 +284,15 @@ impl NodeEniState {
         let name = obj.metadata.name.clone().unwrap_or_default();
         let slot_deps = Arc::new(deps.for_slots(name, uid.clone()));
         let regarding = ObjectRef::of(&obj);
+        let slots = Slots::new(slot_deps, deps.restart);
+        let cleanups = Cleanups::new(deps.cleanup.clone(), uid.clone());
         let mut st = NodeEniState {
             uid,
-            slots: Slots::new(slot_deps, deps.restart),
-            nodes: Nodes::new(args.nodes),
+            fleet: Fleet::new(slots, cleanups),
+            selection: Selection::new(args.nodes, &obj.spec.node_selector),
             writes: Writes::new(obj.status.clone()),
             obj,
-            resolved: Resolved::default(),
-            skips: Skips::default(),
             finalizer: Finalizer::default(),
-            sweep: Sweep::default(),
-            cleanups: Cleanups::new(deps.cleanup.clone()),
             timers: Timers::new(deps.status_debounce),
             publisher: Publisher::spawn(deps.cluster.clone(), regarding),
             deps,
@@ -372,17 +306,16 @@ impl NodeEniState {
         tracing::info_span!("nodeeni", name = %self.name())
     }
 
-    /// A retired slot handed back every ENI it has or may have made: they go.
+    /// A retired slot handed back every ENI it has or may have made.
     pub(super) fn on_slot_retired(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
-        actor: ractor::ActorId,
+        actor: ActorId,
+        key: &SlotKey,
         enis: Vec<String>,
     ) {
-        self.slots.retired(&actor);
-        for eni in enis {
-            self.clean(myself, eni, "slot no longer desired");
-        }
+        let next = self.fleet.retired(myself, &actor, key, enis);
+        self.follow(myself, next);
         if self.deleting() {
             self.tick_in(myself, Duration::ZERO);
         }
@@ -395,15 +328,28 @@ impl NodeEniState {
         node: String,
         zone: String,
     ) -> Result<(), ActorProcessingErr> {
-        if !self.nodes.learned_zone(&node, zone) {
+        if !self.selection.learned_zone(&node, zone) {
             return Ok(());
         }
         self.replan(myself, Some(&node)).await
     }
 
-    /// Every matching node, complete: the plan can settle for the first time.
+    /// Where nodes' instances are: names resolve in a VPC not seen before, nodes are
+    /// planned in theirs.
+    pub(super) async fn on_instances_read(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        read: Vec<(String, Whereabouts)>,
+    ) -> Result<(), ActorProcessingErr> {
+        let next = self.selection.read_done(read);
+        self.tick_in(myself, next);
+        self.replan(myself, None).await
+    }
+
+    /// The matching nodes, all of them: after the root's first listing or a re-listing,
+    /// or when the selector changed.
     pub(super) fn on_nodes(&mut self, myself: &ActorRef<NodeEniMsg>, nodes: Vec<NodeView>) {
-        self.nodes.replace(nodes);
+        self.selection.nodes(nodes, &self.obj.spec.node_selector);
         self.tick_in(myself, Duration::ZERO);
     }
 
@@ -415,10 +361,13 @@ impl NodeEniState {
         view: Option<NodeView>,
     ) -> Result<(), ActorProcessingErr> {
         let matching = self
-            .nodes
-            .changed(&name, view, &self.obj.spec.node_selector);
+            .selection
+            .node(&name, view, &self.obj.spec.node_selector);
+        if matching {
+            self.selection.read(myself, &self.deps, &self.obj.spec);
+        }
         self.replan(myself, Some(&name)).await?;
-        self.nodes.drop_unless_matching(&name, matching);
+        self.selection.drop_unless_matching(&name, matching);
         Ok(())
     }
 
@@ -444,7 +393,7 @@ impl NodeEniState {
     /// A slot actor exited: restart it later if it is still wanted.
     pub(super) fn on_slot_exit(&mut self, myself: &ActorRef<NodeEniMsg>, evt: SupervisionEvent) {
         // A slot that was retired on purpose is no longer a child.
-        if let Some((key, delay)) = self.slots.exited(&evt) {
+        if let Some((key, delay)) = self.fleet.slots.exited(&evt) {
             myself.send_after(delay, move || NodeEniMsg::RestartSlot(key));
             self.dirty(myself);
         }
@@ -459,12 +408,13 @@ impl NodeEniState {
         if self.deleting() {
             return Ok(());
         }
-        self.slots.restart(myself, key).await
+        self.fleet.slots.restart(myself, key).await
     }
 
     /// The desired (instance, subnet) pairs, once the plan is settled.
     pub(super) fn desired_pairs(&self) -> Option<HashSet<(String, String)>> {
-        let settled = self.resolved.spec.is_some() && self.nodes.known() && !self.deleting();
-        settled.then(|| self.slots.pairs())
+        let settled =
+            self.selection.settled() && !self.deleting() && self.fleet.skips.pending() == 0;
+        settled.then(|| self.fleet.slots.pairs())
     }
 }

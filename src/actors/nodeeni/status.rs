@@ -144,7 +144,7 @@ mod tests {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
     use super::*;
-    use crate::k8s::status::build_status;
+    use crate::k8s::status::{Concerns, build_status};
 
     fn gauges(snapshot: metrics_util::debugging::Snapshot) -> Vec<(String, f64)> {
         let mut out: Vec<(String, f64)> = snapshot
@@ -187,7 +187,13 @@ mod tests {
             };
             let now =
                 k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH);
-            let status = build_status(1, std::slice::from_ref(&blocked), &[], &[], None, now);
+            let status = build_status(
+                1,
+                std::slice::from_ref(&blocked),
+                &Concerns::default(),
+                None,
+                now,
+            );
             record_gauges("multus", &status, &[blocked]);
         });
         let before = gauges(snapshotter.snapshot());

@@ -1,19 +1,20 @@
-//! A NodeENI's re-listing of its ENIs: when it last ran, and what it found per slot
-//! until the slots take it (running slots as observations, starting slots as their
-//! first knowledge, the rest reaped).
+//! A NodeENI's re-listing of its ENIs: when it last ran (or why it failed), and what it
+//! found per place until the slots take it (running slots as observations, starting
+//! slots as their first knowledge, the rest reaped); ENIs that claim the NodeENI but
+//! lost some of their ownership tags are set apart, to be reported.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tokio::time::Instant;
 
-use super::io;
+use super::io::{self, Listed};
 use super::slots::Slots;
 use crate::actors::limiter::LimitedEc2;
 use crate::aws::ownership::ClusterIdentity;
 use crate::aws::ownership::legacy::GoExpectations;
 use crate::aws::{Ec2Error, Eni};
-use crate::plan::nodeeni::SweptEni;
-use crate::plan::slots::SlotKey;
+use crate::plan::nodeeni::{SweptEni, starting_knowledge};
+use crate::plan::slots::Place;
 
 /// The last sweep and what it found that no slot took yet.
 #[derive(Default)]
@@ -21,9 +22,16 @@ pub struct Sweep {
     last: Option<Instant>,
     /// A listing succeeded at least once (an invalidated one included).
     once: bool,
-    found: HashMap<SlotKey, Vec<Eni>>,
+    found: HashMap<Place, Vec<Eni>>,
+    /// Places whose findings went to a slot since the last listing.
+    taken: HashSet<Place>,
     /// Every ENI the last listing showed, by ID.
     listed: HashSet<String>,
+    /// The ENIs the last listing showed that claim the NodeENI but are not its.
+    unmanaged: BTreeSet<String>,
+    /// Listings failed in a row, and the last failure.
+    failures: u32,
+    failure: Option<Ec2Error>,
 }
 
 /// What a sweep lists.
@@ -49,7 +57,7 @@ impl Sweep {
     }
 
     /// Whether a listing ever succeeded: what new slots need before they start, since
-    /// an ENI of a key no slot of this actor ran since then can only be one it listed.
+    /// an ENI of a place no slot of this actor ran since then can only be one it listed.
     pub fn swept_once(&self) -> bool {
         self.once
     }
@@ -60,28 +68,63 @@ impl Sweep {
         self.last = None;
     }
 
-    /// Lists the ENIs and files them by slot; returns when the listing started (slots
-    /// ignore it if they changed something since) and how many ENIs it showed.
+    /// Why the last listing failed, if it did.
+    pub fn failure(&self) -> Option<&Ec2Error> {
+        self.failure.as_ref()
+    }
+
+    /// How long to wait before listing again after failed listings: a second doubling
+    /// to half a minute.
+    pub fn retry_in(&self) -> std::time::Duration {
+        crate::supervision::retry_delay(
+            self.failures,
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(30),
+            rand::random::<f64>(),
+        )
+    }
+
+    /// Lists the ENIs and files them by place; returns when the listing started (slots
+    /// ignore it if they changed something since) and how many of the NodeENI's own
+    /// ENIs it showed.
     pub async fn run(&mut self, l: Listing<'_>) -> Result<(Instant, usize), Ec2Error> {
         let started = Instant::now();
-        let enis = io::list_enis(l.ec2, l.cluster, l.uid, l.name, l.with_go).await?;
-        let count = enis.len();
+        let enis = match io::list_enis(l.ec2, l.cluster, l.uid, l.name, l.with_go).await {
+            Ok(enis) => enis,
+            Err(e) => {
+                self.failures += 1;
+                self.failure = Some(e.clone());
+                return Err(e);
+            }
+        };
+        self.failures = 0;
+        self.failure = None;
         self.last = Some(Instant::now());
         self.once = true;
         self.found.clear();
+        self.taken.clear();
+        self.unmanaged.clear();
         self.listed = enis.iter().map(|e| e.id.clone()).collect();
+        let mut count = 0;
         for e in enis {
-            if let Some(key) = io::slot_key_of(&e, l.cluster, &l.go) {
-                self.found.entry(key).or_default().push(e);
+            match io::listed(&e, l.cluster, l.uid, &l.go) {
+                Some(Listed::Managed(place)) => {
+                    count += 1;
+                    self.found.entry(place).or_default().push(e);
+                }
+                Some(Listed::Unmanaged) => {
+                    self.unmanaged.insert(e.id);
+                }
+                None => {}
             }
         }
         Ok((started, count))
     }
 
     /// Lists as [`Sweep::run`] does and gives every running slot of `slots` what the
-    /// listing found for it, as a fresh observation (nothing, for a slot whose ENI may
-    /// have been deleted out of band); how many ENIs it showed, or `None` if listing
-    /// failed.
+    /// listing found at its place, as a fresh observation (nothing, for a slot whose ENI
+    /// may have been deleted out of band); how many of the NodeENI's own ENIs it showed,
+    /// or `None` if listing failed.
     pub async fn list_for(&mut self, l: Listing<'_>, slots: &Slots) -> Option<usize> {
         let (started, count) = match self.run(l).await {
             Ok(listed) => listed,
@@ -90,14 +133,9 @@ impl Sweep {
                 return None;
             }
         };
-        let mut found = self.take_claimed(|k| slots.contains(k));
-        let found_keys: HashSet<SlotKey> = found.iter().map(|(k, _)| k.clone()).collect();
-        for key in slots.keys() {
-            if !found_keys.contains(&key) {
-                found.push((key, Vec::new()));
-            }
-        }
-        for (key, enis) in found {
+        for (place, key) in slots.running_places() {
+            let enis = self.found.remove(&place).unwrap_or_default();
+            self.taken.insert(place);
             slots.observed(&key, enis, started);
         }
         Some(count)
@@ -108,32 +146,32 @@ impl Sweep {
         &self.listed
     }
 
-    /// What the last sweep found for `key`, taken.
-    pub fn take(&mut self, key: &SlotKey) -> Option<Vec<Eni>> {
-        self.found.remove(key)
+    /// The ENIs the last listing showed that claim the NodeENI but are not its.
+    pub fn unmanaged(&self) -> &BTreeSet<String> {
+        &self.unmanaged
     }
 
-    /// The keys found by the last sweep that `has` claims, with their ENIs, taken.
-    pub fn take_claimed(&mut self, has: impl Fn(&SlotKey) -> bool) -> Vec<(SlotKey, Vec<Eni>)> {
-        let keys: Vec<SlotKey> = self.found.keys().filter(|k| has(k)).cloned().collect();
-        keys.into_iter()
-            .filter_map(|k| self.found.remove(&k).map(|e| (k, e)))
-            .collect()
+    /// What a slot starting at `place` knows of its ENIs
+    /// ([`crate::plan::nodeeni::starting_knowledge`]); the findings are taken.
+    pub fn knowledge(&mut self, place: &Place) -> Option<Vec<Eni>> {
+        let found = self.found.remove(place);
+        let ran_since = !self.taken.insert(place.clone());
+        starting_knowledge(found, ran_since)
     }
 
     /// Everything not taken, for reaping.
-    pub fn drain(&mut self, cluster: &ClusterIdentity) -> HashMap<SlotKey, Vec<SweptEni>> {
+    pub fn drain(&mut self, cluster: &ClusterIdentity, uid: &str) -> HashMap<Place, Vec<SweptEni>> {
         self.found
             .drain()
-            .map(|(k, enis)| {
+            .map(|(p, enis)| {
                 let enis = enis
                     .iter()
                     .map(|e| SweptEni {
                         eni_id: e.id.clone(),
-                        owned: io::owned(e, cluster),
+                        owned: io::owned(e, cluster, uid),
                     })
                     .collect();
-                (k, enis)
+                (p, enis)
             })
             .collect()
     }

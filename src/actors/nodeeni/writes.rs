@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::interfaces::{self, Interfaces};
 use super::status::StatusBook;
-use crate::k8s::status::{Problem, SlotSummary, build_status};
+use crate::k8s::status::{Concerns, SlotSummary, build_status};
 use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
 
 /// The status and the ENINode entries, as last written or seen.
@@ -24,10 +24,8 @@ pub struct Round<'a> {
     pub generation: i64,
     /// Every slot's line.
     pub slots: &'a [SlotSummary],
-    /// NodeENI-wide problems, the first deciding `Ready`'s reason.
-    pub problems: &'a [Problem],
-    /// Node/subnet pairs the plan skipped, in words.
-    pub skipped: &'a [String],
+    /// What the status reports beside the slots.
+    pub concerns: &'a Concerns,
 }
 
 impl Writes {
@@ -52,8 +50,7 @@ impl Writes {
         let status = build_status(
             round.generation,
             round.slots,
-            round.problems,
-            round.skipped,
+            round.concerns,
             self.status.last(),
             now,
         );

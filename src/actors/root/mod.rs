@@ -86,12 +86,20 @@ impl RootState {
         if replaced {
             self.deleted(&name);
         }
-        let known = self.nodeenis.insert(name.clone(), obj.clone()).is_some();
-        if !known {
+        let before = self.nodeenis.insert(name.clone(), obj.clone());
+        let Some(before) = before else {
             return self.start_nodeeni(myself, &name).await;
-        }
+        };
         if let Some(a) = self.children.get::<NodeEniMsg>(&name) {
+            let reselected = before.spec.node_selector != obj.spec.node_selector;
+            let matching =
+                (reselected && self.watches.is_synced(Watched::Nodes)).then(|| self.matching(&obj));
             let _ = a.cast(NodeEniMsg::Spec(Box::new(obj)));
+            // A new selector matches other nodes: the actor plans from those, not from
+            // the nodes the old one matched.
+            if let Some(nodes) = matching {
+                let _ = a.cast(NodeEniMsg::Nodes(nodes));
+            }
         }
         Ok(())
     }

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ractor::ActorRef;
 use tokio::time::Instant;
 
-use super::msg::SlotMsg;
 use crate::actors::limiter::Gate;
 use crate::aws::Ec2Error;
 use crate::plan::breaker::{self, Admit, Breaker, Cause, Outcome};
@@ -37,10 +35,13 @@ impl Scope {
     }
 }
 
+/// How a held slot is woken.
+pub type Wake = Box<dyn Fn() + Send + Sync>;
+
 #[derive(Default)]
 struct Book {
     open: HashMap<Scope, Option<Breaker>>,
-    slots: HashMap<String, ActorRef<SlotMsg>>,
+    slots: HashMap<String, Wake>,
 }
 
 /// One NodeENI's breakers; cheap to clone, shared.
@@ -52,9 +53,9 @@ impl Breakers {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A slot (`holder`) that may be held and woken.
-    pub fn joined(&self, holder: &str, slot: ActorRef<SlotMsg>) {
-        self.lock().slots.insert(holder.to_string(), slot);
+    /// A slot (`holder`) that may be held, and how to wake it.
+    pub fn joined(&self, holder: &str, wake: Wake) {
+        self.lock().slots.insert(holder.to_string(), wake);
     }
 
     /// A slot stopped: it holds no probe and is woken no more.
@@ -85,8 +86,8 @@ impl Breakers {
             book.open.remove(scope);
         }
         for h in woken {
-            if let Some(slot) = book.slots.get(&h) {
-                let _ = slot.cast(SlotMsg::Wake);
+            if let Some(wake) = book.slots.get(&h) {
+                wake();
             }
         }
     }

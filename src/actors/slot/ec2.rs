@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::msg::SlotDeps;
 use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
-use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX};
+use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX, claims};
 use crate::aws::{
     AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
     Tags, describe_all_enis, describe_eni, describe_enis_by_id,
@@ -32,13 +32,18 @@ pub fn owner(deps: &SlotDeps, desired: &DesiredSlot) -> SlotOwner {
     }
 }
 
-/// An ENI as the lifecycle sees it; `None` for one that is neither this cluster's nor
-/// the Go controller's.
-pub fn to_seen(e: &Eni, cluster: &ClusterIdentity) -> Option<SeenEni> {
-    let (intent_index, incarnation, legacy) = match Ownership::of(&e.tags, cluster) {
-        Ownership::Owned(o) | Ownership::Unverified(o) => (o.device_index, o.incarnation, false),
-        Ownership::LegacyGo { .. } => (None, None, true),
-        _ => return None,
+/// An ENI as the lifecycle of a slot of the NodeENI `uid` sees it; `None` for one that
+/// is neither this NodeENI's, nor one that claims it (see [`claims`]), nor the Go
+/// controller's.
+pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni> {
+    let ownership = Ownership::of(&e.tags, cluster);
+    let (intent_index, incarnation, legacy, unmanaged) = match &ownership {
+        Ownership::LegacyGo { .. } => (None, None, true, false),
+        o => match o.managed_by(uid) {
+            Some(o) => (o.device_index, o.incarnation, false, false),
+            None if claims(&e.tags, &cluster.name, uid) => (None, None, false, true),
+            None => return None,
+        },
     };
     let state = match &e.attachment {
         Some(a) => {
@@ -78,12 +83,15 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity) -> Option<SeenEni> {
         incarnation,
         legacy,
         created_at: e.tags.get(TAG_CREATED_AT).and_then(|t| t.parse().ok()),
+        unmanaged,
     })
 }
 
-/// The ENIs of a list that belong to the lifecycle.
-pub fn to_seen_all(enis: &[Eni], cluster: &ClusterIdentity) -> Vec<SeenEni> {
-    enis.iter().filter_map(|e| to_seen(e, cluster)).collect()
+/// The ENIs of a list that belong to the lifecycle of a slot of the NodeENI `uid`.
+pub fn to_seen_all(enis: &[Eni], cluster: &ClusterIdentity, uid: &str) -> Vec<SeenEni> {
+    enis.iter()
+        .filter_map(|e| to_seen(e, cluster, uid))
+        .collect()
 }
 
 /// The blocked reasons of an instance this cluster does not trust (an Event on the
@@ -125,6 +133,10 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             "InstanceGone".into(),
             "the node's EC2 instance is terminated".into(),
         ),
+        Action::Blocked(Blocker::Unmanaged(id)) => SlotPhase::Blocked(
+            "UnmanagedENI".into(),
+            format!("{id} carries this NodeENI's tags but not all of its ownership tags (one was removed): it is left alone and no other ENI is made beside it; restore its tags or delete it"),
+        ),
         _ => SlotPhase::Attaching,
     }
 }
@@ -138,7 +150,11 @@ pub async fn refresh(
     let ids = view.ids_to_read();
     if ids.is_empty() {
         let found = describe_all_enis(&deps.ec2, &owner(deps, desired).filter()).await?;
-        return Ok(Refreshed::ByTags(to_seen_all(&found, &deps.cluster)));
+        return Ok(Refreshed::ByTags(to_seen_all(
+            &found,
+            &deps.cluster,
+            &deps.nodeeni_uid,
+        )));
     }
     let enis = describe_enis_by_id(&deps.ec2, &ids).await?;
     let missing = ids
@@ -147,7 +163,7 @@ pub async fn refresh(
         .collect();
     let found = enis
         .iter()
-        .flat_map(|e| to_seen(e, &deps.cluster))
+        .flat_map(|e| to_seen(e, &deps.cluster, &deps.nodeeni_uid))
         .collect();
     Ok(Refreshed::ById { found, missing })
 }
@@ -212,7 +228,7 @@ async fn create(
             if eni.tags.is_empty() {
                 eni.tags = tags;
             }
-            let Some(seen) = to_seen(&eni, &deps.cluster) else {
+            let Some(seen) = to_seen(&eni, &deps.cluster, &deps.nodeeni_uid) else {
                 return Answer::Done;
             };
             let long_gone = created_long_ago(&seen, wall)

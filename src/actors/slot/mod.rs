@@ -39,6 +39,8 @@ use steps::Steps;
 
 /// The slot's state.
 pub struct SlotState {
+    /// This actor (named in its reports).
+    id: ractor::ActorId,
     desired: DesiredSlot,
     deps: Arc<SlotDeps>,
     updates: Outbox<SlotUpdate>,
@@ -95,8 +97,11 @@ impl SlotState {
                 self.notify(notices::untrusted(&self.desired.key, reason, message));
             }
             self.reported = Some(report.clone());
-            self.updates
-                .send(SlotUpdate::Report(self.desired.key.clone(), report));
+            self.updates.send(SlotUpdate::Report(
+                self.id,
+                self.desired.key.clone(),
+                report,
+            ));
         }
     }
 
@@ -183,6 +188,7 @@ impl SlotState {
             tracing::info!(eni = %d.eni_id, "handing a surplus ENI of this slot to cleanup");
             self.deps.cleanup.cast(CleanupMsg::Clean {
                 eni_id: d.eni_id.clone(),
+                owner: Some(self.deps.nodeeni_uid.clone()),
                 reason: "duplicate",
                 notify: None,
             });
@@ -309,8 +315,9 @@ impl Actor for SlotActor {
     ) -> Result<SlotState, ActorProcessingErr> {
         let seen = args
             .seen
-            .map(|enis| ec2::to_seen_all(&enis, &args.deps.cluster));
+            .map(|enis| ec2::to_seen_all(&enis, &args.deps.cluster, &args.deps.nodeeni_uid));
         let mut st = SlotState {
+            id: myself.get_id(),
             desired: args.desired,
             view: SlotView::new(seen, args.memory),
             steps: Steps::new(args.deps.timing),
@@ -323,7 +330,11 @@ impl Actor for SlotActor {
             warned: None,
             attached_once: false,
         };
-        st.deps.breakers.joined(&st.holder(), myself.clone());
+        let me = myself.clone();
+        let wake = Box::new(move || {
+            let _ = me.cast(SlotMsg::Wake);
+        });
+        st.deps.breakers.joined(&st.holder(), wake);
         st.schedule(&myself, Duration::ZERO);
         Ok(st)
     }
@@ -357,13 +368,15 @@ impl Actor for SlotActor {
             }
             SlotMsg::Observed(enis, taken) => {
                 if st.last_change.is_none_or(|c| taken > c) {
-                    st.view.swept(ec2::to_seen_all(&enis, &st.deps.cluster));
+                    let seen = ec2::to_seen_all(&enis, &st.deps.cluster, &st.deps.nodeeni_uid);
+                    st.view.swept(seen);
                     st.schedule(&myself, Duration::ZERO);
                 }
             }
             SlotMsg::Retire => {
                 st.updates.send(SlotUpdate::Retired {
                     actor: myself.get_id(),
+                    key: st.desired.key.clone(),
                     enis: st.view.ids_to_read(),
                 });
                 myself.stop(Some("slot no longer desired".into()));

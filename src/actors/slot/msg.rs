@@ -87,8 +87,9 @@ pub struct SlotReport {
 
 /// What a slot tells its NodeENI.
 pub enum SlotUpdate {
-    /// The slot's progress changed.
-    Report(SlotKey, SlotReport),
+    /// The slot's progress changed (the actor that reports it, so that a retired slot's
+    /// late report is never taken for its successor's).
+    Report(ActorId, SlotKey, SlotReport),
     /// An Event to record on the NodeENI.
     Notice(Notice),
     /// The node's instance is in this zone (its Node carries no zone label).
@@ -103,6 +104,8 @@ pub enum SlotUpdate {
     Retired {
         /// The slot actor that answers.
         actor: ActorId,
+        /// Its slot.
+        key: SlotKey,
         /// The ENIs.
         enis: Vec<String>,
     },

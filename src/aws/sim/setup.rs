@@ -189,6 +189,25 @@ impl Ec2Simulator {
         Ok(id)
     }
 
+    /// Removes a tag from an ENI, as someone else would by hand (nothing is logged).
+    pub fn untag_eni(&self, eni_id: &str, key: &str) {
+        if let Some(e) = self.lock().world.enis.get_mut(eni_id) {
+            e.tags.remove(key);
+        }
+    }
+
+    /// Deletes an ENI out of band, as someone else would (or EC2 with its instance),
+    /// whatever the faults and permissions (nothing is logged).
+    pub fn remove_eni(&self, eni_id: &str) {
+        self.lock().world.enis.remove(eni_id);
+    }
+
+    /// Calls of `action` in flight now (sent and not answered yet).
+    pub fn in_flight(&self, action: Ec2Action) -> u64 {
+        let g = self.concurrency.lock().unwrap_or_else(|p| p.into_inner());
+        g.now.get(&action).copied().unwrap_or(0)
+    }
+
     /// Every ENI in the account, as of now.
     pub fn enis(&self) -> Vec<Eni> {
         let mut g = self.lock();

@@ -33,8 +33,7 @@ fn all_attached_is_ready_and_stable() {
             slot("a", SlotPhase::Attached),
             slot("b", SlotPhase::Attached),
         ],
-        &[],
-        &[],
+        &Concerns::default(),
         None,
         t("2026-01-01T00:00:00Z"),
     );
@@ -55,12 +54,30 @@ fn all_attached_is_ready_and_stable() {
 #[test]
 fn an_unchanged_world_gives_an_identical_status() {
     let slots = [slot("a", SlotPhase::Attached)];
-    let first = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
-    let again = build_status(1, &slots, &[], &[], Some(&first), t("2026-01-01T01:00:00Z"));
+    let first = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
+    let again = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        Some(&first),
+        t("2026-01-01T01:00:00Z"),
+    );
     assert_eq!(first, again, "no timestamp churn");
     // A change stamps only what changed.
     let moved = [slot("a", SlotPhase::Attaching)];
-    let third = build_status(1, &moved, &[], &[], Some(&again), t("2026-01-01T02:00:00Z"));
+    let third = build_status(
+        1,
+        &moved,
+        &Concerns::default(),
+        Some(&again),
+        t("2026-01-01T02:00:00Z"),
+    );
     assert_eq!(
         cond(&third, "Ready").last_transition_time,
         t("2026-01-01T02:00:00Z")
@@ -83,7 +100,13 @@ fn one_cause_blocking_many_slots_is_named_once_with_their_count() {
         .map(|i| slot(&format!("n{i:04}"), full()))
         .collect();
     slots.push(slot("z", denied));
-    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let s = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
     let d = cond(&s, "Degraded");
     assert_eq!(d.reason, "ENICreateFailed");
     assert_eq!(
@@ -103,8 +126,13 @@ fn problems_failures_and_skips_degrade() {
     let s = build_status(
         1,
         &[slot("a", SlotPhase::Attached), slot("b", blocked)],
-        &[],
-        &["node c is in us-east-1b, subnet-1 in us-east-1a".into()],
+        &Concerns {
+            skipped: vec![(
+                "SubnetZoneMismatch".into(),
+                "node c is in us-east-1b, subnet-1 in us-east-1a".into(),
+            )],
+            ..Concerns::default()
+        },
         None,
         t("2026-01-01T00:00:00Z"),
     );
@@ -122,11 +150,13 @@ fn problems_failures_and_skips_degrade() {
     let spec = build_status(
         1,
         &[],
-        &[(
-            "DPDKNotSupported".into(),
-            "enableDPDK is not supported".into(),
-        )],
-        &[],
+        &Concerns {
+            problems: vec![(
+                "DPDKNotSupported".into(),
+                "enableDPDK is not supported".into(),
+            )],
+            ..Concerns::default()
+        },
         None,
         t("2026-01-01T00:00:00Z"),
     );
@@ -136,7 +166,13 @@ fn problems_failures_and_skips_degrade() {
 
 #[test]
 fn no_matching_nodes_is_ready() {
-    let s = build_status(1, &[], &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let s = build_status(
+        1,
+        &[],
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
     assert_eq!(cond(&s, "Ready").reason, "NoMatchingNodes");
     assert_eq!(cond(&s, "Ready").status, "True");
 }
@@ -155,7 +191,13 @@ fn a_large_nodeeni_lists_a_bounded_number_of_attachments_problems_first() {
         8 => SlotPhase::Attaching,
         _ => SlotPhase::Attached,
     });
-    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let s = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
     assert_eq!(s.attachments.len(), MAX_LISTED_ATTACHMENTS);
     assert_eq!(s.desired_count, 20_000);
     assert_eq!(s.failed_count, 20);
@@ -176,7 +218,13 @@ fn long_node_names_are_listed_within_the_byte_cap() {
         s.node = format!("{}.{}", s.node, "x".repeat(240));
         s.instance_id = "i-0123456789abcdef0".into();
     }
-    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let s = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
     let listed = serde_json::to_vec(&s.attachments).unwrap().len();
     assert!(listed <= MAX_LISTED_BYTES, "{listed} bytes");
     assert!(s.unlisted_count > 0);
@@ -189,7 +237,13 @@ fn long_node_names_are_listed_within_the_byte_cap() {
 #[test]
 fn a_small_nodeeni_lists_every_attachment() {
     let slots = many(MAX_LISTED_ATTACHMENTS, |_| SlotPhase::Attached);
-    let s = build_status(1, &slots, &[], &[], None, t("2026-01-01T00:00:00Z"));
+    let s = build_status(
+        1,
+        &slots,
+        &Concerns::default(),
+        None,
+        t("2026-01-01T00:00:00Z"),
+    );
     assert_eq!(s.attachments.len(), MAX_LISTED_ATTACHMENTS);
     assert_eq!(s.unlisted_count, 0);
     assert_eq!(s.attachments[0].node_id, "node-00000");

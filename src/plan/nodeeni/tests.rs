@@ -48,37 +48,44 @@ fn a_new_plan_starts_updates_and_retires_only_what_changed_in_scope() {
 
     // Re-planning node b alone leaves node a's slots be.
     let only_b = map(&[]);
-    let changes = slot_changes(&running, only_b, Some("b"));
+    let changes = slot_changes(&running, only_b, Some(&["b".to_string()].into()));
     assert_eq!(changes.retire, vec![key("b", "s1")]);
     assert!(changes.start.is_empty() && changes.update.is_empty());
 }
 
 #[test]
 fn a_retired_slot_hands_back_its_eni_and_moves_its_token_on() {
+    let with_eni = LastReport {
+        eni_id: Some("eni-1"),
+        incarnation: 2,
+    };
+    let without = LastReport {
+        eni_id: None,
+        incarnation: 2,
+    };
+    // (last report, started with) → (next incarnation, clean)
     let cases = [
-        (None, None, None),
-        (
-            Some(LastReport {
-                eni_id: Some("eni-1"),
-                incarnation: 2,
-            }),
-            Some(3),
-            Some("eni-1"),
-        ),
-        (
-            Some(LastReport {
-                eni_id: None,
-                incarnation: 2,
-            }),
-            Some(2),
-            None,
-        ),
+        (None, 0, 1, None),
+        (None, 4, 5, None),
+        (Some(with_eni), 0, 3, Some("eni-1")),
+        // A create may be in flight without a report: the token moves on all the same.
+        (Some(without), 2, 3, None),
+        (Some(without), 5, 6, None),
     ];
-    for (last, incarnation, clean) in cases {
-        let r = retire(last);
-        assert_eq!(r.incarnation, incarnation, "{last:?}");
-        assert_eq!(r.clean.as_deref(), clean, "{last:?}");
+    for (last, started, incarnation, clean) in cases {
+        let r = retire(last, started);
+        assert_eq!(r.incarnation, incarnation, "{last:?} {started}");
+        assert_eq!(r.clean.as_deref(), clean, "{last:?} {started}");
     }
+    // Handed over to another Node object of the same instance: nothing goes, the token
+    // stays.
+    assert_eq!(
+        hand_over(Some(with_eni), 0),
+        Retired {
+            incarnation: 2,
+            clean: None
+        }
+    );
     assert_eq!(starting_incarnation(Some(3), Some(1)), 3);
     assert_eq!(starting_incarnation(None, Some(1)), 1);
     assert_eq!(starting_incarnation(None, None), 0);
@@ -100,25 +107,27 @@ fn retired_incarnations_are_forgotten_once_a_reused_token_is_recognisable() {
 }
 
 #[test]
-fn a_starting_slot_trusts_the_last_sweep() {
-    assert_eq!(starting_knowledge(Some(vec![1])), vec![1]);
-    assert_eq!(starting_knowledge::<u8>(None), Vec::<u8>::new());
+fn a_starting_slot_trusts_the_last_sweep_unless_a_slot_ran_at_its_place_since() {
+    assert_eq!(starting_knowledge(Some(vec![1]), false), Some(vec![1]));
+    assert_eq!(starting_knowledge(Some(vec![1]), true), Some(vec![1]));
+    assert_eq!(starting_knowledge::<u8>(None, false), Some(Vec::new()));
+    assert_eq!(starting_knowledge::<u8>(None, true), None, "it looks first");
 }
 
 #[test]
 fn only_owned_enis_of_unwanted_slots_are_reaped() {
-    let running = map(&[slot("a", "s1", &[])]);
+    let running: std::collections::HashSet<Place> = [key("a", "s1").place()].into();
     let eni = |id: &str, owned| SweptEni {
         eni_id: id.into(),
         owned,
     };
-    let swept: HashMap<SlotKey, Vec<SweptEni>> = [
-        (key("a", "s1"), vec![eni("eni-wanted", true)]),
+    let swept: HashMap<Place, Vec<SweptEni>> = [
+        (key("a", "s1").place(), vec![eni("eni-wanted", true)]),
         (
-            key("gone", "s1"),
+            key("gone", "s1").place(),
             vec![eni("eni-b", true), eni("eni-go", false)],
         ),
-        (key("gone", "s2"), vec![eni("eni-a", true)]),
+        (key("gone", "s2").place(), vec![eni("eni-a", true)]),
     ]
     .into();
     assert_eq!(reap(swept, &running), vec!["eni-a", "eni-b"]);
@@ -158,26 +167,43 @@ fn re_planning_one_node_replaces_only_its_skip_reasons() {
     let mut skips = Skips::default();
     skips.replace(None, vec![no_instance("a"), no_instance("b")]);
     skips.replace(
-        Some("a"),
+        Some(&["a".to_string()].into()),
         vec![Skip::NoSubnetInZone {
             node: "a".into(),
             node_zone: "us-east-1c".into(),
         }],
     );
+    let words = |s: &Skips| -> Vec<String> { s.messages().into_iter().map(|(_, m)| m).collect() };
     assert_eq!(
-        skips.messages(),
+        words(&skips),
         vec![
             "node a is in us-east-1c, where this NodeENI has no subnet",
             "node b has no AWS provider ID",
         ]
     );
-    skips.replace(Some("b"), vec![]);
+    skips.replace(Some(&["b".to_string()].into()), vec![]);
     assert_eq!(skips.messages().len(), 1);
     // A node name that starts like another's is its own node.
     skips.replace(None, vec![no_instance("node-1"), no_instance("node-10")]);
-    skips.replace(Some("node-1"), vec![]);
-    assert_eq!(
-        skips.messages(),
-        vec!["node node-10 has no AWS provider ID"]
+    skips.replace(Some(&["node-1".to_string()].into()), vec![]);
+    assert_eq!(words(&skips), vec!["node node-10 has no AWS provider ID"]);
+    // Reasons: a node in a VPC without the named subnets is told so; one whose
+    // instance was not read yet only waits.
+    skips.replace(
+        None,
+        vec![
+            Skip::NoSubnetInVpc {
+                node: "x".into(),
+                vpc: "vpc-2".into(),
+            },
+            Skip::VpcUnknown { node: "y".into() },
+            Skip::SharedInstance {
+                node: "z".into(),
+                with: "w".into(),
+            },
+        ],
     );
+    let reasons: Vec<String> = skips.messages().into_iter().map(|(r, _)| r).collect();
+    assert_eq!(reasons, ["InstanceNotInVPC", "SharedInstance"]);
+    assert_eq!(skips.pending(), 1);
 }

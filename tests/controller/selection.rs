@@ -1,0 +1,132 @@
+//! Which nodes get ENIs when the selection changes under the controller: a selector
+//! edited, a node whose instance is in another VPC, two Node objects on one instance.
+
+use std::time::Duration;
+
+use aws_multi_eni_controller::aws::Eni;
+use aws_multi_eni_controller::aws::sim::SimConfig;
+
+use super::harness::{CLUSTER, World, ZONE, eventually, settings};
+
+/// The owned ENIs attached to `instance`.
+fn on(w: &World, instance: &str) -> Vec<Eni> {
+    w.owned()
+        .into_iter()
+        .filter(|e| e.attachment.as_ref().and_then(|a| a.instance_id.as_deref()) == Some(instance))
+        .collect()
+}
+
+fn selecting(w: &World, key: &str) -> aws_multi_eni_controller::k8s::NodeENISpec {
+    let mut spec = w.spec(1);
+    spec.node_selector = [(key.to_string(), "1".to_string())].into();
+    spec
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_edited_selector_plans_the_nodes_it_selects_now() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let n1 = w.add_node("n1", "m5.xlarge", &[("a", "1")]);
+    let n2 = w.add_node("n2", "m5.xlarge", &[("b", "1")]);
+    w.apply("multus", selecting(&w, "a"));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 1).await;
+    assert_eq!(on(&w, &n1).len(), 1);
+    w.apply("multus", selecting(&w, "b"));
+    eventually("n2 has its ENI", Duration::from_secs(60), || {
+        on(&w, &n2).len() == 1 && on(&w, &n1).is_empty()
+    })
+    .await;
+    w.until_ready("multus", 1).await;
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_unselected_meanwhile_is_not_planned_from_its_old_labels() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let n1 = w.add_node("n1", "m5.xlarge", &[("a", "1")]);
+    let n2 = w.add_node("n2", "m5.xlarge", &[("b", "1")]);
+    w.apply("multus", selecting(&w, "a"));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 1).await;
+    w.apply("multus", selecting(&w, "b"));
+    eventually("n2 has its ENI", Duration::from_secs(60), || {
+        on(&w, &n2).len() == 1 && on(&w, &n1).is_empty()
+    })
+    .await;
+    // n1 loses its label while the selector names another; then the selector comes back.
+    w.cluster.label_node("n1", "a", None);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    w.apply("multus", selecting(&w, "a"));
+    eventually("n2's ENI gone", Duration::from_secs(120), || {
+        on(&w, &n2).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(on(&w, &n1), vec![], "n1 matches nothing: it gets nothing");
+    assert_eq!(w.ready_count("multus"), Some((0, 0)));
+    c.stop().await;
+}
+
+/// Three nodes in the cluster's VPC and one whose instance is in another VPC of the
+/// account, subnets named: the three get their ENIs whichever node is looked at first,
+/// and whether or not the other VPC has a subnet of the same name.
+#[tokio::test(start_paused = true)]
+async fn a_node_in_another_vpc_stops_no_one_else() {
+    for namesake_subnet in [true, false] {
+        for foreign_name in ["a-foreign", "z-foreign"] {
+            let mut w = World::new(SimConfig::default(), 1);
+            w.add_nodes(3, &[("ng", "multi-eni")]);
+            let other = w
+                .sim
+                .add_subnet_in_another_vpc(ZONE, "10.50.0.0/16", Some("elsewhere"));
+            if namesake_subnet {
+                w.sim
+                    .add_subnet_in_another_vpc(ZONE, "10.51.0.0/16", Some("multus-0"));
+            }
+            let inst = w
+                .sim
+                .launch_cluster_instance(CLUSTER, "m5.xlarge", &other.id)
+                .unwrap();
+            w.add_node_on(foreign_name, &inst.id, &[("ng", "multi-eni")]);
+            let mut spec = w.spec(1);
+            spec.subnet_ids = vec![];
+            spec.subnet_names = vec!["multus-0".into()];
+            w.apply("multus", spec);
+            let c = w.start(settings()).await;
+            eventually(
+                &format!("3 attached (namesake {namesake_subnet}, {foreign_name})"),
+                Duration::from_secs(300),
+                || w.attached_pairs().len() == 3,
+            )
+            .await;
+            let pairs = w.attached_pairs();
+            assert!(
+                pairs.iter().all(|(_, s, _)| *s == w.subnets[0].id),
+                "{pairs:?}"
+            );
+            assert!(on(&w, &inst.id).is_empty(), "nothing on the foreign node");
+            c.stop().await;
+        }
+    }
+}
+
+/// A kubelet re-registered under a new name while the old Node object lingers: both
+/// Nodes point at one instance, which keeps one ENI; deleting the stale Node leaves it.
+#[tokio::test(start_paused = true)]
+async fn two_nodes_on_one_instance_share_its_eni_and_the_stale_one_takes_nothing_away() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let inst = w.add_node("a", "m5.xlarge", &[("ng", "multi-eni")]);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 1).await;
+    let ids = |w: &World| on(w, &inst).into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let before = ids(&w);
+    assert_eq!(before.len(), 1);
+    w.add_node_on("b", &inst, &[("ng", "multi-eni")]);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(ids(&w), before, "one ENI on the instance, unchanged");
+    w.cluster.delete_node("a");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(ids(&w), before, "the live node keeps the same ENI");
+    c.stop().await;
+}
