@@ -24,7 +24,7 @@ pub async fn describe_enis_by_id(ec2: &dyn Ec2, ids: &[String]) -> Result<Vec<En
                 what: Missing::NetworkInterface,
                 message,
                 ..
-            }) => todo.extend(without_missing(batch, &message)),
+            }) => todo.extend(without_named(batch, &message, "eni-")),
             Err(e) => return Err(e),
         }
     }
@@ -37,11 +37,11 @@ pub async fn describe_eni(ec2: &dyn Ec2, eni_id: &str) -> Result<Option<Eni>, Ec
     Ok(found.into_iter().find(|e| e.id == eni_id))
 }
 
-/// What to read again after EC2 said some of `batch` does not exist (`message`): the
-/// batch without the IDs the message names; if it names none of them, each half on its
-/// own (a single ID is the missing one).
-fn without_missing(batch: Vec<String>, message: &str) -> Vec<Vec<String>> {
-    let named = eni_ids_in(message);
+/// What to read again after EC2 said some of `batch` does not exist or is malformed
+/// (`message`): the batch without the IDs (of `prefix` and hex digits) the message
+/// names; if it names none of them, each half on its own (a single ID is the one).
+pub fn without_named(batch: Vec<String>, message: &str, prefix: &str) -> Vec<Vec<String>> {
+    let named = ids_in(message, prefix);
     let rest: Vec<String> = batch
         .iter()
         .filter(|id| !named.contains(&id.as_str()))
@@ -57,12 +57,12 @@ fn without_missing(batch: Vec<String>, message: &str) -> Vec<Vec<String>> {
     vec![a.to_vec(), b.to_vec()]
 }
 
-/// The ENI IDs (`eni-` and hex digits) in an EC2 message.
-fn eni_ids_in(message: &str) -> Vec<&str> {
+/// The IDs (`prefix` and hex digits) in an EC2 message.
+pub fn ids_in<'a>(message: &'a str, prefix: &str) -> Vec<&'a str> {
     message
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .filter(|w| {
-            w.strip_prefix("eni-")
+            w.strip_prefix(prefix)
                 .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
         })
         .collect()
@@ -105,15 +105,23 @@ mod tests {
         ];
         for (batch, message, want) in cases {
             let want: Vec<Vec<String>> = want.iter().map(|w| ids(w)).collect();
-            assert_eq!(without_missing(ids(batch), message), want, "{message}");
+            assert_eq!(
+                without_named(ids(batch), message, "eni-"),
+                want,
+                "{message}"
+            );
         }
     }
 
     #[test]
     fn eni_ids_are_read_from_messages() {
         assert_eq!(
-            eni_ids_in("IDs 'eni-0a1b, eni-ff' and eni-xyz, eni-"),
+            ids_in("IDs 'eni-0a1b, eni-ff' and eni-xyz, eni-", "eni-"),
             ["eni-0a1b", "eni-ff"]
+        );
+        assert_eq!(
+            ids_in("The instance IDs 'i-0a1b, i-ff' do not exist", "i-"),
+            ["i-0a1b", "i-ff"]
         );
     }
 }

@@ -99,3 +99,46 @@ async fn a_malformed_id_does_not_fail_the_others_in_its_batch() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_instance_costs_its_batch_a_call_or_two_and_is_remembered() {
+    let (sim, mut ids) = world(300);
+    ids.insert(150, "i-0000000000000dead".into());
+    let batcher = InstanceBatcher::spawn(sim.clone(), Duration::from_millis(20));
+    let look = |ids: Vec<String>| {
+        let lookups: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let b = batcher.clone();
+                tokio::spawn(async move { (id.clone(), b.get(&id).await) })
+            })
+            .collect();
+        async move {
+            let mut found = 0;
+            for lookup in lookups {
+                let (id, r) = lookup.await.unwrap();
+                match r.unwrap() {
+                    Some(i) => {
+                        assert_eq!(i.id, id);
+                        found += 1;
+                    }
+                    None => assert_eq!(id, "i-0000000000000dead"),
+                }
+            }
+            found
+        }
+    };
+    assert_eq!(look(ids.clone()).await, 300);
+    let calls = sim.count(Some(Ec2Action::DescribeInstances), None);
+    assert!(
+        calls <= 6,
+        "{calls} DescribeInstances for 300 instances and one unknown"
+    );
+    // Its slot looks again and again: answered without a call for a while.
+    for _ in 0..5 {
+        look(vec!["i-0000000000000dead".into()]).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let again = sim.count(Some(Ec2Action::DescribeInstances), None) - calls;
+    assert_eq!(again, 0, "no call for an instance known to be unknown");
+}
