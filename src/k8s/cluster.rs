@@ -214,8 +214,9 @@ pub trait Cluster: Send + Sync + 'static {
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>>;
 
     /// Sets the entries the NodeENI `nodeeni` has on node `node`'s ENINode to
-    /// `interfaces` (none: removes its entries), leaving other NodeENIs' entries alone;
-    /// creates the object, owned by the Node (`node_uid`), if it does not exist.
+    /// `interfaces`, leaving other NodeENIs' entries alone; creates the object, owned by
+    /// the Node (`node_uid`), if it does not exist. With no `interfaces` it withdraws the
+    /// NodeENI's entries, keeping the owner, and never creates the object.
     async fn apply_interfaces(
         &self,
         node: &str,

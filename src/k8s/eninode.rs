@@ -104,15 +104,22 @@ pub struct InterfaceReport {
     pub message: Option<String>,
 }
 
-/// The field manager a NodeENI's entries are applied under (at most 128 characters, as
-/// the API server asks; longer NodeENI names are cut, which two NodeENIs would share only
-/// if their first 100 characters were equal).
+/// The field manager a NodeENI's entries are applied under: the NodeENI's name, at most
+/// 128 characters in all, as the API server asks. A name of more than 100 characters is
+/// cut to 80 and followed by a hash of the whole name, so that two NodeENIs never share
+/// a manager (each would remove the other's entries, and they would write forever).
 pub fn field_manager(nodeeni: &str) -> String {
-    let mut cut = 100.min(nodeeni.len());
+    use sha2::Digest;
+    const PREFIX: &str = "aws-multi-eni-controller/";
+    if nodeeni.len() <= 100 {
+        return format!("{PREFIX}{nodeeni}");
+    }
+    let mut cut = 80;
     while !nodeeni.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("aws-multi-eni-controller/{}", &nodeeni[..cut])
+    let hash = sha2::Sha256::digest(nodeeni.as_bytes());
+    format!("{PREFIX}{}-{}", &nodeeni[..cut], hex::encode(&hash[..8]))
 }
 
 /// The CRD as YAML: what `eni-controller crd` prints after NodeENI's and `deploy/crds/`
@@ -162,5 +169,13 @@ mod tests {
         assert_eq!(crd["spec"]["scope"], "Cluster");
         assert!(field_manager(&"n".repeat(253)).len() <= 128);
         assert_eq!(field_manager("multus"), "aws-multi-eni-controller/multus");
+        // Long names alike in their first 100 characters get managers of their own.
+        let (a, b) = (
+            format!("{}-a", "n".repeat(150)),
+            format!("{}-b", "n".repeat(150)),
+        );
+        assert_ne!(field_manager(&a), field_manager(&b));
+        assert!(field_manager(&a).len() <= 128 && field_manager(&b).len() <= 128);
+        assert_eq!(field_manager(&a), field_manager(&a), "stable");
     }
 }

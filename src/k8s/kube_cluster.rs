@@ -305,11 +305,44 @@ impl Cluster for KubeCluster {
         // Server-side apply under the NodeENI's own field manager: the server merges
         // the entries of every NodeENI (the list is a map keyed by eniID), and drops
         // this NodeENI's entries that this apply no longer names.
-        let object = super::writes::eninode_apply(node, node_uid, interfaces);
-        let params = PatchParams::apply(&field_manager(nodeeni)).force();
-        self.timed(self.eninodes.patch(node, &params, &Patch::Apply(&object)))
-            .await?;
-        Ok(())
+        if !interfaces.is_empty() {
+            let params = PatchParams::apply(&field_manager(nodeeni)).force();
+            let object = super::writes::eninode_apply(node, node_uid, interfaces);
+            self.timed(self.eninodes.patch(node, &params, &Patch::Apply(&object)))
+                .await?;
+            return Ok(());
+        }
+        // A withdrawal: a JSON patch that removes exactly this NodeENI's entries as
+        // read (each `test`ed first), which never creates an ENINode (one collected with
+        // its Node stays gone: a server-side apply would make it again, even one naming
+        // the version read) and leaves every other field, the owner included, as it is.
+        let Some(current) = self.timed(self.eninodes.get_opt(node)).await? else {
+            return Ok(());
+        };
+        let ops = super::writes::withdrawal(&current.spec.interfaces, nodeeni);
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(ops)).map_err(|e| ClusterError::Rejected {
+                code: 0,
+                reason: "BadPatch".into(),
+                message: e.to_string(),
+            })?;
+        let params = PatchParams {
+            field_manager: Some(field_manager(nodeeni)),
+            ..PatchParams::default()
+        };
+        match self
+            .timed(
+                self.eninodes
+                    .patch(node, &params, &Patch::<()>::Json(patch)),
+            )
+            .await
+        {
+            Ok(_) | Err(ClusterError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn patch_status(&self, name: &str, status: &NodeENIStatus) -> Result<(), ClusterError> {

@@ -339,6 +339,10 @@ impl Cluster for MemoryCluster {
         let mut s = self.lock();
         s.writes.eninode += 1;
         s.writes.largest_write_bytes = s.writes.largest_write_bytes.max(bytes);
+        // A withdrawal never creates an ENINode (the real adapter's is conditional).
+        if interfaces.is_empty() && !s.eninodes.contains_key(node) {
+            return Ok(());
+        }
         let e = s.eninodes.entry(node.to_string()).or_default();
         if interfaces.is_empty() {
             e.0.remove(nodeeni);

@@ -25,7 +25,8 @@ pub fn status_patch(status: &NodeENIStatus) -> Value {
 }
 
 /// The server-side apply of one NodeENI's entries on a node's ENINode, owned by the Node
-/// when its UID is known.
+/// when its UID is known (server-side apply drops the fields a manager applied before and
+/// leaves out now, the owner included: entries are withdrawn by [`withdrawal`] instead).
 pub fn eninode_apply(node: &str, node_uid: Option<&str>, interfaces: &[NodeInterface]) -> Value {
     let mut metadata = json!({"name": node});
     if let Some(uid) = node_uid.filter(|u| !u.is_empty()) {
@@ -39,6 +40,26 @@ pub fn eninode_apply(node: &str, node_uid: Option<&str>, interfaces: &[NodeInter
         "metadata": metadata,
         "spec": {"interfaces": interfaces},
     })
+}
+
+/// The JSON patch operations that remove the NodeENI `nodeeni`'s entries from an
+/// ENINode whose entries are `current`: for each, last first, a `test` of its ENI ID and
+/// a `remove` (none when it has no entry there). Such a patch cannot create the object,
+/// and fails whole if the list changed since it was read.
+pub fn withdrawal(current: &[NodeInterface], nodeeni: &str) -> Vec<Value> {
+    current
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, e)| e.node_eni == nodeeni)
+        .flat_map(|(i, e)| {
+            let path = format!("/spec/interfaces/{i}");
+            [
+                json!({"op": "test", "path": format!("{path}/eniID"), "value": e.eni_id}),
+                json!({"op": "remove", "path": path}),
+            ]
+        })
+        .collect()
 }
 
 /// The size of a body as sent.
@@ -82,5 +103,41 @@ impl WriteTally {
             event_objects: self.event_objects - before.event_objects,
             ..*self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(eni: &str, nodeeni: &str) -> NodeInterface {
+        NodeInterface {
+            eni_id: eni.into(),
+            mac_address: "02:00:00:00:00:01".into(),
+            node_eni: nodeeni.into(),
+            subnet_id: "subnet-1".into(),
+            device_index: 1,
+            network_card_index: 0,
+            mtu: 0,
+        }
+    }
+
+    #[test]
+    fn a_withdrawal_tests_and_removes_only_the_nodeenis_entries_last_first() {
+        let current = [
+            entry("eni-a", "x"),
+            entry("eni-b", "y"),
+            entry("eni-c", "x"),
+        ];
+        assert_eq!(
+            withdrawal(&current, "x"),
+            vec![
+                json!({"op": "test", "path": "/spec/interfaces/2/eniID", "value": "eni-c"}),
+                json!({"op": "remove", "path": "/spec/interfaces/2"}),
+                json!({"op": "test", "path": "/spec/interfaces/0/eniID", "value": "eni-a"}),
+                json!({"op": "remove", "path": "/spec/interfaces/0"}),
+            ]
+        );
+        assert!(withdrawal(&current, "z").is_empty());
     }
 }

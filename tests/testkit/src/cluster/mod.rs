@@ -3,8 +3,9 @@
 //! CA made for the run, a static admin token, `Node,RBAC` authorization, service-account
 //! signing keys (so tests mint real ServiceAccount tokens) and the admission plugins a
 //! real cluster runs (ValidatingAdmissionPolicy and NodeRestriction among them).
-//! There is no controller-manager, scheduler or kubelet: nothing is garbage-collected and
-//! no pod runs, as in controller-runtime's envtest.
+//! There is no scheduler or kubelet: no pod runs, as in controller-runtime's envtest. A
+//! test that needs objects of deleted owners collected starts kube-controller-manager
+//! with its garbage collector only ([`TestCluster::start_garbage_collector`]).
 //!
 //! Starting costs seconds, so a test binary shares one cluster ([`TestCluster::shared`])
 //! and its tests keep apart by the names of their objects. A test whose controller owns
@@ -23,6 +24,7 @@
 //! ```
 
 mod faults;
+mod garbage;
 mod pki;
 mod process;
 
@@ -38,6 +40,7 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use faults::{FaultProxy, Faults};
+pub use garbage::GarbageCollector;
 use process::ControlPlane;
 
 /// Kubernetes version of the built binaries (what k8s-openapi's `latest` feature speaks).

@@ -52,7 +52,7 @@ fn sweep_stale_dirs() {
     }
 }
 
-fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
+pub(super) fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Child> {
     use std::os::unix::process::CommandExt;
     let out = std::fs::File::create(log)?;
     let mut cmd = Command::new(bin);
