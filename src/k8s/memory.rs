@@ -47,6 +47,8 @@ struct State {
     writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
+    /// The ENINode watch delivers nothing (the CRD missing, or RBAC).
+    withhold_eninodes: bool,
     /// Node → (NodeENI → entries it applied, the agent's status).
     eninodes: BTreeMap<String, StoredENINode>,
 }
@@ -266,6 +268,12 @@ impl MemoryCluster {
         self.lock().writes.status
     }
 
+    /// Makes the ENINode watch deliver nothing from now on (as when the ENINode CRD is
+    /// not installed, or the controller may not list ENINodes).
+    pub fn withhold_eninodes(&self) {
+        self.lock().withhold_eninodes = true;
+    }
+
     /// Refuses every status write (as an API server refuses a status it finds invalid or
     /// too large), or stops; refused writes count in [`MemoryCluster::status_writes`].
     pub fn refuse_status(&self, refuse: bool) {
@@ -321,6 +329,9 @@ impl Cluster for MemoryCluster {
     }
 
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
+        if self.lock().withhold_eninodes {
+            return futures::stream::pending().boxed();
+        }
         let me = self.clone();
         watch(self.eninode_tx.subscribe(), move || {
             let s = me.lock();

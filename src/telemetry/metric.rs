@@ -93,6 +93,8 @@ catalogue! {
     RECONCILE_ERRORS_TOTAL = "aws_multi_eni_reconcile_errors_total", Counter, Controller;
     /// Kubernetes watch events received, by resource and event (applied, deleted, resync).
     KUBE_WATCH_EVENTS_TOTAL = "aws_multi_eni_kube_watch_events_total", Counter, Both;
+    /// 1 once a Kubernetes watch delivered its first listing, by resource (nodes, nodeenis, eninodes); 0 before, and while a watch that stopped is started again.
+    KUBE_WATCH_SYNCED = "aws_multi_eni_kube_watch_synced", Gauge, Controller;
     /// Kubernetes watch errors by resource (each is retried).
     KUBE_WATCH_ERRORS_TOTAL = "aws_multi_eni_kube_watch_errors_total", Counter, Both;
     /// 1 while this replica holds the leader Lease.

@@ -224,3 +224,25 @@ async fn an_orphan_is_deleted_while_every_other_sweep_listing_fails() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_eninode_watch_that_never_lists_is_said_in_readiness_and_the_status() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(2, LABEL);
+    w.apply("multus", w.spec(1));
+    w.cluster.withhold_eninodes();
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 2).await;
+    w.cluster.delete_nodeeni("multus");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let ready = c.synced();
+    let status = w.cluster.nodeeni("multus").and_then(|n| n.status);
+    c.stop().await;
+    assert!(!ready, "not ready while ENINodes were never listed");
+    let said = status.is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.message.contains("ENINodes have not been listed"))
+    });
+    assert!(said, "the status says what the deletion waits for");
+}

@@ -72,6 +72,11 @@ impl Interfaces {
         }
     }
 
+    /// Whether the ENINodes were listed.
+    pub fn known(&self) -> bool {
+        self.known
+    }
+
     /// Whether no entry of this NodeENI is left on any node (a deleted NodeENI keeps its
     /// finalizer until then).
     pub fn withdrawn(&self) -> bool {

@@ -238,11 +238,15 @@ impl NodeEniState {
 
     /// What the status reports beside the slots.
     fn concerns(&self) -> Concerns {
-        self.fleet.concerns(
+        let mut c = self.fleet.concerns(
             self.selection.problems().to_vec(),
             self.deleting(),
             self.finalizer.placed(),
-        )
+        );
+        if !self.writes.known() {
+            c.pending.push("the ENINodes have not been listed yet (is the ENINode CRD installed, and may the controller list and watch ENINodes?): no node's ENIs are written for its agent, and a deleted NodeENI keeps its finalizer until they are".into());
+        }
+        c
     }
 
     /// Writes the status and the nodes' entries where they changed; `false` if a write

@@ -83,6 +83,11 @@ impl Writes {
         self.interfaces.seen(node, entries);
     }
 
+    /// Whether the ENINodes were listed (until then no entry is written).
+    pub fn known(&self) -> bool {
+        self.interfaces.known()
+    }
+
     /// Whether no entry of this NodeENI is left on any node.
     pub fn withdrawn(&self) -> bool {
         self.interfaces.withdrawn()

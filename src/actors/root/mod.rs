@@ -141,6 +141,7 @@ impl RootState {
     fn eninodes_changed(&mut self, change: Change<ENINodeView>) {
         let reported: Vec<String> = match change {
             Change::Resync(list) => {
+                self.watches.listed(Watched::ENINodes);
                 let reported = self.eninodes.resync(list);
                 for name in self.nodeenis.keys() {
                     if let Some(a) = self.children.get::<NodeEniMsg>(name) {
@@ -298,11 +299,13 @@ impl Actor for RootActor {
                 }
             }
             RootMsg::WatchEnded(what) => {
-                tracing::warn!(?what, "a watch stopped; watching again");
+                let delay = st.watches.ended(what);
+                tracing::warn!(?what, ?delay, "a watch stopped; watching again");
                 metrics::counter!(crate::telemetry::metric::ACTOR_RESTARTS_TOTAL, "kind" => "watch")
                     .increment(1);
-                st.watches.start(&myself, &*st.cluster, what);
+                myself.send_after(delay, move || RootMsg::Rewatch(what));
             }
+            RootMsg::Rewatch(what) => st.watches.start(&myself, &*st.cluster, what),
             RootMsg::Swept(findings) => sweep::report(&st.cluster, &st.nodeenis, findings),
             RootMsg::RestartService(which) => {
                 st.services.restart(&myself.get_cell(), which).await?

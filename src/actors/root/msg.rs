@@ -23,8 +23,11 @@ pub enum RootMsg {
     RestartNodeEni(String),
     /// Restart a failed service (limiter or cleanup pool).
     RestartService(Service),
-    /// A watch's forwarding ended (its stream ended or panicked): watch again.
+    /// A watch's forwarding ended (its stream ended or panicked): watch again (after a
+    /// backoff).
     WatchEnded(Watched),
+    /// Watch again, now.
+    Rewatch(Watched),
     /// The orphan sweep found ENIs to report.
     Swept(SweepFindings),
 }

@@ -1,5 +1,6 @@
 //! The root's three watches (Nodes, NodeENIs, ENINodes): the tasks forwarding them into
-//! the root, whether each delivered its first listing, and the readiness that follows.
+//! the root (a watch that stops is started again after a backoff), whether each
+//! delivered its first listing, and the readiness that follows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,22 +11,53 @@ use tokio::task::JoinHandle;
 use super::msg::{RootMsg, Watched};
 use crate::k8s::Cluster;
 use crate::supervision::forward;
+use crate::telemetry::metric::KUBE_WATCH_SYNCED;
 
 /// The watch tasks and what they delivered.
 pub struct Watches {
     tasks: [Option<JoinHandle<()>>; 3],
     synced: [bool; 3],
+    /// Restarts of each watch since it last listed.
+    restarts: [u32; 3],
     ready: Arc<AtomicBool>,
 }
 
+fn resource(what: Watched) -> &'static str {
+    match what {
+        Watched::Nodes => "nodes",
+        Watched::NodeEnis => "nodeenis",
+        Watched::ENINodes => "eninodes",
+    }
+}
+
+const ALL: [Watched; 3] = [Watched::Nodes, Watched::NodeEnis, Watched::ENINodes];
+
 impl Watches {
-    /// None running; `ready` turns true once the Node and NodeENI watches listed.
+    /// None running; `ready` turns true once every watch listed (ENINodes included:
+    /// without them no entry is written and no NodeENI deletion can finish).
     pub fn new(ready: Arc<AtomicBool>) -> Self {
+        for what in ALL {
+            metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(0.0);
+        }
         Watches {
             tasks: [None, None, None],
             synced: [false; 3],
+            restarts: [0; 3],
             ready,
         }
+    }
+
+    /// `what` stopped: how long to wait before watching it again (1 s doubling to a
+    /// minute, jittered, while it keeps stopping before it lists).
+    pub fn ended(&mut self, what: Watched) -> std::time::Duration {
+        let n = &mut self.restarts[what as usize];
+        *n += 1;
+        crate::supervision::retry_delay(
+            *n,
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(60),
+            rand::random::<f64>(),
+        )
     }
 
     /// Starts (again) forwarding one watch into the root.
@@ -50,7 +82,9 @@ impl Watches {
     /// `what` delivered a listing.
     pub fn listed(&mut self, what: Watched) {
         self.synced[what as usize] = true;
-        if self.is_synced(Watched::Nodes) && self.is_synced(Watched::NodeEnis) {
+        self.restarts[what as usize] = 0;
+        metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(1.0);
+        if ALL.iter().all(|w| self.is_synced(*w)) {
             self.ready.store(true, Ordering::Release);
         }
     }
@@ -64,6 +98,9 @@ impl Watches {
     pub fn stop(&mut self) {
         for w in self.tasks.iter().flatten() {
             w.abort();
+        }
+        for what in ALL {
+            metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(0.0);
         }
         self.ready.store(false, Ordering::Release);
     }
