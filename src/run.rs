@@ -140,7 +140,7 @@ pub async fn run_when_leading(
 ) -> Result<(), RunError> {
     tokio::pin!(shutdown);
     let fence = Fence::new(election.renew_deadline);
-    let client = lease::lease_client(lease_config, &election, fence.clone())
+    let client = lease::lease_client(lease_config, &election)
         .map_err(|e| ClusterError::Unavailable(format!("leader Lease client: {e}")))?;
     let ec2: Arc<dyn Ec2> = Arc::new(FencedEc2::new(ec2, fence.clone()));
     let (mut leading, elector) = lease::spawn(client, election, fence);
@@ -153,6 +153,8 @@ pub async fn run_when_leading(
         }
         tracing::info!("leading: starting the controller");
         probes.ready.store(false, Ordering::Release);
+        probes.terms.fetch_add(1, Ordering::AcqRel);
+        metrics::counter!(crate::telemetry::metric::LEADER_TERMS_TOTAL).increment(1);
         let mut controller = Controller::start(
             cluster.clone(),
             ec2.clone(),

@@ -361,11 +361,27 @@ fn wrong_values_are_refused_with_a_message() {
             with(json!({"monitoring": {"serviceMonitor": {"enabld": true}}})),
             "enabld",
         ),
+        // Two replicas (the default) without leader election would both act.
+        (
+            with(json!({"controller": {"leaderElection": {"enabled": false}}})),
+            "replicas",
+        ),
     ];
     for (values, expected) in cases {
         let refused = render(values.clone()).expect_err(&values.to_string());
         assert!(refused.contains(expected), "{values}: {refused}");
     }
+    // One replica may run without.
+    let single = with(json!({"controller": {"replicas": 1, "leaderElection": {"enabled": false}}}));
+    let objects = objects_of(single);
+    let env = &one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "CONTROLLER_REPLICAS" && e["value"] == "1"),
+        "{env}"
+    );
 }
 
 fn kubectl_ok(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {

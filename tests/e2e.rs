@@ -141,7 +141,7 @@ impl Controller {
             .env("HEALTH_ADDR", format!("127.0.0.1:{metrics}"))
             .env("POD_NAMESPACE", NAMESPACE)
             .env("POD_NAME", format!("controller-{tag}"))
-            .env("LEADER_ELECTION_LEASE_DURATION", "3s")
+            .env("LEADER_ELECTION_LEASE_DURATION", "5s")
             .env("LEADER_ELECTION_RENEW_DEADLINE", "2s")
             .env("LOG_LEVEL", "info,aws_multi_eni_controller=debug")
             .stdout(out.try_clone().unwrap())

@@ -280,6 +280,10 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_the_api_server_sends_no_ec2_call_after_its_renew_deadline() {
     const NODES: usize = 30;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let renew_deadline = Duration::from_secs(2);
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     // A private server: this test's controller watches every Node and NodeENI.

@@ -69,6 +69,10 @@ pub struct ControllerArgs {
     /// lease duration; the lease is renewed every third of this.
     #[arg(long, env = "LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = short_timeout)]
     pub leader_election_renew_deadline: Duration,
+    /// Replicas of the controller's Deployment (the chart passes its `replicas`): more
+    /// than one needs leader election.
+    #[arg(long, env = "CONTROLLER_REPLICAS", default_value_t = 1)]
+    pub replicas: u32,
     /// Deadline of one Kubernetes API call (watches excepted).
     #[arg(long, env = "KUBE_API_TIMEOUT", default_value = "10s", value_parser = short_timeout)]
     pub kube_api_timeout: Duration,
@@ -133,7 +137,7 @@ pub enum ConfigError {
     Buckets(#[from] BucketOverrideError),
     /// The renew deadline does not leave the lease time to pass to another replica.
     #[error(
-        "LEADER_ELECTION_RENEW_DEADLINE ({deadline}) must be shorter than LEADER_ELECTION_LEASE_DURATION ({lease})"
+        "LEADER_ELECTION_RENEW_DEADLINE ({deadline}) must be shorter than LEADER_ELECTION_LEASE_DURATION ({lease}) by at least the EC2 connect timeout (3s): an EC2 call let through just before the renew deadline may still be connecting until then"
     )]
     RenewDeadline {
         /// The deadline given.
@@ -141,12 +145,27 @@ pub enum ConfigError {
         /// The lease given.
         lease: String,
     },
+    /// Several replicas without leader election would all act at once.
+    #[error(
+        "CONTROLLER_REPLICAS is {0} but ENABLE_LEADER_ELECTION is false: every replica would act at once; elect a leader, or run one replica"
+    )]
+    ReplicasWithoutElection(u32),
 }
+
+/// How long an EC2 call may still be connecting after the fence let it through: the
+/// lease must outlast the renew deadline by this much, or a call could reach EC2 after
+/// another replica took over.
+pub const EC2_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl ControllerArgs {
     /// Checks what the options say together (each was checked on its own by clap).
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.leader_election_renew_deadline >= self.leader_election_lease_duration {
+        if !self.leader_election && self.replicas > 1 {
+            return Err(ConfigError::ReplicasWithoutElection(self.replicas));
+        }
+        if self.leader_election_renew_deadline + EC2_CONNECT_TIMEOUT
+            > self.leader_election_lease_duration
+        {
             return Err(ConfigError::RenewDeadline {
                 deadline: humantime::format_duration(self.leader_election_renew_deadline)
                     .to_string(),
@@ -364,5 +383,32 @@ mod tests {
         let e = bad.check().unwrap_err().to_string();
         assert!(e.contains("LEADER_ELECTION_RENEW_DEADLINE"), "{e}");
         assert!(e.contains("shorter than"), "{e}");
+        // Shorter, but not by the EC2 connect timeout.
+        let tight = parse(&[
+            "--leader-election-lease-duration",
+            "3s",
+            "--leader-election-renew-deadline",
+            "2s",
+        ])
+        .unwrap();
+        assert!(tight.check().is_err());
+        let enough = parse(&[
+            "--leader-election-lease-duration",
+            "5s",
+            "--leader-election-renew-deadline",
+            "2s",
+        ])
+        .unwrap();
+        assert!(enough.check().is_ok());
+    }
+
+    #[test]
+    fn two_replicas_without_leader_election_stop_the_binary() {
+        let two = parse(&["--replicas", "2", "--leader-election", "false"]).unwrap();
+        let e = two.check().unwrap_err().to_string();
+        assert!(e.contains("CONTROLLER_REPLICAS is 2"), "{e}");
+        assert!(parse(&["--replicas", "2"]).unwrap().check().is_ok());
+        let one = parse(&["--replicas", "1", "--leader-election", "false"]).unwrap();
+        assert!(one.check().is_ok());
     }
 }

@@ -1,31 +1,23 @@
-//! Leader election on a `coordination.k8s.io/v1` Lease (with the `kube-lease-manager`
-//! crate), so that of several replicas exactly one acts.
+//! Leader election on a `coordination.k8s.io/v1` Lease, so that of several replicas
+//! exactly one acts: its configuration, the Lease's own client, and the elector task
+//! ([`super::election`]; the rules are [`crate::plan::election`]).
 //!
-//! The elector publishes "am I the leader" on a watch channel. It steps down (publishes
-//! `false`) the moment it cannot confirm the lease, on any API error, rather than keep
-//! acting on a lease it may have lost. When the receiver is dropped (shutdown) the lease
-//! is released so a standby takes over at once instead of waiting for expiry.
-//!
-//! Stepping down needs an answer, and a half-open connection gives none. So the Lease
-//! has a client of its own ([`lease_client`]) whose every call times out, and a
-//! [`Fence`] that does not wait for anyone: each successful write of the Lease confirms
-//! leadership as of when it was sent, and EC2 calls stop once the renew deadline has
-//! passed since the last confirmation (by this process's monotonic clock), well before
-//! the lease could pass to another replica. The lease is renewed every third of the
-//! renew deadline, so two renewals may fail before the fence closes.
+//! No wall clocks are compared across replicas, and every write of the Lease is
+//! conditioned on the version last read. The holder renews every third of the renew
+//! deadline and keeps leading through renewals that fail or are slow: each successful
+//! write confirms the [`Fence`] as of when it was sent, and EC2 calls stop once the
+//! renew deadline has passed since then (by this process's monotonic clock), well before
+//! the lease could pass to another replica. It steps down when the fence closes, or when
+//! it reads the Lease held by another. When the receiver is dropped (shutdown) the Lease
+//! is released so a standby takes over at once instead of waiting for it to expire.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kube::Client;
-use kube::client::ClientBuilder;
-use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
+use super::election::Elector;
 use crate::fence::Fence;
 
 /// Where the Lease lives and how this replica identifies itself.
@@ -99,160 +91,31 @@ impl LeaderElectionConfig {
 }
 
 /// A client for the Lease alone, from `config`: every call has a deadline
-/// ([`LeaderElectionConfig::call_timeout`]), and every successful write of a Lease
-/// confirms `fence`.
+/// ([`LeaderElectionConfig::call_timeout`]), so that a half-open connection fails a
+/// renewal instead of hanging it.
 pub fn lease_client(
     mut config: kube::Config,
     cfg: &LeaderElectionConfig,
-    fence: Fence,
 ) -> Result<Client, kube::Error> {
     let timeout = cfg.call_timeout();
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
     config.reset_reader_on_write = true;
-    Ok(ClientBuilder::try_from(config)?
-        .with_layer(&Confirming(fence))
-        .build())
+    Client::try_from(config)
 }
 
-/// A tower layer that confirms the fence on each successful write of a Lease, as of
-/// when the write was sent.
-#[derive(Clone)]
-struct Confirming(Fence);
-
-impl<S> tower::Layer<S> for Confirming {
-    type Service = ConfirmingService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ConfirmingService {
-            inner,
-            fence: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct ConfirmingService<S> {
-    inner: S,
-    fence: Fence,
-}
-
-/// Whether a request writes a Lease (an acquisition or renewal when it succeeds).
-fn writes_lease<B>(req: &http::Request<B>) -> bool {
-    matches!(
-        *req.method(),
-        http::Method::PATCH | http::Method::PUT | http::Method::POST
-    ) && req.uri().path().contains("/leases")
-}
-
-impl<S, B, RB> tower::Service<http::Request<B>> for ConfirmingService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let write = writes_lease(&req);
-        let sent_at = Instant::now();
-        let answer = self.inner.call(req);
-        let fence = self.fence.clone();
-        Box::pin(async move {
-            let resp = answer.await?;
-            if write && resp.status().is_success() {
-                fence.confirmed(sent_at);
-            }
-            Ok(resp)
-        })
-    }
-}
-
-async fn build(
-    client: &Client,
-    cfg: &LeaderElectionConfig,
-) -> Result<LeaseManager, kube_lease_manager::LeaseManagerError> {
-    let duration = cfg.lease_duration.as_secs().max(2);
-    // The crate renews `grace` before expiry: every `renew_period`.
-    let grace = duration
-        .saturating_sub(cfg.renew_period().as_secs())
-        .clamp(1, duration - 1);
-    LeaseManagerBuilder::new(client.clone(), &cfg.lease_name)
-        .with_namespace(&cfg.namespace)
-        .with_identity(&cfg.identity)
-        .with_duration(duration)
-        .with_grace(grace)
-        .build()
-        .await
-}
-
-/// Starts electing over `client` (made by [`lease_client`] with the same `fence`). The
-/// receiver reads `true` while this replica leads, and `fence` follows; drop the receiver
-/// to release the lease and stop the task.
+/// Starts electing over `client` (made by [`lease_client`]). The receiver reads `true`
+/// while this replica leads, and `fence` follows; drop the receiver to release the Lease
+/// and stop the task.
 pub fn spawn(
     client: Client,
     cfg: LeaderElectionConfig,
     fence: Fence,
 ) -> (watch::Receiver<bool>, JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(500);
-        loop {
-            let manager = match build(&client, &cfg).await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot reach the leader Lease; retrying");
-                    tokio::select! {
-                        _ = tx.closed() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    continue;
-                }
-            };
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => {
-                        fence.leading(false);
-                        if let Err(e) = manager.release().await {
-                            tracing::warn!(error = %e, "could not release the leader Lease");
-                        }
-                        return;
-                    }
-                    changed = manager.changed() => match changed {
-                        Ok(leading) => {
-                            backoff = Duration::from_millis(500);
-                            tracing::info!(identity = %cfg.identity, leading, "leadership changed");
-                            metrics::gauge!(crate::telemetry::metric::LEADER).set(if leading { 1.0 } else { 0.0 });
-                            fence.leading(leading);
-                            tx.send_replace(leading);
-                        }
-                        Err(e) => {
-                            // Cannot confirm the lease: stop acting now, then start over
-                            // with a fresh manager (which re-reads who holds the lease).
-                            tracing::warn!(error = %e, "lost contact with the leader Lease; stepping down");
-                            metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
-                            fence.leading(false);
-                            tx.send_replace(false);
-                            break;
-                        }
-                    }
-                }
-            }
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    });
-    (rx, task)
+    let elector = Elector::new(client, cfg, fence, tx);
+    (rx, tokio::spawn(elector.run()))
 }
 
 #[cfg(test)]
@@ -275,24 +138,5 @@ mod tests {
         assert_eq!(c.renew_period(), Duration::from_secs(3));
         assert!(c.call_timeout() * 2 + c.renew_period() <= c.renew_deadline);
         assert_eq!(cfg(3, 2).renew_period(), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn only_writes_of_a_lease_confirm() {
-        let req = |m: http::Method, path: &str| {
-            http::Request::builder()
-                .method(m)
-                .uri(path)
-                .body(())
-                .unwrap()
-        };
-        let lease = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l";
-        assert!(writes_lease(&req(http::Method::PATCH, lease)));
-        assert!(writes_lease(&req(http::Method::PUT, lease)));
-        assert!(!writes_lease(&req(http::Method::GET, lease)));
-        assert!(!writes_lease(&req(
-            http::Method::PATCH,
-            "/apis/networking.k8s.aws/v1alpha1/nodeenis/x/status"
-        )));
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod cluster;
 pub mod crd;
+#[cfg(feature = "controller")]
+pub mod election;
 pub mod eninode;
 pub mod kube_cluster;
 #[cfg(feature = "controller")]

@@ -39,6 +39,7 @@
 
 pub mod breaker;
 pub mod device_index;
+pub mod election;
 pub mod interfaces;
 pub mod lifecycle;
 pub mod nodeeni;

@@ -99,6 +99,8 @@ catalogue! {
     KUBE_WATCH_ERRORS_TOTAL = "aws_multi_eni_kube_watch_errors_total", Counter, Both;
     /// 1 while this replica holds the leader Lease.
     LEADER = "aws_multi_eni_leader", Gauge, Controller;
+    /// Times this replica started its actor tree (once per leadership term): a rate above zero is a leadership that comes and goes.
+    LEADER_TERMS_TOTAL = "aws_multi_eni_leader_terms_total", Counter, Controller;
     /// 1 while a NodeENI's Degraded condition is True.
     NODEENI_DEGRADED = "aws_multi_eni_nodeeni_degraded", Gauge, Controller;
     /// Attached ENIs of this node the agent should configure.

@@ -114,6 +114,9 @@ pub struct Probes {
     /// `/healthz` answers 200 while this is true: false once the actor tree died, so
     /// the kubelet restarts a process that would otherwise look healthy doing nothing.
     pub alive: Arc<AtomicBool>,
+    /// How many times this replica started its actor tree: once per leadership term
+    /// (and `aws_multi_eni_leader_terms_total`).
+    pub terms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Probes {
@@ -121,6 +124,7 @@ impl Default for Probes {
         Probes {
             ready: Arc::new(AtomicBool::new(false)),
             alive: Arc::new(AtomicBool::new(true)),
+            terms: Arc::default(),
         }
     }
 }

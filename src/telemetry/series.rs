@@ -51,6 +51,7 @@ pub fn zero_controller() {
     }
     metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(0.0);
     metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
+    metrics::counter!(crate::telemetry::metric::LEADER_TERMS_TOTAL).increment(0);
 }
 
 /// The node agent's series.

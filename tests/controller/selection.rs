@@ -130,3 +130,30 @@ async fn two_nodes_on_one_instance_share_its_eni_and_the_stale_one_takes_nothing
     assert_eq!(ids(&w), before, "the live node keeps the same ENI");
     c.stop().await;
 }
+
+/// A restart with named subnets: until each node's instance is read (its VPC says which
+/// subnet of the name it gets), its slots are not planned, and its ENIs are not taken for
+/// unwanted.
+#[tokio::test(start_paused = true)]
+async fn a_restart_with_named_subnets_keeps_every_eni() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(20, &[("ng", "multi-eni")]);
+    let mut spec = w.spec(1);
+    spec.subnet_ids = vec![];
+    spec.subnet_names = vec!["multus-0".into()];
+    w.apply("multus", spec);
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 20).await;
+    c.kill().await;
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 20).await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    use aws_multi_eni_controller::aws::Ec2Action;
+    assert_eq!(
+        w.sim.count(Some(Ec2Action::DetachNetworkInterface), None),
+        0,
+        "an ENI was detached after the restart"
+    );
+    assert_eq!(w.attached_pairs().len(), 20);
+    c.stop().await;
+}

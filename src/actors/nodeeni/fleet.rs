@@ -275,7 +275,10 @@ impl Fleet {
     ) -> Followup {
         let mut out = Followup::default();
         match listed {
-            Some(Some(_)) => out = self.reap(me, cluster, uid),
+            // Only a settled plan says what nobody wants: a node whose instance was not
+            // read yet has no slot planned, but its ENIs are wanted.
+            Some(Some(_)) if self.skips.pending() == 0 => out = self.reap(me, cluster, uid),
+            Some(Some(_)) => {}
             // A failed listing is tried again soon (and slots wait for the first).
             Some(None) => next = next.min(self.sweep.retry_in()),
             None => {}
