@@ -18,8 +18,10 @@ use crate::k8s::{Cluster, ClusterError};
 use crate::shutdown::shutdown_signal;
 use crate::telemetry::{self, Probes, TelemetryError};
 
-/// How long a stopping actor tree may take to finish its current steps.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a stopping actor tree may take to finish the steps under way (an EC2 call
+/// takes at most its 10 s timeout), within the pod's 30 s termination grace period;
+/// then it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// Why the controller could not run.
 #[derive(Debug, Error)]

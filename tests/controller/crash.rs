@@ -112,3 +112,38 @@ async fn a_rollout_converges_under_twenty_percent_faults() {
     );
     c.stop().await;
 }
+
+/// A shutdown (SIGTERM, or losing the lead) lets every step under way finish within the
+/// grace period: no EC2 call is abandoned mid-way. A kill abandons them (what the grace
+/// period is for).
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_lets_the_steps_under_way_finish() {
+    for graceful in [true, false] {
+        let config = SimConfig {
+            latency: aws_multi_eni_controller::aws::sim::LatencyModel::uniform(
+                Duration::from_secs(2),
+            ),
+            ..SimConfig::default()
+        };
+        let mut w = World::new(config, 1);
+        w.add_nodes(8, LABEL);
+        w.apply("multus", w.spec(1));
+        let c = w.start(settings()).await;
+        use aws_multi_eni_controller::aws::Ec2Action;
+        eventually("creates under way", Duration::from_secs(120), || {
+            w.sim.in_flight(Ec2Action::CreateNetworkInterface) > 0
+        })
+        .await;
+        if graceful {
+            c.shutdown(Duration::from_secs(30)).await;
+        } else {
+            c.kill().await;
+        }
+        let abandoned = w.sim.abandoned();
+        if graceful {
+            assert_eq!(abandoned, 0, "EC2 calls abandoned by a shutdown");
+        } else {
+            assert!(abandoned > 0, "a kill abandons the calls under way");
+        }
+    }
+}

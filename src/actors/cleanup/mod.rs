@@ -323,6 +323,18 @@ impl Actor for CleanupPool {
         Ok(())
     }
 
+    /// Stops the workers before the pool goes: each finishes the step under way.
+    async fn post_stop(
+        &self,
+        myself: ActorRef<CleanupMsg>,
+        _st: &mut CleanupState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself
+            .stop_children_and_wait(Some("cleanup pool stopping".into()), None)
+            .await;
+        Ok(())
+    }
+
     async fn handle_supervisor_evt(
         &self,
         myself: ActorRef<CleanupMsg>,

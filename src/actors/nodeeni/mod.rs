@@ -56,6 +56,18 @@ impl Actor for NodeEniActor {
         dispatch(myself, msg, st).instrument(span).await
     }
 
+    /// Stops the slots before the actor goes: each finishes the step under way.
+    async fn post_stop(
+        &self,
+        myself: ActorRef<NodeEniMsg>,
+        _st: &mut NodeEniState,
+    ) -> Result<(), ActorProcessingErr> {
+        myself
+            .stop_children_and_wait(Some("NodeENI actor stopping".into()), None)
+            .await;
+        Ok(())
+    }
+
     async fn handle_supervisor_evt(
         &self,
         myself: ActorRef<NodeEniMsg>,

@@ -286,6 +286,9 @@ impl NodeEniState {
         let obj = args.nodeeni;
         let uid = obj.metadata.uid.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
+        // Slots of an earlier actor of this NodeENI that died with it held their device
+        // indices: its slots reserve theirs again as they start.
+        deps.reservations.release_all(&format!("{uid}/"));
         let slot_deps = Arc::new(deps.for_slots(name, uid.clone()));
         let regarding = ObjectRef::of(&obj);
         let slots = Slots::new(slot_deps, deps.restart);

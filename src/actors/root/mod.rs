@@ -224,12 +224,17 @@ impl Actor for RootActor {
         Ok(())
     }
 
+    /// Stops the children before the root goes (ractor kills whatever is left): each
+    /// finishes the step under way, its own children first.
     async fn post_stop(
         &self,
-        _myself: ActorRef<RootMsg>,
+        myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
         st.watches.stop();
+        myself
+            .stop_children_and_wait(Some("shutting down".into()), None)
+            .await;
         Ok(())
     }
 

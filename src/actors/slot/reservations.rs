@@ -34,6 +34,15 @@ impl Reservations {
         });
     }
 
+    /// Drops every reservation whose holder starts with `prefix` (a NodeENI's slots that
+    /// died with it without releasing theirs).
+    pub fn release_all(&self, prefix: &str) {
+        for mut book in self.0.iter_mut() {
+            book.retain(|h, _| !h.starts_with(prefix));
+        }
+        self.0.retain(|_, b| !b.is_empty());
+    }
+
     /// Instances with reservations.
     #[cfg(test)]
     fn instances(&self) -> usize {
@@ -60,5 +69,11 @@ mod tests {
         r.release("i-1", "a");
         r.release("i-1", "b");
         assert_eq!(r.instances(), 0);
+        // A NodeENI's slots that died without releasing theirs.
+        r.with("i-1", |b| b.insert("uid-1/x".into(), (0, 1)));
+        r.with("i-2", |b| b.insert("uid-1/y".into(), (0, 1)));
+        r.with("i-2", |b| b.insert("uid-2/z".into(), (0, 2)));
+        r.release_all("uid-1/");
+        assert_eq!(r.instances(), 1);
     }
 }

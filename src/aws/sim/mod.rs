@@ -142,17 +142,19 @@ pub struct Ec2Simulator {
     concurrency: Arc<Mutex<Concurrency>>,
 }
 
-/// Calls in flight by action, now and at most.
+/// Calls in flight by action, now and at most, and those their caller gave up on.
 #[derive(Default)]
 struct Concurrency {
     now: HashMap<Ec2Action, u64>,
     most: HashMap<Ec2Action, u64>,
     all_now: u64,
     all_most: u64,
+    abandoned: u64,
 }
 
-/// Counts one call in flight until dropped (also when the caller gives up).
-struct InFlight(Arc<Mutex<Concurrency>>, Ec2Action);
+/// Counts one call in flight until dropped (also when the caller gives up, which
+/// counts as abandoned unless the call was answered).
+struct InFlight(Arc<Mutex<Concurrency>>, Ec2Action, bool);
 
 impl InFlight {
     fn start(c: &Arc<Mutex<Concurrency>>, action: Ec2Action) -> Self {
@@ -164,7 +166,11 @@ impl InFlight {
         *most = (*most).max(n);
         g.all_now += 1;
         g.all_most = g.all_most.max(g.all_now);
-        InFlight(c.clone(), action)
+        InFlight(c.clone(), action, false)
+    }
+
+    fn answered(&mut self) {
+        self.2 = true;
     }
 }
 
@@ -175,6 +181,9 @@ impl Drop for InFlight {
             *n = n.saturating_sub(1);
         }
         g.all_now = g.all_now.saturating_sub(1);
+        if !self.2 {
+            g.abandoned += 1;
+        }
     }
 }
 
@@ -259,7 +268,7 @@ impl Ec2Simulator {
         target: &str,
         op: impl FnOnce(&mut World, Instant) -> Result<T, Ec2Error>,
     ) -> Result<T, Ec2Error> {
-        let _in_flight = InFlight::start(&self.concurrency, action);
+        let mut in_flight = InFlight::start(&self.concurrency, action);
         let latency = self.latency(action);
         tokio::time::sleep(latency / 2).await;
         let now = Instant::now();
@@ -274,6 +283,7 @@ impl Ec2Simulator {
                 .log
                 .push(at, action, "throttled", target.to_string());
             tokio::time::sleep(latency - latency / 2).await;
+            in_flight.answered();
             return Err(throttle());
         }
         let answered = {
@@ -337,6 +347,7 @@ impl Ec2Simulator {
             _ => latency - latency / 2,
         };
         tokio::time::sleep(tail).await;
+        in_flight.answered();
         result
     }
 }

@@ -208,6 +208,12 @@ impl Ec2Simulator {
         g.now.get(&action).copied().unwrap_or(0)
     }
 
+    /// Calls whose caller gave up before the answer came (a controller killed mid-call).
+    pub fn abandoned(&self) -> u64 {
+        let g = self.concurrency.lock().unwrap_or_else(|p| p.into_inner());
+        g.abandoned
+    }
+
     /// Every ENI in the account, as of now.
     pub fn enis(&self) -> Vec<Eni> {
         let mut g = self.lock();
