@@ -12,6 +12,7 @@ use crate::aws::sdk::{SdkEc2, SdkEc2Config};
 use crate::aws::{Ec2, FencedEc2};
 use crate::config::{ConfigError, ControllerArgs};
 use crate::fence::Fence;
+use crate::k8s::election;
 use crate::k8s::kube_cluster::KubeCluster;
 use crate::k8s::lease::{self, LeaderElectionConfig};
 use crate::k8s::{Cluster, ClusterError};
@@ -78,7 +79,8 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
         .await
         .map_err(|e| ClusterError::Unavailable(format!("no Kubernetes configuration: {e}")))?;
     let kube = KubeCluster::from_config(config.clone(), Some(identity.clone()))?
-        .with_api_timeout(args.kube_api_timeout);
+        .with_api_timeout(args.kube_api_timeout)
+        .with_ledger(&lease::pod_namespace(), &args.ownership_ledger_name);
     let cluster_id = match &args.cluster_id {
         Some(id) => id.clone(),
         None => kube.kube_system_uid().await.map_err(RunError::ClusterId)?,
@@ -145,7 +147,7 @@ pub async fn run_when_leading(
     let client = lease::lease_client(lease_config, &election)
         .map_err(|e| ClusterError::Unavailable(format!("leader Lease client: {e}")))?;
     let ec2: Arc<dyn Ec2> = Arc::new(FencedEc2::new(ec2, fence.clone()));
-    let (mut leading, elector) = lease::spawn(client, election, fence);
+    let (mut leading, elector) = election::spawn(client, election, fence);
     loop {
         // A standby is ready: it serves probes and waits.
         probes.ready.store(true, Ordering::Release);

@@ -281,7 +281,12 @@ fn non_default_values_reach_the_objects() {
     }
     let role = objects
         .iter()
-        .find(|o| o["kind"] == "Role")
+        .find(|o| {
+            o["kind"] == "Role"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-leader-election"))
+        })
         .expect("the Lease Role");
     assert!(role.to_string().contains("my-lease"));
     let sa = objects

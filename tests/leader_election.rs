@@ -17,6 +17,7 @@ use aws_multi_eni_controller::aws::sim::{Ec2Simulator, LatencyModel, SimConfig};
 use aws_multi_eni_controller::aws::*;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use aws_multi_eni_controller::k8s::lease::LeaderElectionConfig;
+use aws_multi_eni_controller::k8s::ledger::DEFAULT_LEDGER_NAME;
 use aws_multi_eni_controller::k8s::{Cluster, NodeENI};
 use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
@@ -191,8 +192,10 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
             lease_duration: Duration::from_secs(3),
             renew_deadline: Duration::from_secs(2),
         };
-        let cluster: Arc<dyn Cluster> =
-            Arc::new(KubeCluster::new(controller.clone(), Some(id.into())));
+        let cluster: Arc<dyn Cluster> = Arc::new(
+            KubeCluster::new(controller.clone(), Some(id.into()))
+                .with_ledger(NAMESPACE, DEFAULT_LEDGER_NAME),
+        );
         let ec2: Arc<dyn Ec2> = tracked.clone();
         let c = controller_config.clone();
         let task = tokio::spawn(async move {
@@ -351,7 +354,8 @@ async fn a_leader_cut_off_from_the_api_server_sends_no_ec2_call_after_its_renew_
     let cluster: Arc<dyn Cluster> = Arc::new(
         KubeCluster::from_config(config.clone(), Some("replica-a".into()))
             .unwrap()
-            .with_api_timeout(Duration::from_secs(2)),
+            .with_api_timeout(Duration::from_secs(2))
+            .with_ledger(NAMESPACE, DEFAULT_LEDGER_NAME),
     );
     let ec2: Arc<dyn Ec2> = tracked.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

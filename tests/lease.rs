@@ -17,8 +17,10 @@ use aws_multi_eni_controller::aws::ownership::ClusterIdentity;
 use aws_multi_eni_controller::aws::sim::{Ec2Simulator, SimConfig};
 use aws_multi_eni_controller::fence::Fence;
 use aws_multi_eni_controller::k8s::Cluster;
+use aws_multi_eni_controller::k8s::election;
 use aws_multi_eni_controller::k8s::kube_cluster::KubeCluster;
 use aws_multi_eni_controller::k8s::lease::{self, LeaderElectionConfig};
+use aws_multi_eni_controller::k8s::ledger::DEFAULT_LEDGER_NAME;
 use aws_multi_eni_controller::run::run_when_leading;
 use aws_multi_eni_controller::telemetry::Probes;
 use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster, config_from};
@@ -109,7 +111,10 @@ async fn a_throttled_and_a_slow_renewal_leave_the_leader_leading() {
     // Only the Lease goes through the proxy: its faults hit renewals alone.
     let lease_config = controller_config(&cluster, Some(&proxy)).await;
     let direct = kube::Client::try_from(controller_config(&cluster, None).await).unwrap();
-    let kube: Arc<dyn Cluster> = Arc::new(KubeCluster::new(direct, Some("lease-a".into())));
+    let kube: Arc<dyn Cluster> = Arc::new(
+        KubeCluster::new(direct, Some("lease-a".into()))
+            .with_ledger(NAMESPACE, DEFAULT_LEDGER_NAME),
+    );
     let ec2: Arc<dyn Ec2> = Arc::new(Ec2Simulator::new(SimConfig::default()));
     let settings = ControllerSettings {
         cluster: ClusterIdentity::new("lease-test", "lease-test-uid"),
@@ -179,7 +184,7 @@ async fn a_holder_whose_clock_is_years_off_is_not_taken_over_from_while_it_renew
     let client =
         lease::lease_client(config_from(cluster.kubeconfig()).await.unwrap(), &cfg).unwrap();
     let fence = Fence::new(cfg.renew_deadline);
-    let (rx, task) = lease::spawn(client, cfg, fence);
+    let (rx, task) = election::spawn(client, cfg, fence);
     let seen = recorded(rx);
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert_eq!(
@@ -207,7 +212,7 @@ async fn a_renewal_after_a_takeover_fails_and_the_old_leader_steps_down() {
     let client =
         lease::lease_client(config_from(cluster.kubeconfig()).await.unwrap(), &cfg).unwrap();
     let renew = cfg.renew_period();
-    let (rx, task) = lease::spawn(client, cfg, fence.clone());
+    let (rx, task) = election::spawn(client, cfg, fence.clone());
     let seen = recorded(rx);
     until("leading", Duration::from_secs(10), || {
         seen.lock().unwrap().contains(&true)

@@ -79,6 +79,10 @@ pub struct Instance {
 /// The EKS tag naming an instance's cluster (managed node groups, Karpenter).
 pub const TAG_EKS_CLUSTER_NAME: &str = "eks:cluster-name";
 
+/// The values of `kubernetes.io/cluster/<cluster>` that make an instance a cluster's (the
+/// IAM policy's attach condition names the same).
+pub const CLUSTER_TAG_VALUES: [&str; 2] = ["owned", "shared"];
+
 /// The tag key `kubernetes.io/cluster/<cluster>` that EKS, Karpenter, eksctl and the
 /// cloud provider put on a cluster's instances (value `owned` or `shared`).
 pub fn cluster_tag_key(cluster: &str) -> String {
@@ -93,7 +97,7 @@ impl Instance {
         let k8s = self
             .tags
             .get(&cluster_tag_key(cluster))
-            .is_some_and(|v| v == "owned" || v == "shared");
+            .is_some_and(|v| CLUSTER_TAG_VALUES.contains(&v.as_str()));
         k8s || self
             .tags
             .get(TAG_EKS_CLUSTER_NAME)

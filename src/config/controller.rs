@@ -52,6 +52,11 @@ pub struct ControllerArgs {
     /// How long an ENI must stay an orphan before the sweep deletes it.
     #[arg(long, env = "ORPHAN_GRACE_PERIOD", default_value = "5m", value_parser = grace)]
     pub orphan_grace_period: Duration,
+    /// ConfigMap (in `POD_NAMESPACE`) of the ownership ledger: every NodeENI the
+    /// controller may have made ENIs for. The sweep deletes a gone NodeENI's ENIs only
+    /// if it is on the ledger.
+    #[arg(long, env = "OWNERSHIP_LEDGER_NAME", default_value = crate::k8s::ledger::DEFAULT_LEDGER_NAME)]
+    pub ownership_ledger_name: String,
     /// How often each NodeENI re-lists its ENIs to catch drift and manual changes.
     #[arg(long, env = "RECONCILE_PERIOD", default_value = "5m", value_parser = period)]
     pub reconcile_period: Duration,

@@ -2,7 +2,7 @@
 //! so the same actor code runs against a real API server ([`super::kube_cluster`]) and
 //! the in-memory cluster ([`super::memory`]) used by tests and `simulate`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -199,6 +199,10 @@ impl ClusterError {
     }
 }
 
+/// The name this controller reports Events and field ownership under, and labels what it
+/// creates with.
+pub const CONTROLLER_NAME: &str = "aws-multi-eni-controller";
+
 /// What the controller reads from and writes to Kubernetes.
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
@@ -237,4 +241,14 @@ pub trait Cluster: Send + Sync + 'static {
     /// Records a Kubernetes Event on the NodeENI `nodeeni` (its name and UID), or counts a
     /// repeat of one in its series.
     async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError>;
+
+    /// Puts the NodeENI `uid` (named `name`) on the ownership ledger (see
+    /// [`crate::k8s::ledger`]), creating the ledger if need be. Idempotent.
+    async fn record_owner(&self, uid: &str, name: &str) -> Result<(), ClusterError>;
+
+    /// Every NodeENI UID on the ownership ledger.
+    async fn recorded_owners(&self) -> Result<HashSet<String>, ClusterError>;
+
+    /// Takes `uids` off the ownership ledger.
+    async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError>;
 }

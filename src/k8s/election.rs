@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::lease::LeaderElectionConfig;
@@ -226,4 +227,17 @@ impl Elector {
             tracing::warn!(error = %e, "could not release the leader Lease");
         }
     }
+}
+
+/// Starts electing over `client` (made by [`super::lease::lease_client`]). The receiver reads `true`
+/// while this replica leads, and `fence` follows; drop the receiver to release the Lease
+/// and stop the task.
+pub fn spawn(
+    client: Client,
+    cfg: LeaderElectionConfig,
+    fence: Fence,
+) -> (watch::Receiver<bool>, JoinHandle<()>) {
+    let (tx, rx) = watch::channel(false);
+    let elector = Elector::new(client, cfg, fence, tx);
+    (rx, tokio::spawn(elector.run()))
 }

@@ -5,17 +5,16 @@
 //! connection that goes half-open must fail the call, not hang it. Watches are guarded
 //! by kube-runtime's idle timeout instead and restart on their own.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::{StreamExt, stream::BoxStream};
+use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::watcher::{self, Config as WatcherConfig};
+use kube::runtime::watcher::Config as WatcherConfig;
 use kube::{Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::cluster::{
@@ -24,10 +23,12 @@ use super::cluster::{
 };
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, NodeInterface, field_manager};
+use super::ledger::{DEFAULT_LEDGER_NAME, Ledger};
 use super::node::{NodeView, SlimNode};
+pub use super::watch::changes_of;
+use super::watch::{NODE_PAGE_SIZE, changes, watch_changes};
 
-/// The name this controller reports Events and field ownership under.
-pub const CONTROLLER_NAME: &str = "aws-multi-eni-controller";
+pub use super::cluster::CONTROLLER_NAME;
 
 /// How long one API call (not a watch) may take by default.
 pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +41,7 @@ pub struct KubeCluster {
     nodes: Api<SlimNode>,
     eninodes: Api<ENINode>,
     recorder: Recorder,
+    ledger: Ledger,
     timeout: Duration,
 }
 
@@ -66,7 +68,8 @@ pub fn cluster_error(e: kube::Error) -> ClusterError {
 
 impl KubeCluster {
     /// Wraps a client; Events are reported as this controller, instance `instance`
-    /// (usually the pod name).
+    /// (usually the pod name). The ownership ledger is [`DEFAULT_LEDGER_NAME`] in the
+    /// `default` namespace until [`KubeCluster::with_ledger`] says otherwise.
     pub fn new(client: Client, instance: Option<String>) -> Self {
         let reporter = Reporter {
             controller: CONTROLLER_NAME.into(),
@@ -77,9 +80,16 @@ impl KubeCluster {
             nodeenis: Api::all(client.clone()),
             nodes: Api::all(client.clone()),
             eninodes: Api::all(client.clone()),
-            recorder: Recorder::new(client, reporter),
+            recorder: Recorder::new(client.clone(), reporter),
+            ledger: Ledger::new(client, "default", DEFAULT_LEDGER_NAME),
             timeout: DEFAULT_API_TIMEOUT,
         }
+    }
+
+    /// The same cluster with the ownership ledger in ConfigMap `name` of `namespace`.
+    pub fn with_ledger(self, namespace: &str, name: &str) -> Self {
+        let ledger = Ledger::new(self.client.clone(), namespace, name);
+        KubeCluster { ledger, ..self }
     }
 
     /// The same cluster with another deadline for each API call.
@@ -165,91 +175,6 @@ impl KubeCluster {
         .await?;
         Ok(())
     }
-}
-
-/// Nodes per list page (see [`Cluster::nodes`]).
-const NODE_PAGE_SIZE: u32 = 100;
-
-/// Turns a watcher into a never-ending stream of [`Change`]s: the initial listing (and
-/// every re-list after an error, a 410 or a dropped connection) becomes one `Resync`;
-/// errors are counted and retried with kube-runtime's default backoff.
-fn changes<K, T>(
-    api: Api<K>,
-    resource: &'static str,
-    map: fn(K) -> T,
-) -> BoxStream<'static, Change<T>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-    T: Send + 'static,
-{
-    watch_changes(api, resource, WatcherConfig::default(), map)
-}
-
-/// Like [`changes`], for the objects the field selector `fields` picks (e.g.
-/// `metadata.name=<name>`: one object).
-pub fn changes_of<K, T>(
-    api: Api<K>,
-    resource: &'static str,
-    fields: &str,
-    map: fn(K) -> T,
-) -> BoxStream<'static, Change<T>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-    T: Send + 'static,
-{
-    watch_changes(api, resource, WatcherConfig::default().fields(fields), map)
-}
-
-fn watch_changes<K, T>(
-    api: Api<K>,
-    resource: &'static str,
-    config: WatcherConfig,
-    map: fn(K) -> T,
-) -> BoxStream<'static, Change<T>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-    T: Send + 'static,
-{
-    let mut initial: Vec<T> = Vec::new();
-    watcher::watcher(api, config)
-        .default_backoff()
-        .filter_map(move |event| {
-            let out = match event {
-                Ok(watcher::Event::Init) => {
-                    initial.clear();
-                    None
-                }
-                Ok(watcher::Event::InitApply(obj)) => {
-                    initial.push(map(obj));
-                    None
-                }
-                Ok(watcher::Event::InitDone) => {
-                    counted(resource, "resync");
-                    Some(Change::Resync(std::mem::take(&mut initial)))
-                }
-                Ok(watcher::Event::Apply(obj)) => {
-                    counted(resource, "applied");
-                    Some(Change::Applied(map(obj)))
-                }
-                Ok(watcher::Event::Delete(obj)) => {
-                    counted(resource, "deleted");
-                    Some(Change::Deleted(map(obj)))
-                }
-                Err(e) => {
-                    tracing::warn!(resource, error = %e, "watch failed; retrying with backoff");
-                    metrics::counter!(crate::telemetry::metric::KUBE_WATCH_ERRORS_TOTAL, "resource" => resource)
-                        .increment(1);
-                    None
-                }
-            };
-            futures::future::ready(out)
-        })
-        .boxed()
-}
-
-fn counted(resource: &'static str, event: &'static str) {
-    metrics::counter!(crate::telemetry::metric::KUBE_WATCH_EVENTS_TOTAL, "resource" => resource, "event" => event)
-        .increment(1);
 }
 
 /// The `related` object of an Event about `about`: an ENI (not a Kubernetes object: a
@@ -405,5 +330,31 @@ impl Cluster for KubeCluster {
             ..ObjectReference::default()
         };
         self.timed(self.recorder.publish(&event, &regarding)).await
+    }
+
+    async fn record_owner(&self, uid: &str, name: &str) -> Result<(), ClusterError> {
+        match self.timed(self.ledger.patch(&[(uid, Some(name))])).await {
+            Err(ClusterError::NotFound(_)) => {}
+            other => return other,
+        }
+        match self.timed(self.ledger.create(uid, name)).await {
+            // Created meanwhile (by a replica that just lost the lead): add to it.
+            Err(ClusterError::Conflict(_)) => {
+                self.timed(self.ledger.patch(&[(uid, Some(name))])).await
+            }
+            other => other,
+        }
+    }
+
+    async fn recorded_owners(&self) -> Result<HashSet<String>, ClusterError> {
+        self.timed(self.ledger.uids()).await
+    }
+
+    async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError> {
+        let entries: Vec<(&str, Option<&str>)> = uids.iter().map(|u| (u.as_str(), None)).collect();
+        match self.timed(self.ledger.patch(&entries)).await {
+            Err(ClusterError::NotFound(_)) => Ok(()),
+            other => other,
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, so that of several replicas
-//! exactly one acts: its configuration, the Lease's own client, and the elector task
-//! ([`super::election`]; the rules are [`crate::plan::election`]).
+//! exactly one acts: its configuration and the Lease's own client (the elector task is
+//! [`super::election`]; its rules are [`crate::plan::election`]).
 //!
 //! No wall clocks are compared across replicas, and every write of the Lease is
 //! conditioned on the version last read. The holder renews every third of the renew
@@ -14,11 +14,6 @@
 use std::time::Duration;
 
 use kube::Client;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-use super::election::Elector;
-use crate::fence::Fence;
 
 /// Where the Lease lives and how this replica identifies itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,19 +98,6 @@ pub fn lease_client(
     config.write_timeout = Some(timeout);
     config.reset_reader_on_write = true;
     Client::try_from(config)
-}
-
-/// Starts electing over `client` (made by [`lease_client`]). The receiver reads `true`
-/// while this replica leads, and `fence` follows; drop the receiver to release the Lease
-/// and stop the task.
-pub fn spawn(
-    client: Client,
-    cfg: LeaderElectionConfig,
-    fence: Fence,
-) -> (watch::Receiver<bool>, JoinHandle<()>) {
-    let (tx, rx) = watch::channel(false);
-    let elector = Elector::new(client, cfg, fence, tx);
-    (rx, tokio::spawn(elector.run()))
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ pub mod eninode;
 pub mod kube_cluster;
 #[cfg(feature = "controller")]
 pub mod lease;
+pub mod ledger;
 pub mod memory;
 pub mod node;
 pub mod status;
+pub mod watch;
 pub mod writes;
 
 pub use cluster::{

@@ -81,7 +81,7 @@ catalogue! {
     ORPHANS_FOUND_TOTAL = "aws_multi_eni_orphans_found_total", Counter, Controller;
     /// Orphaned ENIs queued for deletion after their grace period.
     ORPHANS_DELETED_TOTAL = "aws_multi_eni_orphans_deleted_total", Counter, Controller;
-    /// ENIs with this cluster's name that the orphan sweep leaves alone, by reason (other_cluster_id: a namesake cluster's; no_cluster_id: no identity tag), as of the last sweep.
+    /// ENIs with this cluster's name that the orphan sweep leaves alone, by reason (other_cluster_id: a namesake cluster's; no_cluster_id: no identity tag; unrecorded: a gone NodeENI's that is not on the ownership ledger), as of the last sweep.
     UNTOUCHED_ENIS = "aws_multi_eni_untouched_enis", Gauge, Controller;
     /// Actor restarts by kind of actor.
     ACTOR_RESTARTS_TOTAL = "aws_multi_eni_actor_restarts_total", Counter, Both;

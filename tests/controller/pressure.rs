@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_multi_eni_controller::aws::sim::SimConfig;
 use aws_multi_eni_controller::aws::{BucketSpec, Ec2Action, Subnet};
-use aws_multi_eni_controller::k8s::About;
+use aws_multi_eni_controller::k8s::{About, Cluster};
 use tokio::time::Instant;
 
 use super::harness::{World, ZONE, eventually, settings};
@@ -206,6 +206,10 @@ async fn an_orphan_is_deleted_while_every_other_sweep_listing_fails() {
         slot: 0,
     }
     .tags(0, 1, "2026-01-01T00:00:00Z");
+    w.cluster
+        .record_owner("uid-of-a-deleted-nodeeni", "gone")
+        .await
+        .unwrap();
     let orphan = w.sim.seed_eni(&subnet, tags).unwrap();
     // Nothing else lists ENIs here: the sweeps' listings are the only reads, and every
     // second one fails.

@@ -8,7 +8,7 @@ use aws_multi_eni_controller::aws::ownership::{
 };
 use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
 use aws_multi_eni_controller::aws::{AttachRequest, Ec2Action, Eni, Tags};
-use aws_multi_eni_controller::k8s::NodeENIStatus;
+use aws_multi_eni_controller::k8s::{Cluster, NodeENIStatus};
 
 use super::harness::{CLUSTER, World, eventually, settings};
 
@@ -193,7 +193,9 @@ async fn orphans_are_swept_after_the_grace_period() {
         subnet_id: subnet.clone(),
         slot: 0,
     };
-    // A NodeENI deleted while the controller was down (finalizer removed by hand).
+    // A NodeENI deleted while the controller was down (finalizer removed by hand): the
+    // controller had put it on the ledger before it made its ENIs.
+    w.cluster.record_owner("gone-uid", "old").await.unwrap();
     let gone_available = w
         .sim
         .seed_eni(

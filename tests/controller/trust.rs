@@ -9,6 +9,7 @@ use aws_multi_eni_controller::aws::ownership::{
 };
 use aws_multi_eni_controller::aws::sim::SimConfig;
 use aws_multi_eni_controller::aws::{Ec2Action, Eni};
+use aws_multi_eni_controller::k8s::Cluster;
 
 use super::harness::{CLUSTER, World, eventually, identity, settings};
 
@@ -83,11 +84,17 @@ async fn the_sweep_deletes_only_orphans_with_this_clusters_identity() {
     w.add_nodes(1, LABEL);
     w.apply("multus", w.spec(1));
     let subnet = w.subnets[0].id.clone();
-    let forged_tags = |cluster: ClusterIdentity| {
+    // A NodeENI this controller made ENIs for, deleted since (its finalizer removed by
+    // hand while one ENI was left).
+    w.cluster
+        .record_owner("uid-of-a-deleted-nodeeni", "gone")
+        .await
+        .unwrap();
+    let tags = |cluster: ClusterIdentity| {
         SlotOwner {
             cluster,
             nodeeni_name: "gone".into(),
-            nodeeni_uid: "uid-of-a-nodeeni-this-cluster-never-had".into(),
+            nodeeni_uid: "uid-of-a-deleted-nodeeni".into(),
             node_name: "node-x".into(),
             instance_id: "i-0123456789abcdef0".into(),
             subnet_id: subnet.clone(),
@@ -97,15 +104,12 @@ async fn the_sweep_deletes_only_orphans_with_this_clusters_identity() {
     };
     let namesakes = w
         .sim
-        .seed_eni(
-            &subnet,
-            forged_tags(ClusterIdentity::new(CLUSTER, "other-uid")),
-        )
+        .seed_eni(&subnet, tags(ClusterIdentity::new(CLUSTER, "other-uid")))
         .unwrap();
-    let mut no_identity = forged_tags(identity());
+    let mut no_identity = tags(identity());
     no_identity.remove(TAG_CLUSTER_ID);
     let unverified = w.sim.seed_eni(&subnet, no_identity).unwrap();
-    let orphan = w.sim.seed_eni(&subnet, forged_tags(identity())).unwrap();
+    let orphan = w.sim.seed_eni(&subnet, tags(identity())).unwrap();
     let c = w.start(settings()).await;
     w.until_ready("multus", 1).await;
     eventually("the real orphan deleted", Duration::from_secs(900), || {
@@ -116,6 +120,67 @@ async fn the_sweep_deletes_only_orphans_with_this_clusters_identity() {
     let left: Vec<String> = w.sim.enis().into_iter().map(|e| e.id).collect();
     assert!(left.contains(&namesakes.id), "another identity: left alone");
     assert!(left.contains(&unverified.id), "no identity: left alone");
+    assert!(
+        !w.cluster.ledger().contains_key("uid-of-a-deleted-nodeeni"),
+        "no ENI carries the deleted NodeENI's UID any more: the ledger forgot it"
+    );
+    c.stop().await;
+}
+
+/// Someone allowed to tag ENIs (a node role any host-network pod reaches) copies this
+/// cluster's ownership tags, with a made-up NodeENI UID, onto an ENI of its own: another
+/// node's secondary ENI, attached, and an available one. Tags are only a claim: the
+/// controller never created an ENI for that UID (it is not on the ledger), so after many
+/// sweeps both are still there, the attached one still attached; the NodeENI's own ENI
+/// is untouched too.
+#[tokio::test(start_paused = true)]
+async fn tags_forged_onto_an_eni_it_did_not_create_never_make_it_delete_it() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    let bystander = w.add_node("bystander", "m5.xlarge", &[("ng", "other")]);
+    w.apply("multus", w.spec(1));
+    let subnet = w.subnets[0].id.clone();
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 1).await;
+    let own = w.attached_pairs();
+    let forged = |instance: &str| {
+        SlotOwner {
+            cluster: identity(),
+            nodeeni_name: "multus".into(),
+            nodeeni_uid: "a-made-up-uid".into(),
+            node_name: "bystander".into(),
+            instance_id: instance.into(),
+            subnet_id: subnet.clone(),
+            slot: 0,
+        }
+        .tags(0, 1, "2026-01-01T00:00:00Z")
+    };
+    let victim = w.seed_attached(
+        &subnet,
+        "vpc-cni secondary ENI",
+        forged(&bystander),
+        &bystander,
+        1,
+    );
+    let available = w.sim.seed_eni(&subnet, forged(&bystander)).unwrap();
+    tokio::time::sleep(settings().orphan_sweep_interval * 20 + settings().orphan_grace * 4).await;
+    let enis = w.sim.enis();
+    let find = |id: &str| enis.iter().find(|e| e.id == id).cloned();
+    let victim_now = find(&victim.id).expect("the forged attached ENI still exists");
+    assert_eq!(
+        victim_now.attachment.and_then(|a| a.instance_id),
+        Some(bystander.clone()),
+        "and is still attached to its instance"
+    );
+    assert!(
+        find(&available.id).is_some(),
+        "the forged available ENI still exists"
+    );
+    let now = w.attached_pairs();
+    assert!(
+        own.len() == 1 && now.contains(&own[0]),
+        "the NodeENI's own ENI is in place: {own:?} → {now:?}"
+    );
     c.stop().await;
 }
 
@@ -221,6 +286,32 @@ async fn enis_that_only_look_like_the_go_controllers_are_left_alone() {
             .iter()
             .any(|e| e.id == cni.id && e.attachment.is_some()),
         "deleting the NodeENI left it attached"
+    );
+    c.stop().await;
+}
+
+/// The ledger entry comes before any ENI: while the ledger cannot be written no ENI is
+/// created (one made then could never be told from a forged one once its NodeENI is
+/// gone); once it can, the NodeENI converges with its UID on the ledger.
+#[tokio::test(start_paused = true)]
+async fn no_eni_is_created_before_its_nodeeni_is_on_the_ledger() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(2, LABEL);
+    let nodeeni = w.apply("multus", w.spec(1));
+    w.cluster.refuse_ledger(true);
+    let c = w.start(settings()).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(
+        w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
+        0,
+        "no create while the ledger refuses"
+    );
+    w.cluster.refuse_ledger(false);
+    w.until_ready("multus", 2).await;
+    let uid = nodeeni.metadata.uid.unwrap();
+    assert_eq!(
+        w.cluster.ledger().get(&uid).map(String::as_str),
+        Some("multus")
     );
     c.stop().await;
 }

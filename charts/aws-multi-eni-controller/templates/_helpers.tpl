@@ -86,3 +86,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "eni.monitoringAPI" -}}
 {{- if or (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") (not .Values.monitoring.requireOperatorAPI) }}true{{- end }}
 {{- end }}
+
+{{/*
+The ownership ledger's ConfigMap: a fixed name, so that it survives a reinstall under
+another release name.
+*/}}
+{{- define "eni.ledgerName" -}}
+aws-multi-eni-controller-ledger
+{{- end }}

@@ -67,6 +67,7 @@ pub fn split(enis: &[Eni], cluster: &ClusterIdentity) -> Swept {
             Ownership::Owned(o) => out.owned.push(OwnedEniView {
                 eni_id: e.id.clone(),
                 nodeeni_uid: o.nodeeni_uid,
+                nodeeni_name: o.nodeeni_name,
                 instance_id: o.instance_id,
                 subnet_id: o.subnet_id,
                 available: e.status == EniStatus::Available,

@@ -31,7 +31,7 @@ use worker::{CleanupWorker, StepDone, WorkerArgs, WorkerMsg};
 
 use super::limiter::LimitedEc2;
 use crate::aws::Eni;
-use crate::plan::orphans::{due_for_deletion, is_orphan};
+use crate::plan::orphans::{Verdict, due_for_deletion, forgettable, verdict};
 use crate::plan::teardown::{JobNext, PollNext, Step, TeardownPolicy, on_poll, on_step};
 use crate::supervision::{Children, Outbox, RestartPolicy};
 
@@ -62,6 +62,8 @@ pub struct CleanupState {
     jobs: Jobs,
     polling: bool,
     orphan_marks: HashMap<String, Instant>,
+    /// Ledger UIDs no ENI carried, since when.
+    ledger_marks: HashMap<String, Instant>,
     /// Namesake clusters' ENIs already reported.
     reported: HashSet<String>,
     sweeping: bool,
@@ -190,20 +192,29 @@ impl CleanupState {
 
     fn sweep_listed(&mut self, snapshot: &crate::plan::orphans::DesiredSnapshot, enis: &[Eni]) {
         self.sweeping = false;
-        let swept = listing::split(enis, &self.args.cluster);
-        self.report_untouched(&swept.untouched);
-        let orphans: Vec<String> = swept
-            .owned
-            .into_iter()
-            .filter(|v| is_orphan(v, snapshot))
-            .map(|v| v.eni_id)
-            .collect();
+        let mut swept = listing::split(enis, &self.args.cluster);
+        let now = Instant::now();
+        let mut orphans = Vec::new();
+        for v in &swept.owned {
+            match verdict(v, snapshot) {
+                Verdict::Orphan => orphans.push(v.eni_id.clone()),
+                Verdict::Unrecorded => swept.untouched.push(Untouched {
+                    eni_id: v.eni_id.clone(),
+                    nodeeni_name: v.nodeeni_name.clone(),
+                    why: Why::Unrecorded,
+                }),
+                Verdict::Wanted => {}
+            }
+        }
+        let gone = forgettable(snapshot, &swept.owned);
+        let forget = due_for_deletion(&mut self.ledger_marks, &gone, now, self.args.orphan_grace);
+        self.report_untouched(&swept.untouched, forget);
         metrics::counter!(crate::telemetry::metric::ORPHANS_FOUND_TOTAL)
             .increment(orphans.len() as u64);
         let due = due_for_deletion(
             &mut self.orphan_marks,
             &orphans,
-            Instant::now(),
+            now,
             self.args.orphan_grace,
         );
         for eni_id in due {
@@ -215,8 +226,9 @@ impl CleanupState {
 }
 
 impl CleanupState {
-    /// Counts the ENIs the sweep leaves alone, and warns once about each namesake's.
-    fn report_untouched(&mut self, untouched: &[Untouched]) {
+    /// Counts the ENIs the sweep leaves alone and warns once about each namesake's and
+    /// each unrecorded one; hands the namesakes and the UIDs to forget to the parent.
+    fn report_untouched(&mut self, untouched: &[Untouched], forget: Vec<String>) {
         for label in Why::LABELS {
             let n = untouched.iter().filter(|u| u.why.label() == label).count();
             metrics::gauge!(crate::telemetry::metric::UNTOUCHED_ENIS, "reason" => label)
@@ -226,20 +238,29 @@ impl CleanupState {
         self.reported.retain(|id| current.contains(id.as_str()));
         let mut namesakes = Vec::new();
         for u in untouched {
-            if let Why::OtherClusterId(id) = &u.why
-                && self.reported.insert(u.eni_id.clone())
-            {
-                tracing::warn!(
+            if matches!(u.why, Why::NoClusterId) || !self.reported.insert(u.eni_id.clone()) {
+                continue;
+            }
+            match &u.why {
+                Why::OtherClusterId(id) => {
+                    tracing::warn!(
+                        eni = %u.eni_id,
+                        nodeeni = %u.nodeeni_name,
+                        cluster_id = %id,
+                        "an ENI carries this cluster's name but another cluster's identity: left alone"
+                    );
+                    namesakes.push(u.clone());
+                }
+                _ => tracing::warn!(
                     eni = %u.eni_id,
                     nodeeni = %u.nodeeni_name,
-                    cluster_id = %id,
-                    "an ENI carries this cluster's name but another cluster's identity: left alone"
-                );
-                namesakes.push(u.clone());
+                    "an ENI carries this cluster's ownership tags for a NodeENI the controller never recorded: \
+                     it did not create it (or created it before the ledger existed), so it is left alone"
+                ),
             }
         }
-        if !namesakes.is_empty() {
-            self.args.findings.send(SweepFindings { namesakes });
+        if !namesakes.is_empty() || !forget.is_empty() {
+            self.args.findings.send(SweepFindings { namesakes, forget });
         }
     }
 }
@@ -266,6 +287,7 @@ impl Actor for CleanupPool {
             jobs: Jobs::default(),
             polling: false,
             orphan_marks: HashMap::new(),
+            ledger_marks: HashMap::new(),
             reported: HashSet::new(),
             sweeping: false,
         })

@@ -69,17 +69,21 @@ pub enum Why {
     /// It carries no cluster identity: made before identity tags existed, or tagged by
     /// hand. Its own NodeENI may still manage it.
     NoClusterId,
+    /// Its NodeENI is gone and was never on the ledger: nothing shows this controller
+    /// made it (its tags may be forged, or it predates the ledger).
+    Unrecorded,
 }
 
 impl Why {
     /// Every value [`Why::label`] answers (the gauge starts each at zero).
-    pub const LABELS: [&'static str; 2] = ["other_cluster_id", "no_cluster_id"];
+    pub const LABELS: [&'static str; 3] = ["other_cluster_id", "no_cluster_id", "unrecorded"];
 
     /// A stable label for metrics.
     pub fn label(&self) -> &'static str {
         match self {
             Why::OtherClusterId(_) => "other_cluster_id",
             Why::NoClusterId => "no_cluster_id",
+            Why::Unrecorded => "unrecorded",
         }
     }
 }
@@ -100,4 +104,7 @@ pub struct Untouched {
 pub struct SweepFindings {
     /// ENIs of namesake clusters, first seen in this sweep.
     pub namesakes: Vec<Untouched>,
+    /// Gone NodeENIs' UIDs the ledger may forget: no ENI carried them in two sweeps a
+    /// grace apart.
+    pub forget: Vec<String>,
 }

@@ -1,15 +1,19 @@
-//! A NodeENI's finalizer: put in place before any ENI is created for it, retried with
-//! backoff while the API server refuses.
+//! A NodeENI's finalizer and its entry on the ownership ledger: both in place before any
+//! ENI is created for it, retried with backoff while the API server refuses. The entry
+//! goes on the ledger first, so an ENI the controller creates always has a recorded owner
+//! (and one a crash leaves behind can be swept once the NodeENI is gone).
 
 use std::time::Duration;
 
-use crate::k8s::Cluster;
+use crate::k8s::{Cluster, ClusterError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 
-/// Whether the finalizer is in place, and the wait before asking again.
+/// Whether the ledger entry and the finalizer are in place, and the wait before asking
+/// again.
 pub struct Finalizer {
+    recorded: bool,
     placed: bool,
     backoff: Duration,
 }
@@ -17,6 +21,7 @@ pub struct Finalizer {
 impl Default for Finalizer {
     fn default() -> Self {
         Finalizer {
+            recorded: false,
             placed: false,
             backoff: FIRST_RETRY,
         }
@@ -24,29 +29,77 @@ impl Default for Finalizer {
 }
 
 impl Finalizer {
-    /// Whether the finalizer is known to be in place.
+    /// Whether the ledger entry and the finalizer are known to be in place.
     pub fn placed(&self) -> bool {
-        self.placed
+        self.recorded && self.placed
     }
 
-    /// Puts the finalizer on `name` unless it is known to be there; on failure, how long
-    /// to wait before trying again (doubling to half a minute).
-    pub async fn ensure(&mut self, cluster: &dyn Cluster, name: &str) -> Result<(), Duration> {
-        if self.placed {
-            return Ok(());
-        }
-        match cluster.add_finalizer(name).await {
+    /// Records the NodeENI (`uid`, `name`) on the ledger and puts the finalizer on it,
+    /// unless known to be done; on failure, how long to wait before trying again
+    /// (doubling to half a minute).
+    pub async fn ensure(
+        &mut self,
+        cluster: &dyn Cluster,
+        uid: &str,
+        name: &str,
+    ) -> Result<(), Duration> {
+        let done = match self.record(cluster, uid, name).await {
+            Ok(()) if !self.placed => cluster
+                .add_finalizer(name)
+                .await
+                .map_err(|e| ("finalizer", e)),
+            other => other,
+        };
+        match done {
             Ok(()) => {
                 self.placed = true;
                 self.backoff = FIRST_RETRY;
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not add the finalizer; no ENI is created before it is in place");
-                let wait = self.backoff;
-                self.backoff = (self.backoff * 2).min(LAST_RETRY);
-                Err(wait)
+            Err((what, e)) => {
+                tracing::warn!(error = %e, what, "could not put the NodeENI on the ledger or add the finalizer; no ENI is created before both are in place");
+                Err(self.next_wait())
             }
         }
+    }
+
+    /// Records the NodeENI on the ledger unless known to be there: a NodeENI being
+    /// deleted keeps its finalizer until this holds, so an ENI the deletion could not
+    /// see is still swept later.
+    pub async fn ensure_recorded(
+        &mut self,
+        cluster: &dyn Cluster,
+        uid: &str,
+        name: &str,
+    ) -> Result<(), Duration> {
+        match self.record(cluster, uid, name).await {
+            Ok(()) => Ok(()),
+            Err((what, e)) => {
+                tracing::warn!(error = %e, what, "could not put the NodeENI on the ledger; the finalizer stays until it is");
+                Err(self.next_wait())
+            }
+        }
+    }
+
+    async fn record(
+        &mut self,
+        cluster: &dyn Cluster,
+        uid: &str,
+        name: &str,
+    ) -> Result<(), (&'static str, ClusterError)> {
+        if !self.recorded {
+            cluster
+                .record_owner(uid, name)
+                .await
+                .map_err(|e| ("ledger", e))?;
+            self.recorded = true;
+        }
+        Ok(())
+    }
+
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(LAST_RETRY);
+        wait
     }
 }

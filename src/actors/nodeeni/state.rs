@@ -171,7 +171,7 @@ impl NodeEniState {
         }
         let finalizer = self
             .finalizer
-            .ensure(&*self.deps.cluster, &self.name())
+            .ensure(&*self.deps.cluster, &self.uid, &self.name())
             .await;
         self.selection.read(myself, &self.deps, &self.obj.spec);
         let (name, generation) = (self.name(), self.generation());
@@ -219,7 +219,11 @@ impl NodeEniState {
         if !self.write_status().await {
             self.dirty(myself);
         }
-        if self.fleet.all_gone(nothing_listed, self.writes.withdrawn()) {
+        let recorded = self
+            .finalizer
+            .ensure_recorded(&*self.deps.cluster, &self.uid, &self.name())
+            .await;
+        if recorded.is_ok() && self.fleet.all_gone(nothing_listed, self.writes.withdrawn()) {
             match self.deps.cluster.remove_finalizer(&self.name()).await {
                 Ok(()) => {
                     tracing::info!("every ENI is gone; finalizer removed");

@@ -293,8 +293,11 @@ impl Actor for RootActor {
                 myself.send_after(st.services.settings.orphan_sweep_interval, || {
                     RootMsg::Sweep
                 });
-                if st.watches.is_synced(Watched::Nodes) && st.watches.is_synced(Watched::NodeEnis) {
-                    let snapshot = sweep::snapshot(&st.nodeenis, &st.children).await;
+                if st.watches.is_synced(Watched::Nodes)
+                    && st.watches.is_synced(Watched::NodeEnis)
+                    && let Some(snapshot) =
+                        sweep::snapshot(&st.cluster, &st.nodeenis, &st.children).await
+                {
                     st.services.sweep(snapshot);
                 }
             }

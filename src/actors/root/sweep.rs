@@ -14,12 +14,15 @@ use crate::supervision::Children;
 /// How long a NodeENI actor may take to say what it wants before it counts as unsettled.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Asks every NodeENI actor for its desired slots (concurrently, each with a timeout);
-/// an actor that does not answer counts as not settled, so its ENIs are left alone.
+/// Asks every NodeENI actor for its desired slots (concurrently, each with a timeout),
+/// and reads the ownership ledger; an actor that does not answer counts as not settled,
+/// so its ENIs are left alone. No snapshot (no sweep this time) when the ledger cannot
+/// be read: without it no gone NodeENI's ENI may be deleted.
 pub async fn snapshot(
+    cluster: &Arc<dyn Cluster>,
     nodeenis: &HashMap<String, NodeENI>,
     children: &Children<String>,
-) -> DesiredSnapshot {
+) -> Option<DesiredSnapshot> {
     let asks = nodeenis.iter().map(|(name, obj)| {
         let uid = obj.metadata.uid.clone().unwrap_or_default();
         let actor = children.get::<NodeEniMsg>(name);
@@ -34,20 +37,44 @@ pub async fn snapshot(
             (uid, set)
         }
     });
-    DesiredSnapshot {
-        live: futures::future::join_all(asks).await.into_iter().collect(),
+    let (live, recorded) =
+        futures::future::join(futures::future::join_all(asks), cluster.recorded_owners()).await;
+    match recorded {
+        Ok(recorded) => Some(DesiredSnapshot {
+            live: live.into_iter().collect(),
+            recorded,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the ownership ledger; no orphan sweep this time");
+            None
+        }
     }
 }
 
 /// Tells each NodeENI of the same name about a namesake cluster's ENI the sweep found
 /// (the warning and the metric are the pool's): an Event, so `kubectl describe` shows
-/// that a cluster of this name exists elsewhere in the account. Published in a task, off
-/// the root's handler.
+/// that a cluster of this name exists elsewhere in the account; and takes the gone
+/// NodeENIs no ENI carries any more off the ledger. In tasks, off the root's handler.
 pub fn report(
     cluster: &Arc<dyn Cluster>,
     nodeenis: &HashMap<String, NodeENI>,
     findings: SweepFindings,
 ) {
+    if !findings.forget.is_empty() {
+        let cluster = cluster.clone();
+        let uids = findings.forget;
+        tokio::spawn(async move {
+            match cluster.forget_owners(&uids).await {
+                Ok(()) => tracing::info!(
+                    ?uids,
+                    "no ENI of these deleted NodeENIs is left; off the ledger"
+                ),
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not update the ownership ledger; the next sweep tries again")
+                }
+            }
+        });
+    }
     for u in findings.namesakes {
         let Some(obj) = nodeenis.get(&u.nodeeni_name).cloned() else {
             continue;
@@ -63,7 +90,7 @@ pub fn report(
                 u.eni_id,
                 match &u.why {
                     Why::OtherClusterId(id) => id.as_str(),
-                    Why::NoClusterId => "none",
+                    Why::NoClusterId | Why::Unrecorded => "none",
                 }
             ),
         )

@@ -5,7 +5,7 @@
 //! that falls too far behind gets a fresh [`Change::Resync`], as a real watch would after
 //! a 410. Events and status writes are recorded for assertions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -16,22 +16,19 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::cluster::{
+mod recorder;
+
+use recorder::EventLog;
+
+use crate::k8s::cluster::{
     Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice, ObjectRef,
 };
-use super::crd::{NodeENI, NodeENIStatus};
-use super::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
-use super::node::NodeView;
-use super::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
+use crate::k8s::crd::{NodeENI, NodeENIStatus};
+use crate::k8s::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
+use crate::k8s::node::NodeView;
+use crate::k8s::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
 
 const CHANNEL_CAPACITY: usize = 65_536;
-
-/// What makes two Events one (kube-runtime's recorder): the object, type, reason,
-/// action and related object, but not the note.
-type EventKey = (String, bool, String, String, Option<super::cluster::About>);
-
-/// How long the recorder remembers an Event to count repeats in its series.
-const SERIES_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 60);
 
 /// One ENINode: NodeENI → the entries it applied, and the agent's status.
 type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus>);
@@ -40,10 +37,10 @@ type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus
 struct State {
     nodeenis: BTreeMap<String, NodeENI>,
     nodes: BTreeMap<String, NodeView>,
-    /// Every Event object, with how many times it was recorded (its series).
-    events: Vec<(String, Notice, u32)>,
-    /// The recorder's cache: an Event's key → its place in `events`, last recorded.
-    series: std::collections::HashMap<EventKey, (usize, tokio::time::Instant)>,
+    recorder: EventLog,
+    /// The ownership ledger: NodeENI UID → name.
+    ledger: BTreeMap<String, String>,
+    refuse_ledger: bool,
     writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
@@ -252,6 +249,7 @@ impl MemoryCluster {
     /// repeat counted in an Event's series shows once, with its first note).
     pub fn events(&self) -> Vec<(String, Notice)> {
         self.lock()
+            .recorder
             .events
             .iter()
             .map(|(n, e, _)| (n.clone(), e.clone()))
@@ -260,7 +258,26 @@ impl MemoryCluster {
 
     /// Every Event object with how many times it was recorded.
     pub fn event_series(&self) -> Vec<(String, Notice, u32)> {
-        self.lock().events.clone()
+        self.lock().recorder.events.clone()
+    }
+
+    /// Fails every ledger read and write (as an API server that refuses the ConfigMap), or
+    /// stops.
+    pub fn refuse_ledger(&self, refuse: bool) {
+        self.lock().refuse_ledger = refuse;
+    }
+
+    /// The ownership ledger as stored now: NodeENI UID → name.
+    pub fn ledger(&self) -> BTreeMap<String, String> {
+        self.lock().ledger.clone()
+    }
+
+    fn ledger_mut(&self) -> Result<MutexGuard<'_, State>, ClusterError> {
+        let s = self.lock();
+        if s.refuse_ledger {
+            return Err(ClusterError::Unavailable("the ledger is refused".into()));
+        }
+        Ok(s)
     }
 
     /// How many status writes the controller made.
@@ -410,26 +427,29 @@ impl Cluster for MemoryCluster {
 
     async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
         let mut s = self.lock();
-        s.writes.events += 1;
-        let now = tokio::time::Instant::now();
-        let key: EventKey = (
-            nodeeni.name.clone(),
-            notice.warning,
-            notice.reason.clone(),
-            notice.action.clone(),
-            notice.about.clone(),
+        let s = &mut *s;
+        s.recorder.record(
+            &nodeeni.name,
+            notice,
+            tokio::time::Instant::now(),
+            &mut s.writes,
         );
-        match s.series.get(&key).copied() {
-            Some((at, seen)) if now.duration_since(seen) < SERIES_TTL => {
-                s.events[at].2 += 1;
-                s.series.insert(key, (at, now));
-            }
-            _ => {
-                s.writes.event_objects += 1;
-                let at = s.events.len();
-                s.events.push((nodeeni.name.clone(), notice, 1));
-                s.series.insert(key, (at, now));
-            }
+        Ok(())
+    }
+
+    async fn record_owner(&self, uid: &str, name: &str) -> Result<(), ClusterError> {
+        self.ledger_mut()?.ledger.insert(uid.into(), name.into());
+        Ok(())
+    }
+
+    async fn recorded_owners(&self) -> Result<HashSet<String>, ClusterError> {
+        Ok(self.ledger_mut()?.ledger.keys().cloned().collect())
+    }
+
+    async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError> {
+        let mut s = self.ledger_mut()?;
+        for uid in uids {
+            s.ledger.remove(uid);
         }
         Ok(())
     }
