@@ -63,20 +63,22 @@ impl Finalizer {
         }
     }
 
-    /// Records the NodeENI on the ledger unless known to be there: a NodeENI being
-    /// deleted keeps its finalizer until this holds, so an ENI the deletion could not
-    /// see is still swept later.
-    pub async fn ensure_recorded(
-        &mut self,
-        cluster: &dyn Cluster,
-        uid: &str,
-        name: &str,
-    ) -> Result<(), Duration> {
-        match self.record(cluster, uid, name).await {
-            Ok(()) => Ok(()),
-            Err((what, e)) => {
-                tracing::warn!(error = %e, what, "could not put the NodeENI on the ledger; the finalizer stays until it is");
-                Err(self.next_wait())
+    /// Once a deleted NodeENI's ENIs are all gone: removes the finalizer, after making
+    /// sure the NodeENI is on the ledger (so an ENI the deletion could not see is still
+    /// swept later); whether it is removed.
+    pub async fn release(&mut self, cluster: &dyn Cluster, uid: &str, name: &str) -> bool {
+        if let Err((what, e)) = self.record(cluster, uid, name).await {
+            tracing::warn!(error = %e, what, "could not put the NodeENI on the ledger; the finalizer stays until it is");
+            return false;
+        }
+        match cluster.remove_finalizer(name).await {
+            Ok(()) => {
+                tracing::info!("every ENI is gone; finalizer removed");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not remove the finalizer");
+                false
             }
         }
     }

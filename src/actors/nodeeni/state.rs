@@ -18,10 +18,9 @@ use super::publisher::Publisher;
 use super::selection::Selection;
 use super::slots::Slots;
 use super::timers::Timers;
-use super::writes::{Round, Writes};
+use super::writes::{Sources, Writes};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
-use crate::k8s::status::Concerns;
 use crate::k8s::{NodeENI, NodeView, Notice, ObjectRef};
 use crate::plan::nodeeni as rules;
 use crate::plan::slots::SlotKey;
@@ -219,59 +218,36 @@ impl NodeEniState {
         if !self.write_status().await {
             self.dirty(myself);
         }
-        let recorded = self
-            .finalizer
-            .ensure_recorded(&*self.deps.cluster, &self.uid, &self.name())
-            .await;
-        if recorded.is_ok() && self.fleet.all_gone(nothing_listed, self.writes.withdrawn()) {
-            match self.deps.cluster.remove_finalizer(&self.name()).await {
-                Ok(()) => {
-                    tracing::info!("every ENI is gone; finalizer removed");
-                    self.write_status().await;
-                    super::status::clear_gauges(&self.name());
-                    myself.stop(Some("NodeENI deleted".into()));
-                    return Ok(());
-                }
-                Err(e) => tracing::warn!(error = %e, "could not remove the finalizer"),
-            }
+        if self.fleet.all_gone(nothing_listed, self.writes.withdrawn())
+            && self
+                .finalizer
+                .release(&*self.deps.cluster, &self.uid, &self.name())
+                .await
+        {
+            self.write_status().await;
+            super::status::clear_gauges(&self.name());
+            myself.stop(Some("NodeENI deleted".into()));
+            return Ok(());
         }
         let wait = self.fleet.deletion_wait();
         self.tick_in(myself, wait);
         Ok(())
     }
 
-    /// What the status reports beside the slots.
-    fn concerns(&self) -> Concerns {
-        let mut c = self.fleet.concerns(
-            self.selection.problems().to_vec(),
-            self.deleting(),
-            self.finalizer.placed(),
-        );
-        if !self.writes.known() {
-            c.pending.push("the ENINodes have not been listed yet (is the ENINode CRD installed, and may the controller list and watch ENINodes?): no node's ENIs are written for its agent, and a deleted NodeENI keeps its finalizer until they are".into());
-        }
-        c
-    }
-
     /// Writes the status and the nodes' entries where they changed; `false` if a write
     /// failed (the caller retries).
     async fn write_status(&mut self) -> bool {
-        let nodes = &self.selection;
-        let slots = self
-            .fleet
-            .slots
-            .summaries(self.obj.spec.mtu, |n| nodes.configured(n));
         let name = self.name();
-        let concerns = self.concerns();
-        let round = Round {
+        let src = Sources {
             name: &name,
             generation: self.generation(),
-            slots: &slots,
-            concerns: &concerns,
+            mtu: self.obj.spec.mtu,
+            fleet: &self.fleet,
+            selection: &self.selection,
+            deleting: self.deleting(),
+            finalized: self.finalizer.placed(),
         };
-        self.writes
-            .write(&*self.deps.cluster, round, |n| nodes.uid(n))
-            .await
+        self.writes.write_from(&*self.deps.cluster, src).await
     }
 
     /// What the nodes' ENINodes show of this NodeENI: written again where that differs

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::fleet::Fleet;
 use super::interfaces::{self, Interfaces};
+use super::selection::Selection;
 use super::status::StatusBook;
 use crate::k8s::status::{Concerns, SlotSummary, build_status};
 use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
@@ -28,7 +30,51 @@ pub struct Round<'a> {
     pub concerns: &'a Concerns,
 }
 
+/// What the NodeENI's components hold that a round is built from.
+pub struct Sources<'a> {
+    /// The NodeENI's name.
+    pub name: &'a str,
+    /// Its generation.
+    pub generation: i64,
+    /// Its spec's MTU.
+    pub mtu: i32,
+    /// Its slots, skips and teardowns.
+    pub fleet: &'a Fleet,
+    /// Its nodes.
+    pub selection: &'a Selection,
+    /// Whether it is being deleted.
+    pub deleting: bool,
+    /// Whether its ledger entry and finalizer are in place.
+    pub finalized: bool,
+}
+
+/// Said in the status while the ENINode watch has not listed.
+const ENINODES_UNLISTED: &str = "the ENINodes have not been listed yet (is the ENINode CRD installed, and may the controller list and watch ENINodes?): no node's ENIs are written for its agent, and a deleted NodeENI keeps its finalizer until they are";
+
 impl Writes {
+    /// Builds a round from `src` (every slot's line, and the concerns beside them) and
+    /// writes it (see [`Writes::write`]).
+    pub async fn write_from(&mut self, cluster: &dyn Cluster, src: Sources<'_>) -> bool {
+        let selection = src.selection;
+        let slots = src
+            .fleet
+            .slots
+            .summaries(src.mtu, |n| selection.configured(n));
+        let mut concerns =
+            src.fleet
+                .concerns(selection.problems().to_vec(), src.deleting, src.finalized);
+        if !self.known() {
+            concerns.pending.push(ENINODES_UNLISTED.into());
+        }
+        let round = Round {
+            name: src.name,
+            generation: src.generation,
+            slots: &slots,
+            concerns: &concerns,
+        };
+        self.write(cluster, round, |n| selection.uid(n)).await
+    }
+
     /// Starting from the status the object carries; ENINodes not listed yet.
     pub fn new(status: Option<NodeENIStatus>) -> Self {
         Writes {

@@ -13,25 +13,24 @@ use futures::{StreamExt, stream::BoxStream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+mod eninodes;
 mod recorder;
+mod watch;
 
+use eninodes::{StoredENINode, eninode_view};
 use recorder::EventLog;
+use watch::watch;
 
 use crate::k8s::cluster::{
     Change, Cluster, ClusterError, ENINodeView, FINALIZER, LEGACY_FINALIZER, Notice, ObjectRef,
 };
 use crate::k8s::crd::{NodeENI, NodeENIStatus};
-use crate::k8s::eninode::{ENINode, ENINodeSpec, ENINodeStatus, NodeInterface};
+use crate::k8s::eninode::{ENINodeStatus, NodeInterface};
 use crate::k8s::node::NodeView;
 use crate::k8s::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
 
 const CHANNEL_CAPACITY: usize = 65_536;
-
-/// One ENINode: NodeENI → the entries it applied, and the agent's status.
-type StoredENINode = (BTreeMap<String, Vec<NodeInterface>>, Option<ENINodeStatus>);
 
 #[derive(Default)]
 struct State {
@@ -59,36 +58,10 @@ pub struct MemoryCluster {
     eninode_tx: broadcast::Sender<Change<ENINodeView>>,
 }
 
-fn eninode_view(node: &str, (entries, status): &StoredENINode) -> ENINodeView {
-    let mut spec = ENINodeSpec::default();
-    for list in entries.values() {
-        spec.interfaces.extend(list.iter().cloned());
-    }
-    let mut obj = ENINode::new(node, spec);
-    obj.status = status.clone();
-    ENINodeView::from_object(obj)
-}
-
 impl Default for MemoryCluster {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Subscribes first, then snapshots, so no change between the two is lost; a lagging
-/// subscriber is brought back in line with a new resync.
-fn watch<T: Clone + Send + 'static>(
-    rx: broadcast::Receiver<Change<T>>,
-    snapshot: impl Fn() -> Vec<T> + Send + 'static,
-) -> BoxStream<'static, Change<T>> {
-    let first = Change::Resync(snapshot());
-    let rest = BroadcastStream::new(rx).map(move |item| match item {
-        Ok(change) => change,
-        Err(BroadcastStreamRecvError::Lagged(_)) => Change::Resync(snapshot()),
-    });
-    futures::stream::once(async move { first })
-        .chain(rest)
-        .boxed()
 }
 
 impl MemoryCluster {
@@ -371,13 +344,7 @@ impl Cluster for MemoryCluster {
         if interfaces.is_empty() && !s.eninodes.contains_key(node) {
             return Ok(());
         }
-        let e = s.eninodes.entry(node.to_string()).or_default();
-        if interfaces.is_empty() {
-            e.0.remove(nodeeni);
-        } else {
-            e.0.insert(nodeeni.to_string(), interfaces.to_vec());
-        }
-        let view = eninode_view(node, e);
+        let view = eninodes::apply(&mut s.eninodes, node, nodeeni, interfaces);
         drop(s);
         let _ = self.eninode_tx.send(Change::Applied(view));
         Ok(())
