@@ -64,6 +64,23 @@ fn every_scenario_converges_without_duplicates_or_leaks() {
     }
 }
 
+/// A subnet that stays full for an hour: its refused slots cost a bounded number of
+/// creates, the other NodeENI's rollout on a roomy subnet converges, and the audit counts
+/// that NodeENI's ENIs as wanted (they were reported as 100 leaks).
+#[test]
+fn a_full_subnet_costs_few_creates_and_holds_up_no_other_nodeeni() {
+    let a = args(&["--nodes", "60", "--scenario", "full-subnet"]);
+    let r = simulate::run(&a).expect("simulation runs");
+    assert!(r.converged, "{r:?}");
+    assert_eq!((r.duplicates, r.leaks), (0, 0), "{r:?}");
+    assert_eq!(r.enis, 100, "the roomy rollout is what is measured: {r:?}");
+    let refused = r.refused_creates_after_first_minute.expect("measured");
+    // 49 slots refused for 59 minutes: one probe per backed-off interval for the subnet,
+    // not one create per slot per minute (2,891).
+    assert!(refused <= 100, "{refused} creates on the full subnet: {r:?}");
+    assert!(r.converge_seconds >= r.floor_seconds, "{r:?}");
+}
+
 #[test]
 fn faults_do_not_cause_duplicates_or_leaks() {
     let r = simulate::run(&args(&[

@@ -2,12 +2,12 @@
 //! in-memory Kubernetes with labelled nodes and NodeENIs, and what a converged state
 //! looks like.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
 use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
-use crate::aws::{AttachmentStatus, BucketTable, EniLimits, EniStatus, Subnet};
+use crate::aws::{AttachmentStatus, BucketTable, Eni, EniLimits, EniStatus, Subnet};
 use crate::config::{Account, FaultMix, Scenario, SimulateArgs};
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::{NodeENI, NodeENISpec, NodeView};
@@ -33,6 +33,8 @@ pub struct SimWorld {
     pub nodes: BTreeMap<String, String>,
     /// NodeENI names.
     pub nodeenis: Vec<String>,
+    /// `full-subnet`'s other nodes (name → instance ID), under the NodeENI [`ROOMY`].
+    pub roomy: BTreeMap<String, String>,
     /// EC2's real buckets.
     pub buckets: BucketTable,
     /// The share of each action's refill left to the controller.
@@ -103,6 +105,7 @@ impl SimWorld {
             instance_type,
             nodes: BTreeMap::new(),
             nodeenis: Vec::new(),
+            roomy: BTreeMap::new(),
             buckets,
             share_left: 1.0 - other_share,
             other_client,
@@ -174,6 +177,7 @@ impl SimWorld {
                 created: None,
                 configured_macs: BTreeMap::new(),
             });
+            self.roomy.insert(name, inst.id.clone());
         }
         let spec: Result<NodeENISpec, _> = serde_json::from_value(serde_json::json!({
             "nodeSelector": {LABEL.0: ROOMY},
@@ -237,43 +241,63 @@ impl SimWorld {
 
     /// Owned ENIs: (duplicates, leaks, attached and configured) against the desired slots.
     pub fn audit(&self, labelled: bool) -> Audit {
+        let roomy = (!self.roomy.is_empty()).then(|| ROOMY.to_string());
         let live: HashMap<String, String> = self
             .nodeenis
             .iter()
+            .chain(roomy.iter())
             .filter_map(|n| {
                 let o = self.cluster.nodeeni(n)?;
                 Some((o.metadata.uid.clone()?, n.clone()))
             })
             .collect();
-        let instances: Vec<&String> = self.nodes.values().collect();
+        let instances: HashSet<&String> = self.nodes.values().chain(self.roomy.values()).collect();
         let mut per_slot: HashMap<(String, String, String), (usize, bool)> = HashMap::new();
         let mut audit = Audit::default();
-        for e in self.sim.enis() {
-            if e.tags.get(TAG_CLUSTER).map(String::as_str) != Some(CLUSTER) {
-                continue;
+        self.sim.with_enis(|enis| {
+            for e in enis {
+                audit.count(e, labelled, &live, &instances, &mut per_slot);
             }
-            let uid = e.tags.get(TAG_NODEENI_UID).cloned().unwrap_or_default();
-            let inst = e.tags.get(TAG_INSTANCE).cloned().unwrap_or_default();
-            let subnet = e.tags.get(TAG_SUBNET).cloned().unwrap_or_default();
-            let wanted = labelled && live.contains_key(&uid) && instances.contains(&&inst);
-            if !wanted || e.status == EniStatus::Available {
-                audit.leaks += 1;
-                continue;
-            }
-            let done = e.attachment.as_ref().is_some_and(|a| {
-                a.status == AttachmentStatus::Attached
-                    && a.delete_on_termination
-                    && a.instance_id.as_ref() == Some(&inst)
-            });
-            let slot = per_slot.entry((uid, inst, subnet)).or_default();
-            slot.0 += 1;
-            slot.1 |= done;
-        }
+        });
         for (n, done) in per_slot.values() {
             audit.attached += usize::from(*done);
             audit.duplicates += n - 1;
         }
         audit
+    }
+}
+
+/// Owned ENIs of one slot: (uid, instance, subnet) → (ENIs, one of them done).
+type PerSlot = HashMap<(String, String, String), (usize, bool)>;
+
+impl Audit {
+    /// Counts `e` as a leak or towards its slot.
+    fn count(
+        &mut self,
+        e: &Eni,
+        labelled: bool,
+        live: &HashMap<String, String>,
+        instances: &HashSet<&String>,
+        per_slot: &mut PerSlot,
+    ) {
+        if e.tags.get(TAG_CLUSTER).map(String::as_str) != Some(CLUSTER) {
+            return;
+        }
+        let tag = |k: &str| e.tags.get(k).cloned().unwrap_or_default();
+        let (uid, inst, subnet) = (tag(TAG_NODEENI_UID), tag(TAG_INSTANCE), tag(TAG_SUBNET));
+        let wanted = labelled && live.contains_key(&uid) && instances.contains(&inst);
+        if !wanted || e.status == EniStatus::Available {
+            self.leaks += 1;
+            return;
+        }
+        let done = e.attachment.as_ref().is_some_and(|a| {
+            a.status == AttachmentStatus::Attached
+                && a.delete_on_termination
+                && a.instance_id.as_ref() == Some(&inst)
+        });
+        let slot = per_slot.entry((uid, inst, subnet)).or_default();
+        slot.0 += 1;
+        slot.1 |= done;
     }
 }
 
