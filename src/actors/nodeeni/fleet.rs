@@ -120,14 +120,18 @@ impl Fleet {
         for desired in changes.start {
             self.slots.plan(desired);
         }
-        let retiring: std::collections::HashSet<_> = changes.retire.iter().collect();
-        let kept: std::collections::HashSet<_> = self
-            .slots
-            .keys()
-            .into_iter()
-            .filter(|k| !retiring.contains(k))
-            .map(|k| k.place())
-            .collect();
+        // Built only when something retires: a one-node replan stays O(that node).
+        let kept: std::collections::HashSet<_> = if changes.retire.is_empty() {
+            Default::default()
+        } else {
+            let retiring: std::collections::HashSet<_> = changes.retire.iter().collect();
+            self.slots
+                .keys()
+                .into_iter()
+                .filter(|k| !retiring.contains(k))
+                .map(|k| k.place())
+                .collect()
+        };
         for key in &changes.retire {
             // Another slot at the same place (another Node object of the instance)
             // takes its ENI over.
