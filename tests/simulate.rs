@@ -77,7 +77,10 @@ fn a_full_subnet_costs_few_creates_and_holds_up_no_other_nodeeni() {
     let refused = r.refused_creates_after_first_minute.expect("measured");
     // 49 slots refused for 59 minutes: one probe per backed-off interval for the subnet,
     // not one create per slot per minute (2,891).
-    assert!(refused <= 100, "{refused} creates on the full subnet: {r:?}");
+    assert!(
+        refused <= 100,
+        "{refused} creates on the full subnet: {r:?}"
+    );
     assert!(r.converge_seconds >= r.floor_seconds, "{r:?}");
 }
 
