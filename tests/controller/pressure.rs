@@ -250,3 +250,27 @@ async fn an_eninode_watch_that_never_lists_is_said_in_readiness_and_the_status()
     });
     assert!(said, "the status says what the deletion waits for");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_node_whose_eninode_is_always_refused_holds_up_no_other_node() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(3, LABEL);
+    // The first node in name order: its ENINode writes come first in every round.
+    w.cluster.refuse_eninode("node-0000", true);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 3).await;
+    let listed = |node: &str| {
+        w.cluster
+            .eninode(node)
+            .is_some_and(|v| v.entries.values().flatten().count() == 1)
+    };
+    eventually(
+        "the other nodes' agents are told their ENIs",
+        Duration::from_secs(120),
+        || listed("node-0001") && listed("node-0002"),
+    )
+    .await;
+    assert!(!listed("node-0000"), "the refused node has nothing written");
+    c.stop().await;
+}

@@ -84,7 +84,8 @@ impl Interfaces {
     }
 
     /// Writes the nodes whose entries differ from `desired`; `uid` gives a node's UID
-    /// (the object's owner). `false` if a write failed (the caller retries).
+    /// (the object's owner). `false` if a write failed (the caller retries); a node whose
+    /// writes are refused (a webhook, a policy) holds up no other node's.
     pub async fn write(
         &mut self,
         cluster: &dyn Cluster,
@@ -96,6 +97,7 @@ impl Interfaces {
             return true;
         }
         let empty = Vec::new();
+        let mut failed = false;
         for node in writes(desired, &self.applied) {
             let entries = desired.get(&node).unwrap_or(&empty);
             let owner = uid(&node);
@@ -103,10 +105,7 @@ impl Interfaces {
                 .apply_interfaces(&node, owner.as_deref(), nodeeni, entries)
                 .await
             {
-                Ok(()) => {
-                    self.failures = 0;
-                    self.seen(node, entries.clone());
-                }
+                Ok(()) => self.seen(node, entries.clone()),
                 Err(e @ ClusterError::NotFound(_)) => {
                     tracing::debug!(%node, error = %e, "no ENINode to withdraw from");
                     self.applied.remove(&node);
@@ -115,11 +114,12 @@ impl Interfaces {
                     tracing::warn!(%node, error = %e, "could not write the node's ENINode");
                     metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                         .increment(1);
-                    self.failures += 1;
-                    return false;
+                    failed = true;
                 }
             }
         }
-        true
+        // Counted per round: the retries of a node refused every time back off.
+        self.failures = if failed { self.failures + 1 } else { 0 };
+        !failed
     }
 }

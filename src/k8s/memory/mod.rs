@@ -43,6 +43,8 @@ struct State {
     writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
+    /// Nodes whose ENINode writes an admission webhook refuses.
+    refuse_eninodes: std::collections::BTreeSet<String>,
     /// The ENINode watch delivers nothing (the CRD missing, or RBAC).
     withhold_eninodes: bool,
     /// Node → (NodeENI → entries it applied, the agent's status).
@@ -270,6 +272,16 @@ impl MemoryCluster {
         self.lock().refuse_status = refuse;
     }
 
+    /// Refuses every ENINode write for `node` (as a policy webhook would), or stops.
+    pub fn refuse_eninode(&self, node: &str, refuse: bool) {
+        let mut s = self.lock();
+        if refuse {
+            s.refuse_eninodes.insert(node.to_string());
+        } else {
+            s.refuse_eninodes.remove(node);
+        }
+    }
+
     fn update_finalizers(
         &self,
         name: &str,
@@ -340,6 +352,13 @@ impl Cluster for MemoryCluster {
         let mut s = self.lock();
         s.writes.eninode += 1;
         s.writes.largest_write_bytes = s.writes.largest_write_bytes.max(bytes);
+        if s.refuse_eninodes.contains(node) {
+            return Err(ClusterError::Rejected {
+                code: 403,
+                reason: "Forbidden".into(),
+                message: format!("admission webhook denied the ENINode {node}"),
+            });
+        }
         // A withdrawal never creates an ENINode (the real adapter's is conditional).
         if interfaces.is_empty() && !s.eninodes.contains_key(node) {
             return Ok(());
