@@ -15,10 +15,11 @@ use kube::ResourceExt;
 use tokio::sync::broadcast;
 
 mod eninodes;
+mod ledger;
 mod recorder;
 mod watch;
 
-use eninodes::{StoredENINode, eninode_view};
+use eninodes::ENINodeStore;
 use recorder::EventLog;
 use watch::watch;
 
@@ -37,18 +38,12 @@ struct State {
     nodeenis: BTreeMap<String, NodeENI>,
     nodes: BTreeMap<String, NodeView>,
     recorder: EventLog,
-    /// The ownership ledger: NodeENI UID → name.
-    ledger: BTreeMap<String, String>,
-    refuse_ledger: bool,
+    /// The ownership ledger.
+    ledger: ledger::Ledger,
     writes: WriteTally,
     next_uid: u64,
     refuse_status: bool,
-    /// Nodes whose ENINode writes an admission webhook refuses.
-    refuse_eninodes: std::collections::BTreeSet<String>,
-    /// The ENINode watch delivers nothing (the CRD missing, or RBAC).
-    withhold_eninodes: bool,
-    /// Node → (NodeENI → entries it applied, the agent's status).
-    eninodes: BTreeMap<String, StoredENINode>,
+    eninodes: ENINodeStore,
 }
 
 /// The in-memory cluster. Cheap to clone; clones share state.
@@ -87,7 +82,7 @@ impl MemoryCluster {
     /// A node's ENINode as stored now.
     pub fn eninode(&self, node: &str) -> Option<ENINodeView> {
         let s = self.lock();
-        s.eninodes.get(node).map(|e| eninode_view(node, e))
+        s.eninodes.view(node)
     }
 
     /// How many ENINode writes the controller made.
@@ -103,9 +98,7 @@ impl MemoryCluster {
     /// Writes a node agent's report into the node's ENINode status (as the agent would).
     pub fn report_interfaces(&self, node: &str, status: ENINodeStatus) {
         let mut s = self.lock();
-        let e = s.eninodes.entry(node.to_string()).or_default();
-        e.1 = Some(status);
-        let view = eninode_view(node, e);
+        let view = s.eninodes.report(node, status);
         drop(s);
         let _ = self.eninode_tx.send(Change::Applied(view));
     }
@@ -200,7 +193,7 @@ impl MemoryCluster {
         let mut s = self.lock();
         let gone = s.nodes.remove(name);
         // The Node owns its ENINode: the garbage collector deletes it too.
-        let eninode = s.eninodes.remove(name).map(|e| eninode_view(name, &e));
+        let eninode = s.eninodes.remove(name);
         drop(s);
         if let Some(node) = gone {
             let _ = self.node_tx.send(Change::Deleted(node));
@@ -239,20 +232,12 @@ impl MemoryCluster {
     /// Fails every ledger read and write (as an API server that refuses the ConfigMap), or
     /// stops.
     pub fn refuse_ledger(&self, refuse: bool) {
-        self.lock().refuse_ledger = refuse;
+        self.lock().ledger.refused = refuse;
     }
 
     /// The ownership ledger as stored now: NodeENI UID → name.
     pub fn ledger(&self) -> BTreeMap<String, String> {
-        self.lock().ledger.clone()
-    }
-
-    fn ledger_mut(&self) -> Result<MutexGuard<'_, State>, ClusterError> {
-        let s = self.lock();
-        if s.refuse_ledger {
-            return Err(ClusterError::Unavailable("the ledger is refused".into()));
-        }
-        Ok(s)
+        self.lock().ledger.owners.clone()
     }
 
     /// How many status writes the controller made.
@@ -263,7 +248,7 @@ impl MemoryCluster {
     /// Makes the ENINode watch deliver nothing from now on (as when the ENINode CRD is
     /// not installed, or the controller may not list ENINodes).
     pub fn withhold_eninodes(&self) {
-        self.lock().withhold_eninodes = true;
+        self.lock().eninodes.withheld = true;
     }
 
     /// Refuses every status write (as an API server refuses a status it finds invalid or
@@ -274,12 +259,7 @@ impl MemoryCluster {
 
     /// Refuses every ENINode write for `node` (as a policy webhook would), or stops.
     pub fn refuse_eninode(&self, node: &str, refuse: bool) {
-        let mut s = self.lock();
-        if refuse {
-            s.refuse_eninodes.insert(node.to_string());
-        } else {
-            s.refuse_eninodes.remove(node);
-        }
+        self.lock().eninodes.refuse(node, refuse);
     }
 
     fn update_finalizers(
@@ -331,13 +311,12 @@ impl Cluster for MemoryCluster {
     }
 
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
-        if self.lock().withhold_eninodes {
+        if self.lock().eninodes.withheld {
             return futures::stream::pending().boxed();
         }
         let me = self.clone();
         watch(self.eninode_tx.subscribe(), move || {
-            let s = me.lock();
-            s.eninodes.iter().map(|(n, e)| eninode_view(n, e)).collect()
+            me.lock().eninodes.all()
         })
     }
 
@@ -352,20 +331,12 @@ impl Cluster for MemoryCluster {
         let mut s = self.lock();
         s.writes.eninode += 1;
         s.writes.largest_write_bytes = s.writes.largest_write_bytes.max(bytes);
-        if s.refuse_eninodes.contains(node) {
-            return Err(ClusterError::Rejected {
-                code: 403,
-                reason: "Forbidden".into(),
-                message: format!("admission webhook denied the ENINode {node}"),
-            });
-        }
         // A withdrawal never creates an ENINode (the real adapter's is conditional).
-        if interfaces.is_empty() && !s.eninodes.contains_key(node) {
-            return Ok(());
-        }
-        let view = eninodes::apply(&mut s.eninodes, node, nodeeni, interfaces);
+        let view = s.eninodes.apply(node, nodeeni, interfaces)?;
         drop(s);
-        let _ = self.eninode_tx.send(Change::Applied(view));
+        if let Some(view) = view {
+            let _ = self.eninode_tx.send(Change::Applied(view));
+        }
         Ok(())
     }
 
@@ -424,19 +395,14 @@ impl Cluster for MemoryCluster {
     }
 
     async fn record_owner(&self, uid: &str, name: &str) -> Result<(), ClusterError> {
-        self.ledger_mut()?.ledger.insert(uid.into(), name.into());
-        Ok(())
+        self.lock().ledger.record(uid, name)
     }
 
     async fn recorded_owners(&self) -> Result<HashSet<String>, ClusterError> {
-        Ok(self.ledger_mut()?.ledger.keys().cloned().collect())
+        self.lock().ledger.recorded()
     }
 
     async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError> {
-        let mut s = self.ledger_mut()?;
-        for uid in uids {
-            s.ledger.remove(uid);
-        }
-        Ok(())
+        self.lock().ledger.forget(uids)
     }
 }
