@@ -589,3 +589,81 @@ async fn a_change_the_kernel_refuses_is_retried_with_backoff_and_reported() {
     );
     agent.stop().await;
 }
+
+/// The agent on a node whose only address is IPv6: `/metrics` and the probes answer on
+/// it, at the address the chart's `BIND_HOST` gives (run in a namespace with nothing else).
+#[test]
+fn metrics_are_served_on_an_ipv6_only_node() {
+    use std::os::fd::AsFd;
+
+    use clap::Parser;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: aws_multi_eni_controller::config::AgentArgs,
+    }
+
+    let ns = Netns::new();
+    ns.veth("v6", "02:00:00:00:06:01");
+    for link in ["lo", "v6", "v6-p"] {
+        ns.set(link, &["up"]);
+    }
+    ip(&[
+        "-n",
+        &ns.0,
+        "addr",
+        "add",
+        "fd00:ec2::5/64",
+        "dev",
+        "v6",
+        "nodad",
+    ]);
+    let path = ns.path();
+    let pages = std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let args = Cli::parse_from(["eni-agent", "--node-name=n", "--bind-host=fd00:ec2::5"]);
+            let (m, h) = args.args.listen_addrs();
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::with_local_recorder(&recorder, || {
+                metrics::counter!("aws_multi_eni_agent_ipv6_probe_total").increment(1);
+            });
+            let probes = aws_multi_eni_controller::telemetry::Probes::default();
+            aws_multi_eni_controller::telemetry::serve(handle, probes, m, h)
+                .await
+                .unwrap();
+            let mut pages = Vec::new();
+            for (addr, path) in [(m, "/metrics"), (h, "/healthz")] {
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let req =
+                    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                s.write_all(req.as_bytes()).await.unwrap();
+                let mut page = String::new();
+                s.read_to_string(&mut page).await.unwrap();
+                pages.push((addr.to_string(), page));
+            }
+            pages
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(pages[0].0, "[fd00:ec2::5]:61780");
+    assert!(pages[0].1.starts_with("HTTP/1.1 200"), "{}", pages[0].1);
+    assert!(
+        pages[0]
+            .1
+            .contains("aws_multi_eni_agent_ipv6_probe_total 1"),
+        "{}",
+        pages[0].1
+    );
+    assert_eq!(pages[1].0, "[fd00:ec2::5]:61781");
+    assert!(pages[1].1.starts_with("HTTP/1.1 200"), "{}", pages[1].1);
+}

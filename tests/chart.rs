@@ -305,7 +305,7 @@ fn non_default_values_reach_the_objects() {
         agent["env"]
             .as_array()
             .unwrap()
-            .contains(&json!({"name": "METRICS_ADDR", "value": "$(HOST_IP):62000"}))
+            .contains(&json!({"name": "METRICS_ADDR", "value": "[::]:62000"}))
     );
     assert!(
         agent["env"]
@@ -654,4 +654,50 @@ fn the_readme_lists_every_value() {
             "README.md lists `{key}`"
         );
     }
+}
+
+/// The agent's environment as the kubelet gives it on a node whose IP is `host_ip`
+/// (`$(VAR)` references expanded), read by the agent's own options.
+fn agent_listens_at(host_ip: &str) -> (String, String) {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: aws_multi_eni_controller::config::AgentArgs,
+    }
+    let objects = objects_of(base());
+    let ds = one(&objects, "DaemonSet");
+    let env = ds["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut argv = vec!["eni-agent".to_string(), "--node-name=n".to_string()];
+    for (name, flag) in [
+        ("BIND_HOST", "--bind-host"),
+        ("METRICS_ADDR", "--metrics-addr"),
+        ("HEALTH_ADDR", "--health-addr"),
+    ] {
+        let v = env
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str())
+            .unwrap_or_else(|| panic!("{name} is set"));
+        argv.push(format!("{flag}={}", v.replace("$(HOST_IP)", host_ip)));
+    }
+    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let (m, h) = cli.args.listen_addrs();
+    (m.to_string(), h.to_string())
+}
+
+#[test]
+fn the_agent_listens_on_an_ipv4_or_ipv6_node_ip() {
+    // `$(HOST_IP):61780` was no socket address for an IPv6 host IP: the agent never started.
+    assert_eq!(
+        agent_listens_at("fd00:ec2::5"),
+        ("[fd00:ec2::5]:61780".into(), "[fd00:ec2::5]:61781".into())
+    );
+    assert_eq!(
+        agent_listens_at("10.0.3.7"),
+        ("10.0.3.7:61780".into(), "10.0.3.7:61781".into())
+    );
 }

@@ -52,7 +52,8 @@ pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     telemetry::series::zero_agent();
     telemetry::count_panics();
     let probes = Probes::default();
-    telemetry::serve(metrics, probes.clone(), args.metrics_addr, args.health_addr).await?;
+    let (metrics_addr, health_addr) = args.listen_addrs();
+    telemetry::serve(metrics, probes.clone(), metrics_addr, health_addr).await?;
     let cluster = Arc::new(KubeCluster::connect(Some(args.node_name.clone())).await?);
     let connect: Connector =
         Arc::new(|| RtLinks::connect().map(|(l, e)| (Arc::new(l) as Arc<dyn Links>, e)));

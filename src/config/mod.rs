@@ -1,7 +1,7 @@
 //! Command-line and environment options of the binaries (clap derive, every option also
 //! read from an environment variable; the Go controller's names where they exist).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use clap::{Args, ValueEnum};
 
@@ -30,11 +30,12 @@ pub struct TelemetryArgs {
     /// Log level or filter (`RUST_LOG` syntax, e.g. `info,aws_multi_eni_controller=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
-    /// Address of the Prometheus `/metrics` endpoint.
-    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    /// Address of the Prometheus `/metrics` endpoint (`[::]`: every IPv6 and IPv4
+    /// address; IPv4 only where the kernel has no IPv6).
+    #[arg(long, env = "METRICS_ADDR", default_value = "[::]:8080")]
     pub metrics_addr: SocketAddr,
     /// Address of `/healthz` and `/readyz` (may equal the metrics address).
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8081")]
+    #[arg(long, env = "HEALTH_ADDR", default_value = "[::]:8081")]
     pub health_addr: SocketAddr,
 }
 
@@ -54,9 +55,69 @@ pub struct AgentArgs {
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     pub log_level: String,
     /// Address of `/metrics` (host network: keep clear of other agents' ports).
-    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:61780")]
+    #[arg(long, env = "METRICS_ADDR", default_value = "[::]:61780")]
     pub metrics_addr: SocketAddr,
     /// Address of `/healthz` and `/readyz`.
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:61781")]
+    #[arg(long, env = "HEALTH_ADDR", default_value = "[::]:61781")]
     pub health_addr: SocketAddr,
+    /// Listen on this address only, at the ports of `METRICS_ADDR` and `HEALTH_ADDR`
+    /// (the chart gives the node's own IP, IPv4 or IPv6: the ENIs the agent brings up
+    /// carry other networks).
+    #[arg(long, env = "BIND_HOST")]
+    pub bind_host: Option<IpAddr>,
+}
+
+impl AgentArgs {
+    /// Where `/metrics` and the probes listen: their addresses, on `bind_host` if given.
+    pub fn listen_addrs(&self) -> (SocketAddr, SocketAddr) {
+        let on = |a: SocketAddr| self.bind_host.map_or(a, |ip| SocketAddr::new(ip, a.port()));
+        (on(self.metrics_addr), on(self.health_addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::AgentArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: AgentArgs,
+    }
+
+    fn listen(extra: &[&str]) -> (String, String) {
+        let mut argv = vec!["eni-agent", "--node-name", "n"];
+        argv.extend_from_slice(extra);
+        let (m, h) = Cli::parse_from(argv).args.listen_addrs();
+        (m.to_string(), h.to_string())
+    }
+
+    #[test]
+    fn the_agent_listens_on_its_node_ip_of_either_family() {
+        let cases: [(&[&str], (&str, &str)); 4] = [
+            (&[], ("[::]:61780", "[::]:61781")),
+            (
+                &["--bind-host", "10.0.3.7"],
+                ("10.0.3.7:61780", "10.0.3.7:61781"),
+            ),
+            (
+                &["--bind-host", "fd00:ec2::5"],
+                ("[fd00:ec2::5]:61780", "[fd00:ec2::5]:61781"),
+            ),
+            (
+                &[
+                    "--bind-host",
+                    "fd00:ec2::5",
+                    "--metrics-addr",
+                    "0.0.0.0:9100",
+                ],
+                ("[fd00:ec2::5]:9100", "[fd00:ec2::5]:61781"),
+            ),
+        ];
+        for (args, (m, h)) in cases {
+            assert_eq!(listen(args), (m.to_string(), h.to_string()), "{args:?}");
+        }
+    }
 }

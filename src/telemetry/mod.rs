@@ -171,9 +171,7 @@ pub async fn serve(
     };
     let mut tasks = Vec::new();
     for (addr, app) in apps {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| TelemetryError::Bind(addr, e))?;
+        let listener = listen(addr).await?;
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "telemetry server stopped");
@@ -181,6 +179,27 @@ pub async fn serve(
         }));
     }
     Ok(tasks)
+}
+
+/// Binds `addr`; `[::]` on a kernel without IPv6 (booted with `ipv6.disable=1`) falls
+/// back to `0.0.0.0` at the same port, said in the log.
+async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, TelemetryError> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED && no_ipv6(&e) => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            tracing::warn!(%addr, fallback = %v4, error = %e, "no IPv6 on this host: listening on IPv4 only");
+            tokio::net::TcpListener::bind(v4)
+                .await
+                .map_err(|e| TelemetryError::Bind(v4, e))
+        }
+        r => r.map_err(|e| TelemetryError::Bind(addr, e)),
+    }
+}
+
+/// Whether a bind failed because the host has no IPv6 (EAFNOSUPPORT, EADDRNOTAVAIL).
+fn no_ipv6(e: &std::io::Error) -> bool {
+    const EAFNOSUPPORT: i32 = 97;
+    e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
 #[cfg(test)]
