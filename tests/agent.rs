@@ -281,6 +281,14 @@ async fn configures_only_this_nodes_links_by_mac_and_reports() {
             && r["02:00:00:00:00:06"].interface.as_deref() == Some("ens6")
     })
     .await;
+    // What `kubectl get eninodes` shows: counts (a `[*]` column showed the first ENI only).
+    let cluster = TestCluster::shared().expect("test cluster");
+    let out = cluster
+        .run_kubectl(&["get", "eninode", me, "--no-headers"], None)
+        .expect("kubectl runs");
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(columns[..3], [me, "4", "4"], "NAME ENIS CONFIGURED: {line}");
     let r = report(&env).await;
     assert!(
         r["02:00:00:00:00:07"].mtu_clamped,

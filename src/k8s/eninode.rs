@@ -24,9 +24,8 @@ use serde::{Deserialize, Serialize};
     status = "ENINodeStatus",
     derive = "PartialEq",
     doc = "ENINode lists the ENIs attached to the node of the same name, and how its node agent configured them.",
-    printcolumn = r#"{"name":"ENIs","type":"string","jsonPath":".spec.interfaces[*].eniID","description":"ENIs attached to the node"}"#,
-    printcolumn = r#"{"name":"Interfaces","type":"string","jsonPath":".status.interfaces[*].interface","description":"Interfaces the agent found for them"}"#,
-    printcolumn = r#"{"name":"Configured","type":"integer","jsonPath":".status.configuredCount","description":"Interfaces up with their MTU"}"#,
+    printcolumn = r#"{"name":"ENIs","type":"integer","jsonPath":".status.eniCount","description":"ENIs of the spec, as the node's agent last read it"}"#,
+    printcolumn = r#"{"name":"Configured","type":"integer","jsonPath":".status.configuredCount","description":"Of them, interfaces up with their MTU"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -74,6 +73,10 @@ pub struct ENINodeStatus {
     /// Interfaces up with their MTU applied.
     #[serde(default)]
     pub configured_count: i32,
+    /// ENIs in the spec when the agent reported (`interfaces` has one entry each): the
+    /// `ENIs` column, a count because a `[*]` column shows only the first match.
+    #[serde(default)]
+    pub eni_count: i32,
 }
 
 /// How one ENI's interface stands on the node.

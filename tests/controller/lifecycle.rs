@@ -336,6 +336,7 @@ async fn each_nodes_eninode_lists_its_enis_and_carries_the_agents_report() {
                 message: None,
             }],
             configured_count: 1,
+            eni_count: 1,
         },
     );
     eventually("reported in status", Duration::from_secs(60), || {

@@ -86,6 +86,7 @@ impl ReconcilerState {
         let status = ENINodeStatus {
             configured_count: i32::try_from(interfaces.iter().filter(|i| i.configured).count())
                 .unwrap_or(i32::MAX),
+            eni_count: i32::try_from(interfaces.len()).unwrap_or(i32::MAX),
             interfaces,
         };
         if self.reported.as_ref() == Some(&status) {
