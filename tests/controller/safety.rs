@@ -333,3 +333,29 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
     .await;
     c.stop().await;
 }
+
+/// A role without `ec2:DescribeSubnets` is named as an IAM denial, not as EC2 being down.
+#[tokio::test(start_paused = true)]
+async fn an_iam_denial_is_reported_as_access_denied() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(1, LABEL);
+    w.sim.deny(Ec2Action::DescribeSubnets, true);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    eventually("the denial reported", Duration::from_secs(120), || {
+        w.cluster
+            .nodeeni("multus")
+            .and_then(|n| n.status)
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Degraded"))
+    })
+    .await;
+    let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
+    let (_, reason, message) = condition(&status, "Degraded");
+    assert_eq!(reason, "EC2AccessDenied", "{message}");
+    assert_eq!(
+        w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
+        0,
+        "nothing created"
+    );
+    c.stop().await;
+}

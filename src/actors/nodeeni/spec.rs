@@ -110,14 +110,18 @@ async fn resolve(
             (Some(resolved), problems)
         }
         Err(e) => {
-            let reason = match e.label() {
-                "subnet_not_found" => "SubnetNotFound",
-                "security_group_not_found" => "SecurityGroupNotFound",
-                _ => "EC2Unavailable",
+            let (reason, hint) = match e.label() {
+                "subnet_not_found" => ("SubnetNotFound", ""),
+                "security_group_not_found" => ("SecurityGroupNotFound", ""),
+                "unauthorized" => (
+                    "EC2AccessDenied",
+                    " (the controller's IAM role lacks a permission: see deploy/iam/)",
+                ),
+                _ => ("EC2Unavailable", ""),
             };
             metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                 .increment(1);
-            problems.push((reason.to_string(), e.to_string()));
+            problems.push((reason.to_string(), format!("{e}{hint}")));
             (None, problems)
         }
     }
