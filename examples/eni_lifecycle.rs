@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
         env("SECURITY_GROUP_ID")?,
         env("INSTANCE_ID")?,
     );
-    let ec2 = SdkEc2::connect(SdkEc2Config::default()).await;
+    let ec2 = SdkEc2::connect(SdkEc2Config::default()).await?;
 
     // The token makes the create idempotent: running this twice with the same token
     // returns the same ENI instead of making a second one.

@@ -44,6 +44,9 @@ pub enum RunError {
     /// The actor tree could not start.
     #[error("actor system: {0}")]
     Actors(#[from] ractor::SpawnErr),
+    /// No AWS Region.
+    #[error(transparent)]
+    Aws(#[from] crate::aws::sdk::ConnectError),
     /// The actor tree ended by itself (its root failed): the process exits so that it is
     /// restarted, and gives up leadership first.
     #[error("the actor tree stopped unexpectedly")]
@@ -56,6 +59,7 @@ impl RunError {
         match self {
             RunError::Config(_) => "config",
             RunError::ClusterId(_) => "cluster_id",
+            RunError::Aws(e) => e.label(),
             RunError::Telemetry(e) => e.label(),
             RunError::Cluster(e) => e.label(),
             RunError::Actors(_) => "actors",
@@ -89,15 +93,16 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
         .settings(&cluster_id)
         .map_err(|e| RunError::Config(e.into()))?;
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
-    let ec2: Arc<dyn Ec2> = Arc::new(
-        SdkEc2::connect(SdkEc2Config {
-            region: args.aws_region.clone(),
-            call_timeout: args.ec2_call_timeout,
-            ..Default::default()
-        })
-        .await,
-    );
-    tracing::info!(cluster = %settings.cluster.name, cluster_id = %settings.cluster.id, %identity, leader_election = args.leader_election, "starting");
+    let sdk = SdkEc2::connect(SdkEc2Config {
+        region: args.aws_region.clone(),
+        call_timeout: args.ec2_call_timeout,
+        ..Default::default()
+    })
+    .await?;
+    let region = sdk.region().unwrap_or_default();
+    let region_from = sdk.region_source().label();
+    let ec2: Arc<dyn Ec2> = Arc::new(sdk);
+    tracing::info!(cluster = %settings.cluster.name, cluster_id = %settings.cluster.id, %identity, %region, region_from, leader_election = args.leader_election, "starting");
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 

@@ -42,7 +42,8 @@ async fn env() -> Env {
         credentials: test_credentials(),
         ..Default::default()
     })
-    .await;
+    .await
+    .expect("a Region is given");
     Env {
         moto,
         raw,
@@ -446,7 +447,8 @@ async fn pages_are_followed() {
         credentials: test_credentials(),
         ..Default::default()
     })
-    .await;
+    .await
+    .expect("a Region is given");
     let mut tags = Tags::new();
     tags.insert(ownership::TAG_CLUSTER.into(), "paged".into());
     for i in 0..12 {
@@ -530,8 +532,9 @@ async fn region_and_endpoint_come_from_the_environment() {
     );
 }
 
-/// Runs `examples/region` with only `env` set (besides PATH), and answers what it printed.
-fn region_with(env: &[(&str, &str)]) -> String {
+/// Runs `examples/region` with only `env` set (besides PATH): what it printed, or what
+/// it said when it stopped.
+fn region_with(env: &[(&str, &str)]) -> Result<String, String> {
     let example = std::env::current_exe()
         .unwrap()
         .parent()
@@ -546,22 +549,22 @@ fn region_with(env: &[(&str, &str)]) -> String {
         .envs(env.iter().copied())
         .output()
         .expect("examples/region runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }
 
 #[test]
-fn the_region_comes_from_the_environment_else_instance_metadata_else_us_west_2() {
-    assert_eq!(region_with(&[("AWS_REGION", "eu-west-3")]), "eu-west-3");
+fn the_region_comes_from_the_environment_else_instance_metadata_else_it_stops() {
     assert_eq!(
-        region_with(&[("AWS_EC2_METADATA_DISABLED", "true")]),
-        "us-west-2",
-        "the fallback"
+        region_with(&[("AWS_REGION", "eu-west-3")]).unwrap(),
+        "eu-west-3 (AWS_REGION)"
     );
+    // No Region anywhere: a message, not us-west-2 (every subnet would be "not found").
+    let said = region_with(&[("AWS_EC2_METADATA_DISABLED", "true")]).unwrap_err();
+    assert!(said.contains("no AWS Region: set AWS_REGION"), "{said}");
     // A stand-in instance metadata service (IMDSv2: a token, then the Region).
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt
@@ -585,8 +588,8 @@ fn the_region_comes_from_the_environment_else_instance_metadata_else_us_west_2()
     rt.spawn(async move { axum::serve(listener, app).await });
     let endpoint = format!("http://{addr}");
     assert_eq!(
-        region_with(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]),
-        "ap-southeast-2",
+        region_with(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]).unwrap(),
+        "ap-southeast-2 (profile or instance metadata)",
         "from instance metadata"
     );
 }

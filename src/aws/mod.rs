@@ -20,7 +20,7 @@
 //! };
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let ec2 = SdkEc2::connect(SdkEc2Config::default()).await;
+//! let ec2 = SdkEc2::connect(SdkEc2Config::default()).await?;
 //! let eni = ec2
 //!     .create_eni(CreateEniRequest {
 //!         subnet_id: "subnet-0123456789abcdef0".into(),

@@ -27,7 +27,8 @@ pub struct ControllerArgs {
     /// instances outside the VPC of the NodeENI's subnets get nothing either way.
     #[arg(long, env = "REQUIRE_INSTANCE_CLUSTER_TAG", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_instance_cluster_tag: bool,
-    /// AWS Region (else the SDK's chain: profile, instance metadata; else us-west-2).
+    /// AWS Region (else the SDK's chain: `AWS_DEFAULT_REGION`, profile, instance metadata;
+    /// else the controller stops with a message: no Region is guessed).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
     /// Cleanup workers detaching and deleting ENIs in parallel.

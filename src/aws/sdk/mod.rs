@@ -28,13 +28,49 @@ use super::{
     NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 
-/// The Region used when neither configuration nor instance metadata gives one.
-pub const FALLBACK_REGION: &str = "us-west-2";
+/// Where the Region came from (said in the start log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionSource {
+    /// `--aws-region` / `AWS_REGION` (the chart's `awsRegion`).
+    Configured,
+    /// The SDK's chain: `AWS_DEFAULT_REGION`, the profile, or instance metadata.
+    SdkChain,
+}
+
+impl RegionSource {
+    /// A stable label for logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            RegionSource::Configured => "AWS_REGION",
+            RegionSource::SdkChain => "profile or instance metadata",
+        }
+    }
+}
+
+/// The client cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Nothing says which Region to talk to; guessing one makes every subnet "not found".
+    #[error(
+        "no AWS Region: set AWS_REGION (the chart's `awsRegion` value), or let the pod reach instance metadata (IMDSv2 with a hop limit of at least 2)"
+    )]
+    NoRegion,
+}
+
+impl ConnectError {
+    /// A stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ConnectError::NoRegion => "no_region",
+        }
+    }
+}
 
 /// How to reach EC2.
 #[derive(Debug, Clone)]
 pub struct SdkEc2Config {
-    /// Region; else `AWS_REGION`/profile, else instance metadata, else `us-west-2`.
+    /// Region; else `AWS_DEFAULT_REGION`/profile, else instance metadata, else none (an
+    /// error: no Region is guessed).
     pub region: Option<String>,
     /// Endpoint override; `AWS_ENDPOINT_URL_EC2` and `AWS_ENDPOINT_URL` are honoured
     /// without it.
@@ -67,15 +103,23 @@ impl Default for SdkEc2Config {
 pub struct SdkEc2 {
     client: aws_sdk_ec2::Client,
     page_size: i32,
+    region_source: RegionSource,
 }
 
 impl SdkEc2 {
     /// Loads credentials and Region the standard way and builds the client, with SDK
     /// retries off and per-call timeouts on.
-    pub async fn connect(config: SdkEc2Config) -> Self {
-        let region = RegionProviderChain::first_try(config.region.clone().map(Region::new))
-            .or_default_provider()
-            .or_else(Region::new(FALLBACK_REGION));
+    pub async fn connect(config: SdkEc2Config) -> Result<Self, ConnectError> {
+        let (region, region_source) = match config.region.clone() {
+            Some(r) => (Region::new(r), RegionSource::Configured),
+            None => (
+                RegionProviderChain::default_provider()
+                    .region()
+                    .await
+                    .ok_or(ConnectError::NoRegion)?,
+                RegionSource::SdkChain,
+            ),
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .retry_config(RetryConfig::disabled())
@@ -93,7 +137,14 @@ impl SdkEc2 {
             loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
-        Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size)
+        let mut ec2 = Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size);
+        ec2.region_source = region_source;
+        Ok(ec2)
+    }
+
+    /// Where the Region came from.
+    pub fn region_source(&self) -> RegionSource {
+        self.region_source
     }
 
     /// Wraps a client built elsewhere.
@@ -101,6 +152,7 @@ impl SdkEc2 {
         SdkEc2 {
             client,
             page_size: page_size.clamp(5, 1000),
+            region_source: RegionSource::Configured,
         }
     }
 
