@@ -101,6 +101,15 @@ pub async fn run_controller(args: ControllerArgs) -> Result<(), RunError> {
     .await?;
     let region = sdk.region().unwrap_or_default();
     let region_from = sdk.region_source().label();
+    match sdk.caller_identity().await {
+        Some(Ok(id)) => {
+            tracing::info!(account = %id.account, arn = %id.arn, %region, "AWS credentials");
+        }
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, %region, "cannot tell who the AWS credentials are (sts:GetCallerIdentity); EC2 calls may fail the same way");
+        }
+        None => {}
+    }
     let ec2: Arc<dyn Ec2> = Arc::new(sdk);
     tracing::info!(cluster = %settings.cluster.name, cluster_id = %settings.cluster.id, %identity, %region, region_from, leader_election = args.leader_election, "starting");
     let shutdown = shutdown_signal();

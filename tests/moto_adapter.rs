@@ -490,6 +490,24 @@ async fn pages_are_followed() {
     assert_eq!(found, want);
 }
 
+/// The account and principal said at start come from `sts:GetCallerIdentity` on the same
+/// endpoint, Region and credentials as EC2 (moto answers it as its default account).
+#[tokio::test]
+async fn the_caller_identity_comes_from_sts() {
+    let e = env().await;
+    let id = e
+        .ec2
+        .caller_identity()
+        .await
+        .expect("a connected client has STS")
+        .expect("STS answers");
+    assert_eq!(id.account, "123456789012");
+    assert!(
+        id.arn.starts_with("arn:aws:") && id.arn.contains("123456789012"),
+        "{id:?}"
+    );
+}
+
 #[tokio::test]
 async fn region_and_endpoint_come_from_the_environment() {
     let e = env().await;

@@ -8,14 +8,17 @@
 //! with backoff through the limiter. Each call has its own timeout.
 
 mod convert;
+mod identity;
+
+use identity::resolve_region;
+pub use identity::{CallerIdentity, ConnectError, RegionSource};
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::meta::region::RegionProviderChain;
+use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::types::{
     InstanceType, NetworkInterfaceAttachmentChanges, ResourceType, TagSpecification,
 };
@@ -27,44 +30,6 @@ use super::{
     AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits, Instance,
     NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
-
-/// Where the Region came from (said in the start log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegionSource {
-    /// `--aws-region` / `AWS_REGION` (the chart's `awsRegion`).
-    Configured,
-    /// The SDK's chain: `AWS_DEFAULT_REGION`, the profile, or instance metadata.
-    SdkChain,
-}
-
-impl RegionSource {
-    /// A stable label for logs.
-    pub fn label(self) -> &'static str {
-        match self {
-            RegionSource::Configured => "AWS_REGION",
-            RegionSource::SdkChain => "profile or instance metadata",
-        }
-    }
-}
-
-/// The client cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// Nothing says which Region to talk to; guessing one makes every subnet "not found".
-    #[error(
-        "no AWS Region: set AWS_REGION (the chart's `awsRegion` value), or let the pod reach instance metadata (IMDSv2 with a hop limit of at least 2)"
-    )]
-    NoRegion,
-}
-
-impl ConnectError {
-    /// A stable label.
-    pub fn label(&self) -> &'static str {
-        match self {
-            ConnectError::NoRegion => "no_region",
-        }
-    }
-}
 
 /// How to reach EC2.
 #[derive(Debug, Clone)]
@@ -104,22 +69,15 @@ pub struct SdkEc2 {
     client: aws_sdk_ec2::Client,
     page_size: i32,
     region_source: RegionSource,
+    /// STS with the same credentials, Region and endpoint, for [`SdkEc2::caller_identity`].
+    sts: Option<aws_sdk_sts::Client>,
 }
 
 impl SdkEc2 {
     /// Loads credentials and Region the standard way and builds the client, with SDK
     /// retries off and per-call timeouts on.
     pub async fn connect(config: SdkEc2Config) -> Result<Self, ConnectError> {
-        let (region, region_source) = match config.region.clone() {
-            Some(r) => (Region::new(r), RegionSource::Configured),
-            None => (
-                RegionProviderChain::default_provider()
-                    .region()
-                    .await
-                    .ok_or(ConnectError::NoRegion)?,
-                RegionSource::SdkChain,
-            ),
-        };
+        let (region, region_source) = resolve_region(config.region.clone()).await?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .retry_config(RetryConfig::disabled())
@@ -139,7 +97,26 @@ impl SdkEc2 {
         let shared = loader.load().await;
         let mut ec2 = Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size);
         ec2.region_source = region_source;
+        ec2.sts = Some(aws_sdk_sts::Client::new(&shared));
         Ok(ec2)
+    }
+
+    /// `sts:GetCallerIdentity` (needs no permission): the account and principal the
+    /// credentials resolve to, said at start so that a wrong role shows before any
+    /// `UnauthorizedOperation`. `None` for a client built with [`SdkEc2::from_client`].
+    pub async fn caller_identity(&self) -> Option<Result<CallerIdentity, Ec2Error>> {
+        let sts = self.sts.as_ref()?;
+        let answer = sts.get_caller_identity().send().await;
+        Some(match answer {
+            Ok(out) => Ok(CallerIdentity {
+                account: out.account().unwrap_or_default().to_string(),
+                arn: out.arn().unwrap_or_default().to_string(),
+            }),
+            Err(e) => Err(Ec2Error::Other {
+                code: "GetCallerIdentity".into(),
+                message: aws_sdk_sts::error::DisplayErrorContext(e).to_string(),
+            }),
+        })
     }
 
     /// Where the Region came from.
@@ -153,6 +130,7 @@ impl SdkEc2 {
             client,
             page_size: page_size.clamp(5, 1000),
             region_source: RegionSource::Configured,
+            sts: None,
         }
     }
 
