@@ -701,3 +701,47 @@ fn the_agent_listens_on_an_ipv4_or_ipv6_node_ip() {
         ("10.0.3.7:61780".into(), "10.0.3.7:61781".into())
     );
 }
+
+/// (image, imagePullPolicy) of the controller's and the agent's containers for `values`.
+fn images(values: Value) -> [(String, String); 2] {
+    let objects = objects_of(values);
+    ["Deployment", "DaemonSet"].map(|kind| {
+        let c = &one(&objects, kind)["spec"]["template"]["spec"]["containers"][0];
+        (
+            c["image"].as_str().unwrap().to_string(),
+            c["imagePullPolicy"].as_str().unwrap().to_string(),
+        )
+    })
+}
+
+#[test]
+fn one_top_level_image_serves_both_components_and_each_may_override_it() {
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let mine = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eni";
+    // One value moves both (an own registry, as the README's build-and-push steps make).
+    let both = images(with(json!({"image": {
+        "repository": mine, "tag": "0.2.0", "digest": digest, "pullPolicy": "Always"
+    }})));
+    let pinned = format!("{mine}:0.2.0@{digest}");
+    assert_eq!(both[0], (pinned.clone(), "Always".into()));
+    assert_eq!(both[1], (pinned, "Always".into()));
+    // A component's own repository does not take the top-level digest (another image).
+    let split = images(with(json!({
+        "image": {"repository": mine, "tag": "0.2.0", "digest": digest},
+        "agent": {"image": {"repository": "registry.local/agent", "pullPolicy": "Never"}}
+    })));
+    assert_eq!(split[0].0, format!("{mine}:0.2.0@{digest}"));
+    assert_eq!(
+        split[1],
+        ("registry.local/agent:0.2.0".into(), "Never".into())
+    );
+    // Defaults: the published image at the appVersion, for both.
+    let defaults = images(base());
+    for (image, policy) in defaults {
+        assert_eq!(
+            image,
+            "ghcr.io/aws-multi-eni-controller/aws-multi-eni-controller:0.1.0"
+        );
+        assert_eq!(policy, "IfNotPresent");
+    }
+}

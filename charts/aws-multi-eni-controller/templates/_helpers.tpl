@@ -57,13 +57,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/* Image reference of one component: repository:tag, or repository:tag@digest. */}}
+{{/* A component's image: its own fields over the top-level `image`; a component with a
+repository of its own does not take the top-level digest (it pins another image). */}}
 {{- define "eni.image" -}}
-{{- $tag := default .root.Chart.AppVersion .image.tag }}
-{{- if .image.digest }}
-{{- printf "%s:%s@%s" .image.repository $tag .image.digest }}
-{{- else }}
-{{- printf "%s:%s" .image.repository $tag }}
+{{- $top := .root.Values.image }}
+{{- $repository := default $top.repository .image.repository }}
+{{- $tag := default (default .root.Chart.AppVersion $top.tag) .image.tag }}
+{{- $digest := .image.digest }}
+{{- if and (not $digest) (not .image.repository) }}
+{{- $digest = $top.digest }}
 {{- end }}
+{{- if $digest }}
+{{- printf "%s:%s@%s" $repository $tag $digest }}
+{{- else }}
+{{- printf "%s:%s" $repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "eni.pullPolicy" -}}
+{{- default .root.Values.image.pullPolicy .image.pullPolicy }}
 {{- end }}
 
 {{- define "eni.controller.serviceAccountName" -}}
