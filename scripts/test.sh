@@ -4,9 +4,10 @@
 #   - a Python venv with moto[server] (the EC2 API server the adapter tests talk to) and
 #     helm-python-sdk (Helm v4's own engine, which renders the chart in the tests);
 #   - Debian packages the tests use, when missing (iproute2, prometheus for promtool,
-#     buildah for the image);
+#     buildah for the image, shellcheck for the workflow scripts actionlint checks);
 #   - kube-apiserver, etcd and kubectl built from the Go modules (scripts/kube-bins.sh),
-#     cached under ~/.cache/aws-multi-eni-controller/kube-bins.
+#     cached under ~/.cache/aws-multi-eni-controller/kube-bins, and actionlint
+#     (scripts/go-tools.sh), which lints the release workflow.
 # Then: cargo fmt --check, cargo clippy -D warnings, the whole test suite with doc tests.
 # Go and cargo builds never run at the same time (2 cores, and aws-sdk-ec2 needs 8 GB).
 set -euo pipefail
@@ -38,7 +39,7 @@ export HELM_PYTHON="$VENV/bin/python"
 
 step "Debian packages"
 missing=()
-for pkg in iproute2 prometheus buildah; do
+for pkg in iproute2 prometheus buildah shellcheck; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -50,6 +51,10 @@ fi
 step "kube-apiserver, etcd and kubectl (scripts/kube-bins.sh)"
 ENI_KUBE_BINS="$(./scripts/kube-bins.sh | tail -n 1)"
 export ENI_KUBE_BINS
+
+step "actionlint (scripts/go-tools.sh)"
+ENI_ACTIONLINT="$(./scripts/go-tools.sh | tail -n 1)/actionlint"
+export ENI_ACTIONLINT
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
