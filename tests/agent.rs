@@ -605,7 +605,6 @@ fn metrics_are_served_on_an_ipv6_only_node() {
     use std::os::fd::AsFd;
 
     use clap::Parser;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[derive(Parser)]
     struct Cli {
@@ -650,13 +649,8 @@ fn metrics_are_served_on_an_ipv6_only_node() {
                 .unwrap();
             let mut pages = Vec::new();
             for (addr, path) in [(m, "/metrics"), (h, "/healthz")] {
-                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-                let req =
-                    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-                s.write_all(req.as_bytes()).await.unwrap();
-                let mut page = String::new();
-                s.read_to_string(&mut page).await.unwrap();
-                pages.push((addr.to_string(), page));
+                let answer = eni_testkit::http::get(addr, path).await.unwrap();
+                pages.push((addr.to_string(), answer));
             }
             pages
         })
@@ -664,14 +658,15 @@ fn metrics_are_served_on_an_ipv6_only_node() {
     .join()
     .unwrap();
     assert_eq!(pages[0].0, "[fd00:ec2::5]:61780");
-    assert!(pages[0].1.starts_with("HTTP/1.1 200"), "{}", pages[0].1);
+    assert_eq!(pages[0].1.status, 200, "{}", pages[0].1.body);
     assert!(
         pages[0]
             .1
+            .body
             .contains("aws_multi_eni_agent_ipv6_probe_total 1"),
         "{}",
-        pages[0].1
+        pages[0].1.body
     );
     assert_eq!(pages[1].0, "[fd00:ec2::5]:61781");
-    assert!(pages[1].1.starts_with("HTTP/1.1 200"), "{}", pages[1].1);
+    assert_eq!(pages[1].1.status, 200, "{}", pages[1].1.body);
 }

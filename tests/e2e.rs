@@ -538,36 +538,19 @@ fn every_metric_the_rules_and_dashboard_name_is_exported(scrapes: &[&str]) {
 
 /// The body of a `200` answer to GET http://127.0.0.1:port/path, if any.
 async fn try_get(port: u16, path: &str) -> Option<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let answer = eni_testkit::http::get(("127.0.0.1", port), path)
         .await
         .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    (head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")).then(|| body.to_string())
+    (answer.status == 200).then_some(answer.body)
 }
 
-/// GET http://127.0.0.1:port/path with a plain TCP request (no HTTP client crate needed).
+/// The body of GET http://127.0.0.1:port/path, which must answer 200.
 async fn reqwest_like_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let answer = eni_testkit::http::get(("127.0.0.1", port), path)
         .await
         .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{path}: {head}"
-    );
-    body.to_string()
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    answer.body
 }
 
 /// `promtool check metrics` on the scrape, when promtool is installed (the README's

@@ -198,8 +198,8 @@ async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, TelemetryEr
 
 /// Whether a bind failed because the host has no IPv6 (EAFNOSUPPORT, EADDRNOTAVAIL).
 fn no_ipv6(e: &std::io::Error) -> bool {
-    const EAFNOSUPPORT: i32 = 97;
-    e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
+    e.kind() == std::io::ErrorKind::AddrNotAvailable
+        || e.raw_os_error() == Some(nix::errno::Errno::EAFNOSUPPORT as i32)
 }
 
 #[cfg(test)]

@@ -95,10 +95,11 @@ impl SdkEc2 {
             loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
-        let mut ec2 = Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size);
-        ec2.region_source = region_source;
-        ec2.sts = Some(aws_sdk_sts::Client::new(&shared));
-        Ok(ec2)
+        Ok(SdkEc2 {
+            region_source,
+            sts: Some(aws_sdk_sts::Client::new(&shared)),
+            ..Self::from_client(aws_sdk_ec2::Client::new(&shared), config.page_size)
+        })
     }
 
     /// `sts:GetCallerIdentity` (needs no permission): the account and principal the

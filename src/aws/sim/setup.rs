@@ -216,9 +216,7 @@ impl Ec2Simulator {
 
     /// Every ENI in the account, as of now.
     pub fn enis(&self) -> Vec<Eni> {
-        let mut g = self.lock();
-        g.world.settle(Instant::now());
-        g.world.enis.values().cloned().collect()
+        self.with_enis(|enis| enis.cloned().collect())
     }
 
     /// `f` over every ENI in the account as of now, without copying them (the
