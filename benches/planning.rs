@@ -74,6 +74,7 @@ fn spec(k: usize) -> ResolvedSpec {
         network_card: 0,
         delete_on_termination: true,
         description: format!("multus {k}"),
+        tags: Default::default(),
     }
 }
 

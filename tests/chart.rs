@@ -237,6 +237,7 @@ fn monitoring_renders_when_the_operator_api_is_there_or_not_required() {
 fn non_default_values_reach_the_objects() {
     let values = with(json!({
         "awsRegion": "eu-west-1",
+        "eniTags": {"CostCenter": "1234", "team": "net"},
         "additionalLabels": {"team": "net"},
         "controller": {
             "replicas": 1,
@@ -273,6 +274,7 @@ fn non_default_values_reach_the_objects() {
         ("AWS_REGION", "eu-west-1"),
         ("EC2_RATE_LIMITS", "CreateNetworkInterface=20/2"),
         ("LEADER_ELECTION_LEASE_NAME", "my-lease"),
+        ("ENI_TAGS", r#"{"CostCenter":"1234","team":"net"}"#),
     ] {
         assert!(
             env.contains(&json!({"name": name, "value": value})),
@@ -366,6 +368,16 @@ fn wrong_values_are_refused_with_a_message() {
             with(json!({"monitoring": {"serviceMonitor": {"enabld": true}}})),
             "enabld",
         ),
+        (
+            with(json!({"eniTags": {"networking.k8s.aws/cluster": "other"}})),
+            "eniTags",
+        ),
+        (with(json!({"eniTags": {"Name": "mine"}})), "eniTags"),
+        (
+            with(json!({"eniTags": {"eks:cluster-name": "x"}})),
+            "eniTags",
+        ),
+        (with(json!({"eniTags": {"CostCenter": 1234}})), "eniTags"),
         // Two replicas (the default) without leader election would both act.
         (
             with(json!({"controller": {"leaderElection": {"enabled": false}}})),

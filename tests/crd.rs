@@ -312,6 +312,56 @@ async fn each_rule_rejects_with_its_message() {
             "greater than or equal to 0",
         ),
         (
+            "a tag key of the controller's",
+            with(|s| {
+                s.insert(
+                    "tags".into(),
+                    json!({"CostCenter": "1", "networking.k8s.aws/cluster": "other"}),
+                );
+            }),
+            "are the controller's own tags and cannot be set",
+        ),
+        (
+            "the Name tag",
+            with(|s| {
+                s.insert("tags".into(), json!({"Name": "mine"}));
+            }),
+            "are the controller's own tags and cannot be set",
+        ),
+        (
+            "an aws: tag key",
+            with(|s| {
+                s.insert("tags".into(), json!({"AWS:createdBy": "me"}));
+            }),
+            "reserved by AWS",
+        ),
+        (
+            "another manager's tag key",
+            with(|s| {
+                s.insert(
+                    "tags".into(),
+                    json!({"kubernetes.io/cluster/prod": "owned"}),
+                );
+            }),
+            "mark other managers' ENIs",
+        ),
+        (
+            "a tag value too long",
+            with(|s| {
+                s.insert("tags".into(), json!({"CostCenter": "v".repeat(257)}));
+            }),
+            "tags: a value is at most 256 characters",
+        ),
+        (
+            "too many tags",
+            with(|s| {
+                let many: serde_json::Map<String, Value> =
+                    (0..31).map(|i| (format!("k{i}"), json!("v"))).collect();
+                s.insert("tags".into(), Value::Object(many));
+            }),
+            "spec.tags: Too many",
+        ),
+        (
             "mtu as a string",
             with(|s| {
                 s.insert("mtu".into(), json!("9001"));
@@ -330,6 +380,14 @@ async fn each_rule_rejects_with_its_message() {
 
 #[tokio::test]
 async fn boundary_values_are_accepted() {
+    let thirty: serde_json::Map<String, Value> = (0..30)
+        .map(|i| (format!("{}{i}", "k".repeat(126)), json!("v".repeat(256))))
+        .collect();
+    admit(&with(|s| {
+        s.insert("tags".into(), Value::Object(thirty));
+    }))
+    .await
+    .expect("30 tags with 128-character keys and 256-character values");
     for mtu in [0, 576, 1500, 9001] {
         admit(&with(|s| {
             s.insert("mtu".into(), json!(mtu));

@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 
 use aws_multi_eni_controller::aws::Ec2Action;
 use aws_multi_eni_controller::aws::ownership::{
-    LEGACY_MANAGED_BY_VALUE, LEGACY_TAG_MANAGED_BY, SlotOwner, TAG_CLUSTER, TAG_CLUSTER_ID,
-    TAG_DEVICE_INDEX,
+    LEGACY_MANAGED_BY_VALUE, LEGACY_TAG_MANAGED_BY, SlotOwner, TAG_BASE_DEVICE_INDEX, TAG_CLUSTER,
+    TAG_CLUSTER_ID, TAG_DEVICE_INDEX, intent_tags,
 };
+use aws_multi_eni_controller::plan::extra_tags::OTHER_MANAGERS_KEYS;
 use serde_json::Value;
 
 fn policy() -> Value {
@@ -54,6 +55,7 @@ fn written_tag_keys() -> BTreeSet<String> {
     owner
         .tags(0, 1, "2026-01-01T00:00:00Z")
         .into_keys()
+        .chain(intent_tags(1, 1).into_keys())
         .collect()
 }
 
@@ -90,31 +92,34 @@ fn the_conditions_name_the_tags_the_code_writes() {
     let owned_request = format!("aws:RequestTag/{TAG_CLUSTER}");
     let owned_resource = format!("aws:ResourceTag/{TAG_CLUSTER}");
 
+    // Creating and adopting write the controller's keys and the user's extra tags: any
+    // key but those other managers mark their ENIs with.
     let create = &statement(&policy, "CreateOwnedENI")["Condition"];
     assert_eq!(create["StringEquals"][&owned_request], "${CLUSTER_NAME}");
-    let allowed: BTreeSet<String> = strings(&create["ForAllValues:StringEquals"]["aws:TagKeys"])
-        .into_iter()
-        .collect();
-    assert_eq!(
-        allowed, keys,
-        "the create allow-lists exactly the keys it writes"
-    );
-
     let tagging = &statement(&policy, "TagOnlyWhileCreating")["Condition"];
     assert_eq!(
         tagging["StringEquals"]["ec2:CreateAction"],
         "CreateNetworkInterface"
     );
-    let allowed: BTreeSet<String> = strings(&tagging["ForAllValues:StringEquals"]["aws:TagKeys"])
-        .into_iter()
-        .collect();
-    assert_eq!(allowed, keys);
+    let adopting = &statement(&policy, "AdoptGoControllerENI")["Condition"];
+    for condition in [create, tagging, adopting] {
+        assert_eq!(
+            strings(&condition["ForAllValues:StringNotLike"]["aws:TagKeys"]),
+            OTHER_MANAGERS_KEYS,
+            "{condition}"
+        );
+    }
 
     let retag = &statement(&policy, "RetagOwnedENIWithoutOwnershipKeys")["Condition"];
     assert_eq!(retag["StringEquals"][&owned_resource], "${CLUSTER_NAME}");
     assert_eq!(
         strings(&retag["ForAllValues:StringEquals"]["aws:TagKeys"]),
-        [TAG_DEVICE_INDEX]
+        [TAG_DEVICE_INDEX, TAG_BASE_DEVICE_INDEX],
+        "the intent tags, the only ones written again"
+    );
+    assert_eq!(
+        intent_tags(1, 1).into_keys().collect::<Vec<_>>(),
+        [TAG_BASE_DEVICE_INDEX, TAG_DEVICE_INDEX]
     );
 
     let adopt = &statement(&policy, "AdoptGoControllerENI")["Condition"];
@@ -218,6 +223,8 @@ fn holds(operator: &str, block: &Value, r: &Request<'_>) -> bool {
         match operator {
             "StringEquals" | "ForAnyValue:StringEquals" => any(&|w, h| w == h),
             "ForAnyValue:StringLike" | "ArnLike" => any(&|w, h| glob(w, h)),
+            // Every value of the request's set is like none of the patterns.
+            "ForAllValues:StringNotLike" => have.iter().all(|h| !want.iter().any(|w| glob(w, h))),
             "StringNotEquals" => !any(&|w, h| w == h),
             "ArnNotLike" => !any(&|w, h| glob(w, h)),
             "ForAllValues:StringEquals" => have.iter().all(|h| want.contains(h)),
@@ -311,8 +318,55 @@ fn no_one_forges_ownership_tags_and_the_controller_writes_only_its_own() {
         ..tag(CONTROLLER, go, &adopt_keys)
     };
     assert!(matches(&own, "Allow", &adopt) && !matches(&own, "Deny", &adopt));
-    let intent = tag(CONTROLLER, owned, &[TAG_DEVICE_INDEX]);
+    let intent = tag(
+        CONTROLLER,
+        owned,
+        &[TAG_DEVICE_INDEX, TAG_BASE_DEVICE_INDEX],
+    );
     assert!(matches(&own, "Allow", &intent) && !matches(&own, "Deny", &intent));
+    // A user's cost tags come with the create and with an adoption; tags other managers
+    // mark their ENIs with never do, nor later on an owned ENI.
+    let with_extra: Vec<&str> = adopt_keys
+        .iter()
+        .copied()
+        .chain(["CostCenter", "team"])
+        .collect();
+    let create_extra = Request {
+        create_action: Some("CreateNetworkInterface"),
+        request_tags: ours,
+        ..tag(CONTROLLER, &[], &with_extra)
+    };
+    assert!(matches(&own, "Allow", &create_extra) && !matches(&own, "Deny", &create_extra));
+    let adopt_extra = Request {
+        request_tags: ours,
+        ..tag(CONTROLLER, go, &with_extra)
+    };
+    assert!(matches(&own, "Allow", &adopt_extra) && !matches(&own, "Deny", &adopt_extra));
+    for foreign in [
+        "kubernetes.io/cluster/c",
+        "eks:eni:owner",
+        "karpenter.sh/nodepool",
+    ] {
+        let keys: Vec<&str> = adopt_keys.iter().copied().chain([foreign]).collect();
+        let refused = !matches(
+            &own,
+            "Allow",
+            &Request {
+                action: "ec2:CreateTags",
+                principal: CONTROLLER,
+                tag_keys: &keys,
+                create_action: Some("CreateNetworkInterface"),
+                request_tags: ours,
+                ..Request::default()
+            },
+        );
+        assert!(refused, "{foreign}");
+    }
+    assert!(!matches(
+        &own,
+        "Allow",
+        &tag(CONTROLLER, owned, &[TAG_DEVICE_INDEX, "CostCenter"])
+    ));
     let create = Request {
         create_action: Some("CreateNetworkInterface"),
         request_tags: ours,
@@ -345,4 +399,31 @@ fn the_attach_condition_names_the_instance_tag_values_the_code_accepts() {
     let attach = &statement(&own, "AttachToClusterInstances")["Condition"]["StringEquals"];
     let values = strings(&attach["aws:ResourceTag/kubernetes.io/cluster/${CLUSTER_NAME}"]);
     assert_eq!(values, CLUSTER_TAG_VALUES);
+}
+
+/// Actions that name the instance as a resource (the Service Authorization Reference for
+/// Amazon EC2): IAM checks them against `instance/*` too, so each needs a grant there.
+/// `ModifyNetworkInterfaceAttribute` does when it changes an attachment's
+/// deleteOnTermination.
+const ACTIONS_ON_INSTANCES: [&str; 3] = [
+    "ec2:AttachNetworkInterface",
+    "ec2:DetachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+];
+
+#[test]
+fn actions_that_touch_the_instance_are_granted_on_the_clusters_instances() {
+    let own = policy();
+    for sid in ["AttachToClusterInstances", "AttachToEKSClusterInstances"] {
+        let s = statement(&own, sid);
+        assert_eq!(strings(&s["Resource"]), ["arn:aws:ec2:*:*:instance/*"]);
+        assert_eq!(strings(&s["Action"]), ACTIONS_ON_INSTANCES, "{sid}");
+    }
+    let on_enis = strings(&statement(&own, "ManageOwnedENI")["Action"]);
+    for action in ACTIONS_ON_INSTANCES {
+        assert!(
+            on_enis.iter().any(|a| a == action),
+            "{action} on owned ENIs"
+        );
+    }
 }

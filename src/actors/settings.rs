@@ -18,6 +18,9 @@ pub struct ControllerSettings {
     /// Attach only to instances tagged as this cluster's (`kubernetes.io/cluster/<name>`
     /// or `eks:cluster-name`); instances of another VPC get nothing either way.
     pub require_instance_cluster_tag: bool,
+    /// Extra tags on every ENI it creates (`--eni-tags`; checked at start), under each
+    /// NodeENI's own `tags`.
+    pub eni_tags: crate::plan::extra_tags::TagMap,
     /// How EC2 calls are paced (this project's per-action buckets in production).
     pub strategy: LimiterStrategy,
     /// EC2 buckets per action (AWS's defaults unless overridden).
@@ -51,6 +54,7 @@ impl Default for ControllerSettings {
         ControllerSettings {
             cluster: ClusterIdentity::new("default", "default"),
             require_instance_cluster_tag: true,
+            eni_tags: Default::default(),
             strategy: LimiterStrategy::PerAction,
             buckets: BucketTable::default(),
             bucket_reserve: 0.1,

@@ -46,6 +46,12 @@ pub const TAG_SLOT: &str = "networking.k8s.aws/slot";
 /// unless the spec changes what it should be placed for: attached interfaces never move
 /// just because another ENI went away.
 pub const TAG_DEVICE_INDEX: &str = "networking.k8s.aws/device-index";
+/// Tag carrying the NodeENI's `deviceIndex` when the ENI was placed (or adopted). Only a
+/// change of it moves an attached ENI: a subnet added, removed or reordered in the spec
+/// shifts the preferred index of the others, and moving a live interface for that would
+/// rename it under the workloads using it. ENIs placed before this tag existed are judged
+/// by [`TAG_DEVICE_INDEX`] alone.
+pub const TAG_BASE_DEVICE_INDEX: &str = "networking.k8s.aws/base-device-index";
 /// Tag carrying the incarnation: how many ENIs this slot had before this one.
 pub const TAG_INCARNATION: &str = "networking.k8s.aws/incarnation";
 /// Tag carrying the creation time (RFC 3339), for the orphan sweep's grace period.
@@ -63,6 +69,17 @@ pub const LEGACY_TAG_NODEENI: &str = "NodeENI";
 pub const LEGACY_TAG_NODE: &str = "Node";
 /// The Go controller's subnet tag.
 pub const LEGACY_TAG_SUBNET: &str = "SubnetID";
+
+/// The tags that record where an ENI was placed: the preferred index `device_index`
+/// and the NodeENI's `deviceIndex` then (`base`). Written with the create, on adoption and
+/// when an ENI is re-placed; the only tags written again on an ENI this cluster owns.
+pub fn intent_tags(device_index: u32, base: u32) -> Tags {
+    [
+        (TAG_DEVICE_INDEX.to_string(), device_index.to_string()),
+        (TAG_BASE_DEVICE_INDEX.to_string(), base.to_string()),
+    ]
+    .into()
+}
 
 /// Who "this cluster" is, for ownership.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -197,6 +214,8 @@ pub struct OwnedEni {
     pub incarnation: Option<u32>,
     /// Preferred device index it was placed for, if readable.
     pub device_index: Option<u32>,
+    /// The NodeENI's `deviceIndex` when it was placed, if tagged.
+    pub base_device_index: Option<u32>,
     /// Creation time as tagged (RFC 3339), if present.
     pub created_at: Option<String>,
 }
@@ -265,6 +284,7 @@ impl Ownership {
                         slot: get(TAG_SLOT).and_then(|s| s.parse().ok()),
                         incarnation: get(TAG_INCARNATION).and_then(|s| s.parse().ok()),
                         device_index: get(TAG_DEVICE_INDEX).and_then(|s| s.parse().ok()),
+                        base_device_index: get(TAG_BASE_DEVICE_INDEX).and_then(|s| s.parse().ok()),
                         created_at: get(TAG_CREATED_AT),
                     };
                     match get(TAG_CLUSTER_ID) {

@@ -27,6 +27,12 @@ pub struct ControllerArgs {
     /// instances outside the VPC of the NodeENI's subnets get nothing either way.
     #[arg(long, env = "REQUIRE_INSTANCE_CLUSTER_TAG", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_instance_cluster_tag: bool,
+    /// Extra tags every ENI is created with, as a JSON object (`{"CostCenter":"1234"}`):
+    /// for cost allocation and tag policies. A NodeENI's `tags` override them key by key.
+    /// The controller's own keys (`Name`, `networking.k8s.aws/*`,
+    /// `node.k8s.amazonaws.com/no_manage`) and `aws:*` are refused.
+    #[arg(long, env = "ENI_TAGS", default_value = "", value_parser = super::tags::eni_tags)]
+    pub eni_tags: crate::plan::extra_tags::TagMap,
     /// AWS Region (else the SDK's chain: `AWS_DEFAULT_REGION`, profile, instance metadata;
     /// else the controller stops with a message: no Region is guessed).
     #[arg(long, env = "AWS_REGION")]
@@ -187,6 +193,7 @@ impl ControllerArgs {
         Ok(ControllerSettings {
             cluster: ClusterIdentity::new(&self.cluster_name, cluster_id),
             require_instance_cluster_tag: self.require_instance_cluster_tag,
+            eni_tags: self.eni_tags.clone(),
             buckets: BucketTable::default().with_overrides(&self.ec2_rate_limits)?,
             bucket_reserve: self.ec2_bucket_reserve.clamp(0.0, 0.5),
             max_concurrent_cleanup: self.max_concurrent_eni_cleanup.max(1),

@@ -119,6 +119,22 @@ pub struct NodeENISpec {
     #[schemars(range(min = 0, max = 31))]
     pub network_card_index: i32,
 
+    /// Extra tags on every ENI made for this NodeENI (cost allocation, tag policies), over
+    /// the controller's `eniTags` (a key set in both takes this value). Applied when an
+    /// ENI is created: ENIs made before a change keep their tags. The controller's own
+    /// keys (`Name`, `networking.k8s.aws/*`, `node.k8s.amazonaws.com/no_manage`) and
+    /// AWS's (`aws:*`) cannot be set.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = crate::plan::extra_tags::MAX_EXTRA_TAGS))]
+    #[x_kube(
+        validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)").message("tags: a key is 1 to 128 characters"),
+        validation = Rule::new("self.all(k, size(self[k]) <= 256)").message("tags: a value is at most 256 characters"),
+        validation = Rule::new("self.all(k, k != 'Name' && !k.startsWith('networking.k8s.aws/') && k != 'node.k8s.amazonaws.com/no_manage')").message("tags: Name, networking.k8s.aws/* and node.k8s.amazonaws.com/no_manage are the controller's own tags and cannot be set"),
+        validation = Rule::new("self.all(k, !k.lowerAscii().startsWith('aws:'))").message("tags: keys starting with aws: are reserved by AWS"),
+        validation = Rule::new("self.all(k, !k.startsWith('kubernetes.io/cluster/') && !k.startsWith('eks:') && k != 'node.k8s.amazonaws.com/instance_id' && k != 'node.k8s.amazonaws.com/createdAt' && !k.startsWith('cluster.k8s.amazonaws.com/') && !k.startsWith('karpenter.sh/') && !k.startsWith('io.cilium/'))").message("tags: kubernetes.io/cluster/*, eks:*, node.k8s.amazonaws.com/instance_id and createdAt, cluster.k8s.amazonaws.com/*, karpenter.sh/* and io.cilium/* mark other managers' ENIs and cannot be set"),
+    )]
+    pub tags: BTreeMap<String, String>,
+
     /// Accepted for compatibility with the Go controller; not supported yet, and reported
     /// in the NodeENI's conditions when set.
     #[serde(
@@ -230,7 +246,8 @@ pub struct ENIAttachment {
     /// until an agent reports on the node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface_configured: Option<bool>,
-    /// Lifecycle state (`creating`, `attaching`, `attached`, `detaching`, `failed`...).
+    /// Lifecycle state: `pending`, `creating`, `attaching`, `moving` (detached to re-attach
+    /// at a changed `deviceIndex`), `attached` or `failed`.
     pub status: String,
     /// When this entry last changed (not rewritten when nothing changed).
     #[serde(default, skip_serializing_if = "Option::is_none")]

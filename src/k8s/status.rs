@@ -18,8 +18,10 @@ pub enum SlotPhase {
     Pending,
     /// Creating (or adopting) the ENI.
     Creating,
-    /// Attaching, or moving to another index.
+    /// Attaching.
     Attaching,
+    /// Detaching to re-attach at the index a changed `deviceIndex` (or card) asks for.
+    Moving,
     /// Attached and configured as the spec asks.
     Attached,
     /// Cannot progress (reason, message): no room on the card, instance gone, EC2 refusing.
@@ -32,6 +34,7 @@ impl SlotPhase {
             SlotPhase::Pending => "pending",
             SlotPhase::Creating => "creating",
             SlotPhase::Attaching => "attaching",
+            SlotPhase::Moving => "moving",
             SlotPhase::Attached => "attached",
             SlotPhase::Blocked(..) => "failed",
         }

@@ -22,6 +22,7 @@ pub fn desired() -> DesiredSlot {
         security_groups: vec!["sg-1".into()],
         delete_on_termination: true,
         description: "d".into(),
+        tags: Default::default(),
     }
 }
 
@@ -33,6 +34,7 @@ pub fn eni_in(id: &str, state: EniState) -> SeenEni {
         state,
         security_groups: vec!["sg-1".into()],
         intent_index: Some(1),
+        intent_base: Some(1),
         incarnation: Some(0),
         legacy: false,
         created_at: None,

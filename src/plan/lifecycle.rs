@@ -100,6 +100,9 @@ pub struct SeenEni {
     pub security_groups: Vec<String>,
     /// The preferred device index it was placed for (its intent tag), if tagged.
     pub intent_index: Option<u32>,
+    /// The NodeENI's `deviceIndex` when it was placed, if tagged: when present, only a
+    /// change of it moves the ENI.
+    pub intent_base: Option<u32>,
     /// Its incarnation tag, if tagged.
     pub incarnation: Option<u32>,
     /// Made by the Go controller and not yet tagged as this cluster's.
@@ -189,16 +192,19 @@ pub enum Action {
     },
     /// Replace the ENI's security groups.
     ModifyGroups { eni_id: String, groups: Vec<String> },
-    /// Detach to re-attach at another index or card (the spec changed).
+    /// Detach to re-attach at another index or card (the user changed `deviceIndex` or
+    /// `networkCardIndex`).
     Relocate {
         eni_id: String,
         attachment_id: String,
     },
-    /// Record the preferred index the ENI now sits for.
+    /// Record the preferred index (and `deviceIndex`) the ENI now sits for.
     TagIntent {
         eni_id: String,
         /// Preferred index.
         index: u32,
+        /// The NodeENI's `deviceIndex`.
+        base: u32,
     },
     /// Wait, then observe again.
     Wait(Waiting),
@@ -333,17 +339,26 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
             ..
         } => {
             let preferred = desired.preferred_device_index;
-            let intended = e.intent_index == Some(preferred) || *device_index == preferred;
+            let base = desired.base_device_index();
+            // Placed for this spec: tagged with today's deviceIndex (a subnet added,
+            // removed or reordered never moves a live interface), or, tagged before the
+            // deviceIndex tag existed, meant for or sitting at today's preferred index.
+            let intended = match e.intent_base {
+                Some(b) => b == base,
+                None => e.intent_index == Some(preferred) || *device_index == preferred,
+            };
             if *card != desired.network_card || !intended {
-                // The spec moved this slot. It stays if where it is happens to be where
-                // it would go now; it is detached and re-attached if it can go elsewhere;
-                // with no room elsewhere it keeps working where it is.
+                // The user changed deviceIndex or networkCardIndex. It stays if where it
+                // is happens to be where it would go now; it is detached and re-attached
+                // if it can go elsewhere; with no room elsewhere it keeps working where
+                // it is.
                 match placement {
                     None => return Action::Observe,
                     Some(Ok(i)) if i == *device_index && *card == desired.network_card => {
                         return Action::TagIntent {
                             eni_id: e.id.clone(),
                             index: preferred,
+                            base,
                         };
                     }
                     Some(Ok(_)) => {

@@ -40,6 +40,7 @@
 pub mod breaker;
 pub mod device_index;
 pub mod election;
+pub mod extra_tags;
 pub mod interfaces;
 pub mod lifecycle;
 pub mod nodeeni;

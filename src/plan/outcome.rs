@@ -233,10 +233,20 @@ impl SlotView {
                     Applied::with(Next::Poll, SlotEvent::Moving(eni_id.clone()))
                 }
             },
-            (Action::TagIntent { eni_id, index }, answer) => match answer {
+            (
+                Action::TagIntent {
+                    eni_id,
+                    index,
+                    base,
+                },
+                answer,
+            ) => match answer {
                 Answer::Refused(r) => retry_or_block(r, "ENITagFailed", "Tag"),
                 _ => {
-                    self.edit(eni_id, |e| e.intent_index = Some(*index));
+                    self.edit(eni_id, |e| {
+                        e.intent_index = Some(*index);
+                        e.intent_base = Some(*base);
+                    });
                     Applied::next(Next::Continue)
                 }
             },
@@ -295,6 +305,7 @@ impl SlotView {
                     e.legacy = false;
                     e.incarnation = Some(incarnation);
                     e.intent_index = Some(desired.preferred_device_index);
+                    e.intent_base = Some(desired.base_device_index());
                     e.created_at = created_at;
                 });
                 self.memory.known = Some(Known::eni(eni_id, None));

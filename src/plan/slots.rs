@@ -108,6 +108,8 @@ pub struct ResolvedSpec {
     pub delete_on_termination: bool,
     /// ENI description.
     pub description: String,
+    /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
+    pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -131,6 +133,15 @@ pub struct DesiredSlot {
     pub delete_on_termination: bool,
     /// ENI description.
     pub description: String,
+    /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
+    pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
+}
+
+impl DesiredSlot {
+    /// The NodeENI's `deviceIndex` (the first index its slots go to).
+    pub fn base_device_index(&self) -> u32 {
+        self.preferred_device_index.saturating_sub(self.position)
+    }
 }
 
 impl AsRef<DesiredSlot> for DesiredSlot {
@@ -311,6 +322,7 @@ pub fn plan_slots<'a>(
                     security_groups: subnet.security_groups.clone(),
                     delete_on_termination: spec.delete_on_termination,
                     description: spec.description.clone(),
+                    tags: spec.tags.clone(),
                 },
             );
             position += 1;

@@ -100,6 +100,24 @@ impl World {
         });
     }
 
+    /// Launches an instance in `subnet` (and so its zone) and registers its node.
+    pub fn add_node_in(&mut self, name: &str, subnet: &Subnet, labels: &[(&str, &str)]) -> String {
+        let inst = self
+            .sim
+            .launch_cluster_instance(CLUSTER, "m5.xlarge", &subnet.id)
+            .expect("instance");
+        self.add_node_on(name, &inst.id, labels);
+        let mut view = self
+            .cluster
+            .node_views()
+            .into_iter()
+            .find(|n| n.name == name)
+            .expect("node registered");
+        view.zone = Some(subnet.availability_zone.clone());
+        self.cluster.upsert_node(view);
+        inst.id
+    }
+
     /// Launches an instance and registers its node with `labels`.
     pub fn add_node(&mut self, name: &str, instance_type: &str, labels: &[(&str, &str)]) -> String {
         let inst = self
@@ -135,6 +153,7 @@ impl World {
             description: None,
             mtu: 9001,
             network_card_index: 0,
+            tags: Default::default(),
             enable_dpdk: false,
             dpdk_driver: None,
             dpdk_resource_name: None,

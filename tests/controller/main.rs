@@ -10,6 +10,7 @@ mod churn;
 mod crash;
 mod holes;
 mod lifecycle;
+mod migration;
 mod pressure;
 mod safety;
 mod selection;

@@ -87,6 +87,8 @@ pub struct NodeEniDeps {
     pub identity: crate::aws::ownership::ClusterIdentity,
     /// Attach only to instances tagged as this cluster's.
     pub require_instance_cluster_tag: bool,
+    /// The controller's extra ENI tags (under each NodeENI's own).
+    pub eni_tags: Arc<crate::plan::extra_tags::TagMap>,
     /// Slot polling and retries.
     pub timing: SlotTiming,
     /// Restart policy for slots.

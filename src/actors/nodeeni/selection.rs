@@ -74,6 +74,7 @@ impl Selection {
                 generation,
                 vpcs: self.nodes.vpcs(),
                 ttl: deps.resolve_ttl,
+                eni_tags: &deps.eni_tags,
             })
             .await;
     }

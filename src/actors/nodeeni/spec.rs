@@ -14,6 +14,7 @@ use crate::aws::Subnet;
 use crate::aws::resolve::{ResolveError, Resolver, SecurityGroupRef, SubnetRef};
 use crate::k8s::NodeENISpec;
 use crate::k8s::status::Problem;
+use crate::plan::extra_tags::{TagMap, merged};
 use crate::plan::slots::{ResolvedSpec, SubnetInput};
 
 /// The resolved spec and what it took.
@@ -43,6 +44,8 @@ pub struct Inputs<'a> {
     pub vpcs: BTreeSet<String>,
     /// How long a resolution is trusted.
     pub ttl: Duration,
+    /// The controller's extra ENI tags.
+    pub eni_tags: &'a TagMap,
 }
 
 /// Whether `spec` names subnets (they then resolve per VPC).
@@ -67,7 +70,7 @@ impl Resolved {
         {
             return;
         }
-        let (resolved, problems) = resolve(i.resolver, i.name, i.spec, &vpcs).await;
+        let (resolved, problems) = resolve(i.resolver, i.name, i.spec, &vpcs, i.eni_tags).await;
         if resolved.is_some() {
             self.spec = resolved;
             self.generation = Some(i.generation);
@@ -85,8 +88,17 @@ async fn resolve(
     name: &str,
     spec: &NodeENISpec,
     vpcs: &BTreeSet<String>,
+    eni_tags: &TagMap,
 ) -> (Option<ResolvedSpec>, Vec<Problem>) {
     let mut problems = Vec::new();
+    let tags = match merged(eni_tags, &spec.tags) {
+        Ok(tags) => std::sync::Arc::new(tags),
+        Err(e) => {
+            // Nothing is created with tags the user did not mean; what runs stays.
+            problems.push(("InvalidTags".to_string(), e.to_string()));
+            return (None, problems);
+        }
+    };
     if spec.enable_dpdk {
         problems.push((
             "DPDKNotSupported".to_string(),
@@ -106,6 +118,7 @@ async fn resolve(
                     .description
                     .clone()
                     .unwrap_or_else(|| format!("aws-multi-eni-controller: NodeENI {name}")),
+                tags,
             };
             (Some(resolved), problems)
         }

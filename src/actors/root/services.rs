@@ -131,6 +131,7 @@ impl Services {
             cleanup: cleanup.clone(),
             identity: settings.cluster.clone(),
             require_instance_cluster_tag: settings.require_instance_cluster_tag,
+            eni_tags: Arc::new(settings.eni_tags.clone()),
             timing: settings.slot_timing,
             restart: settings.restart,
             resync_interval: settings.resync_interval,

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::msg::SlotDeps;
 use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
-use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, TAG_DEVICE_INDEX, claims};
+use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, claims, intent_tags};
 use crate::aws::{
     AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
     Tags, describe_all_enis, describe_eni, describe_enis_by_id,
@@ -37,11 +37,17 @@ pub fn owner(deps: &SlotDeps, desired: &DesiredSlot) -> SlotOwner {
 /// controller's.
 pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni> {
     let ownership = Ownership::of(&e.tags, cluster);
-    let (intent_index, incarnation, legacy, unmanaged) = match &ownership {
-        Ownership::LegacyGo { .. } => (None, None, true, false),
+    let (intent_index, intent_base, incarnation, legacy, unmanaged) = match &ownership {
+        Ownership::LegacyGo { .. } => (None, None, None, true, false),
         o => match o.managed_by(uid) {
-            Some(o) => (o.device_index, o.incarnation, false, false),
-            None if claims(&e.tags, &cluster.name, uid) => (None, None, false, true),
+            Some(o) => (
+                o.device_index,
+                o.base_device_index,
+                o.incarnation,
+                false,
+                false,
+            ),
+            None if claims(&e.tags, &cluster.name, uid) => (None, None, None, false, true),
             None => return None,
         },
     };
@@ -80,6 +86,7 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni>
         state,
         security_groups,
         intent_index,
+        intent_base,
         incarnation,
         legacy,
         created_at: e.tags.get(TAG_CREATED_AT).and_then(|t| t.parse().ok()),
@@ -137,6 +144,7 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             "UnmanagedENI".into(),
             format!("{id} carries this NodeENI's tags but not all of its ownership tags (one was removed): it is left alone and no other ENI is made beside it; restore its tags or delete it"),
         ),
+        Action::Relocate { .. } | Action::Wait(Waiting::Detaching) => SlotPhase::Moving,
         _ => SlotPhase::Attaching,
     }
 }
@@ -196,6 +204,18 @@ async fn observe(
     }))
 }
 
+/// The tags a slot writes on the ENI it creates or adopts: the user's extra tags, then
+/// the ownership tags `own` and where it is placed for (the controller's keys always win).
+fn slot_tags(desired: &DesiredSlot, own: Tags) -> Tags {
+    let mut tags: Tags = desired.tags.as_ref().clone();
+    tags.extend(own);
+    tags.extend(intent_tags(
+        desired.preferred_device_index,
+        desired.base_device_index(),
+    ));
+    tags
+}
+
 fn done(r: Result<(), Ec2Error>) -> Answer<Ec2Error> {
     match classified(r) {
         Ok(()) => Answer::Done,
@@ -213,7 +233,10 @@ async fn create(
 ) -> Answer<Ec2Error> {
     let o = owner(deps, desired);
     let stamp = stamp.unwrap_or(wall).to_string();
-    let tags = o.tags(incarnation, desired.preferred_device_index, &stamp);
+    let tags = slot_tags(
+        desired,
+        o.tags(incarnation, desired.preferred_device_index, &stamp),
+    );
     let request = CreateEniRequest {
         subnet_id: desired.key.subnet_id.clone(),
         security_group_ids: desired.security_groups.clone(),
@@ -267,12 +290,12 @@ pub async fn execute(
         }
         Action::Adopt { eni_id } => {
             let stamp = stamp.unwrap_or(wall).to_string();
-            let tags = owner(deps, desired).tags(
+            let own = owner(deps, desired).tags(
                 view.memory.incarnation,
                 desired.preferred_device_index,
                 &stamp,
             );
-            done(ec2.tag_eni(eni_id, &tags).await)
+            done(ec2.tag_eni(eni_id, &slot_tags(desired, own)).await)
         }
         Action::Attach {
             eni_id,
@@ -302,10 +325,11 @@ pub async fn execute(
             done(ec2.modify_security_groups(eni_id, groups).await)
         }
         Action::Relocate { attachment_id, .. } => done(ec2.detach_eni(attachment_id, false).await),
-        Action::TagIntent { eni_id, index } => {
-            let tags: Tags = [(TAG_DEVICE_INDEX.to_string(), index.to_string())].into();
-            done(ec2.tag_eni(eni_id, &tags).await)
-        }
+        Action::TagIntent {
+            eni_id,
+            index,
+            base,
+        } => done(ec2.tag_eni(eni_id, &intent_tags(*index, *base)).await),
     }
 }
 
@@ -337,5 +361,22 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_slot_moving_to_a_changed_device_index_says_so() {
+        let relocate = Action::Relocate {
+            eni_id: "eni-1".into(),
+            attachment_id: "eni-attach-1".into(),
+        };
+        assert_eq!(phase_of(&relocate), SlotPhase::Moving);
+        assert_eq!(
+            phase_of(&Action::Wait(Waiting::Detaching)),
+            SlotPhase::Moving
+        );
+        assert_eq!(
+            phase_of(&Action::Wait(Waiting::Attaching)),
+            SlotPhase::Attaching
+        );
     }
 }

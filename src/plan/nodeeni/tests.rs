@@ -22,6 +22,7 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
         security_groups: groups.iter().map(|g| g.to_string()).collect(),
         delete_on_termination: true,
         description: "d".into(),
+        tags: Default::default(),
     }
 }
 

@@ -234,7 +234,10 @@ fn adoption_makes_a_go_eni_ours_at_the_current_incarnation() {
     assert_eq!(applied.event, Some(SlotEvent::Adopted("eni-go".into())));
     let e = &v.seen[0];
     assert!(!e.legacy);
-    assert_eq!((e.incarnation, e.intent_index), (Some(4), Some(1)));
+    assert_eq!(
+        (e.incarnation, e.intent_index, e.intent_base),
+        (Some(4), Some(1), Some(1))
+    );
     assert_eq!(v.memory.known, Some(Known::eni("eni-go", None)));
 
     let mut v = view_with(vec![eni("eni-go")]);
@@ -314,10 +317,14 @@ fn modifications_update_what_the_slot_saw() {
     let tag = Action::TagIntent {
         eni_id: "eni-1".into(),
         index: 3,
+        base: 2,
     };
     let mut v = view_with(vec![attached]);
     v.apply(&desired(), &tag, Answer::<E>::Done, now, wall());
-    assert_eq!(v.seen[0].intent_index, Some(3));
+    assert_eq!(
+        (v.seen[0].intent_index, v.seen[0].intent_base),
+        (Some(3), Some(2))
+    );
 }
 
 #[test]

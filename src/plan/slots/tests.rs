@@ -30,6 +30,7 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         network_card: 0,
         delete_on_termination: true,
         description: "d".into(),
+        tags: Default::default(),
     }
 }
 
