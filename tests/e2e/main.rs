@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod migration;
+
 use eni_testkit::cluster::{AGENT_SA, CONTROLLER_SA, NAMESPACE, TestCluster};
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
 
@@ -53,6 +55,13 @@ fn repo(path: &str) -> PathBuf {
 }
 
 async fn setup(nodes_per_zone: usize) -> Env {
+    setup_in(&["us-east-1a"], nodes_per_zone).await
+}
+
+/// A cluster of its own, moto with `nodes_per_zone` cluster instances in each of `zones`
+/// (and a subnet named `multus-<zone>` per zone), and a Node per instance labelled
+/// `ng=multi-eni`.
+async fn setup_in(zones: &[&str], nodes_per_zone: usize) -> Env {
     let api = tokio::task::spawn_blocking(TestCluster::start)
         .await
         .unwrap()
@@ -74,7 +83,7 @@ async fn setup(nodes_per_zone: usize) -> Env {
         .unwrap();
     let moto = MotoServer::start().unwrap();
     let ec2 = moto.client();
-    let net = build_network(&ec2, CLUSTER, &["us-east-1a"], nodes_per_zone, "m5.large")
+    let net = build_network(&ec2, CLUSTER, zones, nodes_per_zone, "m5.large")
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("eni-e2e-{}", free_port().unwrap()));
