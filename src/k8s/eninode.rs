@@ -98,6 +98,7 @@ pub struct InterfaceReport {
     pub configured: bool,
     /// Its MTU now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "int32"))]
     pub mtu: Option<u32>,
     /// The interface's maximum is below the MTU asked for: the MTU is that maximum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -133,7 +134,9 @@ pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
 
 /// The CRD, with `spec` optional and defaulted: when the last NodeENI withdraws its
 /// entries, server-side apply leaves no field of `spec` owned, and the object must stay
-/// valid (its status is the agent's).
+/// valid (its status is the agent's). No `required: []` is left behind: the API server
+/// drops an empty list, and a CRD applied with it never matches what the server keeps,
+/// which turns every other owner of the CRD into a server-side apply conflict.
 pub fn crd()
 -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
     let mut crd = ENINode::crd();
@@ -145,6 +148,9 @@ pub fn crd()
         {
             if let Some(required) = schema.required.as_mut() {
                 required.retain(|r| r != "spec");
+            }
+            if schema.required.as_ref().is_some_and(Vec::is_empty) {
+                schema.required = None;
             }
             if let Some(spec) = schema.properties.as_mut().and_then(|p| p.get_mut("spec")) {
                 spec.default = Some(
@@ -170,6 +176,11 @@ mod tests {
         assert_eq!(list["x-kubernetes-list-type"], "map");
         assert_eq!(list["x-kubernetes-list-map-keys"][0], "eniID");
         assert_eq!(crd["spec"]["scope"], "Cluster");
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert_eq!(schema.get("required"), None, "no empty required list");
+        let mtu = &schema["properties"]["status"]["properties"]["interfaces"]["items"]["properties"]
+            ["mtu"];
+        assert_eq!(mtu["format"], "int32", "a format the API server knows");
         assert!(field_manager(&"n".repeat(253)).len() <= 128);
         assert_eq!(field_manager("multus"), "aws-multi-eni-controller/multus");
         // Long names alike in their first 100 characters get managers of their own.
