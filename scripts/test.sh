@@ -6,8 +6,9 @@
 #   - Debian packages the tests use, when missing (iproute2, prometheus for promtool,
 #     buildah for the image, shellcheck for the workflow scripts actionlint checks);
 #   - kube-apiserver, etcd and kubectl built from the Go modules (scripts/kube-bins.sh),
-#     cached under ~/.cache/aws-multi-eni-controller/kube-bins, and actionlint
-#     (scripts/go-tools.sh), which lints the release workflow.
+#     cached under ~/.cache/aws-multi-eni-controller/kube-bins, and actionlint and helm
+#     (scripts/go-tools.sh): actionlint lints the release workflow, the real helm CLI
+#     installs, upgrades and uninstalls the chart and runs the migration guide.
 # Then: cargo fmt --check, cargo clippy -D warnings, the whole test suite with doc tests.
 # Go and cargo builds never run at the same time (2 cores, and aws-sdk-ec2 needs 8 GB).
 set -euo pipefail
@@ -52,9 +53,9 @@ step "kube-apiserver, etcd and kubectl (scripts/kube-bins.sh)"
 ENI_KUBE_BINS="$(./scripts/kube-bins.sh | tail -n 1)"
 export ENI_KUBE_BINS
 
-step "actionlint (scripts/go-tools.sh)"
-ENI_ACTIONLINT="$(./scripts/go-tools.sh | tail -n 1)/actionlint"
-export ENI_ACTIONLINT
+step "actionlint and helm (scripts/go-tools.sh)"
+GO_TOOLS="$(./scripts/go-tools.sh | tail -n 1)"
+export ENI_ACTIONLINT="$GO_TOOLS/actionlint" ENI_HELM="$GO_TOOLS/helm"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
