@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 
 #[cfg(feature = "controller")]
 mod controller;
+#[cfg(feature = "controller")]
 mod tags;
 #[cfg(feature = "controller")]
 pub use controller::{

@@ -18,6 +18,10 @@ fn default_device_index() -> i32 {
     DEFAULT_DEVICE_INDEX
 }
 
+/// At most this many `tags` per NodeENI (the controller's `plan::extra_tags` allows as
+/// many in all: EC2 takes 50 tags per ENI and the controller writes 14).
+pub const MAX_NODEENI_TAGS: usize = 30;
+
 fn default_true() -> bool {
     true
 }
@@ -125,7 +129,7 @@ pub struct NodeENISpec {
     /// keys (`Name`, `networking.k8s.aws/*`, `node.k8s.amazonaws.com/no_manage`) and
     /// AWS's (`aws:*`) cannot be set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = crate::plan::extra_tags::MAX_EXTRA_TAGS))]
+    #[schemars(extend("maxProperties" = MAX_NODEENI_TAGS))]
     #[x_kube(
         validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)").message("tags: a key is 1 to 128 characters"),
         validation = Rule::new("self.all(k, size(self[k]) <= 256)").message("tags: a value is at most 256 characters"),

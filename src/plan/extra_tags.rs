@@ -124,6 +124,12 @@ mod tests {
     }
 
     #[test]
+    fn the_crd_allows_as_many_tags_as_fit() {
+        // plan may not import k8s; the test may.
+        assert_eq!(crate::k8s::crd::MAX_NODEENI_TAGS, MAX_EXTRA_TAGS);
+    }
+
+    #[test]
     fn the_nodeenis_value_wins_over_the_controllers() {
         let controller = map(&[("CostCenter", "1234"), ("Team", "net")]);
         let nodeeni = map(&[("Team", "telco"), ("App", "upf")]);
