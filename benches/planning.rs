@@ -75,6 +75,8 @@ fn spec(k: usize) -> ResolvedSpec {
         delete_on_termination: true,
         description: format!("multus {k}"),
         tags: Default::default(),
+        secondary_ipv4: 0,
+        source_dest_check: true,
     }
 }
 

@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             description: "aws-multi-eni-controller library example".into(),
             tags: [("example".to_string(), "eni_lifecycle".to_string())].into(),
             client_token: ClientToken::new(format!("example-{instance_id}")),
+            secondary_ipv4_count: 0,
         })
         .await?;
     println!(

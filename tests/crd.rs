@@ -210,6 +210,8 @@ async fn defaults_are_applied_like_the_go_crd() {
     assert_eq!(spec["deleteOnTermination"], true);
     assert_eq!(spec["mtu"], 0);
     assert_eq!(spec["networkCardIndex"], 0);
+    assert_eq!(spec["sourceDestCheck"], true, "EC2's default");
+    assert_eq!(spec["secondaryIPv4Count"], 0);
 }
 
 #[tokio::test]
@@ -360,6 +362,20 @@ async fn each_rule_rejects_with_its_message() {
                 s.insert("tags".into(), Value::Object(many));
             }),
             "spec.tags: Too many",
+        ),
+        (
+            "too many secondary addresses",
+            with(|s| {
+                s.insert("secondaryIPv4Count".into(), json!(50));
+            }),
+            "less than or equal to 49",
+        ),
+        (
+            "negative secondary addresses",
+            with(|s| {
+                s.insert("secondaryIPv4Count".into(), json!(-1));
+            }),
+            "greater than or equal to 0",
         ),
         (
             "mtu as a string",

@@ -37,6 +37,8 @@ fn entry(eni: &str) -> NodeInterface {
         device_index: 1,
         network_card_index: 0,
         mtu: 9001,
+        private_ipv4_addresses: vec!["10.1.0.5".into(), "10.1.0.6".into()],
+        source_dest_check: Some(false),
     }
 }
 

@@ -61,6 +61,14 @@ impl Ec2 for Tracked {
         self.note();
         self.sim.modify_security_groups(e, g).await
     }
+    async fn set_source_dest_check(&self, e: &str, v: bool) -> Result<(), Ec2Error> {
+        self.note();
+        self.sim.set_source_dest_check(e, v).await
+    }
+    async fn change_addresses(&self, e: &str, c: &AddressChange) -> Result<(), Ec2Error> {
+        self.note();
+        self.sim.change_addresses(e, c).await
+    }
     async fn detach_eni(&self, a: &str, f: bool) -> Result<(), Ec2Error> {
         self.note();
         self.sim.detach_eni(a, f).await

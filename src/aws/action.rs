@@ -36,11 +36,15 @@ pub enum Ec2Action {
     DescribeSecurityGroups,
     /// `CreateTags` (100, 10/s).
     CreateTags,
+    /// `AssignPrivateIpAddresses` (uncategorised bucket: 100, 5/s).
+    AssignPrivateIpAddresses,
+    /// `UnassignPrivateIpAddresses` (mutating bucket: 50, 5/s).
+    UnassignPrivateIpAddresses,
 }
 
 impl Ec2Action {
     /// Every action, in a stable order (for metrics and reports).
-    pub const ALL: [Ec2Action; 11] = [
+    pub const ALL: [Ec2Action; 13] = [
         Ec2Action::CreateNetworkInterface,
         Ec2Action::AttachNetworkInterface,
         Ec2Action::DetachNetworkInterface,
@@ -52,6 +56,8 @@ impl Ec2Action {
         Ec2Action::DescribeSubnets,
         Ec2Action::DescribeSecurityGroups,
         Ec2Action::CreateTags,
+        Ec2Action::AssignPrivateIpAddresses,
+        Ec2Action::UnassignPrivateIpAddresses,
     ];
 
     /// The action's name as EC2 spells it (also the `action` metric label).
@@ -68,6 +74,8 @@ impl Ec2Action {
             Ec2Action::DescribeSubnets => "DescribeSubnets",
             Ec2Action::DescribeSecurityGroups => "DescribeSecurityGroups",
             Ec2Action::CreateTags => "CreateTags",
+            Ec2Action::AssignPrivateIpAddresses => "AssignPrivateIpAddresses",
+            Ec2Action::UnassignPrivateIpAddresses => "UnassignPrivateIpAddresses",
         }
     }
 
@@ -86,12 +94,13 @@ impl Ec2Action {
     /// The bucket AWS publishes for this action (EC2 developer guide, "Request throttling").
     pub fn default_bucket(self) -> BucketSpec {
         match self {
-            Ec2Action::AttachNetworkInterface | Ec2Action::DetachNetworkInterface => {
-                BucketSpec::new(50, 5.0)
-            }
+            Ec2Action::AttachNetworkInterface
+            | Ec2Action::DetachNetworkInterface
+            | Ec2Action::UnassignPrivateIpAddresses => BucketSpec::new(50, 5.0),
             Ec2Action::CreateNetworkInterface
             | Ec2Action::DeleteNetworkInterface
-            | Ec2Action::ModifyNetworkInterfaceAttribute => BucketSpec::new(100, 5.0),
+            | Ec2Action::ModifyNetworkInterfaceAttribute
+            | Ec2Action::AssignPrivateIpAddresses => BucketSpec::new(100, 5.0),
             Ec2Action::CreateTags => BucketSpec::new(100, 10.0),
             Ec2Action::DescribeNetworkInterfaces
             | Ec2Action::DescribeInstances

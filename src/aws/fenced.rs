@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits, Instance, Page,
-    SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+    AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits,
+    Instance, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 use crate::fence::Fence;
 
@@ -65,6 +65,16 @@ impl Ec2 for FencedEc2 {
     ) -> Result<(), Ec2Error> {
         self.check()?;
         self.inner.modify_security_groups(eni_id, groups).await
+    }
+
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
+        self.check()?;
+        self.inner.set_source_dest_check(eni_id, value).await
+    }
+
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
+        self.check()?;
+        self.inner.change_addresses(eni_id, change).await
     }
 
     async fn detach_eni(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {

@@ -121,6 +121,9 @@ pub struct EniLimits {
     pub max_interfaces: u32,
     /// Per network card limits (one entry on single-card types).
     pub cards: Vec<NetworkCardLimit>,
+    /// Private IPv4 addresses one interface takes, the primary included
+    /// (`Ipv4AddressesPerInterface`); `None` when EC2 did not say.
+    pub ipv4_per_interface: Option<u32>,
 }
 
 impl EniLimits {
@@ -132,7 +135,14 @@ impl EniLimits {
                 index: 0,
                 max_interfaces: max,
             }],
+            ipv4_per_interface: None,
         }
+    }
+
+    /// The same, taking `addresses` private IPv4 addresses per interface.
+    pub fn with_ipv4_per_interface(mut self, addresses: u32) -> Self {
+        self.ipv4_per_interface = Some(addresses);
+        self
     }
 
     /// The limit of card `index`, or `None` if the type has no such card.

@@ -28,6 +28,7 @@
 //!         description: "example".into(),
 //!         tags: Default::default(),
 //!         client_token: ClientToken::new("example-1"),
+//!         secondary_ipv4_count: 0,
 //!     })
 //!     .await?;
 //! let attachment_id = ec2
@@ -94,6 +95,12 @@ pub trait Ec2: Send + Sync + 'static {
         eni_id: &str,
         security_group_ids: &[String],
     ) -> Result<(), Ec2Error>;
+
+    /// `ModifyNetworkInterfaceAttribute` on the ENI's source/destination check.
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error>;
+
+    /// Adds or removes secondary addresses (one call: [`AddressChange::action`]).
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error>;
 
     /// `DetachNetworkInterface`; `force` detaches even if the OS does not release it.
     async fn detach_eni(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error>;

@@ -20,6 +20,36 @@ pub struct CreateEniRequest {
     pub tags: Tags,
     /// Idempotency token: the same token never creates a second ENI.
     pub client_token: ClientToken,
+    /// Secondary private IPv4 addresses to create it with (`SecondaryPrivateIpAddressCount`;
+    /// 0: none).
+    pub secondary_ipv4_count: u32,
+}
+
+/// A change of an ENI's secondary addresses: one EC2 call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressChange {
+    /// `AssignPrivateIpAddresses`: this many more secondary private IPv4 addresses, EC2
+    /// picks them from the subnet.
+    AssignIpv4 {
+        /// How many.
+        count: u32,
+    },
+    /// `UnassignPrivateIpAddresses`: these secondary private IPv4 addresses go back to
+    /// the subnet.
+    UnassignIpv4 {
+        /// Which.
+        addresses: Vec<String>,
+    },
+}
+
+impl AddressChange {
+    /// The EC2 action the change is.
+    pub fn action(&self) -> super::Ec2Action {
+        match self {
+            AddressChange::AssignIpv4 { .. } => super::Ec2Action::AssignPrivateIpAddresses,
+            AddressChange::UnassignIpv4 { .. } => super::Ec2Action::UnassignPrivateIpAddresses,
+        }
+    }
 }
 
 /// The state of an ENI as EC2 reports it.
@@ -135,6 +165,10 @@ pub struct Eni {
     pub vpc_id: String,
     /// Primary private IPv4 address.
     pub private_ip: Option<String>,
+    /// Secondary private IPv4 addresses, in the order EC2 lists them.
+    pub secondary_ips: Vec<String>,
+    /// Whether EC2 drops traffic not addressed to or from the ENI (EC2's default: true).
+    pub source_dest_check: bool,
     pub security_group_ids: Vec<String>,
     pub description: String,
     /// ENI state.

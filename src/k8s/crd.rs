@@ -139,6 +139,19 @@ pub struct NodeENISpec {
     )]
     pub tags: BTreeMap<String, String>,
 
+    /// Secondary private IPv4 addresses on each ENI, so that pods behind ipvlan get
+    /// VPC-routable addresses (listed per node on its ENINode). Set at creation; a change
+    /// adds addresses, or removes the last ones EC2 lists. A node whose instance type
+    /// takes fewer addresses per interface (the primary included) is reported, not tried.
+    #[serde(rename = "secondaryIPv4Count", default)]
+    #[schemars(range(min = 0, max = 49))]
+    pub secondary_ipv4_count: i32,
+
+    /// EC2's source/destination check on each ENI; `false` for routers, firewalls, NAT
+    /// and other appliances that forward traffic not addressed to them.
+    #[serde(default = "default_true")]
+    pub source_dest_check: bool,
+
     /// Accepted for compatibility with the Go controller; not supported yet, and reported
     /// in the NodeENI's conditions when set.
     #[serde(

@@ -61,6 +61,17 @@ pub struct NodeInterface {
     /// MTU to set (0: leave it alone, unless the agent has a default).
     #[serde(default)]
     pub mtu: i32,
+    /// The ENI's private IPv4 addresses, the primary first (for an IPAM: Whereabouts
+    /// ranges, a static IPAM).
+    #[serde(
+        rename = "privateIPv4Addresses",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub private_ipv4_addresses: Vec<String>,
+    /// Whether EC2 checks the source and destination of its traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_dest_check: Option<bool>,
 }
 
 /// How the node's agent configured the ENIs.

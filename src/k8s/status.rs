@@ -58,6 +58,11 @@ pub struct SlotSummary {
     pub mac_address: Option<String>,
     /// Device index, once attached.
     pub device_index: Option<u32>,
+    /// Private IPv4 addresses, the primary first (listed on the ENINode, not in the
+    /// NodeENI's status).
+    pub ipv4_addresses: Vec<String>,
+    /// Source/destination check, once known.
+    pub source_dest_check: Option<bool>,
     pub network_card: u32,
     /// MTU requested by the spec.
     pub mtu: i32,

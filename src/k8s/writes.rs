@@ -119,6 +119,8 @@ mod tests {
             device_index: 1,
             network_card_index: 0,
             mtu: 0,
+            private_ipv4_addresses: Vec::new(),
+            source_dest_check: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub fn desired() -> DesiredSlot {
         delete_on_termination: true,
         description: "d".into(),
         tags: Default::default(),
+        secondary_ipv4: 0,
+        source_dest_check: true,
     }
 }
 
@@ -33,6 +35,9 @@ pub fn eni_in(id: &str, state: EniState) -> SeenEni {
         mac: "02:00:00:00:00:01".into(),
         state,
         security_groups: vec!["sg-1".into()],
+        primary_ip: Some("10.0.1.4".into()),
+        secondary_ips: Vec::new(),
+        source_dest_check: true,
         intent_index: Some(1),
         intent_base: Some(1),
         incarnation: Some(0),

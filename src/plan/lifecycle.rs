@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::attributes::{Attributes, Change, next_change};
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
 
@@ -98,6 +99,12 @@ pub struct SeenEni {
     pub state: EniState,
     /// Security group IDs, sorted.
     pub security_groups: Vec<String>,
+    /// Its primary private IPv4 address, when EC2 said.
+    pub primary_ip: Option<String>,
+    /// Its secondary private IPv4 addresses, in EC2's order.
+    pub secondary_ips: Vec<String>,
+    /// Its source/destination check.
+    pub source_dest_check: bool,
     /// The preferred device index it was placed for (its intent tag), if tagged.
     pub intent_index: Option<u32>,
     /// The NodeENI's `deviceIndex` when it was placed, if tagged: when present, only a
@@ -192,6 +199,15 @@ pub enum Action {
     },
     /// Replace the ENI's security groups.
     ModifyGroups { eni_id: String, groups: Vec<String> },
+    /// Turn the source/destination check on or off.
+    SetSourceDestCheck { eni_id: String, value: bool },
+    /// Add this many secondary private IPv4 addresses.
+    AssignIpv4 { eni_id: String, count: u32 },
+    /// Remove these secondary private IPv4 addresses (the last ones EC2 lists).
+    UnassignIpv4 {
+        eni_id: String,
+        addresses: Vec<String>,
+    },
     /// Detach to re-attach at another index or card (the user changed `deviceIndex` or
     /// `networkCardIndex`).
     Relocate {
@@ -370,19 +386,28 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                     Some(Err(_)) => {}
                 }
             }
-            if *delete_on_termination != desired.delete_on_termination {
-                Action::SetDeleteOnTermination {
-                    eni_id: e.id.clone(),
+            let now = Attributes {
+                delete_on_termination: *delete_on_termination,
+                security_groups: &e.security_groups,
+                source_dest_check: e.source_dest_check,
+                secondary_ips: &e.secondary_ips,
+            };
+            let eni_id = e.id.clone();
+            match next_change(desired, now, placement) {
+                None => Action::Ready,
+                Some(Change::DeleteOnTermination(value)) => Action::SetDeleteOnTermination {
+                    eni_id,
                     attachment_id: attachment_id.clone(),
-                    value: desired.delete_on_termination,
+                    value,
+                },
+                Some(Change::Groups(groups)) => Action::ModifyGroups { eni_id, groups },
+                Some(Change::SourceDestCheck(value)) => {
+                    Action::SetSourceDestCheck { eni_id, value }
                 }
-            } else if e.security_groups != desired.security_groups {
-                Action::ModifyGroups {
-                    eni_id: e.id.clone(),
-                    groups: desired.security_groups.clone(),
-                }
-            } else {
-                Action::Ready
+                Some(Change::AssignIpv4(count)) => Action::AssignIpv4 { eni_id, count },
+                Some(Change::UnassignIpv4(addresses)) => Action::UnassignIpv4 { eni_id, addresses },
+                Some(Change::Observe) => Action::Observe,
+                Some(Change::NoRoom(no_room)) => Action::Blocked(Blocker::NoRoom(no_room)),
             }
         }
     }

@@ -37,6 +37,7 @@
 //! ENINode, where that node's agent reads them; [`interfaces::writes`] says which nodes'
 //! entries to write (and a node it no longer wants anything on is written empty).
 
+pub mod attributes;
 pub mod breaker;
 pub mod device_index;
 pub mod election;

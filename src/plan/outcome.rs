@@ -66,6 +66,15 @@ pub enum SlotEvent<E> {
     GroupsChanged(String, Vec<String>),
     /// An ENI was detached to move to the index or card the spec asks for.
     Moving(String),
+    /// An ENI's secondary private IPv4 addresses went from one count to another.
+    AddressesChanged {
+        /// The ENI.
+        eni_id: String,
+        /// Count before.
+        from: u32,
+        /// Count after.
+        to: u32,
+    },
     /// A call failed in a way retrying will not fix.
     Blocked {
         /// Event reason.
@@ -87,11 +96,11 @@ pub struct Applied<E> {
 }
 
 impl<E> Applied<E> {
-    fn next(next: Next) -> Self {
+    pub(super) fn next(next: Next) -> Self {
         Applied { next, event: None }
     }
 
-    fn with(next: Next, event: SlotEvent<E>) -> Self {
+    pub(super) fn with(next: Next, event: SlotEvent<E>) -> Self {
         Applied {
             next,
             event: Some(event),
@@ -99,7 +108,11 @@ impl<E> Applied<E> {
     }
 }
 
-fn retry_or_block<E>(r: Refusal<E>, reason: &'static str, action: &'static str) -> Applied<E> {
+pub(super) fn retry_or_block<E>(
+    r: Refusal<E>,
+    reason: &'static str,
+    action: &'static str,
+) -> Applied<E> {
     if r.class == Refused::Transient {
         Applied::next(Next::RetrySoon)
     } else if r.retryable() {
@@ -116,7 +129,7 @@ fn retry_or_block<E>(r: Refusal<E>, reason: &'static str, action: &'static str) 
     }
 }
 
-fn not_found(class: Refused) -> bool {
+pub(super) fn not_found(class: Refused) -> bool {
     matches!(class, Refused::NotFound | Refused::InstanceGone)
 }
 
@@ -250,6 +263,12 @@ impl SlotView {
                     Applied::next(Next::Continue)
                 }
             },
+            (
+                Action::SetSourceDestCheck { .. }
+                | Action::AssignIpv4 { .. }
+                | Action::UnassignIpv4 { .. },
+                answer,
+            ) => self.attribute_applied(action, answer),
             (Action::Observe | Action::Wait(_), _) => Applied::next(Next::Continue),
         }
     }
@@ -376,5 +395,6 @@ impl SlotView {
     }
 }
 
+mod attributes;
 #[cfg(test)]
 mod tests;

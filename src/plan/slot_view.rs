@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
+use super::attributes::with_address_limit;
 use super::device_index::{CardLimit, CardOccupancy, NoRoom, place};
 use super::lifecycle::{
     Action, Blocker, Decision, Discard, EniState, Known, SeenEni, SlotMemory, decide,
@@ -28,6 +29,9 @@ pub struct SlotView {
     pub observed: bool,
     /// Where its ENI can go on the instance (`None`: not computed since the last change).
     pub placement: Option<Result<u32, NoRoom>>,
+    /// Private IPv4 addresses the instance type takes per interface, as last looked at
+    /// (`None`: not known).
+    pub ipv4_per_interface: Option<u32>,
     /// What the last look at the instance showed.
     pub instance: InstanceSeen,
     /// Incarnation and the ENI known to exist.
@@ -80,6 +84,8 @@ pub struct InstanceFacts {
     pub vpc: String,
     /// Whether the instance is tagged as this cluster's (or the check is off).
     pub in_cluster: bool,
+    /// Private IPv4 addresses its type takes per interface, when known.
+    pub ipv4_per_interface: Option<u32>,
 }
 
 /// A re-read of the slot's ENIs.
@@ -118,7 +124,7 @@ impl SlotView {
         decide(
             desired,
             &self.seen,
-            self.placement,
+            with_address_limit(desired, self.placement, self.ipv4_per_interface),
             self.instance_gone(now),
             &self.memory,
             now,
@@ -311,6 +317,7 @@ impl SlotView {
             return true;
         }
         self.instance = InstanceSeen::Present;
+        self.ipv4_per_interface = facts.ipv4_per_interface;
         // Trust first: an instance of another VPC or cluster gets nothing, whatever its
         // zone or room.
         if facts.vpc != desired.vpc {

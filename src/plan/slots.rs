@@ -110,6 +110,10 @@ pub struct ResolvedSpec {
     pub description: String,
     /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
     pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
+    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI.
+    pub secondary_ipv4: u32,
+    /// `sourceDestCheck`.
+    pub source_dest_check: bool,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -135,6 +139,10 @@ pub struct DesiredSlot {
     pub description: String,
     /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
     pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
+    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI.
+    pub secondary_ipv4: u32,
+    /// `sourceDestCheck`.
+    pub source_dest_check: bool,
 }
 
 impl DesiredSlot {
@@ -323,6 +331,8 @@ pub fn plan_slots<'a>(
                     delete_on_termination: spec.delete_on_termination,
                     description: spec.description.clone(),
                     tags: spec.tags.clone(),
+                    secondary_ipv4: spec.secondary_ipv4,
+                    source_dest_check: spec.source_dest_check,
                 },
             );
             position += 1;

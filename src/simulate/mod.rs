@@ -177,7 +177,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let floor_of = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &table, share_left);
     let mut floor = floor_of(&needed);
     let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
-    let mut baseline = [0u64; 11];
+    let mut baseline = [0u64; Ec2Action::ALL.len()];
     let mut throttled_before = 0;
     let mut writes_before = crate::k8s::writes::WriteTally::default();
     let mut failures_before = std::collections::BTreeMap::new();

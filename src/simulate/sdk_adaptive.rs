@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::cubic::{Attempt, CubicLimiter, backoff};
 use crate::aws::{
-    AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits, Instance, Page,
-    SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+    AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits,
+    Instance, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 
 const MAX_ATTEMPTS: u32 = 3;
@@ -136,6 +136,16 @@ impl Ec2 for SdkAdaptiveEc2 {
         groups: &[String],
     ) -> Result<(), Ec2Error> {
         self.run(|| self.inner.modify_security_groups(eni_id, groups))
+            .await
+    }
+
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
+        self.run(|| self.inner.set_source_dest_check(eni_id, value))
+            .await
+    }
+
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
+        self.run(|| self.inner.change_addresses(eni_id, change))
             .await
     }
 

@@ -154,6 +154,8 @@ impl World {
             mtu: 9001,
             network_card_index: 0,
             tags: Default::default(),
+            secondary_ipv4_count: 0,
+            source_dest_check: true,
             enable_dpdk: false,
             dpdk_driver: None,
             dpdk_resource_name: None,

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod addresses;
 mod churn;
 mod crash;
 mod holes;

@@ -46,6 +46,7 @@ pub(crate) fn create(w: &World, subnet: &Subnet, token: &str) -> CreateEniReques
         description: "test".into(),
         tags: Tags::new(),
         client_token: ClientToken::new(token),
+        secondary_ipv4_count: 0,
     }
 }
 

@@ -10,8 +10,8 @@ use tokio::sync::Semaphore;
 
 use super::msg::{LimiterHandle, Priority};
 use crate::aws::{
-    AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
-    Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+    AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter,
+    EniLimits, Instance, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 use crate::plan::pacing::Answer;
 
@@ -135,6 +135,20 @@ impl Ec2 for LimitedEc2 {
     ) -> Result<(), Ec2Error> {
         self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
             self.inner.modify_security_groups(eni_id, groups)
+        })
+        .await
+    }
+
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
+            self.inner.set_source_dest_check(eni_id, value)
+        })
+        .await
+    }
+
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
+        self.run(change.action(), || {
+            self.inner.change_addresses(eni_id, change)
         })
         .await
     }

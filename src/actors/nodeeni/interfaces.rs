@@ -36,6 +36,8 @@ pub fn desired(nodeeni: &str, slots: &[SlotSummary]) -> BTreeMap<String, Vec<Nod
             device_index: i32::try_from(index).unwrap_or(i32::MAX),
             network_card_index: i32::try_from(s.network_card).unwrap_or(0),
             mtu: s.mtu,
+            private_ipv4_addresses: s.ipv4_addresses.clone(),
+            source_dest_check: s.source_dest_check,
         });
     }
     for list in out.values_mut() {

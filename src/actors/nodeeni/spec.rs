@@ -119,6 +119,8 @@ async fn resolve(
                     .clone()
                     .unwrap_or_else(|| format!("aws-multi-eni-controller: NodeENI {name}")),
                 tags,
+                secondary_ipv4: u32::try_from(spec.secondary_ipv4_count).unwrap_or(0),
+                source_dest_check: spec.source_dest_check,
             };
             (Some(resolved), problems)
         }

@@ -34,6 +34,8 @@ pub fn summary(
         attachment_id: report.and_then(|r| r.attachment_id.clone()),
         mac_address: report.and_then(|r| r.mac_address.clone()),
         device_index: report.and_then(|r| r.device_index),
+        ipv4_addresses: report.map(|r| r.ipv4_addresses.clone()).unwrap_or_default(),
+        source_dest_check: report.and_then(|r| r.source_dest_check),
         network_card: desired.network_card,
         mtu,
         interface_configured: report
@@ -180,6 +182,8 @@ mod tests {
                 attachment_id: None,
                 mac_address: None,
                 device_index: None,
+                ipv4_addresses: Vec::new(),
+                source_dest_check: None,
                 network_card: 0,
                 mtu: 0,
                 interface_configured: None,

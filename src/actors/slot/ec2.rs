@@ -9,8 +9,8 @@ use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
 use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, claims, intent_tags};
 use crate::aws::{
-    AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni, Ownership, SlotOwner,
-    Tags, describe_all_enis, describe_eni, describe_enis_by_id,
+    AddressChange, AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni,
+    Ownership, SlotOwner, Tags, describe_all_enis, describe_eni, describe_enis_by_id,
 };
 use crate::k8s::status::SlotPhase;
 use crate::plan::device_index::{CardLimit, NoRoom};
@@ -85,6 +85,9 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni>
         mac: e.mac_address.clone(),
         state,
         security_groups,
+        primary_ip: e.private_ip.clone(),
+        secondary_ips: e.secondary_ips.clone(),
+        source_dest_check: e.source_dest_check,
         intent_index,
         intent_base,
         incarnation,
@@ -101,9 +104,14 @@ pub fn to_seen_all(enis: &[Eni], cluster: &ClusterIdentity, uid: &str) -> Vec<Se
         .collect()
 }
 
-/// The blocked reasons of an instance this cluster does not trust (an Event on the
-/// NodeENI says so the first time).
-pub const UNTRUSTED_INSTANCE: [&str; 2] = ["InstanceNotInVPC", "InstanceNotInCluster"];
+/// The blocked reasons of a node refused before any call (an instance this cluster does
+/// not trust, a spec its instance type cannot take): one Warning Event on the NodeENI says
+/// so the first time.
+pub const REFUSED_NODE: [&str; 3] = [
+    "InstanceNotInVPC",
+    "InstanceNotInCluster",
+    "AddressLimitExceeded",
+];
 
 /// The phase reported while `action` is the next step.
 pub fn phase_of(action: &Action) -> SlotPhase {
@@ -145,6 +153,14 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             format!("{id} carries this NodeENI's tags but not all of its ownership tags (one was removed): it is left alone and no other ENI is made beside it; restore its tags or delete it"),
         ),
         Action::Relocate { .. } | Action::Wait(Waiting::Detaching) => SlotPhase::Moving,
+        Action::Blocked(Blocker::NoRoom(NoRoom::TooManyAddresses { asked, limit })) => {
+            SlotPhase::Blocked(
+                "AddressLimitExceeded".into(),
+                format!(
+                    "secondaryIPv4Count asks {asked} private IPv4 addresses per ENI (the primary included); the node's instance type takes {limit} per interface"
+                ),
+            )
+        }
         _ => SlotPhase::Attaching,
     }
 }
@@ -184,11 +200,13 @@ async fn observe(
     let Some(inst) = deps.instances.get(&desired.key.instance_id).await? else {
         return Ok(None);
     };
-    let limit = match deps.resolver.limits(&inst.instance_type).await {
-        Ok(l) => l
-            .card(desired.network_card)
-            .map_or(CardLimit::NoSuchCard, CardLimit::Max),
-        Err(_) => CardLimit::Unknown,
+    let (limit, ipv4_per_interface) = match deps.resolver.limits(&inst.instance_type).await {
+        Ok(l) => (
+            l.card(desired.network_card)
+                .map_or(CardLimit::NoSuchCard, CardLimit::Max),
+            l.ipv4_per_interface,
+        ),
+        Err(_) => (CardLimit::Unknown, None),
     };
     Ok(Some(InstanceFacts {
         gone: inst.state.is_gone(),
@@ -201,6 +219,7 @@ async fn observe(
         zone: inst.availability_zone.clone(),
         vpc: inst.vpc_id.clone(),
         in_cluster: !deps.require_instance_cluster_tag || inst.in_cluster(&deps.cluster.name),
+        ipv4_per_interface,
     }))
 }
 
@@ -243,6 +262,7 @@ async fn create(
         description: desired.description.clone(),
         tags: tags.clone(),
         client_token: o.client_token(incarnation),
+        secondary_ipv4_count: desired.secondary_ipv4,
     };
     match classified(ec2.create_eni(request).await) {
         Ok(mut eni) => {
@@ -325,6 +345,22 @@ pub async fn execute(
             done(ec2.modify_security_groups(eni_id, groups).await)
         }
         Action::Relocate { attachment_id, .. } => done(ec2.detach_eni(attachment_id, false).await),
+        Action::SetSourceDestCheck { eni_id, value } => {
+            done(ec2.set_source_dest_check(eni_id, *value).await)
+        }
+        Action::AssignIpv4 { eni_id, count } => done(
+            ec2.change_addresses(eni_id, &AddressChange::AssignIpv4 { count: *count })
+                .await,
+        ),
+        Action::UnassignIpv4 { eni_id, addresses } => done(
+            ec2.change_addresses(
+                eni_id,
+                &AddressChange::UnassignIpv4 {
+                    addresses: addresses.clone(),
+                },
+            )
+            .await,
+        ),
         Action::TagIntent {
             eni_id,
             index,

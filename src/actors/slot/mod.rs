@@ -86,15 +86,25 @@ impl SlotState {
             mac_address: primary.map(|e| e.mac.clone()),
             attachment_id: attachment.and_then(|s| s.attachment_id().map(str::to_string)),
             device_index: attachment.and_then(|s| s.device_index()),
+            ipv4_addresses: primary
+                .map(|e| {
+                    e.primary_ip
+                        .iter()
+                        .chain(e.secondary_ips.iter())
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            source_dest_check: primary.map(|e| e.source_dest_check),
             incarnation: self.view.memory.incarnation,
         };
         if self.reported.as_ref() != Some(&report) {
             let first_time = self.reported.as_ref().map(|r| &r.phase) != Some(&report.phase);
             if let SlotPhase::Blocked(reason, message) = &report.phase
                 && first_time
-                && ec2::UNTRUSTED_INSTANCE.contains(&reason.as_str())
+                && ec2::REFUSED_NODE.contains(&reason.as_str())
             {
-                self.notify(notices::untrusted(&self.desired.key, reason, message));
+                self.notify(notices::refused_node(&self.desired.key, reason, message));
             }
             self.reported = Some(report.clone());
             self.updates.send(SlotUpdate::Report(

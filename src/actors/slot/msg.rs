@@ -81,6 +81,10 @@ pub struct SlotReport {
     pub attachment_id: Option<String>,
     /// Its device index, when attached.
     pub device_index: Option<u32>,
+    /// Its private IPv4 addresses, the primary first.
+    pub ipv4_addresses: Vec<String>,
+    /// Its source/destination check, once known.
+    pub source_dest_check: Option<bool>,
     /// The incarnation the next create would use.
     pub incarnation: u32,
 }

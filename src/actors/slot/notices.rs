@@ -44,6 +44,12 @@ pub fn of_event(key: &SlotKey, event: SlotEvent<Ec2Error>) -> Notice {
             format!("{id} detached to move to the index the spec asks for"),
         )
         .about(About::Eni(id)),
+        SlotEvent::AddressesChanged { eni_id, from, to } => Notice::normal(
+            "ENIAddressesChanged",
+            if to > from { "Assign" } else { "Unassign" },
+            format!("{eni_id} now has {to} secondary private IPv4 addresses (had {from})"),
+        )
+        .about(About::Eni(eni_id)),
         SlotEvent::Blocked {
             reason,
             action,
@@ -84,11 +90,17 @@ pub fn unattachable(key: &SlotKey, eni: &str) -> Notice {
     .about(About::Eni(eni.to_string()))
 }
 
-/// The slot's instance is not one this cluster trusts (`reason`, `message`).
-pub fn untrusted(key: &SlotKey, reason: &str, message: &str) -> Notice {
+/// The slot's node is refused before any call (`reason`, `message`; see
+/// [`super::ec2::REFUSED_NODE`]).
+pub fn refused_node(key: &SlotKey, reason: &str, message: &str) -> Notice {
+    let action = if reason == "AddressLimitExceeded" {
+        "Create"
+    } else {
+        "Attach"
+    };
     Notice::warning(
         reason,
-        "Attach",
+        action,
         format!("node {} ({}): {message}", key.node, key.instance_id),
     )
     .about(slot(key))

@@ -10,6 +10,8 @@ fn entry(nodeeni: &str, mac: &str, mtu: i32) -> NodeInterface {
         device_index: 1,
         network_card_index: 0,
         mtu,
+        private_ipv4_addresses: Vec::new(),
+        source_dest_check: None,
     }
 }
 

@@ -133,6 +133,8 @@ mod tests {
             availability_zone: "us-east-1a".into(),
             vpc_id: "vpc-1".into(),
             private_ip: None,
+            secondary_ips: Vec::new(),
+            source_dest_check: true,
             security_group_ids: vec![],
             description,
             status: EniStatus::InUse,

@@ -98,6 +98,13 @@ pub(super) fn eni_from(n: &sdk::NetworkInterface) -> Eni {
         availability_zone: n.availability_zone().unwrap_or_default().to_string(),
         vpc_id: n.vpc_id().unwrap_or_default().to_string(),
         private_ip: n.private_ip_address().map(str::to_string),
+        secondary_ips: n
+            .private_ip_addresses()
+            .iter()
+            .filter(|a| a.primary() != Some(true))
+            .filter_map(|a| a.private_ip_address().map(str::to_string))
+            .collect(),
+        source_dest_check: n.source_dest_check().unwrap_or(true),
         security_group_ids: n
             .groups()
             .iter()

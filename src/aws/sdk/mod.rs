@@ -7,6 +7,7 @@
 //! has already said is empty. The callers (the lifecycle actors) retry transient errors
 //! with backoff through the limiter. Each call has its own timeout.
 
+mod addresses;
 mod convert;
 mod identity;
 
@@ -27,8 +28,9 @@ use self::convert::{
     eni_filters, eni_from, filter, group_from, instance_from, map_err, subnet_from, tags_to,
 };
 use super::{
-    AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits, Instance,
-    NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+    AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits,
+    Instance, NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup,
+    Tags,
 };
 
 /// How to reach EC2.
@@ -158,6 +160,11 @@ impl Ec2 for SdkEc2 {
             .set_groups(Some(request.security_group_ids.clone()))
             .description(&request.description)
             .client_token(request.client_token.as_str());
+        if request.secondary_ipv4_count > 0 {
+            call = call.secondary_private_ip_address_count(
+                i32::try_from(request.secondary_ipv4_count).unwrap_or(i32::MAX),
+            );
+        }
         if !request.tags.is_empty() {
             call = call.tag_specifications(
                 TagSpecification::builder()
@@ -225,6 +232,14 @@ impl Ec2 for SdkEc2 {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
+        self.source_dest_check(eni_id, value).await
+    }
+
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
+        self.addresses(eni_id, change).await
     }
 
     async fn detach_eni(&self, attachment_id: &str, force: bool) -> Result<(), Ec2Error> {
@@ -329,12 +344,19 @@ impl Ec2 for SdkEc2 {
                 })
             })
             .collect();
+        let ipv4 = info
+            .ipv4_addresses_per_interface()
+            .and_then(|n| u32::try_from(n).ok());
         Ok(if cards.is_empty() {
-            EniLimits::single_card(max)
+            EniLimits {
+                ipv4_per_interface: ipv4,
+                ..EniLimits::single_card(max)
+            }
         } else {
             EniLimits {
                 max_interfaces: max,
                 cards,
+                ipv4_per_interface: ipv4,
             }
         })
     }

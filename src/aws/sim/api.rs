@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use super::Ec2Simulator;
 use super::world::err;
 use crate::aws::{
-    AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter, EniLimits, Instance,
-    Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
+    AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Action, Ec2Error, Eni, EniFilter,
+    EniLimits, Instance, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 
 #[async_trait]
@@ -49,6 +49,22 @@ impl Ec2 for Ec2Simulator {
             eni_id,
             |w, _| w.set_delete_on_termination(eni_id, attachment_id, delete_on_termination),
         )
+        .await
+    }
+
+    async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
+        self.call(
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+            eni_id,
+            |w, _| w.set_source_dest_check(eni_id, value),
+        )
+        .await
+    }
+
+    async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
+        self.call(change.action(), eni_id, |w, _| {
+            w.change_addresses(eni_id, change)
+        })
         .await
     }
 

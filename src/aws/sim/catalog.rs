@@ -1,12 +1,19 @@
-//! ENI limits of common instance types (from `DescribeInstanceTypes`), so simulated
-//! instances refuse attachments exactly where real ones would.
+//! ENI limits of common instance types (from `DescribeInstanceTypes`: interfaces per
+//! card and private IPv4 addresses per interface), so simulated instances refuse
+//! attachments and addresses exactly where real ones would.
 
 use crate::aws::{EniLimits, NetworkCardLimit};
 
 /// Limits of the instance types the simulator knows out of the box.
 pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
-    let single = |name, max| (name, EniLimits::single_card(max));
-    let multi = |name, cards: u32, per_card: u32| {
+    // (name, interfaces, private IPv4 addresses per interface)
+    let single = |name, max, ipv4| {
+        (
+            name,
+            EniLimits::single_card(max).with_ipv4_per_interface(ipv4),
+        )
+    };
+    let multi = |name, cards: u32, per_card: u32, ipv4| {
         (
             name,
             EniLimits {
@@ -17,25 +24,26 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
                         max_interfaces: per_card,
                     })
                     .collect(),
+                ipv4_per_interface: Some(ipv4),
             },
         )
     };
     vec![
-        single("t3.medium", 3),
-        single("t3.large", 3),
-        single("m5.large", 3),
-        single("m5.xlarge", 4),
-        single("m5.2xlarge", 4),
-        single("m5.4xlarge", 8),
-        single("m5.8xlarge", 8),
-        single("m5.24xlarge", 15),
-        single("c5.xlarge", 4),
-        single("c5n.18xlarge", 15),
-        single("m6i.large", 3),
-        single("m6i.4xlarge", 8),
-        multi("c6in.32xlarge", 2, 8),
-        multi("p4d.24xlarge", 4, 15),
-        multi("trn1.32xlarge", 8, 5),
-        multi("p5.48xlarge", 32, 2),
+        single("t3.medium", 3, 6),
+        single("t3.large", 3, 12),
+        single("m5.large", 3, 10),
+        single("m5.xlarge", 4, 15),
+        single("m5.2xlarge", 4, 15),
+        single("m5.4xlarge", 8, 30),
+        single("m5.8xlarge", 8, 30),
+        single("m5.24xlarge", 15, 50),
+        single("c5.xlarge", 4, 15),
+        single("c5n.18xlarge", 15, 50),
+        single("m6i.large", 3, 10),
+        single("m6i.4xlarge", 8, 30),
+        multi("c6in.32xlarge", 2, 8, 50),
+        multi("p4d.24xlarge", 4, 15, 50),
+        multi("trn1.32xlarge", 8, 5, 50),
+        multi("p5.48xlarge", 32, 2, 50),
     ]
 }

@@ -1,8 +1,6 @@
 //! The rules EC2 applies to ENI calls: create (with ClientToken idempotency), attach
 //! (zones, cards, device indices, limits), deleteOnTermination, detach and delete.
 
-use std::net::Ipv4Addr;
-
 use tokio::time::Instant;
 
 use super::world::{Settle, World, err};
@@ -20,6 +18,7 @@ impl World {
             groups,
             r.description.clone(),
             r.tags.clone(),
+            r.secondary_ipv4_count,
         );
         if let Some((seen, eni)) = self.tokens.get(r.client_token.as_str()) {
             // EC2 answers a repeated token with the original result, even if that ENI has
@@ -62,27 +61,30 @@ impl World {
                 "description longer than 255 characters",
             ));
         }
-        if subnet.free == 0 {
+        if subnet.free < 1 + r.secondary_ipv4_count {
             return Err(err(
                 "InsufficientFreeAddressesInSubnet",
                 "no free addresses in the subnet",
             ));
         }
         let (id, mac) = (self.new_id("eni"), self.mac());
+        let ip = self.take_address(&r.subnet_id)?;
+        let secondary_ips = (0..r.secondary_ipv4_count)
+            .map(|_| self.take_address(&r.subnet_id))
+            .collect::<Result<Vec<_>, _>>()?;
         let subnet = self
             .subnets
-            .get_mut(&r.subnet_id)
+            .get(&r.subnet_id)
             .ok_or_else(|| err("InvalidSubnetID.NotFound", "gone"))?;
-        let ip = Ipv4Addr::from(subnet.base.wrapping_add(subnet.next_host));
-        subnet.next_host += 1;
-        subnet.free -= 1;
         let eni = Eni {
             id: id.clone(),
             mac_address: mac,
             subnet_id: r.subnet_id.clone(),
             availability_zone: subnet.subnet.availability_zone.clone(),
             vpc_id: subnet.subnet.vpc_id.clone(),
-            private_ip: Some(ip.to_string()),
+            private_ip: Some(ip),
+            secondary_ips,
+            source_dest_check: true,
             security_group_ids: r.security_group_ids.clone(),
             description: r.description.clone(),
             status: EniStatus::Available,
@@ -259,9 +261,10 @@ impl World {
             ));
         }
         let subnet_id = eni.subnet_id.clone();
+        let addresses = 1 + eni.secondary_ips.len() as u32;
         self.enis.remove(eni_id);
         if let Some(s) = self.subnets.get_mut(&subnet_id) {
-            s.free += 1;
+            s.free += addresses;
         }
         Ok(())
     }

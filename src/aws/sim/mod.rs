@@ -12,6 +12,7 @@
 //! All timing uses tokio's clock: under `tokio::time::pause()` a simulation of thousands
 //! of nodes runs in seconds of wall time.
 
+mod address_rules;
 mod catalog;
 mod eni_rules;
 mod faults;

@@ -117,6 +117,7 @@ impl Ec2Simulator {
             description: format!("Primary network interface of {id}"),
             tags: Tags::new(),
             client_token: ClientToken::new(format!("primary-{id}")),
+            secondary_ipv4_count: 0,
         })?;
         let now = Instant::now();
         let attachment = w.attach(now, &primary.id, &id, 0, 0)?;
@@ -170,6 +171,7 @@ impl Ec2Simulator {
             description: description.into(),
             tags,
             client_token: ClientToken::new(token),
+            secondary_ipv4_count: 0,
         })
     }
 

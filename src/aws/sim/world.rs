@@ -54,7 +54,9 @@ struct Pending {
     attachment_id: String,
 }
 
-pub(super) type CreateParams = (String, Vec<String>, String, Tags);
+/// What a ClientToken's create asked for: subnet, sorted groups, description, tags and
+/// secondary address count.
+pub(super) type CreateParams = (String, Vec<String>, String, Tags, u32);
 
 /// The whole simulated account in one Region.
 #[derive(Default)]

@@ -14,6 +14,8 @@ fn slot(node: &str, phase: SlotPhase) -> SlotSummary {
         attachment_id: Some(format!("eni-attach-{node}")),
         mac_address: Some("02:00:00:00:00:01".into()),
         device_index: Some(1),
+        ipv4_addresses: Vec::new(),
+        source_dest_check: None,
         network_card: 0,
         mtu: 9001,
         interface_configured: None,

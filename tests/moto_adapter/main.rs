@@ -17,6 +17,8 @@ use aws_multi_eni_controller::aws::{
 };
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network};
 
+mod addresses;
+
 struct Env {
     moto: MotoServer,
     raw: aws_sdk_ec2::Client,
@@ -59,6 +61,7 @@ fn request(net: &MotoNetwork, zone: usize, token: &str, tags: Tags) -> CreateEni
         description: "test".into(),
         tags,
         client_token: ClientToken::new(token),
+        secondary_ipv4_count: 0,
     }
 }
 

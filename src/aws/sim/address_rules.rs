@@ -1,0 +1,94 @@
+//! The rules EC2 applies to an ENI's addresses and source/destination check: addresses
+//! come from the subnet's free ones, an attached ENI takes at most its instance type's
+//! `Ipv4AddressesPerInterface`, and an unassigned address goes back to the subnet.
+
+use std::net::Ipv4Addr;
+
+use super::world::{World, err};
+use crate::aws::{AddressChange, Ec2Error};
+
+impl World {
+    /// The subnet's next free address.
+    pub(super) fn take_address(&mut self, subnet_id: &str) -> Result<String, Ec2Error> {
+        let subnet = self
+            .subnets
+            .get_mut(subnet_id)
+            .ok_or_else(|| err("InvalidSubnetID.NotFound", "gone"))?;
+        if subnet.free == 0 {
+            return Err(err(
+                "InsufficientFreeAddressesInSubnet",
+                "no free addresses in the subnet",
+            ));
+        }
+        let ip = Ipv4Addr::from(subnet.base.wrapping_add(subnet.next_host));
+        subnet.next_host += 1;
+        subnet.free -= 1;
+        Ok(ip.to_string())
+    }
+
+    /// The private IPv4 addresses an ENI's instance type takes per interface, when it is
+    /// attached to a known type.
+    fn ipv4_limit(&self, eni_id: &str) -> Option<u32> {
+        let instance = self
+            .enis
+            .get(eni_id)?
+            .attachment
+            .as_ref()?
+            .instance_id
+            .clone()?;
+        let instance_type = &self.instances.get(&instance)?.instance_type;
+        self.instance_types.get(instance_type)?.ipv4_per_interface
+    }
+
+    pub(super) fn change_addresses(
+        &mut self,
+        eni_id: &str,
+        change: &AddressChange,
+    ) -> Result<(), Ec2Error> {
+        let eni = self.eni_mut(eni_id)?;
+        let subnet_id = eni.subnet_id.clone();
+        match change {
+            AddressChange::AssignIpv4 { count } => {
+                let after = 1 + eni.secondary_ips.len() as u32 + count;
+                if let Some(limit) = self.ipv4_limit(eni_id)
+                    && after > limit
+                {
+                    return Err(err(
+                        "PrivateIpAddressLimitExceeded",
+                        format!(
+                            "Number of private addresses will exceed limit {limit} for the interface"
+                        ),
+                    ));
+                }
+                let ips = (0..*count)
+                    .map(|_| self.take_address(&subnet_id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.eni_mut(eni_id)?.secondary_ips.extend(ips);
+            }
+            AddressChange::UnassignIpv4 { addresses } => {
+                if let Some(a) = addresses.iter().find(|a| !eni.secondary_ips.contains(a)) {
+                    return Err(err(
+                        "InvalidParameterValue",
+                        format!(
+                            "Some of the specified addresses are not assigned to interface {eni_id}: {a}"
+                        ),
+                    ));
+                }
+                eni.secondary_ips.retain(|a| !addresses.contains(a));
+                if let Some(s) = self.subnets.get_mut(&subnet_id) {
+                    s.free += addresses.len() as u32;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_source_dest_check(
+        &mut self,
+        eni_id: &str,
+        value: bool,
+    ) -> Result<(), Ec2Error> {
+        self.eni_mut(eni_id)?.source_dest_check = value;
+        Ok(())
+    }
+}
