@@ -275,6 +275,12 @@ pub struct SimulateArgs {
     /// Subnets per NodeENI (ENIs per node and NodeENI).
     #[arg(long, env = "SIM_SUBNETS", default_value_t = 1)]
     pub subnets: usize,
+    /// Each NodeENI's `secondaryIPv4Count`.
+    #[arg(long, env = "SIM_SECONDARY_IPV4_COUNT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=49))]
+    pub secondary_ipv4_count: u32,
+    /// Each NodeENI's `sourceDestCheck` (false: one more modify call per ENI).
+    #[arg(long, env = "SIM_SOURCE_DEST_CHECK", default_value_t = true, action = clap::ArgAction::Set)]
+    pub source_dest_check: bool,
     /// Median latency of one EC2 call (uniformly spread by ±50%).
     #[arg(long, env = "SIM_LATENCY", default_value = "150ms", value_parser = humantime::parse_duration)]
     pub latency: Duration,

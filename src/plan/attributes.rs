@@ -1,6 +1,7 @@
 //! What an attached ENI of a slot still needs to match its spec, one change at a time:
-//! deleteOnTermination, security groups, the source/destination check, then its
-//! secondary private IPv4 addresses (one call adds or removes all that differ).
+//! deleteOnTermination, security groups, the source/destination check (normally set
+//! before the attach already, by the slot's lifecycle), then its secondary private
+//! IPv4 addresses (one call adds or removes all that differ).
 //!
 //! Addresses are added only where the instance type takes them: the slot's placement
 //! carries [`NoRoom::TooManyAddresses`] when the spec asks more than

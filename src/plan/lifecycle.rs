@@ -336,6 +336,14 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
         };
     }
     match &e.state {
+        // The check is set before the attach, so that the node's ENINode lists the ENI once,
+        // as it will stay.
+        EniState::Available if e.source_dest_check != desired.source_dest_check => {
+            Action::SetSourceDestCheck {
+                eni_id: e.id.clone(),
+                value: desired.source_dest_check,
+            }
+        }
         EniState::Available => match placement {
             None => Action::Observe,
             Some(Err(no_room)) => Action::Blocked(Blocker::NoRoom(no_room)),

@@ -171,7 +171,11 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let mut needed: Vec<(Ec2Action, u64)> = vec![
         (Ec2Action::CreateNetworkInterface, expected),
         (Ec2Action::AttachNetworkInterface, expected),
-        (Ec2Action::ModifyNetworkInterfaceAttribute, expected),
+        // deleteOnTermination, and the source/destination check when turned off.
+        (
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+            expected * (1 + u64::from(!args.source_dest_check)),
+        ),
     ];
     let (table, share_left) = (w.buckets.clone(), w.share_left);
     let floor_of = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &table, share_left);
@@ -190,7 +194,10 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         start = m.started.unwrap_or(t0);
         relabelled = start;
         enis = full_subnet::ROOMY_NODES;
-        needed = needed.iter().map(|(a, _)| (*a, enis as u64)).collect();
+        needed = needed
+            .iter()
+            .map(|(a, n)| (*a, n / expected.max(1) * enis as u64))
+            .collect();
         floor = floor_of(&needed);
         full = Some(m);
     } else if args.scenario != Scenario::Rollout && converged {
@@ -234,7 +241,10 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                 w.churn(n);
                 bar.set_message("churn");
                 converged = until(&bar, || converged_up(&w)).await;
-                needed = needed.iter().map(|(a, _)| (*a, enis as u64)).collect();
+                needed = needed
+                    .iter()
+                    .map(|(a, n)| (*a, n / expected.max(1) * enis as u64))
+                    .collect();
                 floor = floor_of(&needed);
             }
             Scenario::DeleteAll => {

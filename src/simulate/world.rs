@@ -79,7 +79,10 @@ impl SimWorld {
         let other_client = super::other_client::spawn(&sim, &buckets, other_share);
         let per_node = (args.nodeenis * args.subnets + 1) as u32;
         let instance_type = "sim.node".to_string();
-        sim.add_instance_type(&instance_type, EniLimits::single_card(per_node.max(2)));
+        sim.add_instance_type(
+            &instance_type,
+            EniLimits::single_card(per_node.max(2)).with_ipv4_per_interface(50),
+        );
         let node_subnet = sim.add_subnet(ZONE, "10.0.0.0/8", Some("nodes"));
         // In `full-subnet`, the first subnet has 11 free addresses (a /28).
         let prefix = |i: usize| match args.scenario {
@@ -124,6 +127,8 @@ impl SimWorld {
                 "subnetIDs": subnet_ids,
                 "securityGroupIDs": [world.group],
                 "deviceIndex": 1 + k * args.subnets,
+                "secondaryIPv4Count": args.secondary_ipv4_count,
+                "sourceDestCheck": args.source_dest_check,
             }));
             if let Ok(spec) = spec {
                 world.cluster.apply_nodeeni(NodeENI::new(&name, spec));

@@ -237,6 +237,41 @@ fn only_a_changed_device_index_moves_a_live_interface() {
 }
 
 #[test]
+fn the_check_is_set_before_the_attach() {
+    let mut d = desired();
+    d.source_dest_check = false;
+    let m = SlotMemory::default();
+    let available = eni("eni-1", EniState::Available);
+    for placement in [None, Some(Ok(1))] {
+        assert_eq!(
+            decide(
+                &d,
+                std::slice::from_ref(&available),
+                placement,
+                false,
+                &m,
+                Instant::now()
+            )
+            .action,
+            Action::SetSourceDestCheck {
+                eni_id: "eni-1".into(),
+                value: false
+            }
+        );
+    }
+    let mut unchecked = available;
+    unchecked.source_dest_check = false;
+    assert_eq!(
+        decide(&d, &[unchecked], Some(Ok(1)), false, &m, Instant::now()).action,
+        Action::Attach {
+            eni_id: "eni-1".into(),
+            device_index: 1,
+            card: 0
+        }
+    );
+}
+
+#[test]
 fn an_index_bumped_past_a_foreign_eni_is_not_moved_later() {
     // Attached at 2 because the VPC CNI had 1 when it was placed; the CNI has since let
     // 1 go. The spec did not change (intent tag 1 = preferred 1): no flap.
