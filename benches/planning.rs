@@ -75,8 +75,8 @@ fn spec(k: usize) -> ResolvedSpec {
         delete_on_termination: true,
         description: format!("multus {k}"),
         tags: Default::default(),
-        secondary_ipv4: 0,
-        source_dest_check: true,
+        secondary_ipv4: None,
+        source_dest_check: None,
     }
 }
 

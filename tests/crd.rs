@@ -210,8 +210,16 @@ async fn defaults_are_applied_like_the_go_crd() {
     assert_eq!(spec["deleteOnTermination"], true);
     assert_eq!(spec["mtu"], 0);
     assert_eq!(spec["networkCardIndex"], 0);
-    assert_eq!(spec["sourceDestCheck"], true, "EC2's default");
-    assert_eq!(spec["secondaryIPv4Count"], 0);
+    assert_eq!(
+        spec.get("sourceDestCheck"),
+        None,
+        "unset: the ENI's check is left alone"
+    );
+    assert_eq!(
+        spec.get("secondaryIPv4Count"),
+        None,
+        "unset: addresses left alone"
+    );
 }
 
 #[tokio::test]
@@ -336,6 +344,13 @@ async fn each_rule_rejects_with_its_message() {
                 s.insert("tags".into(), json!({"AWS:createdBy": "me"}));
             }),
             "reserved by AWS",
+        ),
+        (
+            "an empty tag key",
+            with(|s| {
+                s.insert("tags".into(), json!({"": "x"}));
+            }),
+            "tags: a key is 1 to 128 characters",
         ),
         (
             "another manager's tag key",

@@ -126,8 +126,9 @@ pub struct NodeENISpec {
     /// Extra tags on every ENI made for this NodeENI (cost allocation, tag policies), over
     /// the controller's `eniTags` (a key set in both takes this value). Applied when an
     /// ENI is created: ENIs made before a change keep their tags. The controller's own
-    /// keys (`Name`, `networking.k8s.aws/*`, `node.k8s.amazonaws.com/no_manage`) and
-    /// AWS's (`aws:*`) cannot be set.
+    /// keys (`Name`, `networking.k8s.aws/*`, `node.k8s.amazonaws.com/no_manage`), AWS's
+    /// (`aws:*`) and those other managers mark their ENIs with (`kubernetes.io/cluster/*`,
+    /// `eks:*`, `karpenter.sh/*`, ...) cannot be set.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = MAX_NODEENI_TAGS))]
     #[x_kube(
@@ -141,16 +142,23 @@ pub struct NodeENISpec {
 
     /// Secondary private IPv4 addresses on each ENI, so that pods behind ipvlan get
     /// VPC-routable addresses (listed per node on its ENINode). Set at creation; a change
-    /// adds addresses, or removes the last ones EC2 lists. A node whose instance type
-    /// takes fewer addresses per interface (the primary included) is reported, not tried.
-    #[serde(rename = "secondaryIPv4Count", default)]
+    /// adds addresses, or removes the numerically highest ones (which may be in use: lower
+    /// it only when no pod uses them). A node whose instance type takes fewer addresses per
+    /// interface (the primary included) is reported, not tried. Unset: the controller
+    /// leaves each ENI's addresses as they are (adopted ENIs, addresses assigned by hand).
+    #[serde(
+        rename = "secondaryIPv4Count",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(range(min = 0, max = 49))]
-    pub secondary_ipv4_count: i32,
+    pub secondary_ipv4_count: Option<i32>,
 
     /// EC2's source/destination check on each ENI; `false` for routers, firewalls, NAT
-    /// and other appliances that forward traffic not addressed to them.
-    #[serde(default = "default_true")]
-    pub source_dest_check: bool,
+    /// and other appliances that forward traffic not addressed to them. Unset: left as
+    /// it is (EC2 creates ENIs with the check on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_dest_check: Option<bool>,
 
     /// Accepted for compatibility with the Go controller; not supported yet, and reported
     /// in the NodeENI's conditions when set.

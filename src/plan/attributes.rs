@@ -5,8 +5,14 @@
 //!
 //! Addresses are added only where the instance type takes them: the slot's placement
 //! carries [`NoRoom::TooManyAddresses`] when the spec asks more than
-//! `Ipv4AddressesPerInterface`, and no call is spent. Removing takes the last addresses
-//! EC2 lists, never one the count still wants.
+//! `Ipv4AddressesPerInterface`, and no call is spent. Removing takes the numerically
+//! highest addresses. A field the spec leaves unset is never changed: an adopted ENI or
+//! one changed by hand keeps its addresses and check.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
@@ -43,8 +49,40 @@ pub enum Change {
     NoRoom(NoRoom),
 }
 
+/// An address call made whose effect describes may not show yet: the count it leaves
+/// the ENI with, and when it was made. Until describes show that count, or
+/// [`ADDRESS_VISIBILITY`] passes, no other address call is made for the ENI (EC2 has no
+/// token for these calls: one repeated on a stale read would add or remove twice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAddresses {
+    /// The ENI.
+    pub eni_id: String,
+    /// Its secondary address count once the call shows.
+    pub count: u32,
+    /// When the call was made (or refused in a way that leaves it unknown).
+    pub since: Instant,
+}
+
+/// How long an address call may take to show in describes.
+pub const ADDRESS_VISIBILITY: Duration = Duration::from_secs(60);
+
+/// Whether an address change of `eni_id` towards `want` waits for `pending` to show.
+pub fn waits_for(
+    pending: Option<&PendingAddresses>,
+    eni_id: &str,
+    want: Option<u32>,
+    now: Instant,
+) -> bool {
+    pending.is_some_and(|p| {
+        p.eni_id == eni_id
+            && Some(p.count) == want
+            && now.duration_since(p.since) < ADDRESS_VISIBILITY
+    })
+}
+
 /// The next change the attached ENI `now` needs, or `None` when it matches `desired`.
-/// `placement` is the slot's (`None`: the instance was not looked at yet).
+/// `placement` is the slot's (`None`: the instance was not looked at yet). Fields the
+/// spec leaves unset (`sourceDestCheck`, `secondaryIPv4Count`) are never changed.
 pub fn next_change(
     desired: &DesiredSlot,
     now: Attributes<'_>,
@@ -56,11 +94,13 @@ pub fn next_change(
     if now.security_groups != desired.security_groups.as_slice() {
         return Some(Change::Groups(desired.security_groups.clone()));
     }
-    if now.source_dest_check != desired.source_dest_check {
-        return Some(Change::SourceDestCheck(desired.source_dest_check));
+    if let Some(check) = desired.source_dest_check
+        && now.source_dest_check != check
+    {
+        return Some(Change::SourceDestCheck(check));
     }
+    let want = desired.secondary_ipv4?;
     let have = u32::try_from(now.secondary_ips.len()).unwrap_or(u32::MAX);
-    let want = desired.secondary_ipv4;
     if have < want {
         return Some(match placement {
             None => Change::Observe,
@@ -69,12 +109,20 @@ pub fn next_change(
         });
     }
     if have > want {
-        let keep = usize::try_from(want).unwrap_or(usize::MAX);
-        return Some(Change::UnassignIpv4(
-            now.secondary_ips.iter().skip(keep).cloned().collect(),
-        ));
+        return Some(Change::UnassignIpv4(highest(
+            now.secondary_ips,
+            usize::try_from(have - want).unwrap_or(usize::MAX),
+        )));
     }
     None
+}
+
+/// The `n` numerically highest of `addresses` (EC2 documents no order for an ENI's
+/// addresses; the highest go, so which ones a lower count removes is predictable).
+fn highest(addresses: &[String], n: usize) -> Vec<String> {
+    let mut sorted: Vec<&String> = addresses.iter().collect();
+    sorted.sort_by_key(|a| (a.parse::<Ipv4Addr>().ok(), a.as_str()));
+    sorted.into_iter().rev().take(n).cloned().collect()
 }
 
 /// Where the slot can be placed once the address limit is taken into account: a spec
@@ -85,7 +133,10 @@ pub fn with_address_limit(
     placement: Option<Result<u32, NoRoom>>,
     ipv4_per_interface: Option<u32>,
 ) -> Option<Result<u32, NoRoom>> {
-    let asked = desired.secondary_ipv4.saturating_add(1);
+    let Some(secondary) = desired.secondary_ipv4 else {
+        return placement;
+    };
+    let asked = secondary.saturating_add(1);
     match (placement, ipv4_per_interface) {
         (Some(_), Some(limit)) if asked > limit => {
             Some(Err(NoRoom::TooManyAddresses { asked, limit }))
@@ -118,8 +169,8 @@ mod tests {
     fn attributes_then_addresses_converge_one_call_at_a_time() {
         let mut d = desired();
         d.security_groups = Vec::new();
-        d.secondary_ipv4 = 3;
-        d.source_dest_check = false;
+        d.secondary_ipv4 = Some(3);
+        d.source_dest_check = Some(false);
         let placed = Some(Ok(1));
         let one = ips(&["10.0.1.5"]);
         assert_eq!(
@@ -136,14 +187,14 @@ mod tests {
             Some(Change::Observe),
             "the instance type's limit is read before adding"
         );
-        d.secondary_ipv4 = 1;
-        let three = ips(&["10.0.1.5", "10.0.1.6", "10.0.1.7"]);
+        d.secondary_ipv4 = Some(1);
+        let three = ips(&["10.0.1.17", "10.0.1.5", "10.0.1.9"]);
         assert_eq!(
             next_change(&d, attached(&three, false), None),
-            Some(Change::UnassignIpv4(ips(&["10.0.1.6", "10.0.1.7"]))),
-            "the last two go; the first, still wanted, stays; no limit needed"
+            Some(Change::UnassignIpv4(ips(&["10.0.1.17", "10.0.1.9"]))),
+            "the two highest go (by number, not text); no limit needed"
         );
-        d.secondary_ipv4 = 3;
+        d.secondary_ipv4 = Some(3);
         assert_eq!(next_change(&d, attached(&three, false), placed), None);
         let mut other = attached(&three, false);
         other.delete_on_termination = false;
@@ -159,6 +210,58 @@ mod tests {
             next_change(&d, other, placed),
             Some(Change::Groups(Vec::new()))
         );
+    }
+
+    #[test]
+    fn unset_fields_leave_the_eni_as_it_is() {
+        let mut d = desired();
+        d.security_groups = Vec::new();
+        let adopted = ips(&["10.0.1.5", "10.0.1.6"]);
+        assert_eq!(
+            next_change(&d, attached(&adopted, false), Some(Ok(1))),
+            None,
+            "addresses and check kept"
+        );
+        d.secondary_ipv4 = Some(0);
+        assert_eq!(
+            next_change(&d, attached(&adopted, false), Some(Ok(1))),
+            Some(Change::UnassignIpv4(ips(&["10.0.1.6", "10.0.1.5"]))),
+            "0 set: removed"
+        );
+    }
+
+    #[test]
+    fn an_address_call_waits_until_it_shows() {
+        let now = Instant::now();
+        let pending = PendingAddresses {
+            eni_id: "eni-1".into(),
+            count: 5,
+            since: now,
+        };
+        let cases = [
+            ("just made", Some(&pending), "eni-1", Some(5), now, true),
+            (
+                "shown late: made again",
+                Some(&pending),
+                "eni-1",
+                Some(5),
+                now + ADDRESS_VISIBILITY,
+                false,
+            ),
+            (
+                "another count asked",
+                Some(&pending),
+                "eni-1",
+                Some(2),
+                now,
+                false,
+            ),
+            ("another ENI", Some(&pending), "eni-2", Some(5), now, false),
+            ("nothing pending", None, "eni-1", Some(5), now, false),
+        ];
+        for (what, p, eni, want, at, waits) in cases {
+            assert_eq!(waits_for(p, eni, want, at), waits, "{what}");
+        }
     }
 
     #[test]
@@ -184,7 +287,7 @@ mod tests {
             ),
         ];
         for (secondary, limit, want) in cases {
-            d.secondary_ipv4 = secondary;
+            d.secondary_ipv4 = Some(secondary);
             assert_eq!(
                 with_address_limit(&d, Some(Ok(1)), limit),
                 want,
@@ -197,7 +300,7 @@ mod tests {
             "not placed yet"
         );
         d.security_groups = Vec::new();
-        d.secondary_ipv4 = 20;
+        d.secondary_ipv4 = Some(20);
         let refused = with_address_limit(&d, Some(Ok(1)), Some(10));
         assert!(matches!(
             next_change(&d, attached(&[], true), refused),

@@ -7,150 +7,13 @@
 //! a slot with no visible ENI is created with the slot's deterministic ClientToken,
 //! which returns the same ENI if a previous create's answer was lost.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
-use super::attributes::{Attributes, Change, next_change};
+use super::attributes::{Attributes, Change, next_change, waits_for};
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
 
-/// How long an ENI this actor created or saw may stay invisible before it is taken to be
-/// gone (EC2 describes are eventually consistent for seconds, not minutes).
-pub const VISIBILITY_WINDOW: Duration = Duration::from_secs(60);
-
-/// Where an ENI is, as far as this slot is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum EniState {
-    /// Not attached.
-    Available,
-    /// Attaching to `instance_id`.
-    Attaching {
-        attachment_id: String,
-        instance_id: String,
-        device_index: u32,
-        card: u32,
-    },
-    /// Attached to `instance_id`.
-    Attached {
-        attachment_id: String,
-        instance_id: String,
-        device_index: u32,
-        card: u32,
-        /// deleteOnTermination.
-        delete_on_termination: bool,
-    },
-    /// Detaching from `instance_id`.
-    Detaching {
-        attachment_id: String,
-        instance_id: String,
-    },
-}
-
-impl EniState {
-    fn instance(&self) -> Option<&str> {
-        match self {
-            EniState::Available => None,
-            EniState::Attaching { instance_id, .. }
-            | EniState::Attached { instance_id, .. }
-            | EniState::Detaching { instance_id, .. } => Some(instance_id),
-        }
-    }
-
-    /// The attachment, if any.
-    pub fn attachment_id(&self) -> Option<&str> {
-        match self {
-            EniState::Available => None,
-            EniState::Attaching { attachment_id, .. }
-            | EniState::Attached { attachment_id, .. }
-            | EniState::Detaching { attachment_id, .. } => Some(attachment_id),
-        }
-    }
-
-    /// The device index, while attaching or attached.
-    pub fn device_index(&self) -> Option<u32> {
-        match self {
-            EniState::Attaching { device_index, .. } | EniState::Attached { device_index, .. } => {
-                Some(*device_index)
-            }
-            EniState::Available | EniState::Detaching { .. } => None,
-        }
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            EniState::Attached { .. } => 3,
-            EniState::Attaching { .. } => 2,
-            EniState::Detaching { .. } => 1,
-            EniState::Available => 0,
-        }
-    }
-}
-
-/// An ENI seen for a slot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeenEni {
-    /// ENI ID.
-    pub id: String,
-    /// MAC address.
-    pub mac: String,
-    /// Where it is.
-    pub state: EniState,
-    /// Security group IDs, sorted.
-    pub security_groups: Vec<String>,
-    /// Its primary private IPv4 address, when EC2 said.
-    pub primary_ip: Option<String>,
-    /// Its secondary private IPv4 addresses, in EC2's order.
-    pub secondary_ips: Vec<String>,
-    /// Its source/destination check.
-    pub source_dest_check: bool,
-    /// The preferred device index it was placed for (its intent tag), if tagged.
-    pub intent_index: Option<u32>,
-    /// The NodeENI's `deviceIndex` when it was placed, if tagged: when present, only a
-    /// change of it moves the ENI.
-    pub intent_base: Option<u32>,
-    /// Its incarnation tag, if tagged.
-    pub incarnation: Option<u32>,
-    /// Made by the Go controller and not yet tagged as this cluster's.
-    pub legacy: bool,
-    /// Its creation-time tag, if tagged (a create answered with an old ENI may have
-    /// reused the token of one deleted long ago).
-    pub created_at: Option<jiff::Timestamp>,
-    /// It claims this slot (this cluster's name, this NodeENI's UID) but lost another of
-    /// its ownership tags: never touched, never replaced, reported.
-    pub unmanaged: bool,
-}
-
-/// What the slot's actor remembers between steps (lost on restart, by design: every
-/// field only speeds things up or breaks ties).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SlotMemory {
-    /// Incarnation to create with next.
-    pub incarnation: u32,
-    /// An ENI this actor created or adopted, which describes may not show yet.
-    pub known: Option<Known>,
-}
-
-/// An ENI the slot knows exists (or existed), whether or not describes show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Known {
-    /// Its ID; `None` when only its existence is known (its ClientToken was refused as
-    /// reused with other parameters, so an ENI was made with it before).
-    pub eni_id: Option<String>,
-    /// Since when describes have not shown it.
-    pub missing_since: Option<Instant>,
-}
-
-impl Known {
-    /// An ENI known by ID, visible now (`missing_since: None`) or not.
-    pub fn eni(id: impl Into<String>, missing_since: Option<Instant>) -> Self {
-        Known {
-            eni_id: Some(id.into()),
-            missing_since,
-        }
-    }
-}
+pub use self::seen::*;
 
 /// Why a slot cannot progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +185,17 @@ pub fn decide(
         .chain(stale.iter())
         .map(|e| discard(e))
         .collect();
-    let action = next_for(desired, primary, placement);
+    let mut action = next_for(desired, primary, placement);
+    if let Action::AssignIpv4 { eni_id, .. } | Action::UnassignIpv4 { eni_id, .. } = &action
+        && waits_for(
+            memory.pending_addresses.as_ref(),
+            eni_id,
+            desired.secondary_ipv4,
+            now,
+        )
+    {
+        action = Action::Wait(Waiting::Visibility);
+    }
     Decision {
         action,
         discard: discard_list,
@@ -338,10 +211,15 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
     match &e.state {
         // The check is set before the attach, so that the node's ENINode lists the ENI once,
         // as it will stay.
-        EniState::Available if e.source_dest_check != desired.source_dest_check => {
+        EniState::Available
+            if matches!(placement, Some(Ok(_)))
+                && desired
+                    .source_dest_check
+                    .is_some_and(|c| c != e.source_dest_check) =>
+        {
             Action::SetSourceDestCheck {
                 eni_id: e.id.clone(),
-                value: desired.source_dest_check,
+                value: !e.source_dest_check,
             }
         }
         EniState::Available => match placement {
@@ -371,6 +249,15 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 Some(b) => b == base,
                 None => e.intent_index == Some(preferred) || *device_index == preferred,
             };
+            if intended && *card == desired.network_card && e.intent_base.is_none() {
+                // Placed before the deviceIndex tag existed: record it once, so that from
+                // now on only a deviceIndex change moves it.
+                return Action::TagIntent {
+                    eni_id: e.id.clone(),
+                    index: preferred,
+                    base,
+                };
+            }
             if *card != desired.network_card || !intended {
                 // The user changed deviceIndex or networkCardIndex. It stays if where it
                 // is happens to be where it would go now; it is detached and re-attached
@@ -421,5 +308,6 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
     }
 }
 
+mod seen;
 #[cfg(test)]
 mod tests;

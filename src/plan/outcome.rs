@@ -268,7 +268,7 @@ impl SlotView {
                 | Action::AssignIpv4 { .. }
                 | Action::UnassignIpv4 { .. },
                 answer,
-            ) => self.attribute_applied(action, answer),
+            ) => self.attribute_applied(desired, action, answer, now),
             (Action::Observe | Action::Wait(_), _) => Applied::next(Next::Continue),
         }
     }

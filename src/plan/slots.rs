@@ -110,10 +110,11 @@ pub struct ResolvedSpec {
     pub description: String,
     /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
     pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
-    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI.
-    pub secondary_ipv4: u32,
-    /// `sourceDestCheck`.
-    pub source_dest_check: bool,
+    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI (`None`: left
+    /// as they are).
+    pub secondary_ipv4: Option<u32>,
+    /// `sourceDestCheck` (`None`: left as it is).
+    pub source_dest_check: Option<bool>,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -139,10 +140,11 @@ pub struct DesiredSlot {
     pub description: String,
     /// Extra tags for the ENIs it creates (the controller's and the NodeENI's, checked).
     pub tags: std::sync::Arc<crate::plan::extra_tags::TagMap>,
-    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI.
-    pub secondary_ipv4: u32,
-    /// `sourceDestCheck`.
-    pub source_dest_check: bool,
+    /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI (`None`: left
+    /// as they are).
+    pub secondary_ipv4: Option<u32>,
+    /// `sourceDestCheck` (`None`: left as it is).
+    pub source_dest_check: Option<bool>,
 }
 
 impl DesiredSlot {

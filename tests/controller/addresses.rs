@@ -3,19 +3,23 @@
 
 use std::time::Duration;
 
-use aws_multi_eni_controller::aws::Ec2Action;
-use aws_multi_eni_controller::aws::sim::SimConfig;
+use aws_multi_eni_controller::aws::sim::{Fault, ScriptedFault, SimConfig};
+use aws_multi_eni_controller::aws::{AddressChange, Ec2, Ec2Action};
 
 use super::harness::{World, eventually, settings};
 
 const LABEL: &[(&str, &str)] = &[("ng", "multi-eni")];
 
 fn world(nodes: usize, secondary: i32, check: bool) -> World {
-    let mut w = World::new(SimConfig::default(), 1);
+    world_with(SimConfig::default(), nodes, secondary, check)
+}
+
+fn world_with(config: SimConfig, nodes: usize, secondary: i32, check: bool) -> World {
+    let mut w = World::new(config, 1);
     w.add_nodes(nodes, LABEL);
     let mut spec = w.spec(1);
-    spec.secondary_ipv4_count = secondary;
-    spec.source_dest_check = check;
+    spec.secondary_ipv4_count = Some(secondary);
+    spec.source_dest_check = Some(check);
     w.apply("multus", spec);
     w
 }
@@ -81,7 +85,7 @@ async fn a_changed_count_converges_up_and_down_and_keeps_the_wanted_addresses() 
     assert_eq!(first.len(), 3);
 
     let mut spec = w.cluster.nodeeni("multus").unwrap().spec;
-    spec.secondary_ipv4_count = 5;
+    spec.secondary_ipv4_count = Some(5);
     w.apply("multus", spec.clone());
     eventually("five", Duration::from_secs(300), || {
         addressing(&w) == [(5, true)]
@@ -95,7 +99,7 @@ async fn a_changed_count_converges_up_and_down_and_keeps_the_wanted_addresses() 
         "one call adds both"
     );
 
-    spec.secondary_ipv4_count = 1;
+    spec.secondary_ipv4_count = Some(1);
     w.apply("multus", spec);
     eventually("one", Duration::from_secs(300), || {
         addressing(&w) == [(1, true)]
@@ -127,7 +131,7 @@ async fn more_addresses_than_a_type_takes_are_refused_for_that_node_only() {
     w.add_node("small", "m5.large", LABEL); // 10 addresses per interface
     w.add_node("large", "m5.24xlarge", LABEL); // 50
     let mut spec = w.spec(1);
-    spec.secondary_ipv4_count = 20;
+    spec.secondary_ipv4_count = Some(20);
     w.apply("multus", spec);
     let controller = w.start(settings()).await;
     eventually(
@@ -206,4 +210,85 @@ async fn a_crash_after_any_mutating_call_converges_with_addresses_and_the_check(
         .await;
         second.stop().await;
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_assign_whose_answer_was_lost_is_not_made_twice() {
+    // Describes show the addresses of before a call for 5 s, as EC2's may.
+    let lagging = SimConfig {
+        address_lag: Duration::from_secs(5),
+        ..SimConfig::default()
+    };
+    for fault in [
+        None,
+        Some(Fault::TimeoutAfterApply),
+        Some(Fault::ErrorAfterApply),
+    ] {
+        let w = world_with(lagging.clone(), 1, 1, true);
+        let controller = w.start(settings()).await;
+        w.until_ready("multus", 1).await;
+        if let Some(fault) = fault {
+            w.sim.script_fault(ScriptedFault {
+                nth_mutating: 1,
+                action: Some(Ec2Action::AssignPrivateIpAddresses),
+                fault,
+            });
+        }
+        let mut spec = w.cluster.nodeeni("multus").unwrap().spec;
+        spec.secondary_ipv4_count = Some(4);
+        w.apply("multus", spec);
+        eventually("four", Duration::from_secs(600), || {
+            addressing(&w) == [(4, true)]
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(addressing(&w), [(4, true)], "{fault:?}");
+        assert_eq!(
+            (
+                w.sim.count(Some(Ec2Action::AssignPrivateIpAddresses), None),
+                w.sim
+                    .count(Some(Ec2Action::UnassignPrivateIpAddresses), None)
+            ),
+            (1, 0),
+            "{fault:?}: the applied call is read back, not made again"
+        );
+        controller.stop().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unset_fields_leave_addresses_and_the_check_as_they_are() {
+    // ENIs whose addresses and check were set by hand (or by the Go controller's users):
+    // a NodeENI without the fields never touches them.
+    let w = world(2, 2, false);
+    let controller = w.start(settings()).await;
+    w.until_ready("multus", 2).await;
+    eventually("addressed", Duration::from_secs(120), || {
+        addressing(&w) == [(2, false), (2, false)]
+    })
+    .await;
+    let one = w.owned()[0].id.clone();
+    w.sim
+        .change_addresses(&one, &AddressChange::AssignIpv4 { count: 3 })
+        .await
+        .unwrap();
+    let calls = |w: &World| {
+        [
+            Ec2Action::AssignPrivateIpAddresses,
+            Ec2Action::UnassignPrivateIpAddresses,
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+        ]
+        .map(|a| w.sim.count(Some(a), None))
+    };
+    let before = calls(&w);
+    let mut spec = w.cluster.nodeeni("multus").unwrap().spec;
+    spec.secondary_ipv4_count = None;
+    spec.source_dest_check = None;
+    w.apply("multus", spec);
+    tokio::time::sleep(Duration::from_secs(900)).await;
+    assert_eq!(calls(&w), before, "no address or attribute call");
+    let mut now = addressing(&w);
+    now.sort();
+    assert_eq!(now, [(2, false), (5, false)]);
+    controller.stop().await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_multi_eni_controller::aws::ownership::legacy::go_made;
 use aws_multi_eni_controller::aws::ownership::{TAG_CLUSTER, TAG_NODEENI};
 use aws_multi_eni_controller::aws::sim::SimConfig;
-use aws_multi_eni_controller::aws::{Ec2, Ec2Action, Subnet};
+use aws_multi_eni_controller::aws::{AddressChange, Ec2, Ec2Action, Subnet};
 use aws_multi_eni_controller::k8s::{
     ENIAttachment, FINALIZER, NodeENI, NodeENIStatus, cluster::LEGACY_FINALIZER,
 };
@@ -17,12 +17,15 @@ use super::harness::{World, eventually, settings};
 
 const LABEL: &[(&str, &str)] = &[("ng", "multi-eni")];
 
-/// Calls that create, attach, detach or delete: the ones that move an interface.
-const MOVING_CALLS: [Ec2Action; 4] = [
+/// Calls that create, attach, detach or delete (the ones that move an interface) or
+/// change its addresses.
+const MOVING_CALLS: [Ec2Action; 6] = [
     Ec2Action::CreateNetworkInterface,
     Ec2Action::AttachNetworkInterface,
     Ec2Action::DetachNetworkInterface,
     Ec2Action::DeleteNetworkInterface,
+    Ec2Action::AssignPrivateIpAddresses,
+    Ec2Action::UnassignPrivateIpAddresses,
 ];
 
 fn counts(w: &World) -> Vec<(Ec2Action, u64)> {
@@ -45,7 +48,8 @@ struct GoEni {
 /// The world the Go controller leaves: three zones, a subnet named per zone, two nodes
 /// per zone, each with the ENI the Go controller made at `deviceIndex` + the subnet's
 /// position over all the NodeENI's subnets (it did not look at zones), attached with
-/// deleteOnTermination as the spec asked.
+/// deleteOnTermination as the spec asked; its users added two addresses to each and turned
+/// the check off by hand.
 async fn go_world(w: &mut World) -> Vec<GoEni> {
     let mut made = Vec::new();
     for (position, zone) in ["us-east-1a", "us-east-1b", "us-east-1c"]
@@ -83,6 +87,12 @@ async fn go_world(w: &mut World) -> Vec<GoEni> {
                 .modify_security_groups(&eni.id, std::slice::from_ref(&w.group))
                 .await
                 .unwrap();
+            // The users' own work on the Go ENIs: addresses for ipvlan pods, the check off.
+            w.sim
+                .change_addresses(&eni.id, &AddressChange::AssignIpv4 { count: 2 })
+                .await
+                .unwrap();
+            w.sim.set_source_dest_check(&eni.id, false).await.unwrap();
             made.push(GoEni {
                 node,
                 instance,
@@ -159,6 +169,12 @@ async fn a_go_made_three_zone_world_is_taken_over_without_moving_an_interface() 
     assert_eq!(where_now, where_before, "no interface moved");
     let owned: Vec<String> = w.owned().into_iter().map(|e| e.id).collect();
     assert!(made.iter().all(|g| owned.contains(&g.eni)), "all adopted");
+    assert!(
+        w.owned()
+            .iter()
+            .all(|e| e.secondary_ips.len() == 2 && !e.source_dest_check),
+        "the users' addresses and check kept"
+    );
     let adopted = w
         .cluster
         .events()

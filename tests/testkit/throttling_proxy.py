@@ -27,6 +27,8 @@ DEFAULT_BUCKETS = {
     "CreateNetworkInterface": (100, 5.0),
     "DeleteNetworkInterface": (100, 5.0),
     "ModifyNetworkInterfaceAttribute": (100, 5.0),
+    "AssignPrivateIpAddresses": (100, 5.0),
+    "UnassignPrivateIpAddresses": (50, 5.0),
     "CreateTags": (100, 10.0),
 }
 DESCRIBE = (100, 20.0)

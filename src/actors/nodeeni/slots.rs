@@ -136,7 +136,7 @@ impl Slots {
             seen,
             memory: SlotMemory {
                 incarnation,
-                known: None,
+                ..SlotMemory::default()
             },
             desired_since: rec.since,
             deps: self.deps.clone(),

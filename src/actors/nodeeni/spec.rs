@@ -119,7 +119,9 @@ async fn resolve(
                     .clone()
                     .unwrap_or_else(|| format!("aws-multi-eni-controller: NodeENI {name}")),
                 tags,
-                secondary_ipv4: u32::try_from(spec.secondary_ipv4_count).unwrap_or(0),
+                secondary_ipv4: spec
+                    .secondary_ipv4_count
+                    .map(|n| u32::try_from(n).unwrap_or(0)),
                 source_dest_check: spec.source_dest_check,
             };
             (Some(resolved), problems)

@@ -12,9 +12,8 @@ use crate::aws::{
     AddressChange, AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni,
     Ownership, SlotOwner, Tags, describe_all_enis, describe_eni, describe_enis_by_id,
 };
-use crate::k8s::status::SlotPhase;
-use crate::plan::device_index::{CardLimit, NoRoom};
-use crate::plan::lifecycle::{Action, Blocker, EniState, SeenEni, Waiting};
+use crate::plan::device_index::CardLimit;
+use crate::plan::lifecycle::{Action, EniState, SeenEni};
 use crate::plan::outcome::Answer;
 use crate::plan::slot_view::{InstanceFacts, Refreshed, SlotView, created_long_ago};
 use crate::plan::slots::DesiredSlot;
@@ -102,67 +101,6 @@ pub fn to_seen_all(enis: &[Eni], cluster: &ClusterIdentity, uid: &str) -> Vec<Se
     enis.iter()
         .filter_map(|e| to_seen(e, cluster, uid))
         .collect()
-}
-
-/// The blocked reasons of a node refused before any call (an instance this cluster does
-/// not trust, a spec its instance type cannot take): one Warning Event on the NodeENI says
-/// so the first time.
-pub const REFUSED_NODE: [&str; 3] = [
-    "InstanceNotInVPC",
-    "InstanceNotInCluster",
-    "AddressLimitExceeded",
-];
-
-/// The phase reported while `action` is the next step.
-pub fn phase_of(action: &Action) -> SlotPhase {
-    match action {
-        Action::Create { .. } | Action::Adopt { .. } | Action::Wait(Waiting::Visibility) => {
-            SlotPhase::Creating
-        }
-        Action::Ready => SlotPhase::Attached,
-        Action::Blocked(Blocker::NoRoom(NoRoom::CardFull { limit })) => SlotPhase::Blocked(
-            "AttachmentLimitExceeded".into(),
-            format!("no free device index: the network card takes {limit} interfaces"),
-        ),
-        Action::Blocked(Blocker::NoRoom(NoRoom::NoSuchCard)) => SlotPhase::Blocked(
-            "NoSuchNetworkCard".into(),
-            "the instance type has no network card with the NodeENI's networkCardIndex".into(),
-        ),
-        Action::Blocked(Blocker::NoRoom(NoRoom::RefusedByEc2)) => SlotPhase::Blocked(
-            "AttachmentLimitExceeded".into(),
-            "EC2 refused another interface on the network card".into(),
-        ),
-        Action::Blocked(Blocker::NoRoom(NoRoom::OtherZone)) => SlotPhase::Blocked(
-            "SubnetZoneMismatch".into(),
-            "the subnet is in another Availability Zone than the node's instance".into(),
-        ),
-        Action::Blocked(Blocker::NoRoom(NoRoom::OtherVpc)) => SlotPhase::Blocked(
-            "InstanceNotInVPC".into(),
-            "the node's EC2 instance is not in the VPC of the NodeENI's subnets: nothing is attached to it".into(),
-        ),
-        Action::Blocked(Blocker::NoRoom(NoRoom::NotThisCluster)) => SlotPhase::Blocked(
-            "InstanceNotInCluster".into(),
-            "the node's EC2 instance does not carry this cluster's tag (kubernetes.io/cluster/<name> or eks:cluster-name): nothing is attached to it".into(),
-        ),
-        Action::Blocked(Blocker::InstanceGone) => SlotPhase::Blocked(
-            "InstanceGone".into(),
-            "the node's EC2 instance is terminated".into(),
-        ),
-        Action::Blocked(Blocker::Unmanaged(id)) => SlotPhase::Blocked(
-            "UnmanagedENI".into(),
-            format!("{id} carries this NodeENI's tags but not all of its ownership tags (one was removed): it is left alone and no other ENI is made beside it; restore its tags or delete it"),
-        ),
-        Action::Relocate { .. } | Action::Wait(Waiting::Detaching) => SlotPhase::Moving,
-        Action::Blocked(Blocker::NoRoom(NoRoom::TooManyAddresses { asked, limit })) => {
-            SlotPhase::Blocked(
-                "AddressLimitExceeded".into(),
-                format!(
-                    "secondaryIPv4Count asks {asked} private IPv4 addresses per ENI (the primary included); the node's instance type takes {limit} per interface"
-                ),
-            )
-        }
-        _ => SlotPhase::Attaching,
-    }
 }
 
 /// Re-reads the slot's ENIs: by ID when known, by the slot's ownership tags otherwise.
@@ -262,7 +200,7 @@ async fn create(
         description: desired.description.clone(),
         tags: tags.clone(),
         client_token: o.client_token(incarnation),
-        secondary_ipv4_count: desired.secondary_ipv4,
+        secondary_ipv4_count: desired.secondary_ipv4.unwrap_or(0),
     };
     match classified(ec2.create_eni(request).await) {
         Ok(mut eni) => {
@@ -366,53 +304,5 @@ pub async fn execute(
             index,
             base,
         } => done(ec2.tag_eni(eni_id, &intent_tags(*index, *base)).await),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_blocked_slot_says_why_in_its_own_words() {
-        for (no_room, reason, says) in [
-            (
-                NoRoom::CardFull { limit: 3 },
-                "AttachmentLimitExceeded",
-                "takes 3 interfaces",
-            ),
-            (NoRoom::NoSuchCard, "NoSuchNetworkCard", "no network card"),
-            (
-                NoRoom::RefusedByEc2,
-                "AttachmentLimitExceeded",
-                "EC2 refused",
-            ),
-        ] {
-            match phase_of(&Action::Blocked(Blocker::NoRoom(no_room))) {
-                SlotPhase::Blocked(r, m) => {
-                    assert_eq!(r, reason);
-                    assert!(m.contains(says), "{m}");
-                    assert!(!m.contains("takes 0"), "{m}");
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn a_slot_moving_to_a_changed_device_index_says_so() {
-        let relocate = Action::Relocate {
-            eni_id: "eni-1".into(),
-            attachment_id: "eni-attach-1".into(),
-        };
-        assert_eq!(phase_of(&relocate), SlotPhase::Moving);
-        assert_eq!(
-            phase_of(&Action::Wait(Waiting::Detaching)),
-            SlotPhase::Moving
-        );
-        assert_eq!(
-            phase_of(&Action::Wait(Waiting::Attaching)),
-            SlotPhase::Attaching
-        );
     }
 }

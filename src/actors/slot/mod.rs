@@ -8,6 +8,7 @@ mod breakers;
 mod ec2;
 mod msg;
 mod notices;
+mod phase;
 mod reservations;
 mod steps;
 
@@ -24,6 +25,7 @@ use crate::actors::limiter::Priority;
 use crate::aws::Ec2Error;
 use crate::k8s::Notice;
 use crate::k8s::status::SlotPhase;
+use crate::plan::attributes::with_address_limit;
 use crate::plan::breaker::{Admit, Cause};
 use crate::plan::lifecycle::Action;
 use crate::plan::outcome::{Answer, Applied, Next, SlotEvent};
@@ -102,7 +104,7 @@ impl SlotState {
             let first_time = self.reported.as_ref().map(|r| &r.phase) != Some(&report.phase);
             if let SlotPhase::Blocked(reason, message) = &report.phase
                 && first_time
-                && ec2::REFUSED_NODE.contains(&reason.as_str())
+                && phase::REFUSED_NODE.contains(&reason.as_str())
             {
                 self.notify(notices::refused_node(&self.desired.key, reason, message));
             }
@@ -165,7 +167,8 @@ impl SlotState {
                     Instant::now(),
                     wall,
                 );
-                match view.placement {
+                // A slot refused for its addresses holds no index for others to step past.
+                match with_address_limit(desired, view.placement, view.ipv4_per_interface) {
                     Some(Ok(index)) => {
                         book.insert(holder, (card, index));
                     }
@@ -205,7 +208,7 @@ impl SlotState {
             self.view.discard(&d.eni_id);
         }
         let action = decision.action;
-        let phase = ec2::phase_of(&action);
+        let phase = phase::phase_of(&action);
         if action == Action::Ready {
             self.refusal = None;
         }

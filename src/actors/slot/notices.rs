@@ -91,7 +91,7 @@ pub fn unattachable(key: &SlotKey, eni: &str) -> Notice {
 }
 
 /// The slot's node is refused before any call (`reason`, `message`; see
-/// [`super::ec2::REFUSED_NODE`]).
+/// [`super::phase::REFUSED_NODE`]).
 pub fn refused_node(key: &SlotKey, reason: &str, message: &str) -> Notice {
     let action = if reason == "AddressLimitExceeded" {
         "Create"

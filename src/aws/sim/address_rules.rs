@@ -4,8 +4,10 @@
 
 use std::net::Ipv4Addr;
 
+use tokio::time::Instant;
+
 use super::world::{World, err};
-use crate::aws::{AddressChange, Ec2Error};
+use crate::aws::{AddressChange, Ec2Error, Eni};
 
 impl World {
     /// The subnet's next free address.
@@ -40,13 +42,30 @@ impl World {
         self.instance_types.get(instance_type)?.ipv4_per_interface
     }
 
+    /// `eni` as describes show it at `now`: its addresses of before its last address
+    /// call while that call is within the lag.
+    pub(super) fn described(&self, eni: &Eni, now: Instant) -> Eni {
+        let mut shown = eni.clone();
+        if let Some((before, at)) = self.addresses_before.get(&eni.id)
+            && now.duration_since(*at) < self.address_lag
+        {
+            shown.secondary_ips = before.clone();
+        }
+        shown
+    }
+
     pub(super) fn change_addresses(
         &mut self,
+        now: Instant,
         eni_id: &str,
         change: &AddressChange,
     ) -> Result<(), Ec2Error> {
         let eni = self.eni_mut(eni_id)?;
         let subnet_id = eni.subnet_id.clone();
+        let before = eni.secondary_ips.clone();
+        self.addresses_before
+            .insert(eni_id.to_string(), (before, now));
+        let eni = self.eni_mut(eni_id)?;
         match change {
             AddressChange::AssignIpv4 { count } => {
                 let after = 1 + eni.secondary_ips.len() as u32 + count;

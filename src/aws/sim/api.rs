@@ -62,8 +62,8 @@ impl Ec2 for Ec2Simulator {
     }
 
     async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
-        self.call(change.action(), eni_id, |w, _| {
-            w.change_addresses(eni_id, change)
+        self.call(change.action(), eni_id, |w, now| {
+            w.change_addresses(now, eni_id, change)
         })
         .await
     }
@@ -144,7 +144,7 @@ impl Ec2 for Ec2Simulator {
                             .iter()
                             .filter_map(|id| w.enis.get(id))
                             .filter(|e| filter.matches(e))
-                            .cloned()
+                            .map(|e| w.described(e, now))
                             .collect(),
                         next_token: None,
                     }),
@@ -183,7 +183,7 @@ impl Ec2 for Ec2Simulator {
                 .take(page_size)
                 .filter(|e| filter.matches(e))
                 .filter(listed)
-                .cloned()
+                .map(|e| w.described(e, now))
                 .collect();
             let next_token = more.then(|| (skip + page_size).to_string());
             Ok(Page { items, next_token })

@@ -100,6 +100,9 @@ pub struct SimConfig {
     /// How long a new ENI stays out of filtered `DescribeNetworkInterfaces` listings
     /// (EC2's list calls are eventually consistent; by-ID reads are not affected here).
     pub listing_lag: Duration,
+    /// How long describes show an ENI's secondary addresses as they were before an
+    /// address call.
+    pub address_lag: Duration,
     /// Seed of every random choice (latency jitter, faults).
     pub seed: u64,
 }
@@ -115,6 +118,7 @@ impl Default for SimConfig {
             faults: FaultRates::default(),
             page_size: 1000,
             listing_lag: Duration::ZERO,
+            address_lag: Duration::ZERO,
             seed: 1,
         }
     }
@@ -205,6 +209,7 @@ impl Ec2Simulator {
             .map(|a| (a, TokenBucket::new(config.buckets.get(a), clock)))
             .collect();
         let mut world = World::new(config.attach_delay, config.detach_delay);
+        world.address_lag = config.address_lag;
         let vpc_id = world.new_id("vpc");
         for (name, limits) in catalog::builtin_instance_types() {
             world.instance_types.insert(name.to_string(), limits);

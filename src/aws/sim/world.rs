@@ -74,6 +74,11 @@ pub(super) struct World {
     pending: BinaryHeap<Reverse<Pending>>,
     pub(super) attach_delay: Duration,
     pub(super) detach_delay: Duration,
+    /// How long describes keep showing an ENI's secondary addresses as they were before
+    /// an address call (EC2's describes are eventually consistent).
+    pub(super) address_lag: Duration,
+    /// ENI → its secondary addresses before its last address call, and when it was made.
+    pub(super) addresses_before: HashMap<String, (Vec<String>, Instant)>,
 }
 
 impl World {

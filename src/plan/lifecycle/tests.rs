@@ -231,7 +231,16 @@ fn only_a_changed_device_index_moves_a_live_interface() {
             "{intent:?} {base:?} at {at}, position {position}, deviceIndex {device_index}: {action:?}"
         );
         if !moves {
-            assert_eq!(action, Action::Ready);
+            let backfill = Action::TagIntent {
+                eni_id: "eni-1".into(),
+                index: d.preferred_device_index,
+                base: device_index,
+            };
+            if base.is_some() {
+                assert_eq!(action, Action::Ready);
+            } else {
+                assert_eq!(action, backfill, "the deviceIndex tag is recorded once");
+            }
         }
     }
 }
@@ -239,26 +248,33 @@ fn only_a_changed_device_index_moves_a_live_interface() {
 #[test]
 fn the_check_is_set_before_the_attach() {
     let mut d = desired();
-    d.source_dest_check = false;
+    d.source_dest_check = Some(false);
     let m = SlotMemory::default();
     let available = eni("eni-1", EniState::Available);
-    for placement in [None, Some(Ok(1))] {
-        assert_eq!(
-            decide(
-                &d,
-                std::slice::from_ref(&available),
-                placement,
-                false,
-                &m,
-                Instant::now()
-            )
-            .action,
-            Action::SetSourceDestCheck {
-                eni_id: "eni-1".into(),
-                value: false
-            }
-        );
-    }
+    let step = |placement| {
+        decide(
+            &d,
+            std::slice::from_ref(&available),
+            placement,
+            false,
+            &m,
+            Instant::now(),
+        )
+        .action
+    };
+    assert_eq!(
+        step(Some(Ok(1))),
+        Action::SetSourceDestCheck {
+            eni_id: "eni-1".into(),
+            value: false
+        }
+    );
+    assert_eq!(step(None), Action::Observe, "only where it can be attached");
+    assert_eq!(
+        step(Some(Err(NoRoom::NotThisCluster))),
+        Action::Blocked(Blocker::NoRoom(NoRoom::NotThisCluster)),
+        "no call for a refused node"
+    );
     let mut unchecked = available;
     unchecked.source_dest_check = false;
     assert_eq!(
@@ -358,6 +374,7 @@ fn an_invisible_known_eni_is_waited_for_then_replaced_with_a_new_token() {
     let m = SlotMemory {
         incarnation: 2,
         known: Some(Known::eni("eni-1", Some(now))),
+        ..SlotMemory::default()
     };
     assert_eq!(
         decide(
@@ -387,6 +404,7 @@ fn an_invisible_known_eni_is_waited_for_then_replaced_with_a_new_token() {
     let fresh = SlotMemory {
         incarnation: 0,
         known: Some(Known::eni("eni-1", None)),
+        ..SlotMemory::default()
     };
     assert_eq!(
         decide(&desired(), &[], None, false, &fresh, now).action,

@@ -23,8 +23,8 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
         delete_on_termination: true,
         description: "d".into(),
         tags: Default::default(),
-        secondary_ipv4: 0,
-        source_dest_check: true,
+        secondary_ipv4: None,
+        source_dest_check: None,
     }
 }
 

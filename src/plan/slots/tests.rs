@@ -31,8 +31,8 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         delete_on_termination: true,
         description: "d".into(),
         tags: Default::default(),
-        secondary_ipv4: 0,
-        source_dest_check: true,
+        secondary_ipv4: None,
+        source_dest_check: None,
     }
 }
 
