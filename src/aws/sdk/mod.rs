@@ -10,6 +10,7 @@
 mod addresses;
 mod convert;
 mod identity;
+mod limits;
 
 use identity::resolve_region;
 pub use identity::{CallerIdentity, ConnectError, RegionSource};
@@ -20,17 +21,14 @@ use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_ec2::types::{
-    InstanceType, NetworkInterfaceAttachmentChanges, ResourceType, TagSpecification,
-};
+use aws_sdk_ec2::types::{NetworkInterfaceAttachmentChanges, ResourceType, TagSpecification};
 
 use self::convert::{
     eni_filters, eni_from, filter, group_from, instance_from, map_err, subnet_from, tags_to,
 };
 use super::{
     AddressChange, AttachRequest, CreateEniRequest, Ec2, Ec2Error, Eni, EniFilter, EniLimits,
-    Instance, NetworkCardLimit, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup,
-    Tags,
+    Instance, Page, SecurityGroup, SecurityGroupLookup, Subnet, SubnetLookup, Tags,
 };
 
 /// How to reach EC2.
@@ -314,51 +312,7 @@ impl Ec2 for SdkEc2 {
         &self,
         instance_type: &str,
     ) -> Result<EniLimits, Ec2Error> {
-        let out = self
-            .client
-            .describe_instance_types()
-            .instance_types(InstanceType::from(instance_type))
-            .send()
-            .await
-            .map_err(map_err)?;
-        let info = out
-            .instance_types()
-            .first()
-            .and_then(|t| t.network_info())
-            .ok_or_else(|| Ec2Error::NotFound {
-                what: crate::aws::Missing::InstanceType,
-                code: "InvalidInstanceType.NotFound".into(),
-                message: format!("no network information for instance type {instance_type}"),
-            })?;
-        let max = info
-            .maximum_network_interfaces()
-            .and_then(|m| u32::try_from(m).ok())
-            .unwrap_or(0);
-        let cards: Vec<NetworkCardLimit> = info
-            .network_cards()
-            .iter()
-            .filter_map(|c| {
-                Some(NetworkCardLimit {
-                    index: u32::try_from(c.network_card_index()?).ok()?,
-                    max_interfaces: u32::try_from(c.maximum_network_interfaces()?).ok()?,
-                })
-            })
-            .collect();
-        let ipv4 = info
-            .ipv4_addresses_per_interface()
-            .and_then(|n| u32::try_from(n).ok());
-        Ok(if cards.is_empty() {
-            EniLimits {
-                ipv4_per_interface: ipv4,
-                ..EniLimits::single_card(max)
-            }
-        } else {
-            EniLimits {
-                max_interfaces: max,
-                cards,
-                ipv4_per_interface: ipv4,
-            }
-        })
+        self.instance_type_limits(instance_type).await
     }
 
     async fn describe_subnets(&self, lookup: &SubnetLookup) -> Result<Vec<Subnet>, Ec2Error> {
