@@ -228,6 +228,16 @@ async fn wait<F: AsyncFnMut() -> bool>(what: &str, c: &Controller, limit: Durati
     }
 }
 
+/// Waits until no NodeENI is left (their finalizers released).
+async fn no_nodeeni_left(env: &Env, c: &Controller) {
+    wait("the NodeENI gone", c, Duration::from_secs(60), async || {
+        kubectl(&env.api, &["get", "neni", "-o", "name"])
+            .trim()
+            .is_empty()
+    })
+    .await;
+}
+
 fn ready(env: &Env) -> (i64, i64) {
     let out = kubectl(
         &env.api,
@@ -315,17 +325,7 @@ async fn a_user_rolls_out_relabels_and_deletes() {
     .await;
 
     kubectl(&env.api, &["delete", "neni", "multus", "--wait=false"]);
-    wait(
-        "the NodeENI gone",
-        &c,
-        Duration::from_secs(60),
-        async || {
-            kubectl(&env.api, &["get", "neni", "-o", "name"])
-                .trim()
-                .is_empty()
-        },
-    )
-    .await;
+    no_nodeeni_left(&env, &c).await;
     let entries = kubectl(
         &env.api,
         &[

@@ -197,17 +197,7 @@ spec:
         async || super::owned(&env).await.is_empty(),
     )
     .await;
-    wait(
-        "the NodeENI gone",
-        &c,
-        Duration::from_secs(60),
-        async || {
-            kubectl(&env.api, &["get", "neni", "-o", "name"])
-                .trim()
-                .is_empty()
-        },
-    )
-    .await;
+    super::no_nodeeni_left(&env, &c).await;
     let by_action = calls(&reqwest_like_get(c.metrics, "/metrics").await);
     assert_eq!(
         by_action.get("DeleteNetworkInterface"),

@@ -88,7 +88,15 @@ impl<'a> Tools<'a> {
     }
 
     fn kubectl(&self, args: &[&str]) -> String {
-        let out = self.cluster.run_kubectl(args, None).unwrap();
+        self.kubectl_input(args, None)
+    }
+
+    fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> String {
+        self.kubectl_input(args, Some(stdin))
+    }
+
+    fn kubectl_input(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.cluster.run_kubectl(args, stdin).unwrap();
         assert!(
             out.status.success(),
             "kubectl {args:?}: {}",
@@ -97,14 +105,27 @@ impl<'a> Tools<'a> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.cluster.run_kubectl(args, Some(stdin)).unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// `helm install` of the chart in the repository with `--take-ownership`; its output,
+    /// whatever its exit status.
+    fn install_taking_ownership(&self) -> Output {
+        self.helm(&[
+            "install",
+            RELEASE,
+            "charts/aws-multi-eni-controller",
+            "-n",
+            NAMESPACE,
+            "--create-namespace",
+            "--take-ownership",
+            "--set",
+            "clusterName=test",
+        ])
+    }
+
+    /// `helm upgrade` of the release to `chart`, keeping its values and setting `set`.
+    fn upgrade(&self, chart: &str, set: Option<&str>) -> String {
+        let mut args = vec!["upgrade", RELEASE, chart, "-n", NAMESPACE, "--reuse-values"];
+        args.extend(set.iter().flat_map(|s| ["--set", *s]));
+        self.helm_ok(&args)
     }
 
     /// Runs `script` with bash (`set -euo pipefail`), printing what it printed.
@@ -210,16 +231,10 @@ fn the_readmes_install_upgrades_and_uninstall_keeps_the_crds_and_nodeenis() {
     );
 
     // A changed value reaches the Deployment.
-    tools.helm_ok(&[
-        "upgrade",
-        RELEASE,
+    tools.upgrade(
         "charts/aws-multi-eni-controller",
-        "-n",
-        NAMESPACE,
-        "--reuse-values",
-        "--set",
-        "controller.logLevel=debug",
-    ]);
+        Some("controller.logLevel=debug"),
+    );
     let env = tools.kubectl(&[
         "-n",
         NAMESPACE,
@@ -239,14 +254,7 @@ fn the_readmes_install_upgrades_and_uninstall_keeps_the_crds_and_nodeenis() {
     let changed = text.replace("    - neni\n", "    - neni\n    - nenis\n");
     assert_ne!(changed, text, "the CRD lists its short names");
     std::fs::write(&crd, changed).unwrap();
-    tools.helm_ok(&[
-        "upgrade",
-        RELEASE,
-        next.to_str().unwrap(),
-        "-n",
-        NAMESPACE,
-        "--reuse-values",
-    ]);
+    tools.upgrade(next.to_str().unwrap(), None);
     let short = tools.kubectl(&[
         "get",
         "crd",
@@ -305,17 +313,8 @@ fn plain_take_ownership_works_over_the_projects_own_crds_applied_by_kubectl() {
                 .unwrap(),
         ]);
     }
-    tools.helm_ok(&[
-        "install",
-        RELEASE,
-        "charts/aws-multi-eni-controller",
-        "-n",
-        NAMESPACE,
-        "--create-namespace",
-        "--take-ownership",
-        "--set",
-        "clusterName=test",
-    ]);
+    let out = tools.install_taking_ownership();
+    assert!(out.status.success(), "the install took the CRDs over");
 }
 
 #[test]
@@ -330,17 +329,7 @@ fn plain_take_ownership_over_the_go_crd_applied_by_kubectl_conflicts() {
             .to_str()
             .unwrap(),
     ]);
-    let out = tools.helm(&[
-        "install",
-        RELEASE,
-        "charts/aws-multi-eni-controller",
-        "-n",
-        NAMESPACE,
-        "--create-namespace",
-        "--take-ownership",
-        "--set",
-        "clusterName=test",
-    ]);
+    let out = tools.install_taking_ownership();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -181,16 +181,10 @@ fn run_the_guide(how: GoInstall) {
     assert!(nodeeni.contains(GO_FINALIZER) && nodeeni.contains("eni-0123456789abcdef0"));
 
     // A later chart version's CRD change upgrades: nothing else owns a field of it.
-    tools.helm_ok(&[
-        "upgrade",
-        RELEASE,
+    tools.upgrade(
         "charts/aws-multi-eni-controller",
-        "-n",
-        NAMESPACE,
-        "--reuse-values",
-        "--set",
-        "additionalLabels.team=net",
-    ]);
+        Some("additionalLabels.team=net"),
+    );
     let labels = tools.kubectl(&[
         "get",
         "crd",
