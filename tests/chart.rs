@@ -316,6 +316,42 @@ fn non_default_values_reach_the_objects() {
             .contains(&json!({"name": "DEFAULT_MTU", "value": "9001"}))
     );
 
+    // Node readiness off: no Node writes, and no RBAC for them.
+    let quiet = objects_of(with(json!({"nodeReadiness": {
+        "startupTaint": {"key": ""}, "condition": false, "quietPeriod": "5m"
+    }})));
+    let env = one(&quiet, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    for (name, value) in [
+        ("STARTUP_TAINT", ""),
+        ("NODE_CONDITION", "false"),
+        ("READINESS_QUIET", "5m"),
+    ] {
+        assert!(
+            env.as_array()
+                .unwrap()
+                .contains(&json!({"name": name, "value": value})),
+            "{name}"
+        );
+    }
+    let role = quiet
+        .iter()
+        .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "aws-multi-eni-controller")
+        .expect("the controller's ClusterRole");
+    let node_verbs: Vec<&Value> = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "nodes" || x == "nodes/status")
+        })
+        .flat_map(|r| r["verbs"].as_array().unwrap())
+        .collect();
+    assert_eq!(node_verbs, [&json!("get"), &json!("list"), &json!("watch")]);
+
     let without_agent = objects_of(with(json!({"agent": {"enabled": false}})));
     for kind in ["DaemonSet", "ValidatingAdmissionPolicy"] {
         assert!(!kinds(&without_agent).contains(&kind.to_string()), "{kind}");
@@ -378,6 +414,18 @@ fn wrong_values_are_refused_with_a_message() {
             "eniTags",
         ),
         (with(json!({"eniTags": {"CostCenter": 1234}})), "eniTags"),
+        (
+            with(json!({"nodeReadiness": {"startupTaint": {"effect": "NoScheduel"}}})),
+            "effect",
+        ),
+        (
+            with(json!({"nodeReadiness": {"startupTaint": {"key": "bad key"}}})),
+            "key",
+        ),
+        (
+            with(json!({"nodeReadiness": {"quietPeriod": "soon"}})),
+            "quietPeriod",
+        ),
         // Two replicas (the default) without leader election would both act.
         (
             with(json!({"controller": {"leaderElection": {"enabled": false}}})),
@@ -511,7 +559,29 @@ async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
             ][..],
             false,
         ),
-        (controller_sa, &["patch", "nodes"][..], false),
+        // Nodes: the startup taint's removal and the ENIsReady condition (patches),
+        // and nothing else.
+        (controller_sa, &["patch", "nodes"][..], true),
+        (
+            controller_sa,
+            &["patch", "nodes", "--subresource=status"][..],
+            true,
+        ),
+        (controller_sa, &["update", "nodes"][..], false),
+        (
+            controller_sa,
+            &["update", "nodes", "--subresource=status"][..],
+            false,
+        ),
+        (controller_sa, &["create", "nodes"][..], false),
+        (controller_sa, &["delete", "nodes"][..], false),
+        (controller_sa, &["deletecollection", "nodes"][..], false),
+        (
+            controller_sa,
+            &["get", "nodes", "--subresource=proxy"][..],
+            false,
+        ),
+        (controller_sa, &["create", "pods/eviction", "-A"][..], false),
         (controller_sa, &["get", "secrets", "-A"][..], false),
         (
             controller_sa,

@@ -431,3 +431,146 @@ async fn a_nodeeni_over_ten_thousand_nodes_keeps_a_status_the_server_stores() {
         .await
         .unwrap();
 }
+
+/// The controller's Node writes as its ServiceAccount: the condition beside the
+/// kubelet's, the startup taint removed only where it was seen, and an Event on the Node.
+#[tokio::test]
+async fn the_enis_ready_condition_and_the_startup_taint_on_a_real_node() {
+    use aws_multi_eni_controller::k8s::node::TaintKey;
+    use aws_multi_eni_controller::k8s::node::{ENIS_READY, NodeCondition as Condition};
+
+    let (_cluster, admin, controller) = setup().await;
+    let nodes: Api<Node> = Api::all(admin.clone());
+    let mut n = node("rd-a", &[("ng", "multi-eni")]);
+    n.spec.as_mut().unwrap().taints = Some(
+        serde_json::from_value(json!([
+            {"key": "example.com/other", "effect": "NoExecute"},
+            {"key": "networking.k8s.aws/enis-not-ready", "effect": "NoSchedule"}
+        ]))
+        .unwrap(),
+    );
+    let created = nodes.create(&PostParams::default(), &n).await.unwrap();
+    nodes
+        .patch_status(
+            "rd-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [
+                {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+            ]}})),
+        )
+        .await
+        .unwrap();
+    let cluster = KubeCluster::new(controller, Some("controller-0".into()));
+    let view = follow(cluster.nodes(), |v: &NodeView| v.name.clone());
+    let ours = TaintKey {
+        key: "networking.k8s.aws/enis-not-ready".into(),
+        effect: "NoSchedule".into(),
+    };
+    let other = TaintKey {
+        key: "example.com/other".into(),
+        effect: "NoExecute".into(),
+    };
+    eventually("the node's taints seen", Duration::from_secs(10), || {
+        view.lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|m| m.get("rd-a"))
+            .is_some_and(|v| v.taints.starts_with(&[other.clone(), ours.clone()]))
+    })
+    .await;
+
+    let pending = Condition {
+        ready: false,
+        reason: "ENIsPending".into(),
+        message: "NodeENI multus: the node agent has not reported eni-1 yet".into(),
+    };
+    cluster
+        .set_node_condition("rd-a", &pending, true)
+        .await
+        .unwrap();
+    let ready = Condition {
+        ready: true,
+        reason: "ENIsConfigured".into(),
+        message: "1 ENI(s) of NodeENI multus attached and configured".into(),
+    };
+    cluster
+        .set_node_condition("rd-a", &ready, true)
+        .await
+        .unwrap();
+    let got = nodes.get_status("rd-a").await.unwrap();
+    let conditions = got.status.unwrap().conditions.unwrap();
+    let types: Vec<&str> = conditions.iter().map(|c| c.type_.as_str()).collect();
+    assert!(
+        types.contains(&"Ready"),
+        "the kubelet's condition stays: {types:?}"
+    );
+    let mine = conditions.iter().find(|c| c.type_ == ENIS_READY).unwrap();
+    assert_eq!(
+        (mine.status.as_str(), mine.reason.as_deref()),
+        ("True", Some("ENIsConfigured"))
+    );
+    assert!(mine.last_transition_time.is_some());
+
+    // The taint seen at the wrong place is not removed: a conflict, nothing changes.
+    let wrong = cluster
+        .remove_node_taint("rd-a", &ours, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.label(), "conflict", "{wrong}");
+    cluster.remove_node_taint("rd-a", &ours, 1).await.unwrap();
+    let taints = nodes
+        .get("rd-a")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .taints
+        .unwrap();
+    // (The API server's admission added `node.kubernetes.io/not-ready` at the end.)
+    let keys: Vec<&str> = taints.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["example.com/other", "node.kubernetes.io/not-ready"]);
+    eventually(
+        "the watch shows both writes",
+        Duration::from_secs(10),
+        || {
+            view.lock()
+                .unwrap()
+                .as_ref()
+                .and_then(|m| m.get("rd-a"))
+                .is_some_and(|v| {
+                    !v.taints.contains(&ours)
+                        && v.taints.contains(&other)
+                        && v.enis_ready.as_ref() == Some(&ready)
+                })
+        },
+    )
+    .await;
+
+    // An Event on the Node, where `kubectl describe node` shows it.
+    let on = ObjectRef {
+        name: "rd-a".into(),
+        uid: created.metadata.uid.clone().unwrap(),
+    };
+    cluster
+        .publish_on_node(
+            &on,
+            Notice::warning("ENIsNotReady", "Reconcile", pending.message.clone()),
+        )
+        .await
+        .unwrap();
+    let events: Api<Event> = Api::namespaced(admin.clone(), "default");
+    let found = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("ENIsNotReady"))
+        .expect("the Event");
+    let regarding = found.regarding.unwrap();
+    assert_eq!(
+        (regarding.kind.as_deref(), regarding.name.as_deref()),
+        (Some("Node"), Some("rd-a"))
+    );
+    assert_eq!(found.note.as_deref(), Some(pending.message.as_str()));
+}

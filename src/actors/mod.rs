@@ -20,6 +20,7 @@ pub mod cleanup;
 pub mod instances;
 pub mod limiter;
 pub mod nodeeni;
+pub mod readiness;
 mod refusal;
 pub mod root;
 pub mod settings;

@@ -6,6 +6,8 @@ use super::limiter::LimiterStrategy;
 use super::slot::SlotTiming;
 use crate::aws::BucketTable;
 use crate::aws::ownership::ClusterIdentity;
+use crate::k8s::node::TaintKey;
+use crate::plan::readiness::Writing;
 use crate::plan::teardown::TeardownPolicy;
 use crate::supervision::RestartPolicy;
 
@@ -47,6 +49,29 @@ pub struct ControllerSettings {
     pub teardown: TeardownPolicy,
     /// Restart policy of every supervisor.
     pub restart: RestartPolicy,
+    /// The startup taint removed from a node once its ENIs are ready (`None`: taints
+    /// are never touched).
+    pub startup_taint: Option<TaintKey>,
+    /// Write the `networking.k8s.aws/ENIsReady` condition on the nodes NodeENIs select.
+    pub node_condition: bool,
+    /// How long a new node waits for its ENIs before a `False` condition shows why.
+    pub readiness_quiet: Duration,
+}
+
+/// The startup taint's default key.
+pub const STARTUP_TAINT_KEY: &str = "networking.k8s.aws/enis-not-ready";
+
+impl ControllerSettings {
+    /// What the readiness actor may write (`None`: nothing, it does not run).
+    pub fn readiness(&self) -> Option<(Writing, TaintKey)> {
+        let writing = Writing {
+            taint: self.startup_taint.is_some(),
+            condition: self.node_condition,
+            quiet_for: self.readiness_quiet,
+        };
+        (writing.taint || writing.condition)
+            .then(|| (writing, self.startup_taint.clone().unwrap_or_default()))
+    }
 }
 
 impl Default for ControllerSettings {
@@ -68,6 +93,12 @@ impl Default for ControllerSettings {
             slot_timing: SlotTiming::default(),
             teardown: TeardownPolicy::default(),
             restart: RestartPolicy::default(),
+            startup_taint: Some(TaintKey {
+                key: STARTUP_TAINT_KEY.into(),
+                effect: "NoSchedule".into(),
+            }),
+            node_condition: true,
+            readiness_quiet: Duration::from_secs(120),
         }
     }
 }

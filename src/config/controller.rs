@@ -88,6 +88,9 @@ pub struct ControllerArgs {
     /// Deadline of one Kubernetes API call (watches excepted).
     #[arg(long, env = "KUBE_API_TIMEOUT", default_value = "10s", value_parser = short_timeout)]
     pub kube_api_timeout: Duration,
+    /// Node readiness: the startup taint and the condition.
+    #[command(flatten)]
+    pub readiness: super::ReadinessArgs,
     /// Logging and metrics.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -201,6 +204,9 @@ impl ControllerArgs {
             orphan_sweep_interval: self.orphan_sweep_interval,
             orphan_grace: self.orphan_grace_period,
             resync_interval: self.reconcile_period,
+            startup_taint: self.readiness.startup_taint.0.clone(),
+            node_condition: self.readiness.node_condition,
+            readiness_quiet: self.readiness.readiness_quiet,
             ..ControllerSettings::default()
         })
     }

@@ -8,11 +8,15 @@ use clap::{Args, ValueEnum};
 #[cfg(feature = "controller")]
 mod controller;
 #[cfg(feature = "controller")]
+mod readiness;
+#[cfg(feature = "controller")]
 mod tags;
 #[cfg(feature = "controller")]
 pub use controller::{
     Account, ConfigError, ControllerArgs, FaultMix, Scenario, SimulateArgs, Strategy,
 };
+#[cfg(feature = "controller")]
+pub use readiness::ReadinessArgs;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, NodeInterface};
-use super::node::NodeView;
+use super::node::{NodeCondition, NodeView, TaintKey};
 
 /// The finalizer this controller puts on every NodeENI before it creates an ENI, and
 /// removes once every ENI it owns for that NodeENI is gone.
@@ -133,7 +133,7 @@ impl Notice {
     }
 }
 
-/// A NodeENI as an Event names it.
+/// An object as an Event names it (a NodeENI, or a Node: the call says which).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
     /// Its name.
@@ -251,4 +251,27 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Takes `uids` off the ownership ledger.
     async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError>;
+
+    /// Writes node `node`'s `networking.k8s.aws/ENIsReady` condition (status
+    /// subresource), leaving its other conditions alone; `transition`: its status
+    /// differs from the one the node showed (its `lastTransitionTime` is now).
+    async fn set_node_condition(
+        &self,
+        node: &str,
+        condition: &NodeCondition,
+        transition: bool,
+    ) -> Result<(), ClusterError>;
+
+    /// Removes the taint `taint` from node `node`, whose taints showed it at position
+    /// `index`; [`ClusterError::Conflict`] if the node's taints changed since (nothing is
+    /// removed then).
+    async fn remove_node_taint(
+        &self,
+        node: &str,
+        taint: &TaintKey,
+        index: usize,
+    ) -> Result<(), ClusterError>;
+
+    /// Records a Kubernetes Event on the Node `node` (its name and UID).
+    async fn publish_on_node(&self, node: &ObjectRef, notice: Notice) -> Result<(), ClusterError>;
 }

@@ -24,7 +24,8 @@ use super::cluster::{
 use super::crd::{NodeENI, NodeENIStatus};
 use super::eninode::{ENINode, NodeInterface, field_manager};
 use super::ledger::{DEFAULT_LEDGER_NAME, Ledger};
-use super::node::{NodeView, SlimNode};
+use super::node::{NodeCondition, NodeView, SlimNode, TaintKey};
+use super::node_writes::{condition_patch, taint_removal};
 pub use super::watch::changes_of;
 use super::watch::{NODE_PAGE_SIZE, changes, watch_changes};
 
@@ -198,6 +199,21 @@ fn related(about: &About) -> ObjectReference {
     }
 }
 
+/// The Event of a notice (its `related` object from what it is about).
+fn event_of(notice: Notice) -> Event {
+    Event {
+        type_: if notice.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        secondary: notice.about.as_ref().map(related),
+        reason: notice.reason,
+        note: Some(notice.note),
+        action: notice.action,
+    }
+}
+
 fn without_managed_fields(mut n: NodeENI) -> NodeENI {
     n.metadata.managed_fields = None;
     n
@@ -311,17 +327,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn publish(&self, nodeeni: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
-        let event = Event {
-            type_: if notice.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: notice.reason,
-            note: Some(notice.note),
-            action: notice.action,
-            secondary: notice.about.as_ref().map(related),
-        };
+        let event = event_of(notice);
         let regarding = ObjectReference {
             api_version: Some(NodeENI::api_version(&()).into_owned()),
             kind: Some(NodeENI::kind(&()).into_owned()),
@@ -356,5 +362,63 @@ impl Cluster for KubeCluster {
             Err(ClusterError::NotFound(_)) => Ok(()),
             other => other,
         }
+    }
+
+    async fn set_node_condition(
+        &self,
+        node: &str,
+        condition: &NodeCondition,
+        transition: bool,
+    ) -> Result<(), ClusterError> {
+        let now = jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_default();
+        let patch = condition_patch(condition, transition, &now.to_string());
+        self.timed(self.nodes.patch_status(
+            node,
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_node_taint(
+        &self,
+        node: &str,
+        taint: &TaintKey,
+        index: usize,
+    ) -> Result<(), ClusterError> {
+        let patch: json_patch::Patch = serde_json::from_value(taint_removal(taint, index))
+            .map_err(|e| ClusterError::Rejected {
+                code: 0,
+                reason: "BadPatch".into(),
+                message: e.to_string(),
+            })?;
+        // A 422 here is the `test` failing (or the position gone): the taints changed.
+        match self
+            .timed(
+                self.nodes
+                    .patch(node, &PatchParams::default(), &Patch::<()>::Json(patch)),
+            )
+            .await
+        {
+            Err(ClusterError::Rejected {
+                code: 422, message, ..
+            }) => Err(ClusterError::Conflict(message)),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn publish_on_node(&self, node: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
+        let event = event_of(notice);
+        let regarding = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(node.name.clone()),
+            uid: Some(node.uid.clone()),
+            ..ObjectReference::default()
+        };
+        self.timed(self.recorder.publish(&event, &regarding)).await
     }
 }

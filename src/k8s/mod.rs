@@ -13,6 +13,7 @@ pub mod lease;
 pub mod ledger;
 pub mod memory;
 pub mod node;
+pub mod node_writes;
 pub mod status;
 pub mod watch;
 pub mod writes;

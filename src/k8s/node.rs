@@ -3,8 +3,9 @@
 //! A real Node object is large (status with images, conditions, addresses; managed
 //! fields). With thousands of nodes that is most of a controller's memory. Nodes are
 //! therefore deserialised into [`SlimNode`], which declares only the metadata it reads
-//! and `spec.providerID` (everything else in the JSON, managed fields and status
-//! included, is skipped while parsing, never allocated), and kept as a [`NodeView`].
+//! `spec.providerID`, the taints' keys and effects and this controller's own condition
+//! (everything else in the JSON, managed fields and the rest of the status included, is
+//! skipped while parsing or dropped at once), and kept as a [`NodeView`].
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,20 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// The deprecated zone label, still set on older clusters.
 pub const LEGACY_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
 
+/// The condition type the controller writes on the nodes NodeENIs select.
+pub const ENIS_READY: &str = "networking.k8s.aws/ENIsReady";
+
+/// A node's `networking.k8s.aws/ENIsReady` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCondition {
+    /// `True` or `False`.
+    pub ready: bool,
+    /// CamelCase reason.
+    pub reason: String,
+    /// What holds the node back, or what is ready.
+    pub message: String,
+}
+
 /// The parts of a Node the controller reads; the rest of the JSON is never allocated.
 #[derive(Resource, Deserialize, Clone, Debug)]
 #[resource(inherit = "Node")]
@@ -27,9 +42,12 @@ pub struct SlimNode {
     /// nothing else is kept.
     #[serde(deserialize_with = "slim_meta")]
     pub metadata: ObjectMeta,
-    /// Only `providerID`.
+    /// `providerID` and the taints.
     #[serde(default)]
     pub spec: Option<SlimNodeSpec>,
+    /// Only the `ENIsReady` condition.
+    #[serde(default)]
+    pub status: Option<SlimNodeStatus>,
 }
 
 /// The metadata fields a node view needs; serde skips the rest (notably managedFields).
@@ -57,12 +75,59 @@ fn slim_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     })
 }
 
-/// `Node.spec` reduced to the provider ID.
+/// `Node.spec` reduced to the provider ID and the taints.
 #[derive(Deserialize, Clone, Debug, Default)]
 pub struct SlimNodeSpec {
     /// `aws:///<zone>/<instance-id>` on EKS and other AWS clusters.
     #[serde(rename = "providerID", default)]
     pub provider_id: Option<String>,
+    /// The taints, in the Node's order (a removal names its position).
+    #[serde(default)]
+    pub taints: Option<Vec<TaintKey>>,
+}
+
+/// A taint's key and effect (its value and time are not kept).
+#[derive(Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaintKey {
+    /// Its key.
+    #[serde(default)]
+    pub key: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[serde(default)]
+    pub effect: String,
+}
+
+/// `Node.status` reduced to this controller's condition.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct SlimNodeStatus {
+    /// The `networking.k8s.aws/ENIsReady` condition, if the Node has one.
+    #[serde(default, rename = "conditions", deserialize_with = "our_condition")]
+    pub enis_ready: Option<NodeCondition>,
+}
+
+#[derive(Deserialize)]
+struct AnyCondition {
+    #[serde(rename = "type", default)]
+    type_: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn our_condition<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NodeCondition>, D::Error> {
+    let all: Option<Vec<AnyCondition>> = Option::deserialize(d)?;
+    Ok(all
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == ENIS_READY)
+        .map(|c| NodeCondition {
+            ready: c.status == "True",
+            reason: c.reason.unwrap_or_default(),
+            message: c.message.unwrap_or_default(),
+        }))
 }
 
 /// A node as planning needs it.
@@ -86,6 +151,10 @@ pub struct NodeView {
     /// What the node agent reports per MAC address (interface up with its MTU applied),
     /// from the node's ENINode: the root fills it in, the Node object has none.
     pub configured_macs: BTreeMap<String, bool>,
+    /// Its taints' keys and effects, in order.
+    pub taints: Vec<TaintKey>,
+    /// Its `networking.k8s.aws/ENIsReady` condition.
+    pub enis_ready: Option<NodeCondition>,
 }
 
 /// Splits an AWS provider ID (`aws:///us-east-1a/i-0123…`, also `aws://us-east-1a/i-…`)
@@ -116,11 +185,11 @@ impl NodeView {
     pub fn from_slim(node: SlimNode) -> Self {
         let meta = node.metadata;
         let labels = meta.labels.unwrap_or_default();
-        let parsed = node
+        let (provider_id, taints) = node
             .spec
-            .and_then(|s| s.provider_id)
-            .as_deref()
-            .and_then(parse_provider_id);
+            .map(|s| (s.provider_id, s.taints.unwrap_or_default()))
+            .unwrap_or_default();
+        let parsed = provider_id.as_deref().and_then(parse_provider_id);
         let (provider_zone, instance_id) = match parsed {
             Some((zone, instance)) => (zone, Some(instance)),
             None => (None, None),
@@ -140,6 +209,8 @@ impl NodeView {
             deleting: meta.deletion_timestamp.is_some(),
             created: meta.creation_timestamp.map(|t| t.0),
             configured_macs: BTreeMap::new(),
+            taints,
+            enis_ready: node.status.and_then(|s| s.enis_ready),
         }
     }
 
@@ -149,6 +220,26 @@ impl NodeView {
             metadata: node.metadata.clone(),
             spec: node.spec.as_ref().map(|s| SlimNodeSpec {
                 provider_id: s.provider_id.clone(),
+                taints: s.taints.as_ref().map(|list| {
+                    list.iter()
+                        .map(|t| TaintKey {
+                            key: t.key.clone(),
+                            effect: t.effect.clone(),
+                        })
+                        .collect()
+                }),
+            }),
+            status: node.status.as_ref().map(|s| SlimNodeStatus {
+                enis_ready: s
+                    .conditions
+                    .iter()
+                    .flatten()
+                    .find(|c| c.type_ == ENIS_READY)
+                    .map(|c| NodeCondition {
+                        ready: c.status == "True",
+                        reason: c.reason.clone().unwrap_or_default(),
+                        message: c.message.clone().unwrap_or_default(),
+                    }),
             }),
         })
     }

@@ -81,6 +81,8 @@ pub struct WriteTally {
     pub events: u64,
     /// Event objects made (repeats counted in a series excluded).
     pub event_objects: u64,
+    /// Node writes: `ENIsReady` conditions and startup taint removals.
+    pub node: u64,
     /// The largest status patch or ENINode apply, in bytes.
     pub largest_write_bytes: usize,
     /// The largest a NodeENI object grew to (metadata, spec and status), in bytes.
@@ -90,7 +92,7 @@ pub struct WriteTally {
 impl WriteTally {
     /// Every write (Events included).
     pub fn total(&self) -> u64 {
-        self.status + self.eninode + self.finalizer + self.events
+        self.status + self.eninode + self.finalizer + self.events + self.node
     }
 
     /// The writes made since `before`; the largest sizes are those of the whole run.
@@ -101,6 +103,7 @@ impl WriteTally {
             finalizer: self.finalizer - before.finalizer,
             events: self.events - before.events,
             event_objects: self.event_objects - before.event_objects,
+            node: self.node - before.node,
             ..*self
         }
     }

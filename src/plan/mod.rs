@@ -48,6 +48,7 @@ pub mod nodeeni;
 pub mod orphans;
 pub mod outcome;
 pub mod pacing;
+pub mod readiness;
 pub mod refusal;
 pub mod selector;
 pub mod slot_view;

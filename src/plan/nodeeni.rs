@@ -232,6 +232,17 @@ impl Skips {
             .collect()
     }
 
+    /// Why subnets give `node` no slot (reason, words), and whether it waits for its
+    /// instance to be read.
+    pub fn of(&self, node: &str) -> (Vec<(String, String)>, bool) {
+        let Some(skips) = self.0.get(node) else {
+            return (Vec::new(), false);
+        };
+        let unread = skips.iter().any(|s| matches!(s, Skip::VpcUnknown { .. }));
+        let only = Skips(BTreeMap::from([(node.to_string(), skips.clone())]));
+        (only.messages(), unread)
+    }
+
     /// The nodes that wait for their instance to be read before they are planned.
     pub fn pending(&self) -> usize {
         self.0

@@ -92,6 +92,10 @@ fn settings(args: &SimulateArgs, w: &SimWorld) -> ControllerSettings {
             },
             ..SlotTiming::default()
         },
+        // The simulated nodes have no agent to report their interfaces configured, and
+        // no startup taint: node readiness has nothing to tell them.
+        startup_taint: None,
+        node_condition: false,
         ..ControllerSettings::default()
     }
 }

@@ -156,6 +156,8 @@ impl SimWorld {
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
+            taints: Vec::new(),
+            enis_ready: None,
         });
     }
 
@@ -181,6 +183,8 @@ impl SimWorld {
                 deleting: false,
                 created: None,
                 configured_macs: BTreeMap::new(),
+                taints: Vec::new(),
+                enis_ready: None,
             });
             self.roomy.insert(name, inst.id.clone());
         }

@@ -103,6 +103,8 @@ catalogue! {
     LEADER_TERMS_TOTAL = "aws_multi_eni_leader_terms_total", Counter, Controller;
     /// 1 while a NodeENI's Degraded condition is True.
     NODEENI_DEGRADED = "aws_multi_eni_nodeeni_degraded", Gauge, Controller;
+    /// Nodes NodeENIs select, by the readiness of their ENIs (ready, pending, blocked), as the ENIsReady condition tells it.
+    SELECTED_NODES = "aws_multi_eni_selected_nodes", Gauge, Controller;
     /// Attached ENIs of this node the agent should configure.
     AGENT_LINKS_MANAGED = "aws_multi_eni_agent_links_managed", Gauge, Agent;
     /// Attached ENIs of this node the agent has brought up with their MTU.

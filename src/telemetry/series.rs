@@ -9,6 +9,8 @@ pub const CLEANUP_OUTCOMES: [&str; 3] = ["deleted", "failed", "refused"];
 pub const RESTART_KINDS: [&str; 3] = ["nodeeni", "attachment", "cleanup_worker"];
 /// Outcomes of `aws_multi_eni_events_total`.
 pub const EVENT_OUTCOMES: [&str; 3] = ["recorded", "failed", "dropped"];
+/// States of `aws_multi_eni_selected_nodes`.
+pub const READINESS_STATES: [&str; 3] = ["ready", "pending", "blocked"];
 /// Resources of the controller's watches.
 pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 
@@ -48,6 +50,9 @@ pub fn zero_controller() {
     metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(0);
     for reason in crate::actors::cleanup::Why::LABELS {
         metrics::gauge!(crate::telemetry::metric::UNTOUCHED_ENIS, "reason" => reason).set(0.0);
+    }
+    for state in READINESS_STATES {
+        metrics::gauge!(crate::telemetry::metric::SELECTED_NODES, "state" => state).set(0.0);
     }
     metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(0.0);
     metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);

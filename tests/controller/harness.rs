@@ -40,6 +40,9 @@ pub fn settings() -> ControllerSettings {
         orphan_grace: Duration::from_secs(60),
         resync_interval: Duration::from_secs(60),
         status_debounce: Duration::from_millis(200),
+        // No agent reports here: the readiness tests turn it on.
+        startup_taint: None,
+        node_condition: false,
         ..ControllerSettings::default()
     }
 }
@@ -97,6 +100,8 @@ impl World {
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
+            taints: Vec::new(),
+            enis_ready: None,
         });
     }
 

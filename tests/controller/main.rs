@@ -13,6 +13,7 @@ mod holes;
 mod lifecycle;
 mod migration;
 mod pressure;
+mod readiness;
 mod safety;
 mod selection;
 mod teardown_crash;

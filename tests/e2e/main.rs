@@ -19,6 +19,7 @@ mod migration;
 
 use eni_testkit::cluster::{AGENT_SA, CONTROLLER_SA, NAMESPACE, TestCluster};
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
+use serde_json::json;
 
 const CLUSTER: &str = "e2e";
 
@@ -106,7 +107,7 @@ async fn setup_in(zones: &[&str], nodes_per_zone: usize) -> Env {
     );
     for (i, (instance, zone)) in env.net.instances.iter().enumerate() {
         let yaml = format!(
-            "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-{i}\n  labels:\n    ng: multi-eni\nspec:\n  providerID: aws:///{zone}/{instance}\n"
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-{i}\n  labels:\n    ng: multi-eni\nspec:\n  providerID: aws:///{zone}/{instance}\n  taints:\n  - key: networking.k8s.aws/enis-not-ready\n    effect: NoSchedule\n"
         );
         apply(&env, &format!("node-{i}.yaml"), &yaml);
     }
@@ -289,7 +290,66 @@ async fn a_user_rolls_out_relabels_and_deletes() {
     );
     assert_eq!(macs.split_whitespace().count(), 3, "{macs}");
 
+    // node-0's agent reports its interface up (written as the agent would): the
+    // controller removes node-0's startup taint and says it is ready; the others wait.
+    let eni = kubectl(
+        &env.api,
+        &[
+            "get",
+            "eninode",
+            "node-0",
+            "-o",
+            "jsonpath={.spec.interfaces[0].eniID} {.spec.interfaces[0].macAddress}",
+        ],
+    );
+    let (eni, mac) = eni.trim().split_once(' ').expect("node-0's ENINode entry");
+    let report = json!({"status": {"interfaces": [{
+        "eniID": eni, "macAddress": mac, "nodeENI": "multus", "interface": "ens6",
+        "configured": true, "mtu": 9001
+    }], "configuredCount": 1, "eniCount": 1}});
+    kubectl(
+        &env.api,
+        &[
+            "patch",
+            "eninode",
+            "node-0",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &report.to_string(),
+        ],
+    );
+    let taints_of = |node: &str| {
+        kubectl(
+            &env.api,
+            &["get", "node", node, "-o", "jsonpath={.spec.taints[*].key}"],
+        )
+    };
+    wait(
+        "node-0's startup taint removed",
+        &c,
+        Duration::from_secs(30),
+        async || !taints_of("node-0").contains("networking.k8s.aws/enis-not-ready"),
+    )
+    .await;
+    let condition = kubectl(
+        &env.api,
+        &[
+            "get",
+            "node",
+            "node-0",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"networking.k8s.aws/ENIsReady\")].reason}",
+        ],
+    );
+    assert_eq!(condition.trim(), "ENIsConfigured");
+    assert!(taints_of("node-1").contains("networking.k8s.aws/enis-not-ready"));
+
     let metrics = reqwest_like_get(c.metrics, "/metrics").await;
+    assert!(
+        metrics.contains("aws_multi_eni_selected_nodes{state=\"ready\"} 1"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(
             "aws_multi_eni_ec2_calls_total{action=\"CreateNetworkInterface\",outcome=\"ok\"} 3"

@@ -134,6 +134,8 @@ pub async fn run(case: Case) -> anyhow::Result<Measured> {
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
+            taints: Vec::new(),
+            enis_ready: None,
         });
     }
     let real = BucketTable::default().scaled(case.capacity_scale, 1.0);

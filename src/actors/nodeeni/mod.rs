@@ -13,6 +13,7 @@ mod io;
 mod msg;
 mod nodes;
 mod publisher;
+mod readiness;
 mod reads;
 mod selection;
 mod slots;

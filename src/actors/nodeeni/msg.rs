@@ -101,6 +101,8 @@ pub struct NodeEniDeps {
     pub resolve_ttl: Duration,
     /// Device indices reserved on each instance, shared by every NodeENI's slots.
     pub reservations: Reservations,
+    /// Where each NodeENI says how ready its nodes' ENIs are.
+    pub readiness: crate::actors::readiness::ReadinessDesk,
 }
 
 impl NodeEniDeps {

@@ -222,6 +222,14 @@ impl Nodes {
         })
     }
 
+    /// The matching nodes' names.
+    pub fn names(&self) -> Vec<String> {
+        self.by_name
+            .as_ref()
+            .map(|n| n.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// A matching node's UID (its ENINode's owner).
     pub fn uid(&self, name: &str) -> Option<String> {
         Some(self.by_name.as_ref()?.get(name)?.uid.clone())
@@ -250,6 +258,8 @@ mod tests {
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
+            taints: Vec::new(),
+            enis_ready: None,
         }
     }
 

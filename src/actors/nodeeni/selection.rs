@@ -116,6 +116,11 @@ impl Selection {
         self.nodes.learned_zone(node, zone)
     }
 
+    /// The matching nodes' names (none until they are known).
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.names()
+    }
+
     /// A matching node's UID.
     pub fn uid(&self, name: &str) -> Option<String> {
         self.nodes.uid(name)

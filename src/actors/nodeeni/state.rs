@@ -246,6 +246,7 @@ impl NodeEniState {
             selection: &self.selection,
             deleting: self.deleting(),
             finalized: self.finalizer.placed(),
+            desk: &self.deps.readiness,
         };
         self.writes.write_from(&*self.deps.cluster, src).await
     }

@@ -7,15 +7,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::fleet::Fleet;
 use super::interfaces::{self, Interfaces};
+use super::readiness::{self, Spoken};
 use super::selection::Selection;
 use super::status::StatusBook;
+use crate::actors::readiness::ReadinessDesk;
 use crate::k8s::status::{Concerns, SlotSummary, build_status};
 use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
 
-/// The status and the ENINode entries, as last written or seen.
+/// The status and the ENINode entries, as last written or seen, and what the NodeENI
+/// last said of its nodes' readiness.
 pub struct Writes {
     status: StatusBook,
     interfaces: Interfaces,
+    spoken: Spoken,
 }
 
 /// What one round of writes is made from.
@@ -46,6 +50,8 @@ pub struct Sources<'a> {
     pub deleting: bool,
     /// Whether its ledger entry and finalizer are in place.
     pub finalized: bool,
+    /// Where it says how ready its nodes are.
+    pub desk: &'a ReadinessDesk,
 }
 
 /// Said in the status while the ENINode watch has not listed.
@@ -66,6 +72,10 @@ impl Writes {
         if !self.known() {
             concerns.pending.push(ENINODES_UNLISTED.into());
         }
+        if src.desk.on() {
+            let parts = readiness::parts(&slots, selection, &src.fleet.skips, src.deleting);
+            self.spoken.say(src.desk, src.name, parts);
+        }
         let round = Round {
             name: src.name,
             generation: src.generation,
@@ -80,6 +90,7 @@ impl Writes {
         Writes {
             status: StatusBook::new(status),
             interfaces: Interfaces::default(),
+            spoken: Spoken::default(),
         }
     }
 

@@ -10,17 +10,20 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 mod eninodes;
 mod msg;
+mod readiness;
 mod services;
 mod sweep;
 mod watches;
 
 use super::nodeeni::{InterfacesSeen, NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use crate::actors::readiness::ReadinessMsg;
 use crate::k8s::{Change, Cluster, ENINodeView, NodeENI, NodeView};
 use crate::plan::selector::matches;
 use crate::supervision::{Children, Outbox};
 use eninodes::ENINodes;
 pub use msg::{RootArgs, RootMsg, Watched};
-use services::Services;
+use readiness::ReadinessFeed;
+use services::{Service, Services};
 use watches::Watches;
 
 /// The root's state.
@@ -33,6 +36,7 @@ pub struct RootState {
     nodes: HashMap<String, NodeView>,
     eninodes: ENINodes,
     watches: Watches,
+    readiness: ReadinessFeed,
 }
 
 /// The root actor.
@@ -104,9 +108,42 @@ impl RootState {
         Ok(())
     }
 
+    async fn nodeeni_changed(
+        &mut self,
+        myself: &ActorRef<RootMsg>,
+        change: Change<NodeENI>,
+    ) -> Result<(), ActorProcessingErr> {
+        match change {
+            Change::Applied(obj) => self.applied(myself, obj).await?,
+            Change::Deleted(obj) => self.deleted(&obj.metadata.name.unwrap_or_default()),
+            Change::Resync(list) => {
+                let names: Vec<String> = list
+                    .iter()
+                    .filter_map(|o| o.metadata.name.clone())
+                    .collect();
+                let gone: Vec<String> = self
+                    .nodeenis
+                    .keys()
+                    .filter(|n| !names.contains(n))
+                    .cloned()
+                    .collect();
+                for name in gone {
+                    self.deleted(&name);
+                }
+                for obj in list {
+                    self.applied(myself, obj).await?;
+                }
+                self.watches.listed(Watched::NodeEnis);
+                self.readiness.synced(&self.services, &self.watches);
+            }
+        }
+        Ok(())
+    }
+
     fn deleted(&mut self, name: &str) {
         self.nodeenis.remove(name);
         self.children.stop(&name.to_string(), "NodeENI deleted");
+        self.readiness.forget(&self.services, name);
     }
 
     fn node_changed(&mut self, mut view: Option<NodeView>, name: &str) {
@@ -142,6 +179,7 @@ impl RootState {
         let reported: Vec<String> = match change {
             Change::Resync(list) => {
                 self.watches.listed(Watched::ENINodes);
+                self.readiness.synced(&self.services, &self.watches);
                 let reported = self.eninodes.resync(list);
                 for name in self.nodeenis.keys() {
                     if let Some(a) = self.children.get::<NodeEniMsg>(name) {
@@ -207,6 +245,7 @@ impl Actor for RootActor {
             nodes: HashMap::new(),
             eninodes: ENINodes::default(),
             watches: Watches::new(args.synced),
+            readiness: ReadinessFeed::default(),
         })
     }
 
@@ -245,34 +284,21 @@ impl Actor for RootActor {
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RootMsg::NodeEnis(change) => match *change {
-                Change::Applied(obj) => st.applied(&myself, obj).await?,
-                Change::Deleted(obj) => st.deleted(&obj.metadata.name.unwrap_or_default()),
-                Change::Resync(list) => {
-                    let names: Vec<String> = list
-                        .iter()
-                        .filter_map(|o| o.metadata.name.clone())
-                        .collect();
-                    let gone: Vec<String> = st
-                        .nodeenis
-                        .keys()
-                        .filter(|n| !names.contains(n))
-                        .cloned()
-                        .collect();
-                    for name in gone {
-                        st.deleted(&name);
-                    }
-                    for obj in list {
-                        st.applied(&myself, obj).await?;
-                    }
-                    st.watches.listed(Watched::NodeEnis);
-                }
-            },
+            RootMsg::NodeEnis(change) => {
+                st.nodeeni_changed(&myself, *change).await?;
+                st.readiness.selectors(&st.services, &st.nodeenis);
+            }
             RootMsg::Nodes(Change::Applied(view)) => {
                 let name = view.name.clone();
+                st.services
+                    .readiness(ReadinessMsg::Node(Box::new(view.clone())));
                 st.node_changed(Some(view), &name);
             }
-            RootMsg::Nodes(Change::Deleted(view)) => st.node_changed(None, &view.name),
+            RootMsg::Nodes(Change::Deleted(view)) => {
+                st.services
+                    .readiness(ReadinessMsg::NodeGone(view.name.clone()));
+                st.node_changed(None, &view.name);
+            }
             RootMsg::ENINodes(change) => st.eninodes_changed(change),
             RootMsg::Nodes(Change::Resync(list)) => {
                 st.nodes = list
@@ -283,6 +309,9 @@ impl Actor for RootActor {
                     })
                     .collect();
                 st.watches.listed(Watched::Nodes);
+                st.services
+                    .readiness(ReadinessMsg::Nodes(st.nodes.values().cloned().collect()));
+                st.readiness.synced(&st.services, &st.watches);
                 for (name, obj) in &st.nodeenis {
                     if let Some(a) = st.children.get::<NodeEniMsg>(name) {
                         let _ = a.cast(NodeEniMsg::Nodes(st.matching(obj)));
@@ -316,7 +345,11 @@ impl Actor for RootActor {
             RootMsg::Rewatch(what) => st.watches.start(&myself, &*st.cluster, what),
             RootMsg::Swept(findings) => sweep::report(&st.cluster, &st.nodeenis, findings),
             RootMsg::RestartService(which) => {
-                st.services.restart(&myself.get_cell(), which).await?
+                st.services.restart(&myself.get_cell(), which).await?;
+                if which == Service::Readiness {
+                    st.readiness
+                        .restarted(&st.services, &st.nodes, &st.nodeenis, &st.watches);
+                }
             }
         }
         Ok(())

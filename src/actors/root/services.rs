@@ -1,5 +1,6 @@
-//! The services beside the NodeENI actors: the EC2 rate limiter and the cleanup pool,
-//! started, supervised and restarted by the root behind restart-proof handles.
+//! The services beside the NodeENI actors: the EC2 rate limiter, the cleanup pool and
+//! the readiness actor, started, supervised and restarted by the root behind
+//! restart-proof handles.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::actors::cleanup::{CleanupArgs, CleanupMsg, CleanupPool, SweepFindings
 use crate::actors::instances::InstanceBatcher;
 use crate::actors::limiter::{LimitedEc2, Limiter, LimiterArgs, LimiterMsg, Priority};
 use crate::actors::nodeeni::NodeEniDeps;
+use crate::actors::readiness::{Parts, ReadinessActor, ReadinessArgs, ReadinessDesk, ReadinessMsg};
 use crate::actors::settings::ControllerSettings;
 use crate::aws::Ec2;
 use crate::aws::resolve::Resolver;
@@ -26,6 +28,8 @@ pub enum Service {
     Limiter,
     /// The cleanup pool.
     Cleanup,
+    /// The readiness actor.
+    Readiness,
 }
 
 impl fmt::Display for Service {
@@ -33,6 +37,7 @@ impl fmt::Display for Service {
         f.write_str(match self {
             Service::Limiter => "limiter",
             Service::Cleanup => "cleanup",
+            Service::Readiness => "readiness",
         })
     }
 }
@@ -47,6 +52,12 @@ pub struct Services {
     limiter_children: Children<Service>,
     cleanup_children: Children<Service>,
     findings: Outbox<SweepFindings>,
+    cluster: Arc<dyn Cluster>,
+    /// The readiness actor, unless it has nothing to write.
+    readiness: Option<Handle<ReadinessMsg>>,
+    readiness_children: Children<Service>,
+    /// What the NodeENIs say of their nodes (outlives the readiness actor).
+    pub parts: Parts,
 }
 
 fn limited(
@@ -92,6 +103,28 @@ async fn spawn_cleanup(
         .0)
 }
 
+async fn spawn_readiness(
+    settings: &ControllerSettings,
+    cluster: &Arc<dyn Cluster>,
+    parts: &Parts,
+    root: &ActorCell,
+) -> Result<Option<ractor::ActorRef<ReadinessMsg>>, ActorProcessingErr> {
+    let Some((writing, taint)) = settings.readiness() else {
+        return Ok(None);
+    };
+    let args = ReadinessArgs {
+        cluster: cluster.clone(),
+        parts: parts.clone(),
+        writing,
+        taint,
+    };
+    Ok(Some(
+        Actor::spawn_linked(None, ReadinessActor, args, root.clone())
+            .await?
+            .0,
+    ))
+}
+
 impl Services {
     /// Starts the limiter and the cleanup pool under `root`, over `ec2` (the unlimited
     /// port: AWS, moto or the simulator), and returns them with what every NodeENI
@@ -118,9 +151,18 @@ impl Services {
         limiter_children.started(Service::Limiter, &limiter_ref);
         let mut cleanup_children = Children::new("cleanup", settings.restart);
         cleanup_children.started(Service::Cleanup, &cleanup_ref);
+        let parts = Parts::default();
+        let mut readiness_children = Children::new("readiness", settings.restart);
+        let readiness = spawn_readiness(&settings, &cluster, &parts, root)
+            .await?
+            .map(|actor| {
+                readiness_children.started(Service::Readiness, &actor);
+                Handle::new(actor)
+            });
         let rollout = limited(&ec2, &limiter, &in_flight, Priority::Rollout);
         let deps = NodeEniDeps {
-            cluster,
+            readiness: ReadinessDesk::new(parts.clone(), readiness.clone()),
+            cluster: cluster.clone(),
             resolver: Arc::new(Resolver::new(
                 Arc::new(rollout.clone()),
                 settings.resolve_ttl,
@@ -148,13 +190,21 @@ impl Services {
             limiter_children,
             cleanup_children,
             findings,
+            cluster,
+            readiness,
+            readiness_children,
+            parts,
         };
         Ok((services, deps))
     }
 
     /// The service an exit belongs to, if any, and when to restart it.
     pub fn exited(&mut self, evt: &SupervisionEvent) -> Option<(Service, Duration)> {
-        for children in [&mut self.limiter_children, &mut self.cleanup_children] {
+        for children in [
+            &mut self.limiter_children,
+            &mut self.cleanup_children,
+            &mut self.readiness_children,
+        ] {
             if let Some(exited) = children.exited(evt) {
                 let delay = children.restart(&exited).delay;
                 return Some((exited.key, delay));
@@ -186,8 +236,22 @@ impl Services {
                 self.cleanup_children.started(which, &actor);
                 self.cleanup.replace(actor);
             }
+            Service::Readiness => {
+                let spawned =
+                    spawn_readiness(&self.settings, &self.cluster, &self.parts, root).await?;
+                if let (Some(actor), Some(handle)) = (spawned, &self.readiness) {
+                    self.readiness_children.started(which, &actor);
+                    handle.replace(actor);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Tells the readiness actor (if it runs); `false` if it is down (restarting: it is
+    /// told everything again when it is back).
+    pub fn readiness(&self, msg: ReadinessMsg) -> bool {
+        self.readiness.as_ref().is_some_and(|h| h.cast(msg))
     }
 
     /// Starts an orphan sweep.

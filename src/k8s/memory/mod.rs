@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 mod eninodes;
 mod ledger;
+mod nodes;
 mod recorder;
 mod watch;
 
@@ -28,7 +29,7 @@ use crate::k8s::cluster::{
 };
 use crate::k8s::crd::{NodeENI, NodeENIStatus};
 use crate::k8s::eninode::{ENINodeStatus, NodeInterface};
-use crate::k8s::node::NodeView;
+use crate::k8s::node::{NodeCondition, NodeView, TaintKey};
 use crate::k8s::writes::{WriteTally, body_bytes, eninode_apply, status_patch};
 
 const CHANNEL_CAPACITY: usize = 65_536;
@@ -153,53 +154,6 @@ impl MemoryCluster {
             let changed = obj.clone();
             drop(s);
             let _ = self.nodeeni_tx.send(Change::Applied(changed));
-        }
-    }
-
-    /// Creates or replaces a node (one without a creation time is created now, or keeps
-    /// the one it had).
-    pub fn upsert_node(&self, mut node: NodeView) {
-        let mut s = self.lock();
-        if node.created.is_none() {
-            node.created = Some(
-                s.nodes
-                    .get(&node.name)
-                    .and_then(|old| old.created)
-                    .unwrap_or_else(jiff::Timestamp::now),
-            );
-        }
-        s.nodes.insert(node.name.clone(), node.clone());
-        drop(s);
-        let _ = self.node_tx.send(Change::Applied(node));
-    }
-
-    /// Sets (`Some`) or removes (`None`) one label on a node.
-    pub fn label_node(&self, name: &str, key: &str, value: Option<&str>) {
-        let mut s = self.lock();
-        let Some(node) = s.nodes.get_mut(name) else {
-            return;
-        };
-        match value {
-            Some(v) => node.labels.insert(key.to_string(), v.to_string()),
-            None => node.labels.remove(key),
-        };
-        let node = node.clone();
-        drop(s);
-        let _ = self.node_tx.send(Change::Applied(node));
-    }
-
-    /// Removes a node.
-    pub fn delete_node(&self, name: &str) {
-        let mut s = self.lock();
-        let gone = s.nodes.remove(name);
-        // The Node owns its ENINode: the garbage collector deletes it too.
-        let eninode = s.eninodes.remove(name);
-        drop(s);
-        if let Some(node) = gone {
-            let _ = self.node_tx.send(Change::Deleted(node));
-        }
-        if let Some(view) = eninode {
-            let _ = self.eninode_tx.send(Change::Deleted(view));
         }
     }
 
@@ -404,5 +358,35 @@ impl Cluster for MemoryCluster {
 
     async fn forget_owners(&self, uids: &[String]) -> Result<(), ClusterError> {
         self.lock().ledger.forget(uids)
+    }
+
+    async fn set_node_condition(
+        &self,
+        node: &str,
+        condition: &NodeCondition,
+        _transition: bool,
+    ) -> Result<(), ClusterError> {
+        self.change_node(node, |n| {
+            nodes::set_condition(n, condition);
+            Ok(())
+        })
+    }
+
+    async fn remove_node_taint(
+        &self,
+        node: &str,
+        taint: &TaintKey,
+        index: usize,
+    ) -> Result<(), ClusterError> {
+        self.change_node(node, |n| nodes::remove_taint(n, taint, index))
+    }
+
+    async fn publish_on_node(&self, node: &ObjectRef, notice: Notice) -> Result<(), ClusterError> {
+        let mut s = self.lock();
+        let s = &mut *s;
+        let key = format!("Node/{}", node.name);
+        s.recorder
+            .record(&key, notice, tokio::time::Instant::now(), &mut s.writes);
+        Ok(())
     }
 }

@@ -72,3 +72,33 @@ fn slim_metadata_keeps_what_watches_need_and_nothing_else() {
     assert_eq!(m.annotations, None, "no annotation is kept");
     assert!(NodeView::from_slim(slim).deleting);
 }
+
+#[test]
+fn slim_node_keeps_the_taints_in_order_and_only_our_condition() {
+    let json = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "n1", "uid": "u1"},
+        "spec": {"providerID": "aws:///us-east-1a/i-0abc", "taints": [
+            {"key": "a", "effect": "NoExecute", "value": "x", "timeAdded": "2026-01-01T00:00:00Z"},
+            {"key": "networking.k8s.aws/enis-not-ready", "effect": "NoSchedule"}
+        ]},
+        "status": {"conditions": [
+            {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"},
+            {"type": "networking.k8s.aws/ENIsReady", "status": "False", "reason": "ENIsPending", "message": "waiting"}
+        ]}
+    });
+    let v = NodeView::from_slim(serde_json::from_value(json).unwrap());
+    let keys: Vec<&str> = v.taints.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["a", "networking.k8s.aws/enis-not-ready"]);
+    assert_eq!(
+        v.enis_ready,
+        Some(NodeCondition {
+            ready: false,
+            reason: "ENIsPending".into(),
+            message: "waiting".into()
+        })
+    );
+    let bare = serde_json::json!({"metadata": {"name": "n2"}, "status": {}});
+    let v = NodeView::from_slim(serde_json::from_value(bare).unwrap());
+    assert!(v.taints.is_empty() && v.enis_ready.is_none());
+}

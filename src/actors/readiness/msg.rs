@@ -1,0 +1,24 @@
+//! What the readiness actor receives.
+
+use std::collections::BTreeMap;
+
+use crate::k8s::NodeView;
+
+/// Messages of the readiness actor.
+pub enum ReadinessMsg {
+    /// Every node, after a (re-)listing: whatever is not in it is gone.
+    Nodes(Vec<NodeView>),
+    /// A node changed.
+    Node(Box<NodeView>),
+    /// A node was deleted.
+    NodeGone(String),
+    /// The selectors of every NodeENI not being deleted: a node one matches waits for
+    /// its ENIs.
+    Selectors(BTreeMap<String, BTreeMap<String, String>>),
+    /// Nodes, NodeENIs and ENINodes were all listed: nodes may be decided on.
+    Synced,
+    /// Decide on these nodes again (a part changed, a quiet time passed, a retry).
+    Check(Vec<String>),
+    /// A node's quiet time is over: a `False` condition may show now.
+    QuietOver(String),
+}
