@@ -77,6 +77,8 @@ fn spec(k: usize) -> ResolvedSpec {
         tags: Default::default(),
         secondary_ipv4: None,
         source_dest_check: None,
+        ena_srd: None,
+        ena_queue_count: None,
     }
 }
 

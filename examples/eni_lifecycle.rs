@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             instance_id: instance_id.clone(),
             device_index: 1,
             network_card_index: 0,
+            ena: Default::default(),
         })
         .await?;
     println!("attached as {attachment_id}");

@@ -162,6 +162,21 @@ async fn eninode_entries_of_two_managers_merge_and_withdraw() {
         .unwrap();
 }
 
+/// node-readiness-controller's rule (its CRD is not installed here, and the rule is not
+/// among the NodeENI samples a user applies): it gates on the controller's condition and
+/// the chart's default taint.
+#[test]
+fn the_node_readiness_rule_gates_on_the_controllers_condition() {
+    let text = std::fs::read_to_string(repo("deploy/node-readiness/enis-ready-rule.yaml")).unwrap();
+    let doc: Value = serde_saphyr::from_str(&text).expect("YAML");
+    assert_eq!(doc["kind"], "NodeReadinessRule");
+    let spec = &doc["spec"];
+    assert_eq!(spec["conditions"][0]["type"], ENIS_READY);
+    assert_eq!(spec["conditions"][0]["requiredStatus"], "True");
+    assert_eq!(spec["taint"]["key"], STARTUP_TAINT_KEY);
+    assert_eq!(spec["enforcementMode"], "bootstrap-only");
+}
+
 #[tokio::test]
 async fn every_sample_is_admitted_and_parses() {
     let mut seen = 0;
@@ -173,16 +188,6 @@ async fn every_sample_is_admitted_and_parses() {
         let text = std::fs::read_to_string(&path).unwrap();
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("sample is YAML");
         for doc in docs {
-            if doc["kind"] == "NodeReadinessRule" {
-                // node-readiness-controller's rule (its CRD is not installed here): it
-                // gates on the controller's condition and the chart's default taint.
-                let spec = &doc["spec"];
-                assert_eq!(spec["conditions"][0]["type"], ENIS_READY);
-                assert_eq!(spec["conditions"][0]["requiredStatus"], "True");
-                assert_eq!(spec["taint"]["key"], STARTUP_TAINT_KEY);
-                assert_eq!(spec["enforcementMode"], "bootstrap-only");
-                continue;
-            }
             let admitted = admit(&doc)
                 .await
                 .unwrap_or_else(|e| panic!("{} rejected: {e:?}", path.display()));
@@ -405,6 +410,27 @@ async fn each_rule_rejects_with_its_message() {
             "greater than or equal to 0",
         ),
         (
+            "ENA Express for UDP alone",
+            with(|s| {
+                s.insert("enaSrd".into(), json!({"udpEnabled": true}));
+            }),
+            "enaSrd.udpEnabled needs enaSrd.enabled",
+        ),
+        (
+            "no ENA queue",
+            with(|s| {
+                s.insert("enaQueueCount".into(), json!(0));
+            }),
+            "enaQueueCount must be between 1 and 32",
+        ),
+        (
+            "more ENA queues than any type takes",
+            with(|s| {
+                s.insert("enaQueueCount".into(), json!(33));
+            }),
+            "enaQueueCount must be between 1 and 32",
+        ),
+        (
             "mtu as a string",
             with(|s| {
                 s.insert("mtu".into(), json!("9001"));
@@ -431,6 +457,24 @@ async fn boundary_values_are_accepted() {
     }))
     .await
     .expect("30 tags with 128-character keys and 256-character values");
+    for (srd, queues) in [
+        (json!({"enabled": true}), 1),
+        (json!({"enabled": true, "udpEnabled": true}), 32),
+        (json!({"enabled": false}), 8),
+    ] {
+        let admitted = admit(&with(|s| {
+            s.insert("enaSrd".into(), srd.clone());
+            s.insert("enaQueueCount".into(), json!(queues));
+        }))
+        .await
+        .unwrap_or_else(|e| panic!("{srd} {queues}: {e}"));
+        let parsed: NodeENI = serde_json::from_value(admitted).unwrap();
+        assert_eq!(
+            parsed.spec.ena_srd.map(|s| s.enabled),
+            srd["enabled"].as_bool()
+        );
+        assert_eq!(parsed.spec.ena_queue_count, Some(queues));
+    }
     for mtu in [0, 576, 1500, 9001] {
         admit(&with(|s| {
             s.insert("mtu".into(), json!(mtu));

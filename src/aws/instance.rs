@@ -124,6 +124,12 @@ pub struct EniLimits {
     /// Private IPv4 addresses one interface takes, the primary included
     /// (`Ipv4AddressesPerInterface`); `None` when EC2 did not say.
     pub ipv4_per_interface: Option<u32>,
+    /// Whether the type supports ENA Express (`EnaSrdSupported`); `None`: not said.
+    pub ena_srd_supported: Option<bool>,
+    /// ENA queues one interface may be given (`MaximumEnaQueueCountPerInterface`, the
+    /// least over its cards; 0 where the type has no flexible ENA queues); `None`: not
+    /// said.
+    pub ena_queues_per_interface: Option<u32>,
 }
 
 impl EniLimits {
@@ -136,6 +142,8 @@ impl EniLimits {
                 max_interfaces: max,
             }],
             ipv4_per_interface: None,
+            ena_srd_supported: None,
+            ena_queues_per_interface: None,
         }
     }
 

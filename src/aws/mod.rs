@@ -37,6 +37,7 @@
 //!         instance_id: "i-0123456789abcdef0".into(),
 //!         device_index: 1,
 //!         network_card_index: 0,
+//!         ena: Default::default(),
 //!     })
 //!     .await?;
 //! ec2.detach_eni(&attachment_id, false).await?;

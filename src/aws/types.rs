@@ -149,6 +149,8 @@ pub struct EniAttachment {
     pub status: AttachmentStatus,
     /// Whether EC2 deletes the ENI when the instance terminates.
     pub delete_on_termination: bool,
+    /// ENA settings it was attached with, as EC2 reports them.
+    pub ena: EnaAttach,
 }
 
 /// An ENI as described by EC2.
@@ -273,6 +275,18 @@ pub struct AttachRequest {
     pub device_index: u32,
     /// Network card index (0 on single-card instances).
     pub network_card_index: u32,
+    /// ENA settings of the attachment (EC2's defaults when unset).
+    pub ena: EnaAttach,
+}
+
+/// ENA settings given to an attachment (`EnaSrdSpecification`, `EnaQueueCount`); unset:
+/// EC2's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnaAttach {
+    /// ENA Express.
+    pub srd: Option<crate::plan::interface_limits::EnaSrd>,
+    /// ENA queues.
+    pub queue_count: Option<u32>,
 }
 
 /// A subnet.

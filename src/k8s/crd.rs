@@ -160,6 +160,21 @@ pub struct NodeENISpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_dest_check: Option<bool>,
 
+    /// ENA Express (AWS's SRD protocol) on each attachment. A node whose instance type
+    /// does not support it is reported, not tried. Applied when an ENI is attached: ENIs
+    /// attached before a change keep what they were attached with. Unset: EC2's default
+    /// (off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ena_srd: Option<EnaSrdSpec>,
+
+    /// ENA queues of each attachment, on instance types with flexible ENA queues (at
+    /// most `MaximumEnaQueueCountPerInterface`: a node whose type takes fewer, or no
+    /// count, is reported, not tried). Applied when an ENI is attached. Unset: the
+    /// type's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 32").message("enaQueueCount must be between 1 and 32 (the most any instance type takes per interface)"))]
+    pub ena_queue_count: Option<i32>,
+
     /// Accepted for compatibility with the Go controller; not supported yet, and reported
     /// in the NodeENI's conditions when set.
     #[serde(
@@ -192,6 +207,23 @@ pub struct NodeENISpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub dpdk_pci_address: Option<String>,
+}
+
+/// ENA Express on an attachment.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!self.udpEnabled || self.enabled")
+        .message("enaSrd.udpEnabled needs enaSrd.enabled")
+        .reason(Reason::FieldValueInvalid)
+)]
+pub struct EnaSrdSpec {
+    /// ENA Express for TCP.
+    #[serde(default)]
+    pub enabled: bool,
+    /// ENA Express for UDP too.
+    #[serde(default)]
+    pub udp_enabled: bool,
 }
 
 /// What the controller observed and did for one NodeENI.

@@ -5,7 +5,7 @@
 //!
 //! Addresses are added only where the instance type takes them: the slot's placement
 //! carries [`NoRoom::TooManyAddresses`] when the spec asks more than
-//! `Ipv4AddressesPerInterface`, and no call is spent. Removing takes the numerically
+//! `Ipv4AddressesPerInterface` ([`super::interface_limits`]), and no call is spent. Removing takes the numerically
 //! highest addresses. A field the spec leaves unset is never changed: an adopted ENI or
 //! one changed by hand keeps its addresses and check.
 
@@ -123,26 +123,6 @@ fn highest(addresses: &[String], n: usize) -> Vec<String> {
     let mut sorted: Vec<&String> = addresses.iter().collect();
     sorted.sort_by_key(|a| (a.parse::<Ipv4Addr>().ok(), a.as_str()));
     sorted.into_iter().rev().take(n).cloned().collect()
-}
-
-/// Where the slot can be placed once the address limit is taken into account: a spec
-/// asking more than `ipv4_per_interface` addresses per ENI has no room on the instance,
-/// whatever device index is free.
-pub fn with_address_limit(
-    desired: &DesiredSlot,
-    placement: Option<Result<u32, NoRoom>>,
-    ipv4_per_interface: Option<u32>,
-) -> Option<Result<u32, NoRoom>> {
-    let Some(secondary) = desired.secondary_ipv4 else {
-        return placement;
-    };
-    let asked = secondary.saturating_add(1);
-    match (placement, ipv4_per_interface) {
-        (Some(_), Some(limit)) if asked > limit => {
-            Some(Err(NoRoom::TooManyAddresses { asked, limit }))
-        }
-        (p, _) => p,
-    }
 }
 
 #[cfg(test)]
@@ -265,43 +245,15 @@ mod tests {
     }
 
     #[test]
-    fn more_addresses_than_the_type_takes_are_refused_before_any_call() {
+    fn an_attached_eni_gets_no_address_its_type_cannot_take() {
         let mut d = desired();
-        type Case = (u32, Option<u32>, Option<Result<u32, NoRoom>>);
-        let cases: [Case; 5] = [
-            (9, Some(10), Some(Ok(1))),
-            (
-                10,
-                Some(10),
-                Some(Err(NoRoom::TooManyAddresses {
-                    asked: 11,
-                    limit: 10,
-                })),
-            ),
-            (49, None, Some(Ok(1))),
-            (0, Some(1), Some(Ok(1))),
-            (
-                1,
-                Some(1),
-                Some(Err(NoRoom::TooManyAddresses { asked: 2, limit: 1 })),
-            ),
-        ];
-        for (secondary, limit, want) in cases {
-            d.secondary_ipv4 = Some(secondary);
-            assert_eq!(
-                with_address_limit(&d, Some(Ok(1)), limit),
-                want,
-                "{secondary} secondary, limit {limit:?}"
-            );
-        }
-        assert_eq!(
-            with_address_limit(&d, None, Some(1)),
-            None,
-            "not placed yet"
-        );
         d.security_groups = Vec::new();
         d.secondary_ipv4 = Some(20);
-        let refused = with_address_limit(&d, Some(Ok(1)), Some(10));
+        let limits = crate::plan::interface_limits::InterfaceLimits {
+            ipv4: Some(10),
+            ..Default::default()
+        };
+        let refused = crate::plan::interface_limits::with_type_limits(&d, Some(Ok(1)), limits);
         assert!(matches!(
             next_change(&d, attached(&[], true), refused),
             Some(Change::NoRoom(NoRoom::TooManyAddresses { .. }))

@@ -40,6 +40,16 @@ pub enum NoRoom {
         /// `Ipv4AddressesPerInterface` of the instance type.
         limit: u32,
     },
+    /// The spec asks ENA Express (`enaSrd`) and the instance type does not support it.
+    EnaSrdUnsupported,
+    /// The spec asks more ENA queues per interface (`enaQueueCount`) than the instance
+    /// type takes (0: it takes no queue count, having no flexible ENA queues).
+    TooManyQueues {
+        /// Queues asked.
+        asked: u32,
+        /// `MaximumEnaQueueCountPerInterface` of the type (0: none).
+        limit: u32,
+    },
 }
 
 /// What is on the node's network card, apart from the slot being placed.

@@ -25,6 +25,8 @@ pub fn desired() -> DesiredSlot {
         tags: Default::default(),
         secondary_ipv4: None,
         source_dest_check: None,
+        ena_srd: None,
+        ena_queue_count: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub mod breaker;
 pub mod device_index;
 pub mod election;
 pub mod extra_tags;
+pub mod interface_limits;
 pub mod interfaces;
 pub mod lifecycle;
 pub mod nodeeni;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
-use super::attributes::with_address_limit;
 use super::device_index::{CardLimit, CardOccupancy, NoRoom, place};
+use super::interface_limits::{InterfaceLimits, with_type_limits};
 use super::lifecycle::{
     Action, Blocker, Decision, Discard, EniState, Known, SeenEni, SlotMemory, decide,
 };
@@ -29,9 +29,8 @@ pub struct SlotView {
     pub observed: bool,
     /// Where its ENI can go on the instance (`None`: not computed since the last change).
     pub placement: Option<Result<u32, NoRoom>>,
-    /// Private IPv4 addresses the instance type takes per interface, as last looked at
-    /// (`None`: not known).
-    pub ipv4_per_interface: Option<u32>,
+    /// What the instance type allows one interface, as last looked at.
+    pub interface: InterfaceLimits,
     /// What the last look at the instance showed.
     pub instance: InstanceSeen,
     /// Incarnation and the ENI known to exist.
@@ -84,8 +83,8 @@ pub struct InstanceFacts {
     pub vpc: String,
     /// Whether the instance is tagged as this cluster's (or the check is off).
     pub in_cluster: bool,
-    /// Private IPv4 addresses its type takes per interface, when known.
-    pub ipv4_per_interface: Option<u32>,
+    /// What its type allows one interface, where known.
+    pub interface: InterfaceLimits,
 }
 
 /// A re-read of the slot's ENIs.
@@ -124,7 +123,7 @@ impl SlotView {
         decide(
             desired,
             &self.seen,
-            with_address_limit(desired, self.placement, self.ipv4_per_interface),
+            with_type_limits(desired, self.placement, self.interface),
             self.instance_gone(now),
             &self.memory,
             now,
@@ -317,7 +316,7 @@ impl SlotView {
             return true;
         }
         self.instance = InstanceSeen::Present;
-        self.ipv4_per_interface = facts.ipv4_per_interface;
+        self.interface = facts.interface;
         // Trust first: an instance of another VPC or cluster gets nothing, whatever its
         // zone or room.
         if facts.vpc != desired.vpc {

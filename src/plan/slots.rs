@@ -115,6 +115,10 @@ pub struct ResolvedSpec {
     pub secondary_ipv4: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
+    /// `enaSrd`, given at attach (`None`: EC2's default).
+    pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
+    /// `enaQueueCount`, given at attach (`None`: the type's default).
+    pub ena_queue_count: Option<u32>,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -145,6 +149,10 @@ pub struct DesiredSlot {
     pub secondary_ipv4: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
+    /// `enaSrd`, given at attach (`None`: EC2's default).
+    pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
+    /// `enaQueueCount`, given at attach (`None`: the type's default).
+    pub ena_queue_count: Option<u32>,
 }
 
 impl DesiredSlot {
@@ -335,6 +343,8 @@ pub fn plan_slots<'a>(
                     tags: spec.tags.clone(),
                     secondary_ipv4: spec.secondary_ipv4,
                     source_dest_check: spec.source_dest_check,
+                    ena_srd: spec.ena_srd,
+                    ena_queue_count: spec.ena_queue_count,
                 },
             );
             position += 1;

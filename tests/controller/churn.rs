@@ -130,6 +130,7 @@ async fn an_eni_ec2_keeps_refusing_to_attach_is_given_up_on() {
                 instance_id: inst.clone(),
                 device_index: index,
                 network_card_index: 0,
+                ena: Default::default(),
             })
             .unwrap();
     }

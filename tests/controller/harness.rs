@@ -161,6 +161,8 @@ impl World {
             tags: Default::default(),
             secondary_ipv4_count: None,
             source_dest_check: None,
+            ena_srd: None,
+            ena_queue_count: None,
             enable_dpdk: false,
             dpdk_driver: None,
             dpdk_resource_name: None,
@@ -259,6 +261,7 @@ impl World {
                 instance_id: instance.to_string(),
                 device_index: index,
                 network_card_index: 0,
+                ena: Default::default(),
             })
             .expect("attach");
         eni

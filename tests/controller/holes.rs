@@ -475,6 +475,7 @@ async fn an_eni_that_cannot_be_attached_is_deleted_after_a_grace_period() {
                 instance_id: inst.clone(),
                 device_index: index,
                 network_card_index: 0,
+                ena: Default::default(),
             })
             .unwrap();
     }

@@ -9,6 +9,7 @@ mod harness;
 mod addresses;
 mod churn;
 mod crash;
+mod ena;
 mod holes;
 mod lifecycle;
 mod migration;

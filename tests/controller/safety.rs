@@ -138,6 +138,7 @@ async fn foreign_enis_are_never_touched() {
                 instance_id: inst.clone(),
                 device_index: index,
                 network_card_index: 0,
+                ena: Default::default(),
             })
             .unwrap();
     }
@@ -216,6 +217,7 @@ async fn orphans_are_swept_after_the_grace_period() {
             instance_id: idle.clone(),
             device_index: 2,
             network_card_index: 0,
+            ena: Default::default(),
         })
         .unwrap();
     // The live NodeENI's ENI for a node that no longer matches.
@@ -281,6 +283,7 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
                 instance_id: small.clone(),
                 device_index: index,
                 network_card_index: 0,
+                ena: Default::default(),
             })
             .unwrap();
     }

@@ -18,6 +18,7 @@ use aws_multi_eni_controller::aws::{
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network};
 
 mod addresses;
+mod ena;
 
 struct Env {
     moto: MotoServer,
@@ -139,6 +140,7 @@ async fn full_eni_lifecycle_through_the_port() {
             instance_id: instance_id.clone(),
             device_index: 1,
             network_card_index: 0,
+            ena: Default::default(),
         })
         .await
         .expect("attach");
@@ -425,6 +427,7 @@ async fn errors_are_classified() {
             instance_id: e.net.instances[0].0.clone(),
             device_index: 1,
             network_card_index: 0,
+            ena: Default::default(),
         })
         .await
         .unwrap_err();

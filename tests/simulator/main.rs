@@ -56,5 +56,6 @@ pub(crate) fn attach(eni: &str, instance: &str, device: u32, card: u32) -> Attac
         instance_id: instance.into(),
         device_index: device,
         network_card_index: card,
+        ena: Default::default(),
     }
 }

@@ -7,6 +7,8 @@ does per account and Region. Optionally fails --fault-rate of the calls it lets 
 with a 500 InternalError, half of them after moto applied the call.
 
 GET /__proxy/stats answers {"Action": [calls, throttled, failed], ...} as JSON.
+GET /__proxy/requests answers every request's parameters as sent, in order, as JSON
+(a list of {"Param": "value"}): what the SDK really sent, also where moto ignores it.
 
 Only the standard library: it runs in the venv the README's test command creates.
 """
@@ -71,6 +73,7 @@ class State:
         self.rng = random.Random(seed)
         self.buckets = {}
         self.stats = {}
+        self.requests = []
 
     def bucket(self, action):
         if action not in self.buckets:
@@ -127,6 +130,10 @@ def handler(state, upstream):
                 with state.lock:
                     body = json.dumps(state.stats).encode()
                 return self.answer(200, body, "application/json")
+            if self.path.startswith("/__proxy/requests"):
+                with state.lock:
+                    body = json.dumps(state.requests).encode()
+                return self.answer(200, body, "application/json")
             status, data, ctype = self.forward(None)
             self.answer(status, data, ctype)
 
@@ -135,6 +142,8 @@ def handler(state, upstream):
             body = self.rfile.read(length)
             form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
             action = form.get("Action", ["Unknown"])[0]
+            with state.lock:
+                state.requests.append({k: v[0] for k, v in form.items()})
             verdict = state.admit(action)
             if verdict == "throttle":
                 return self.answer(503, THROTTLE_BODY)

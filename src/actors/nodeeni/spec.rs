@@ -15,6 +15,7 @@ use crate::aws::resolve::{ResolveError, Resolver, SecurityGroupRef, SubnetRef};
 use crate::k8s::NodeENISpec;
 use crate::k8s::status::Problem;
 use crate::plan::extra_tags::{TagMap, merged};
+use crate::plan::interface_limits::EnaSrd;
 use crate::plan::slots::{ResolvedSpec, SubnetInput};
 
 /// The resolved spec and what it took.
@@ -123,6 +124,11 @@ async fn resolve(
                     .secondary_ipv4_count
                     .map(|n| u32::try_from(n).unwrap_or(0)),
                 source_dest_check: spec.source_dest_check,
+                ena_srd: spec.ena_srd.map(|s| EnaSrd {
+                    enabled: s.enabled,
+                    udp: s.udp_enabled,
+                }),
+                ena_queue_count: spec.ena_queue_count.map(|n| u32::try_from(n).unwrap_or(0)),
             };
             (Some(resolved), problems)
         }

@@ -41,14 +41,15 @@ impl Parts {
         changed
     }
 
-    /// Forgets everything `nodeeni` said (it is gone); the nodes it spoke of.
+    /// Forgets everything `nodeeni` said (it is gone); the nodes it spoke of, sorted.
     pub fn forget(&self, nodeeni: &str) -> Vec<String> {
-        let nodes: Vec<String> = self
+        let mut nodes: Vec<String> = self
             .0
             .iter()
             .filter(|e| e.value().contains_key(nodeeni))
             .map(|e| e.key().clone())
             .collect();
+        nodes.sort();
         nodes
             .into_iter()
             .filter(|n| self.remove(n, nodeeni))

@@ -9,10 +9,11 @@ use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
 use crate::aws::ownership::{ClusterIdentity, TAG_CREATED_AT, claims, intent_tags};
 use crate::aws::{
-    AddressChange, AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, Eni,
-    Ownership, SlotOwner, Tags, describe_all_enis, describe_eni, describe_enis_by_id,
+    AddressChange, AttachRequest, AttachmentStatus, CreateEniRequest, Ec2, Ec2Error, EnaAttach,
+    Eni, Ownership, SlotOwner, Tags, describe_all_enis, describe_eni, describe_enis_by_id,
 };
 use crate::plan::device_index::CardLimit;
+use crate::plan::interface_limits::InterfaceLimits;
 use crate::plan::lifecycle::{Action, EniState, SeenEni};
 use crate::plan::outcome::Answer;
 use crate::plan::slot_view::{InstanceFacts, Refreshed, SlotView, created_long_ago};
@@ -138,13 +139,17 @@ async fn observe(
     let Some(inst) = deps.instances.get(&desired.key.instance_id).await? else {
         return Ok(None);
     };
-    let (limit, ipv4_per_interface) = match deps.resolver.limits(&inst.instance_type).await {
+    let (limit, interface) = match deps.resolver.limits(&inst.instance_type).await {
         Ok(l) => (
             l.card(desired.network_card)
                 .map_or(CardLimit::NoSuchCard, CardLimit::Max),
-            l.ipv4_per_interface,
+            InterfaceLimits {
+                ipv4: l.ipv4_per_interface,
+                ena_srd: l.ena_srd_supported,
+                ena_queues: l.ena_queues_per_interface,
+            },
         ),
-        Err(_) => (CardLimit::Unknown, None),
+        Err(_) => (CardLimit::Unknown, InterfaceLimits::default()),
     };
     Ok(Some(InstanceFacts {
         gone: inst.state.is_gone(),
@@ -157,7 +162,7 @@ async fn observe(
         zone: inst.availability_zone.clone(),
         vpc: inst.vpc_id.clone(),
         in_cluster: !deps.require_instance_cluster_tag || inst.in_cluster(&deps.cluster.name),
-        ipv4_per_interface,
+        interface,
     }))
 }
 
@@ -265,6 +270,10 @@ pub async fn execute(
                 instance_id: desired.key.instance_id.clone(),
                 device_index: *device_index,
                 network_card_index: *card,
+                ena: EnaAttach {
+                    srd: desired.ena_srd,
+                    queue_count: desired.ena_queue_count,
+                },
             };
             match classified(ec2.attach_eni(request).await) {
                 Ok(attachment_id) => Answer::Attached { attachment_id },

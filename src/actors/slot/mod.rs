@@ -25,8 +25,8 @@ use crate::actors::limiter::Priority;
 use crate::aws::Ec2Error;
 use crate::k8s::Notice;
 use crate::k8s::status::SlotPhase;
-use crate::plan::attributes::with_address_limit;
 use crate::plan::breaker::{Admit, Cause};
+use crate::plan::interface_limits::with_type_limits;
 use crate::plan::lifecycle::Action;
 use crate::plan::outcome::{Answer, Applied, Next, SlotEvent};
 use crate::plan::refusal::Refused;
@@ -167,8 +167,8 @@ impl SlotState {
                     Instant::now(),
                     wall,
                 );
-                // A slot refused for its addresses holds no index for others to step past.
-                match with_address_limit(desired, view.placement, view.ipv4_per_interface) {
+                // A slot refused for what its type cannot take holds no index for others to step past.
+                match with_type_limits(desired, view.placement, view.interface) {
                     Some(Ok(index)) => {
                         book.insert(holder, (card, index));
                     }

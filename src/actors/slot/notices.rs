@@ -93,7 +93,13 @@ pub fn unattachable(key: &SlotKey, eni: &str) -> Notice {
 /// The slot's node is refused before any call (`reason`, `message`; see
 /// [`super::phase::REFUSED_NODE`]).
 pub fn refused_node(key: &SlotKey, reason: &str, message: &str) -> Notice {
-    let action = if reason == "AddressLimitExceeded" {
+    let action = if [
+        "AddressLimitExceeded",
+        "EnaSrdUnsupported",
+        "EnaQueueLimitExceeded",
+    ]
+    .contains(&reason)
+    {
         "Create"
     } else {
         "Attach"

@@ -7,10 +7,12 @@ use crate::plan::lifecycle::{Action, Blocker, Waiting};
 /// The blocked reasons of a node refused before any call (an instance this cluster does
 /// not trust, a spec its instance type cannot take): one Warning Event on the NodeENI says
 /// so the first time.
-pub const REFUSED_NODE: [&str; 3] = [
+pub const REFUSED_NODE: [&str; 5] = [
     "InstanceNotInVPC",
     "InstanceNotInCluster",
     "AddressLimitExceeded",
+    "EnaSrdUnsupported",
+    "EnaQueueLimitExceeded",
 ];
 
 /// The phase reported while `action` is the next step.
@@ -58,6 +60,26 @@ pub fn phase_of(action: &Action) -> SlotPhase {
                 "AddressLimitExceeded".into(),
                 format!(
                     "secondaryIPv4Count asks {asked} private IPv4 addresses per ENI (the primary included); the node's instance type takes {limit} per interface"
+                ),
+            )
+        }
+        Action::Blocked(Blocker::NoRoom(NoRoom::EnaSrdUnsupported)) => SlotPhase::Blocked(
+            "EnaSrdUnsupported".into(),
+            "enaSrd asks ENA Express; the node's instance type does not support it".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::TooManyQueues { asked, limit: 0 })) => {
+            SlotPhase::Blocked(
+                "EnaQueueLimitExceeded".into(),
+                format!(
+                    "enaQueueCount asks {asked} ENA queues per interface; the node's instance type has no flexible ENA queues and takes no count"
+                ),
+            )
+        }
+        Action::Blocked(Blocker::NoRoom(NoRoom::TooManyQueues { asked, limit })) => {
+            SlotPhase::Blocked(
+                "EnaQueueLimitExceeded".into(),
+                format!(
+                    "enaQueueCount asks {asked} ENA queues per interface; the node's instance type takes at most {limit}"
                 ),
             )
         }

@@ -145,6 +145,7 @@ mod tests {
                 network_card_index: 0,
                 status: AttachmentStatus::Attached,
                 delete_on_termination: false,
+                ena: Default::default(),
             }),
             tags,
         };

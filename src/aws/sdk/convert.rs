@@ -4,8 +4,10 @@ use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types as sdk;
 
+use crate::plan::interface_limits::EnaSrd;
+
 use crate::aws::{
-    AttachmentStatus, Ec2Error, Eni, EniAttachment, EniFilter, EniStatus, Instance,
+    AttachmentStatus, Ec2Error, EnaAttach, Eni, EniAttachment, EniFilter, EniStatus, Instance,
     InstanceInterface, InstanceState, SecurityGroup, Subnet, TagFilter, Tags,
 };
 
@@ -125,6 +127,16 @@ pub(super) fn eni_from(n: &sdk::NetworkInterface) -> Eni {
                 .map(|s| AttachmentStatus::parse(s.as_str()))
                 .unwrap_or(AttachmentStatus::Unknown),
             delete_on_termination: a.delete_on_termination().unwrap_or(false),
+            ena: EnaAttach {
+                srd: a.ena_srd_specification().map(|s| EnaSrd {
+                    enabled: s.ena_srd_enabled().unwrap_or(false),
+                    udp: s
+                        .ena_srd_udp_specification()
+                        .and_then(|u| u.ena_srd_udp_enabled())
+                        .unwrap_or(false),
+                }),
+                queue_count: a.ena_queue_count().and_then(|n| u32::try_from(n).ok()),
+            },
         }),
         tags: tags_from(n.tag_set()),
     }

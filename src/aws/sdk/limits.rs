@@ -1,7 +1,7 @@
-//! `DescribeInstanceTypes`: an instance type's ENI limits per network card and its private
-//! IPv4 addresses per interface.
+//! `DescribeInstanceTypes`: an instance type's ENI limits per network card, its private
+//! IPv4 addresses per interface, ENA Express and flexible ENA queues.
 
-use aws_sdk_ec2::types::InstanceType;
+use aws_sdk_ec2::types::{FlexibleEnaQueuesSupport, InstanceType};
 
 use super::SdkEc2;
 use super::convert::map_err;
@@ -46,17 +46,31 @@ impl SdkEc2 {
         let ipv4 = info
             .ipv4_addresses_per_interface()
             .and_then(|n| u32::try_from(n).ok());
-        Ok(if cards.is_empty() {
-            EniLimits {
-                ipv4_per_interface: ipv4,
-                ..EniLimits::single_card(max)
-            }
+        // Queues per interface: the least any card allows, where the type has flexible
+        // queues at all (else it takes no count).
+        let ena_queues = match info.flexible_ena_queues_support() {
+            Some(FlexibleEnaQueuesSupport::Supported) => info
+                .network_cards()
+                .iter()
+                .filter_map(|c| u32::try_from(c.maximum_ena_queue_count_per_interface()?).ok())
+                .min(),
+            Some(_) => Some(0),
+            None => None,
+        };
+        let base = if cards.is_empty() {
+            EniLimits::single_card(max)
         } else {
             EniLimits {
                 max_interfaces: max,
                 cards,
-                ipv4_per_interface: ipv4,
+                ..EniLimits::single_card(max)
             }
+        };
+        Ok(EniLimits {
+            ipv4_per_interface: ipv4,
+            ena_srd_supported: info.ena_srd_supported(),
+            ena_queues_per_interface: ena_queues,
+            ..base
         })
     }
 }

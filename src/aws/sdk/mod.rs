@@ -21,7 +21,10 @@ use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_ec2::types::{NetworkInterfaceAttachmentChanges, ResourceType, TagSpecification};
+use aws_sdk_ec2::types::{
+    EnaSrdSpecification, EnaSrdUdpSpecification, NetworkInterfaceAttachmentChanges, ResourceType,
+    TagSpecification,
+};
 
 use self::convert::{
     eni_filters, eni_from, filter, group_from, instance_from, map_err, subnet_from, tags_to,
@@ -188,6 +191,17 @@ impl Ec2 for SdkEc2 {
             // Always explicit: on multi-card instances EC2 has answered "device index in
             // use" for a free slot when the card index was left out.
             .network_card_index(index(request.network_card_index))
+            .set_ena_srd_specification(request.ena.srd.map(|s| {
+                EnaSrdSpecification::builder()
+                    .ena_srd_enabled(s.enabled)
+                    .ena_srd_udp_specification(
+                        EnaSrdUdpSpecification::builder()
+                            .ena_srd_udp_enabled(s.udp)
+                            .build(),
+                    )
+                    .build()
+            }))
+            .set_ena_queue_count(request.ena.queue_count.map(index))
             .send()
             .await
             .map_err(map_err)?;

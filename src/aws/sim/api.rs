@@ -33,6 +33,7 @@ impl Ec2 for Ec2Simulator {
                 &r.instance_id,
                 r.device_index,
                 r.network_card_index,
+                r.ena,
             )
         })
         .await

@@ -1,6 +1,7 @@
 //! ENI limits of common instance types (from `DescribeInstanceTypes`: interfaces per
-//! card and private IPv4 addresses per interface), so simulated instances refuse
-//! attachments and addresses exactly where real ones would.
+//! card, private IPv4 addresses per interface, ENA Express and flexible ENA queues), so
+//! simulated instances refuse attachments, addresses and ENA settings where real ones
+//! would.
 
 use crate::aws::{EniLimits, NetworkCardLimit};
 
@@ -10,7 +11,11 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
     let single = |name, max, ipv4| {
         (
             name,
-            EniLimits::single_card(max).with_ipv4_per_interface(ipv4),
+            EniLimits {
+                ena_srd_supported: Some(false),
+                ena_queues_per_interface: Some(0),
+                ..EniLimits::single_card(max).with_ipv4_per_interface(ipv4)
+            },
         )
     };
     let multi = |name, cards: u32, per_card: u32, ipv4| {
@@ -25,6 +30,19 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
                     })
                     .collect(),
                 ipv4_per_interface: Some(ipv4),
+                ena_srd_supported: Some(false),
+                ena_queues_per_interface: Some(0),
+            },
+        )
+    };
+    // ENA Express and flexible queues (`MaximumEnaQueueCountPerInterface`).
+    let ena = |(name, limits): (&'static str, EniLimits), srd: bool, queues: u32| {
+        (
+            name,
+            EniLimits {
+                ena_srd_supported: Some(srd),
+                ena_queues_per_interface: Some(queues),
+                ..limits
             },
         )
     };
@@ -39,11 +57,11 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
         single("m5.24xlarge", 15, 50),
         single("c5.xlarge", 4, 15),
         single("c5n.18xlarge", 15, 50),
-        single("m6i.large", 3, 10),
-        single("m6i.4xlarge", 8, 30),
-        multi("c6in.32xlarge", 2, 8, 50),
+        ena(single("m6i.large", 3, 10), false, 2),
+        ena(single("m6i.4xlarge", 8, 30), false, 8),
+        ena(multi("c6in.32xlarge", 2, 8, 50), true, 32),
         multi("p4d.24xlarge", 4, 15, 50),
-        multi("trn1.32xlarge", 8, 5, 50),
-        multi("p5.48xlarge", 32, 2, 50),
+        ena(multi("trn1.32xlarge", 8, 5, 50), true, 8),
+        ena(multi("p5.48xlarge", 32, 2, 50), true, 8),
     ]
 }

@@ -5,8 +5,8 @@ use tokio::time::Instant;
 
 use super::world::{Settle, World, err};
 use crate::aws::{
-    AttachmentStatus, CreateEniRequest, Ec2Error, Eni, EniAttachment, EniLimits, EniStatus,
-    InstanceState,
+    AttachmentStatus, CreateEniRequest, Ec2Error, EnaAttach, Eni, EniAttachment, EniLimits,
+    EniStatus, InstanceState,
 };
 
 impl World {
@@ -113,6 +113,7 @@ impl World {
         instance_id: &str,
         device: u32,
         card: u32,
+        ena: EnaAttach,
     ) -> Result<String, Ec2Error> {
         let eni = self.eni_mut(eni_id)?.clone();
         let inst = self.instances.get(instance_id).ok_or_else(|| {
@@ -155,6 +156,23 @@ impl World {
                 ),
             ));
         };
+        if ena.srd.is_some_and(|s| s.enabled || s.udp) && limits.ena_srd_supported == Some(false) {
+            return Err(err(
+                "UnsupportedOperation",
+                format!("ENA Express is not supported for {}", inst.instance_type),
+            ));
+        }
+        if let (Some(asked), Some(max)) = (ena.queue_count, limits.ena_queues_per_interface)
+            && asked > max
+        {
+            return Err(err(
+                "InvalidParameterValue",
+                format!(
+                    "EnaQueueCount {asked} exceeds the maximum of {max} for {}",
+                    inst.instance_type
+                ),
+            ));
+        }
         if inst.slots.contains_key(&(card, device)) {
             return Err(err(
                 "InvalidParameterValue",
@@ -187,6 +205,7 @@ impl World {
             network_card_index: card,
             status: AttachmentStatus::Attaching,
             delete_on_termination: false,
+            ena,
         });
         self.attachment_to_eni
             .insert(attachment_id.clone(), eni_id.to_string());

@@ -120,7 +120,7 @@ impl Ec2Simulator {
             secondary_ipv4_count: 0,
         })?;
         let now = Instant::now();
-        let attachment = w.attach(now, &primary.id, &id, 0, 0)?;
+        let attachment = w.attach(now, &primary.id, &id, 0, 0, Default::default())?;
         w.set_delete_on_termination(&primary.id, &attachment, true)?;
         w.settle(now + w.attach_delay);
         w.instance_view(&id)
@@ -185,6 +185,7 @@ impl Ec2Simulator {
             &r.instance_id,
             r.device_index,
             r.network_card_index,
+            r.ena,
         )?;
         let later = now + g.world.attach_delay;
         g.world.settle(later);

@@ -25,6 +25,8 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
         tags: Default::default(),
         secondary_ipv4: None,
         source_dest_check: None,
+        ena_srd: None,
+        ena_queue_count: None,
     }
 }
 

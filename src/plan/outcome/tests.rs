@@ -343,7 +343,7 @@ fn observing_places_the_slot_around_what_others_hold() {
             zone: "us-east-1a".into(),
             vpc: "vpc-1".into(),
             in_cluster: true,
-            ipv4_per_interface: None,
+            interface: Default::default(),
         }))
     };
     let trust = |vpc: &str, in_cluster| {
@@ -354,7 +354,7 @@ fn observing_places_the_slot_around_what_others_hold() {
             zone: "us-east-1a".into(),
             vpc: vpc.into(),
             in_cluster,
-            ipv4_per_interface: None,
+            interface: Default::default(),
         }))
     };
     let cases = [
@@ -378,7 +378,7 @@ fn observing_places_the_slot_around_what_others_hold() {
                 zone: "us-east-1b".into(),
                 vpc: "vpc-1".into(),
                 in_cluster: true,
-                ipv4_per_interface: None,
+                interface: Default::default(),
             })),
             Some(Err(NoRoom::OtherZone)),
             false,

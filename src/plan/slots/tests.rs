@@ -33,6 +33,8 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         tags: Default::default(),
         secondary_ipv4: None,
         source_dest_check: None,
+        ena_srd: None,
+        ena_queue_count: None,
     }
 }
 

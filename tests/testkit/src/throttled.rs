@@ -81,17 +81,28 @@ impl ThrottledMoto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// What the layer saw so far, by action.
-    pub fn stats(&self) -> anyhow::Result<BTreeMap<String, ActionStats>> {
+    /// The layer's own answer at `path`, parsed.
+    fn ask(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.write_all(b"GET /__proxy/stats HTTP/1.0\r\nHost: proxy\r\n\r\n")?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: proxy\r\n\r\n").as_bytes())?;
         let mut text = String::new();
         s.read_to_string(&mut text)?;
         let body = text
             .split_once("\r\n\r\n")
             .map(|(_, b)| b)
             .context("no body")?;
-        let raw: BTreeMap<String, [u64; 3]> = serde_json::from_str(body)?;
+        Ok(serde_json::from_str(body)?)
+    }
+
+    /// Every request's parameters as the client sent them, in order (also those moto
+    /// ignores: prefixes, ENA settings, conntrack).
+    pub fn requests(&self) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
+        Ok(serde_json::from_value(self.ask("/__proxy/requests")?)?)
+    }
+
+    /// What the layer saw so far, by action.
+    pub fn stats(&self) -> anyhow::Result<BTreeMap<String, ActionStats>> {
+        let raw: BTreeMap<String, [u64; 3]> = serde_json::from_value(self.ask("/__proxy/stats")?)?;
         Ok(raw
             .into_iter()
             .map(|(a, [calls, throttled, failed])| {

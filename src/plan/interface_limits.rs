@@ -1,0 +1,191 @@
+//! What an instance type allows one interface, beyond a free device index: private IPv4
+//! addresses (`Ipv4AddressesPerInterface`), ENA Express (`EnaSrdSupported`) and ENA
+//! queues (`MaximumEnaQueueCountPerInterface`, where flexible queues are supported). A
+//! spec asking more than the node's type allows has no room on that node: nothing is
+//! created or attached there, no EC2 call is spent, and the slot says which field asks
+//! what against which limit.
+
+use super::device_index::NoRoom;
+use super::slots::DesiredSlot;
+
+/// ENA Express (SRD) on an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnaSrd {
+    /// SRD for TCP.
+    pub enabled: bool,
+    /// SRD for UDP too (needs `enabled`).
+    pub udp: bool,
+}
+
+/// What an instance type allows one interface; `None`: EC2 did not say (no preflight,
+/// EC2 decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InterfaceLimits {
+    /// Private IPv4 addresses per interface, the primary included.
+    pub ipv4: Option<u32>,
+    /// Whether ENA Express is supported.
+    pub ena_srd: Option<bool>,
+    /// ENA queues one interface may be given (0: the type takes no queue count).
+    pub ena_queues: Option<u32>,
+}
+
+/// Where the slot can be placed once the type's interface limits are taken into
+/// account: the first limit the spec exceeds, whatever device index is free.
+pub fn with_type_limits(
+    desired: &DesiredSlot,
+    placement: Option<Result<u32, NoRoom>>,
+    limits: InterfaceLimits,
+) -> Option<Result<u32, NoRoom>> {
+    let placed = placement?;
+    // Whatever the device index: an attached ENI gets no more addresses either.
+    if let (Some(secondary), Some(limit)) = (desired.secondary_ipv4, limits.ipv4) {
+        let asked = secondary.saturating_add(1);
+        if asked > limit {
+            return Some(Err(NoRoom::TooManyAddresses { asked, limit }));
+        }
+    }
+    let Ok(index) = placed else {
+        return Some(placed);
+    };
+    if desired.ena_srd.is_some_and(|s| s.enabled || s.udp) && limits.ena_srd == Some(false) {
+        return Some(Err(NoRoom::EnaSrdUnsupported));
+    }
+    if let (Some(asked), Some(limit)) = (desired.ena_queue_count, limits.ena_queues)
+        && asked > limit
+    {
+        return Some(Err(NoRoom::TooManyQueues { asked, limit }));
+    }
+    Some(Ok(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::desired;
+
+    #[test]
+    fn a_spec_the_type_cannot_take_is_refused_before_any_call() {
+        let srd = EnaSrd {
+            enabled: true,
+            udp: false,
+        };
+        let limits = |ipv4, ena_srd, ena_queues| InterfaceLimits {
+            ipv4,
+            ena_srd,
+            ena_queues,
+        };
+        type Case = (
+            &'static str,
+            Option<u32>,
+            Option<EnaSrd>,
+            Option<u32>,
+            InterfaceLimits,
+            Result<u32, NoRoom>,
+        );
+        let cases: [Case; 10] = [
+            (
+                "nothing asked",
+                None,
+                None,
+                None,
+                limits(Some(1), Some(false), Some(0)),
+                Ok(1),
+            ),
+            (
+                "9 + primary of 10",
+                Some(9),
+                None,
+                None,
+                limits(Some(10), None, None),
+                Ok(1),
+            ),
+            (
+                "10 + primary of 10",
+                Some(10),
+                None,
+                None,
+                limits(Some(10), None, None),
+                Err(NoRoom::TooManyAddresses {
+                    asked: 11,
+                    limit: 10,
+                }),
+            ),
+            (
+                "limit unknown",
+                Some(49),
+                Some(srd),
+                Some(8),
+                InterfaceLimits::default(),
+                Ok(1),
+            ),
+            (
+                "SRD supported",
+                None,
+                Some(srd),
+                None,
+                limits(None, Some(true), None),
+                Ok(1),
+            ),
+            (
+                "SRD unsupported",
+                None,
+                Some(srd),
+                None,
+                limits(None, Some(false), None),
+                Err(NoRoom::EnaSrdUnsupported),
+            ),
+            (
+                "SRD asked off: nothing to refuse",
+                None,
+                Some(EnaSrd {
+                    enabled: false,
+                    udp: false,
+                }),
+                None,
+                limits(None, Some(false), None),
+                Ok(1),
+            ),
+            (
+                "8 of 8 queues",
+                None,
+                None,
+                Some(8),
+                limits(None, None, Some(8)),
+                Ok(1),
+            ),
+            (
+                "9 of 8 queues",
+                None,
+                None,
+                Some(9),
+                limits(None, None, Some(8)),
+                Err(NoRoom::TooManyQueues { asked: 9, limit: 8 }),
+            ),
+            (
+                "no flexible queues",
+                None,
+                None,
+                Some(2),
+                limits(None, None, Some(0)),
+                Err(NoRoom::TooManyQueues { asked: 2, limit: 0 }),
+            ),
+        ];
+        let mut d = desired();
+        for (what, secondary, ena_srd, queues, l, want) in cases {
+            d.secondary_ipv4 = secondary;
+            d.ena_srd = ena_srd;
+            d.ena_queue_count = queues;
+            assert_eq!(with_type_limits(&d, Some(Ok(1)), l), Some(want), "{what}");
+        }
+        assert_eq!(
+            with_type_limits(&d, None, limits(Some(1), Some(false), Some(0))),
+            None,
+            "not placed yet"
+        );
+        let full = Some(Err(NoRoom::CardFull { limit: 3 }));
+        assert_eq!(
+            with_type_limits(&d, full, limits(None, None, Some(0))),
+            full
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! ENA Express and the queue count through the real SDK: moto accepts both and keeps
+//! neither, so what the adapter sends is read from the raw requests in front of moto;
+//! the types' ENA limits come from moto's `DescribeInstanceTypes` data.
+
+use aws_multi_eni_controller::aws::sdk::{SdkEc2, SdkEc2Config};
+use aws_multi_eni_controller::aws::{AttachRequest, Ec2, EnaAttach};
+use aws_multi_eni_controller::plan::interface_limits::EnaSrd;
+use eni_testkit::moto::build_network;
+use eni_testkit::throttled::ThrottledMoto;
+
+use super::{owner, request, test_credentials};
+
+#[tokio::test]
+async fn the_attach_sends_ena_express_and_the_queue_count() {
+    // Buckets far above anything this test spends: only the recording matters.
+    let layer = ThrottledMoto::start(1000.0, 0.0).expect("moto and the layer start");
+    let raw = layer.moto.client();
+    let net = build_network(&raw, "test-cluster", &["us-east-1a"], 1, "c6in.32xlarge")
+        .await
+        .expect("network builds");
+    let ec2 = SdkEc2::connect(SdkEc2Config {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(layer.endpoint()),
+        credentials: test_credentials(),
+        ..Default::default()
+    })
+    .await
+    .expect("a Region is given");
+    let slot = owner(&net);
+    let eni = ec2
+        .create_eni(request(
+            &net,
+            0,
+            slot.client_token(0).as_str(),
+            slot.tags(0, 1, "2026-01-01T00:00:00Z"),
+        ))
+        .await
+        .expect("create");
+    ec2.attach_eni(AttachRequest {
+        eni_id: eni.id.clone(),
+        instance_id: net.instances[0].0.clone(),
+        device_index: 1,
+        network_card_index: 0,
+        ena: EnaAttach {
+            srd: Some(EnaSrd {
+                enabled: true,
+                udp: true,
+            }),
+            queue_count: Some(8),
+        },
+    })
+    .await
+    .expect("moto accepts the attach");
+
+    let sent = layer.requests().expect("the recording");
+    let attach = sent
+        .iter()
+        .find(|r| r.get("Action").map(String::as_str) == Some("AttachNetworkInterface"))
+        .expect("the attach went through the layer");
+    for (param, value) in [
+        ("NetworkInterfaceId", eni.id.as_str()),
+        ("DeviceIndex", "1"),
+        ("NetworkCardIndex", "0"),
+        ("EnaSrdSpecification.EnaSrdEnabled", "true"),
+        (
+            "EnaSrdSpecification.EnaSrdUdpSpecification.EnaSrdUdpEnabled",
+            "true",
+        ),
+        ("EnaQueueCount", "8"),
+    ] {
+        assert_eq!(
+            attach.get(param).map(String::as_str),
+            Some(value),
+            "{param} in {attach:?}"
+        );
+    }
+
+    // An attach without ENA settings sends none (EC2's defaults stay).
+    let plain = ec2
+        .create_eni(request(
+            &net,
+            0,
+            slot.client_token(1).as_str(),
+            slot.tags(1, 2, "2026-01-01T00:00:00Z"),
+        ))
+        .await
+        .expect("create");
+    ec2.attach_eni(AttachRequest {
+        eni_id: plain.id.clone(),
+        instance_id: net.instances[0].0.clone(),
+        device_index: 2,
+        network_card_index: 0,
+        ena: EnaAttach::default(),
+    })
+    .await
+    .expect("attach");
+    let sent = layer.requests().expect("the recording");
+    let second = sent
+        .iter()
+        .rfind(|r| r.get("Action").map(String::as_str) == Some("AttachNetworkInterface"))
+        .unwrap();
+    assert!(second.keys().all(|k| !k.starts_with("Ena")), "{second:?}");
+
+    // The types' ENA limits, from DescribeInstanceTypes.
+    let big = ec2
+        .describe_instance_type_limits("c6in.32xlarge")
+        .await
+        .unwrap();
+    assert_eq!(big.ena_srd_supported, Some(true), "{big:?}");
+    assert!(
+        big.ena_queues_per_interface.is_some_and(|q| q >= 8),
+        "{big:?}"
+    );
+    let plain_type = ec2.describe_instance_type_limits("m5.large").await.unwrap();
+    assert_eq!(plain_type.ena_srd_supported, Some(false), "{plain_type:?}");
+}
