@@ -79,6 +79,7 @@ fn spec(k: usize) -> ResolvedSpec {
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
+        connection_tracking: None,
     }
 }
 

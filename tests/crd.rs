@@ -431,6 +431,33 @@ async fn each_rule_rejects_with_its_message() {
             "enaQueueCount must be between 1 and 32",
         ),
         (
+            "a TCP timeout under a minute",
+            with(|s| {
+                s.insert(
+                    "connectionTracking".into(),
+                    json!({"tcpEstablishedTimeout": 59}),
+                );
+            }),
+            "connectionTracking.tcpEstablishedTimeout must be between 60 and 432000 seconds",
+        ),
+        (
+            "a UDP stream timeout over three minutes",
+            with(|s| {
+                s.insert(
+                    "connectionTracking".into(),
+                    json!({"udpStreamTimeout": 181}),
+                );
+            }),
+            "connectionTracking.udpStreamTimeout must be between 60 and 180 seconds",
+        ),
+        (
+            "a UDP timeout under 30 s",
+            with(|s| {
+                s.insert("connectionTracking".into(), json!({"udpTimeout": 29}));
+            }),
+            "connectionTracking.udpTimeout must be between 30 and 60 seconds",
+        ),
+        (
             "mtu as a string",
             with(|s| {
                 s.insert("mtu".into(), json!("9001"));
@@ -474,6 +501,17 @@ async fn boundary_values_are_accepted() {
             srd["enabled"].as_bool()
         );
         assert_eq!(parsed.spec.ena_queue_count, Some(queues));
+    }
+    for timeouts in [
+        json!({"tcpEstablishedTimeout": 60, "udpStreamTimeout": 60, "udpTimeout": 30}),
+        json!({"tcpEstablishedTimeout": 432000, "udpStreamTimeout": 180, "udpTimeout": 60}),
+        json!({}),
+    ] {
+        admit(&with(|s| {
+            s.insert("connectionTracking".into(), timeouts.clone());
+        }))
+        .await
+        .unwrap_or_else(|e| panic!("{timeouts}: {e}"));
     }
     for mtu in [0, 576, 1500, 9001] {
         admit(&with(|s| {

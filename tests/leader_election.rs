@@ -65,6 +65,14 @@ impl Ec2 for Tracked {
         self.note();
         self.sim.set_source_dest_check(e, v).await
     }
+    async fn set_connection_tracking(
+        &self,
+        e: &str,
+        v: &aws_multi_eni_controller::plan::attributes::ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.note();
+        self.sim.set_connection_tracking(e, v).await
+    }
     async fn change_addresses(&self, e: &str, c: &AddressChange) -> Result<(), Ec2Error> {
         self.note();
         self.sim.change_addresses(e, c).await

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::plan::attributes::ConnectionTracking;
 use tokio::time::Instant;
 
 use super::{
@@ -70,6 +72,15 @@ impl Ec2 for FencedEc2 {
     async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
         self.check()?;
         self.inner.set_source_dest_check(eni_id, value).await
+    }
+
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.check()?;
+        self.inner.set_connection_tracking(eni_id, value).await
     }
 
     async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {

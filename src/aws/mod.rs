@@ -29,6 +29,7 @@
 //!         tags: Default::default(),
 //!         client_token: ClientToken::new("example-1"),
 //!         secondary_ipv4_count: 0,
+//!         connection_tracking: None,
 //!     })
 //!     .await?;
 //! let attachment_id = ec2
@@ -99,6 +100,14 @@ pub trait Ec2: Send + Sync + 'static {
 
     /// `ModifyNetworkInterfaceAttribute` on the ENI's source/destination check.
     async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error>;
+
+    /// `ModifyNetworkInterfaceAttribute` on the ENI's connection tracking timeouts (those
+    /// `value` sets; the others stay).
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &crate::plan::attributes::ConnectionTracking,
+    ) -> Result<(), Ec2Error>;
 
     /// Adds or removes secondary addresses (one call: [`AddressChange::action`]).
     async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error>;

@@ -1,5 +1,6 @@
 //! The values the EC2 port speaks: plain data, independent of any SDK.
 
+use crate::plan::attributes::ConnectionTracking;
 use std::collections::BTreeMap;
 
 use super::client_token::ClientToken;
@@ -23,6 +24,9 @@ pub struct CreateEniRequest {
     /// Secondary private IPv4 addresses to create it with (`SecondaryPrivateIpAddressCount`;
     /// 0: none).
     pub secondary_ipv4_count: u32,
+    /// Connection tracking timeouts to create it with (`ConnectionTrackingSpecification`;
+    /// `None`: EC2's defaults).
+    pub connection_tracking: Option<ConnectionTracking>,
 }
 
 /// A change of an ENI's secondary addresses: one EC2 call.
@@ -171,6 +175,9 @@ pub struct Eni {
     pub secondary_ips: Vec<String>,
     /// Whether EC2 drops traffic not addressed to or from the ENI (EC2's default: true).
     pub source_dest_check: bool,
+    /// Its connection tracking timeouts (`ConnectionTrackingConfiguration`; `None`: none
+    /// set, EC2's defaults apply).
+    pub connection_tracking: Option<ConnectionTracking>,
     pub security_group_ids: Vec<String>,
     pub description: String,
     /// ENI state.

@@ -175,6 +175,12 @@ pub struct NodeENISpec {
     #[x_kube(validation = Rule::new("self >= 1 && self <= 32").message("enaQueueCount must be between 1 and 32 (the most any instance type takes per interface)"))]
     pub ena_queue_count: Option<i32>,
 
+    /// Connection tracking timeouts of each ENI (seconds), given with the create and
+    /// changed on existing ENIs when they change; a timeout left out stays as it is
+    /// (EC2's defaults: 432,000, 180 and 30). Unset: left as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_tracking: Option<ConnectionTrackingSpec>,
+
     /// Accepted for compatibility with the Go controller; not supported yet, and reported
     /// in the NodeENI's conditions when set.
     #[serde(
@@ -224,6 +230,24 @@ pub struct EnaSrdSpec {
     /// ENA Express for UDP too.
     #[serde(default)]
     pub udp_enabled: bool,
+}
+
+/// Connection tracking timeouts of an ENI, in seconds, within EC2's ranges.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionTrackingSpec {
+    /// Established TCP flows, 60 to 432,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 60 && self <= 432000").message("connectionTracking.tcpEstablishedTimeout must be between 60 and 432000 seconds"))]
+    pub tcp_established_timeout: Option<i32>,
+    /// UDP flows seen in both directions more than once, 60 to 180.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 60 && self <= 180").message("connectionTracking.udpStreamTimeout must be between 60 and 180 seconds"))]
+    pub udp_stream_timeout: Option<i32>,
+    /// Other UDP flows, 30 to 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 30 && self <= 60").message("connectionTracking.udpTimeout must be between 30 and 60 seconds"))]
+    pub udp_timeout: Option<i32>,
 }
 
 /// What the controller observed and did for one NodeENI.

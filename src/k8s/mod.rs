@@ -21,6 +21,8 @@ pub mod writes;
 pub use cluster::{
     About, Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice, ObjectRef,
 };
-pub use crd::{ENIAttachment, EnaSrdSpec, NodeENI, NodeENISpec, NodeENIStatus};
+pub use crd::{
+    ConnectionTrackingSpec, ENIAttachment, EnaSrdSpec, NodeENI, NodeENISpec, NodeENIStatus,
+};
 pub use eninode::{ENINode, ENINodeSpec, ENINodeStatus, InterfaceReport, NodeInterface};
 pub use node::NodeView;

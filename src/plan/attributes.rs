@@ -1,7 +1,8 @@
 //! What an attached ENI of a slot still needs to match its spec, one change at a time:
 //! deleteOnTermination, security groups, the source/destination check (normally set
-//! before the attach already, by the slot's lifecycle), then its secondary private
-//! IPv4 addresses (one call adds or removes all that differ).
+//! before the attach already, by the slot's lifecycle), its secondary private IPv4
+//! addresses (one call adds or removes all that differ), then its connection tracking
+//! timeouts (normally given with the create already).
 //!
 //! Addresses are added only where the instance type takes them: the slot's placement
 //! carries [`NoRoom::TooManyAddresses`] when the spec asks more than
@@ -17,6 +18,48 @@ use tokio::time::Instant;
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
 
+/// Connection tracking timeouts of an ENI, in seconds; `None`: not set (EC2's default,
+/// [`CONNTRACK_DEFAULTS`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ConnectionTracking {
+    /// Established TCP flows (60 to 432,000).
+    pub tcp_established: Option<u32>,
+    /// UDP flows seen in both directions more than once (60 to 180).
+    pub udp_stream: Option<u32>,
+    /// Other UDP flows (30 to 60).
+    pub udp: Option<u32>,
+}
+
+/// EC2's timeouts for an ENI with none set: 432,000 s, 180 s, 30 s.
+pub const CONNTRACK_DEFAULTS: ConnectionTracking = ConnectionTracking {
+    tcp_established: Some(432_000),
+    udp_stream: Some(180),
+    udp: Some(30),
+};
+
+impl ConnectionTracking {
+    /// Whether an ENI showing `shown` (`None`: nothing set) lacks a timeout `self` sets.
+    pub fn differs_from(&self, shown: Option<&ConnectionTracking>) -> bool {
+        let shown = shown.unwrap_or(&CONNTRACK_DEFAULTS);
+        let or_default = |v: Option<u32>, d: Option<u32>| v.or(d);
+        [
+            (
+                self.tcp_established,
+                shown.tcp_established,
+                CONNTRACK_DEFAULTS.tcp_established,
+            ),
+            (
+                self.udp_stream,
+                shown.udp_stream,
+                CONNTRACK_DEFAULTS.udp_stream,
+            ),
+            (self.udp, shown.udp, CONNTRACK_DEFAULTS.udp),
+        ]
+        .into_iter()
+        .any(|(want, have, d)| want.is_some() && want != or_default(have, d))
+    }
+}
+
 /// An attached ENI's attributes, as last seen.
 #[derive(Debug, Clone, Copy)]
 pub struct Attributes<'a> {
@@ -28,6 +71,8 @@ pub struct Attributes<'a> {
     pub source_dest_check: bool,
     /// Secondary private IPv4 addresses, in EC2's order.
     pub secondary_ips: &'a [String],
+    /// Connection tracking timeouts it shows (`None`: none set).
+    pub connection_tracking: Option<&'a ConnectionTracking>,
 }
 
 /// The next change of an attached ENI.
@@ -43,6 +88,8 @@ pub enum Change {
     AssignIpv4(u32),
     /// Remove these secondary addresses.
     UnassignIpv4(Vec<String>),
+    /// Set the connection tracking timeouts.
+    ConnectionTracking(ConnectionTracking),
     /// Look at the instance first (adding addresses needs its type's limit).
     Observe,
     /// The instance type takes fewer addresses than the spec asks.
@@ -99,8 +146,27 @@ pub fn next_change(
     {
         return Some(Change::SourceDestCheck(check));
     }
-    let want = desired.secondary_ipv4?;
-    let have = u32::try_from(now.secondary_ips.len()).unwrap_or(u32::MAX);
+    let addresses = desired
+        .secondary_ipv4
+        .and_then(|want| address_change(want, now.secondary_ips, placement));
+    if addresses.is_some() {
+        return addresses;
+    }
+    match desired.connection_tracking {
+        Some(want) if want.differs_from(now.connection_tracking) => {
+            Some(Change::ConnectionTracking(want))
+        }
+        _ => None,
+    }
+}
+
+/// The address change towards `want` secondary addresses from `have`.
+fn address_change(
+    want: u32,
+    secondary_ips: &[String],
+    placement: Option<Result<u32, NoRoom>>,
+) -> Option<Change> {
+    let have = u32::try_from(secondary_ips.len()).unwrap_or(u32::MAX);
     if have < want {
         return Some(match placement {
             None => Change::Observe,
@@ -110,7 +176,7 @@ pub fn next_change(
     }
     if have > want {
         return Some(Change::UnassignIpv4(highest(
-            now.secondary_ips,
+            secondary_ips,
             usize::try_from(have - want).unwrap_or(usize::MAX),
         )));
     }
@@ -136,6 +202,7 @@ mod tests {
             security_groups: SG,
             source_dest_check: check,
             secondary_ips: secondary,
+            connection_tracking: None,
         }
     }
 
@@ -189,6 +256,62 @@ mod tests {
         assert_eq!(
             next_change(&d, other, placed),
             Some(Change::Groups(Vec::new()))
+        );
+    }
+
+    #[test]
+    fn connection_tracking_changes_only_what_the_spec_sets() {
+        let mut d = desired();
+        d.security_groups = Vec::new();
+        let ct = |tcp, stream, udp| ConnectionTracking {
+            tcp_established: tcp,
+            udp_stream: stream,
+            udp,
+        };
+        let cases = [
+            (
+                "unset: left alone",
+                None,
+                Some(ct(Some(60), None, None)),
+                None,
+            ),
+            (
+                "nothing shown: EC2's defaults",
+                Some(ct(Some(432_000), None, Some(30))),
+                None,
+                None,
+            ),
+            (
+                "one timeout differs",
+                Some(ct(Some(3600), None, None)),
+                None,
+                Some(Change::ConnectionTracking(ct(Some(3600), None, None))),
+            ),
+            (
+                "shown as asked",
+                Some(ct(Some(3600), Some(60), None)),
+                Some(ct(Some(3600), Some(60), Some(45))),
+                None,
+            ),
+            (
+                "a timeout set by hand that the spec leaves unset stays",
+                Some(ct(None, Some(120), None)),
+                Some(ct(Some(7200), Some(120), Some(60))),
+                None,
+            ),
+        ];
+        for (what, want, shown, change) in cases {
+            d.connection_tracking = want;
+            let mut now = attached(&[], true);
+            now.connection_tracking = shown.as_ref();
+            assert_eq!(next_change(&d, now, Some(Ok(1))), change, "{what}");
+        }
+        d.connection_tracking = Some(ct(Some(3600), None, None));
+        d.secondary_ipv4 = Some(1);
+        assert_eq!(
+            next_change(&d, attached(&[], true), Some(Ok(1))),
+            Some(Change::AssignIpv4(1)),
+            "addresses first"
         );
     }
 

@@ -27,6 +27,7 @@ pub fn desired() -> DesiredSlot {
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
+        connection_tracking: None,
     }
 }
 
@@ -40,6 +41,7 @@ pub fn eni_in(id: &str, state: EniState) -> SeenEni {
         primary_ip: Some("10.0.1.4".into()),
         secondary_ips: Vec::new(),
         source_dest_check: true,
+        connection_tracking: None,
         intent_index: Some(1),
         intent_base: Some(1),
         incarnation: Some(0),

@@ -9,7 +9,7 @@
 
 use tokio::time::Instant;
 
-use super::attributes::{Attributes, Change, next_change, waits_for};
+use super::attributes::{Attributes, Change, ConnectionTracking, next_change, waits_for};
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
 
@@ -70,6 +70,11 @@ pub enum Action {
     UnassignIpv4 {
         eni_id: String,
         addresses: Vec<String>,
+    },
+    /// Set the connection tracking timeouts.
+    SetConnectionTracking {
+        eni_id: String,
+        value: ConnectionTracking,
     },
     /// Detach to re-attach at another index or card (the user changed `deviceIndex` or
     /// `networkCardIndex`).
@@ -196,6 +201,15 @@ pub fn decide(
     {
         action = Action::Wait(Waiting::Visibility);
     }
+    // Set once already (EC2 may not report it): nothing more to do.
+    if let Action::SetConnectionTracking { eni_id, value } = &action
+        && memory
+            .connection_tracking_set
+            .as_ref()
+            .is_some_and(|(id, set)| id == eni_id && set == value)
+    {
+        action = Action::Ready;
+    }
     Decision {
         action,
         discard: discard_list,
@@ -286,6 +300,7 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 security_groups: &e.security_groups,
                 source_dest_check: e.source_dest_check,
                 secondary_ips: &e.secondary_ips,
+                connection_tracking: e.connection_tracking.as_ref(),
             };
             let eni_id = e.id.clone();
             match next_change(desired, now, placement) {
@@ -301,6 +316,9 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 }
                 Some(Change::AssignIpv4(count)) => Action::AssignIpv4 { eni_id, count },
                 Some(Change::UnassignIpv4(addresses)) => Action::UnassignIpv4 { eni_id, addresses },
+                Some(Change::ConnectionTracking(value)) => {
+                    Action::SetConnectionTracking { eni_id, value }
+                }
                 Some(Change::Observe) => Action::Observe,
                 Some(Change::NoRoom(no_room)) => Action::Blocked(Blocker::NoRoom(no_room)),
             }

@@ -265,6 +265,7 @@ impl SlotView {
             },
             (
                 Action::SetSourceDestCheck { .. }
+                | Action::SetConnectionTracking { .. }
                 | Action::AssignIpv4 { .. }
                 | Action::UnassignIpv4 { .. },
                 answer,

@@ -119,6 +119,8 @@ pub struct ResolvedSpec {
     pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
     /// `enaQueueCount`, given at attach (`None`: the type's default).
     pub ena_queue_count: Option<u32>,
+    /// `connectionTracking`, given at create and converged (`None`: left as it is).
+    pub connection_tracking: Option<crate::plan::attributes::ConnectionTracking>,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -153,6 +155,8 @@ pub struct DesiredSlot {
     pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
     /// `enaQueueCount`, given at attach (`None`: the type's default).
     pub ena_queue_count: Option<u32>,
+    /// `connectionTracking`, given at create and converged (`None`: left as it is).
+    pub connection_tracking: Option<crate::plan::attributes::ConnectionTracking>,
 }
 
 impl DesiredSlot {
@@ -345,6 +349,7 @@ pub fn plan_slots<'a>(
                     source_dest_check: spec.source_dest_check,
                     ena_srd: spec.ena_srd,
                     ena_queue_count: spec.ena_queue_count,
+                    connection_tracking: spec.connection_tracking,
                 },
             );
             position += 1;

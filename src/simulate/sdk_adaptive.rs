@@ -144,6 +144,15 @@ impl Ec2 for SdkAdaptiveEc2 {
             .await
     }
 
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &crate::plan::attributes::ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.run(|| self.inner.set_connection_tracking(eni_id, value))
+            .await
+    }
+
     async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {
         self.run(|| self.inner.change_addresses(eni_id, change))
             .await

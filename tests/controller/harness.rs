@@ -163,6 +163,7 @@ impl World {
             source_dest_check: None,
             ena_srd: None,
             ena_queue_count: None,
+            connection_tracking: None,
             enable_dpdk: false,
             dpdk_driver: None,
             dpdk_resource_name: None,

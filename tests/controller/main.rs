@@ -8,6 +8,7 @@ mod harness;
 
 mod addresses;
 mod churn;
+mod conntrack;
 mod crash;
 mod ena;
 mod holes;

@@ -18,7 +18,7 @@ use aws_multi_eni_controller::aws::{
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network};
 
 mod addresses;
-mod ena;
+mod recorded;
 
 struct Env {
     moto: MotoServer,
@@ -63,6 +63,7 @@ fn request(net: &MotoNetwork, zone: usize, token: &str, tags: Tags) -> CreateEni
         tags,
         client_token: ClientToken::new(token),
         secondary_ipv4_count: 0,
+        connection_tracking: None,
     }
 }
 

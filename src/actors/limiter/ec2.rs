@@ -6,6 +6,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use async_trait::async_trait;
+
+use crate::plan::attributes::ConnectionTracking;
 use tokio::sync::Semaphore;
 
 use super::msg::{LimiterHandle, Priority};
@@ -142,6 +144,17 @@ impl Ec2 for LimitedEc2 {
     async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
         self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
             self.inner.set_source_dest_check(eni_id, value)
+        })
+        .await
+    }
+
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.run(Ec2Action::ModifyNetworkInterfaceAttribute, || {
+            self.inner.set_connection_tracking(eni_id, value)
         })
         .await
     }

@@ -160,7 +160,7 @@ impl Slots {
     /// Tells a running slot its new desired state.
     pub fn update(&mut self, desired: DesiredSlot) {
         if let Some(a) = self.children.get::<SlotMsg>(&desired.key) {
-            let _ = a.cast(SlotMsg::Update(desired.clone()));
+            let _ = a.cast(SlotMsg::Update(Box::new(desired.clone())));
         }
         if let Some(rec) = self.records.get_mut(&desired.key) {
             rec.desired = desired;

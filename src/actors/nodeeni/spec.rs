@@ -14,6 +14,7 @@ use crate::aws::Subnet;
 use crate::aws::resolve::{ResolveError, Resolver, SecurityGroupRef, SubnetRef};
 use crate::k8s::NodeENISpec;
 use crate::k8s::status::Problem;
+use crate::plan::attributes::ConnectionTracking;
 use crate::plan::extra_tags::{TagMap, merged};
 use crate::plan::interface_limits::EnaSrd;
 use crate::plan::slots::{ResolvedSpec, SubnetInput};
@@ -129,6 +130,14 @@ async fn resolve(
                     udp: s.udp_enabled,
                 }),
                 ena_queue_count: spec.ena_queue_count.map(|n| u32::try_from(n).unwrap_or(0)),
+                connection_tracking: spec.connection_tracking.map(|c| {
+                    let secs = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
+                    ConnectionTracking {
+                        tcp_established: secs(c.tcp_established_timeout),
+                        udp_stream: secs(c.udp_stream_timeout),
+                        udp: secs(c.udp_timeout),
+                    }
+                }),
             };
             (Some(resolved), problems)
         }

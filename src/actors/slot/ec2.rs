@@ -88,6 +88,7 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni>
         primary_ip: e.private_ip.clone(),
         secondary_ips: e.secondary_ips.clone(),
         source_dest_check: e.source_dest_check,
+        connection_tracking: e.connection_tracking,
         intent_index,
         intent_base,
         incarnation,
@@ -206,6 +207,7 @@ async fn create(
         tags: tags.clone(),
         client_token: o.client_token(incarnation),
         secondary_ipv4_count: desired.secondary_ipv4.unwrap_or(0),
+        connection_tracking: desired.connection_tracking,
     };
     match classified(ec2.create_eni(request).await) {
         Ok(mut eni) => {
@@ -294,6 +296,9 @@ pub async fn execute(
         Action::Relocate { attachment_id, .. } => done(ec2.detach_eni(attachment_id, false).await),
         Action::SetSourceDestCheck { eni_id, value } => {
             done(ec2.set_source_dest_check(eni_id, *value).await)
+        }
+        Action::SetConnectionTracking { eni_id, value } => {
+            done(ec2.set_connection_tracking(eni_id, value).await)
         }
         Action::AssignIpv4 { eni_id, count } => done(
             ec2.change_addresses(eni_id, &AddressChange::AssignIpv4 { count: *count })

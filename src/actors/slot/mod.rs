@@ -373,8 +373,8 @@ impl Actor for SlotActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SlotMsg::Update(desired) => {
-                if desired != st.desired {
-                    st.desired = desired;
+                if *desired != st.desired {
+                    st.desired = *desired;
                     st.view.respecified();
                     st.schedule(&myself, Duration::ZERO);
                 }

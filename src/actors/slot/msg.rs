@@ -118,7 +118,7 @@ pub enum SlotUpdate {
 /// Messages of a slot.
 pub enum SlotMsg {
     /// The desired slot changed (spec change).
-    Update(DesiredSlot),
+    Update(Box<DesiredSlot>),
     /// ENIs seen for this slot by the NodeENI's sweep, which started at the instant
     /// given (ignored if the slot changed something since).
     Observed(Vec<Eni>, Instant),

@@ -135,6 +135,7 @@ mod tests {
             private_ip: None,
             secondary_ips: Vec::new(),
             source_dest_check: true,
+            connection_tracking: None,
             security_group_ids: vec![],
             description,
             status: EniStatus::InUse,

@@ -1,10 +1,22 @@
-//! The calls on an ENI's addresses and attributes beyond its groups and attachment.
+//! The calls on an ENI's addresses and attributes beyond its groups and attachment:
+//! secondary addresses, the source/destination check, connection tracking.
 
-use aws_sdk_ec2::types::AttributeBooleanValue;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ConnectionTrackingSpecificationRequest};
 
 use super::SdkEc2;
 use super::convert::map_err;
 use crate::aws::{AddressChange, Ec2Error};
+use crate::plan::attributes::ConnectionTracking;
+
+/// The SDK's `ConnectionTrackingSpecification` of `c` (only the timeouts it sets).
+pub(super) fn conntrack_request(c: &ConnectionTracking) -> ConnectionTrackingSpecificationRequest {
+    let secs = |v: Option<u32>| v.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    ConnectionTrackingSpecificationRequest::builder()
+        .set_tcp_established_timeout(secs(c.tcp_established))
+        .set_udp_stream_timeout(secs(c.udp_stream))
+        .set_udp_timeout(secs(c.udp))
+        .build()
+}
 
 impl SdkEc2 {
     /// `ModifyNetworkInterfaceAttribute` with `SourceDestCheck` (one attribute per call,
@@ -18,6 +30,22 @@ impl SdkEc2 {
             .modify_network_interface_attribute()
             .network_interface_id(eni_id)
             .source_dest_check(AttributeBooleanValue::builder().value(value).build())
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// `ModifyNetworkInterfaceAttribute` with `ConnectionTrackingSpecification`.
+    pub(super) async fn connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.client
+            .modify_network_interface_attribute()
+            .network_interface_id(eni_id)
+            .connection_tracking_specification(conntrack_request(value))
             .send()
             .await
             .map_err(map_err)?;

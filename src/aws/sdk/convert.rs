@@ -4,6 +4,7 @@ use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types as sdk;
 
+use crate::plan::attributes::ConnectionTracking;
 use crate::plan::interface_limits::EnaSrd;
 
 use crate::aws::{
@@ -107,6 +108,14 @@ pub(super) fn eni_from(n: &sdk::NetworkInterface) -> Eni {
             .filter_map(|a| a.private_ip_address().map(str::to_string))
             .collect(),
         source_dest_check: n.source_dest_check().unwrap_or(true),
+        connection_tracking: n.connection_tracking_configuration().map(|c| {
+            let secs = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
+            ConnectionTracking {
+                tcp_established: secs(c.tcp_established_timeout()),
+                udp_stream: secs(c.udp_stream_timeout()),
+                udp: secs(c.udp_timeout()),
+            }
+        }),
         security_group_ids: n
             .groups()
             .iter()

@@ -166,6 +166,9 @@ impl Ec2 for SdkEc2 {
                 i32::try_from(request.secondary_ipv4_count).unwrap_or(i32::MAX),
             );
         }
+        if let Some(c) = &request.connection_tracking {
+            call = call.connection_tracking_specification(addresses::conntrack_request(c));
+        }
         if !request.tags.is_empty() {
             call = call.tag_specifications(
                 TagSpecification::builder()
@@ -248,6 +251,14 @@ impl Ec2 for SdkEc2 {
 
     async fn set_source_dest_check(&self, eni_id: &str, value: bool) -> Result<(), Ec2Error> {
         self.source_dest_check(eni_id, value).await
+    }
+
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &crate::plan::attributes::ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.connection_tracking(eni_id, value).await
     }
 
     async fn change_addresses(&self, eni_id: &str, change: &AddressChange) -> Result<(), Ec2Error> {

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::world::{World, err};
 use crate::aws::{AddressChange, Ec2Error, Eni};
+use crate::plan::attributes::ConnectionTracking;
 
 impl World {
     /// The subnet's next free address.
@@ -108,6 +109,22 @@ impl World {
         value: bool,
     ) -> Result<(), Ec2Error> {
         self.eni_mut(eni_id)?.source_dest_check = value;
+        Ok(())
+    }
+
+    /// `ModifyNetworkInterfaceAttribute` `ConnectionTrackingSpecification`: the timeouts
+    /// `value` sets replace those of the ENI; the others stay.
+    pub(super) fn set_connection_tracking(
+        &mut self,
+        eni_id: &str,
+        value: &ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        let e = self.eni_mut(eni_id)?;
+        let mut now = e.connection_tracking.unwrap_or_default();
+        now.tcp_established = value.tcp_established.or(now.tcp_established);
+        now.udp_stream = value.udp_stream.or(now.udp_stream);
+        now.udp = value.udp.or(now.udp);
+        e.connection_tracking = Some(now);
         Ok(())
     }
 }

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::plan::attributes::ConnectionTracking;
+
 use super::Ec2Simulator;
 use super::world::err;
 use crate::aws::{
@@ -58,6 +60,19 @@ impl Ec2 for Ec2Simulator {
             Ec2Action::ModifyNetworkInterfaceAttribute,
             eni_id,
             |w, _| w.set_source_dest_check(eni_id, value),
+        )
+        .await
+    }
+
+    async fn set_connection_tracking(
+        &self,
+        eni_id: &str,
+        value: &ConnectionTracking,
+    ) -> Result<(), Ec2Error> {
+        self.call(
+            Ec2Action::ModifyNetworkInterfaceAttribute,
+            eni_id,
+            |w, _| w.set_connection_tracking(eni_id, value),
         )
         .await
     }

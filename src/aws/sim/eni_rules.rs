@@ -85,6 +85,7 @@ impl World {
             private_ip: Some(ip),
             secondary_ips,
             source_dest_check: true,
+            connection_tracking: r.connection_tracking,
             security_group_ids: r.security_group_ids.clone(),
             description: r.description.clone(),
             status: EniStatus::Available,

@@ -118,6 +118,7 @@ impl Ec2Simulator {
             tags: Tags::new(),
             client_token: ClientToken::new(format!("primary-{id}")),
             secondary_ipv4_count: 0,
+            connection_tracking: None,
         })?;
         let now = Instant::now();
         let attachment = w.attach(now, &primary.id, &id, 0, 0, Default::default())?;
@@ -172,6 +173,7 @@ impl Ec2Simulator {
             tags,
             client_token: ClientToken::new(token),
             secondary_ipv4_count: 0,
+            connection_tracking: None,
         })
     }
 

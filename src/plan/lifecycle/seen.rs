@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::plan::attributes::PendingAddresses;
+use crate::plan::attributes::{ConnectionTracking, PendingAddresses};
 
 /// How long an ENI this actor created or saw may stay invisible before it is taken to be
 /// gone (EC2 describes are eventually consistent for seconds, not minutes).
@@ -97,6 +97,8 @@ pub struct SeenEni {
     pub secondary_ips: Vec<String>,
     /// Its source/destination check.
     pub source_dest_check: bool,
+    /// Its connection tracking timeouts, as EC2 shows them (`None`: none set).
+    pub connection_tracking: Option<ConnectionTracking>,
     /// The preferred device index it was placed for (its intent tag), if tagged.
     pub intent_index: Option<u32>,
     /// The NodeENI's `deviceIndex` when it was placed, if tagged: when present, only a
@@ -124,6 +126,10 @@ pub struct SlotMemory {
     pub known: Option<Known>,
     /// An address call describes may not show yet.
     pub pending_addresses: Option<PendingAddresses>,
+    /// The connection tracking this actor set on an ENI: not set again for the same ENI
+    /// and timeouts, whatever describes show (an EC2 that does not report them would
+    /// otherwise be asked forever).
+    pub connection_tracking_set: Option<(String, ConnectionTracking)>,
 }
 
 /// An ENI the slot knows exists (or existed), whether or not describes show it.

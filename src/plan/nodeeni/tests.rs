@@ -27,6 +27,7 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
+        connection_tracking: None,
     }
 }
 

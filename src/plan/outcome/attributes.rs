@@ -1,4 +1,5 @@
-//! Answers to the changes of an attached ENI's source/destination check and addresses.
+//! Answers to the changes of an attached ENI's source/destination check, connection
+//! tracking and addresses.
 
 use tokio::time::Instant;
 
@@ -19,12 +20,16 @@ impl SlotView {
         now: Instant,
     ) -> Applied<E> {
         let (eni_id, reason, call) = match action {
-            Action::SetSourceDestCheck { eni_id, .. } => (eni_id, "ENIModifyFailed", "Modify"),
+            Action::SetSourceDestCheck { eni_id, .. }
+            | Action::SetConnectionTracking { eni_id, .. } => (eni_id, "ENIModifyFailed", "Modify"),
             Action::AssignIpv4 { eni_id, .. } => (eni_id, "ENIAddressesFailed", "Assign"),
             Action::UnassignIpv4 { eni_id, .. } => (eni_id, "ENIAddressesFailed", "Unassign"),
             _ => return Applied::next(Next::Continue),
         };
-        let addresses = !matches!(action, Action::SetSourceDestCheck { .. });
+        let addresses = matches!(
+            action,
+            Action::AssignIpv4 { .. } | Action::UnassignIpv4 { .. }
+        );
         match answer {
             Answer::Refused(r) if not_found(r.class) => {
                 self.observed = false;
@@ -50,6 +55,11 @@ impl SlotView {
         match action {
             Action::SetSourceDestCheck { value, .. } => {
                 self.edit(eni_id, |e| e.source_dest_check = *value);
+                Applied::next(Next::Continue)
+            }
+            Action::SetConnectionTracking { value, .. } => {
+                self.edit(eni_id, |e| e.connection_tracking = Some(*value));
+                self.memory.connection_tracking_set = Some((eni_id.clone(), *value));
                 Applied::next(Next::Continue)
             }
             Action::AssignIpv4 { count, .. } => {

@@ -35,6 +35,7 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
+        connection_tracking: None,
     }
 }
 

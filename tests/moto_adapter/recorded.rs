@@ -1,9 +1,11 @@
-//! ENA Express and the queue count through the real SDK: moto accepts both and keeps
-//! neither, so what the adapter sends is read from the raw requests in front of moto;
-//! the types' ENA limits come from moto's `DescribeInstanceTypes` data.
+//! What moto accepts and keeps nothing of (ENA Express, the queue count, connection
+//! tracking) through the real SDK: what the adapter sends is read from the raw requests
+//! in front of moto; the types' ENA limits come from moto's `DescribeInstanceTypes`
+//! data.
 
 use aws_multi_eni_controller::aws::sdk::{SdkEc2, SdkEc2Config};
 use aws_multi_eni_controller::aws::{AttachRequest, Ec2, EnaAttach};
+use aws_multi_eni_controller::plan::attributes::ConnectionTracking;
 use aws_multi_eni_controller::plan::interface_limits::EnaSrd;
 use eni_testkit::moto::build_network;
 use eni_testkit::throttled::ThrottledMoto;
@@ -11,7 +13,7 @@ use eni_testkit::throttled::ThrottledMoto;
 use super::{owner, request, test_credentials};
 
 #[tokio::test]
-async fn the_attach_sends_ena_express_and_the_queue_count() {
+async fn the_sdk_sends_what_moto_keeps_nothing_of() {
     // Buckets far above anything this test spends: only the recording matters.
     let layer = ThrottledMoto::start(1000.0, 0.0).expect("moto and the layer start");
     let raw = layer.moto.client();
@@ -27,15 +29,28 @@ async fn the_attach_sends_ena_express_and_the_queue_count() {
     .await
     .expect("a Region is given");
     let slot = owner(&net);
-    let eni = ec2
-        .create_eni(request(
-            &net,
-            0,
-            slot.client_token(0).as_str(),
-            slot.tags(0, 1, "2026-01-01T00:00:00Z"),
-        ))
-        .await
-        .expect("create");
+    let mut create = request(
+        &net,
+        0,
+        slot.client_token(0).as_str(),
+        slot.tags(0, 1, "2026-01-01T00:00:00Z"),
+    );
+    create.connection_tracking = Some(ConnectionTracking {
+        tcp_established: Some(3600),
+        udp_stream: None,
+        udp: Some(45),
+    });
+    let eni = ec2.create_eni(create).await.expect("create");
+    ec2.set_connection_tracking(
+        &eni.id,
+        &ConnectionTracking {
+            tcp_established: None,
+            udp_stream: Some(120),
+            udp: None,
+        },
+    )
+    .await
+    .expect("moto accepts the modify");
     ec2.attach_eni(AttachRequest {
         eni_id: eni.id.clone(),
         instance_id: net.instances[0].0.clone(),
@@ -53,6 +68,43 @@ async fn the_attach_sends_ena_express_and_the_queue_count() {
     .expect("moto accepts the attach");
 
     let sent = layer.requests().expect("the recording");
+    let of = |action: &str| {
+        sent.iter()
+            .find(|r| r.get("Action").map(String::as_str) == Some(action))
+            .unwrap_or_else(|| panic!("{action} went through the layer"))
+            .clone()
+    };
+    let created = of("CreateNetworkInterface");
+    assert_eq!(
+        created
+            .get("ConnectionTrackingSpecification.TcpEstablishedTimeout")
+            .map(String::as_str),
+        Some("3600"),
+        "{created:?}"
+    );
+    assert_eq!(
+        created
+            .get("ConnectionTrackingSpecification.UdpTimeout")
+            .map(String::as_str),
+        Some("45")
+    );
+    assert!(
+        !created.contains_key("ConnectionTrackingSpecification.UdpStreamTimeout"),
+        "a timeout left out is not sent: {created:?}"
+    );
+    let modified = of("ModifyNetworkInterfaceAttribute");
+    assert_eq!(
+        modified
+            .get("ConnectionTrackingSpecification.UdpStreamTimeout")
+            .map(String::as_str),
+        Some("120"),
+        "{modified:?}"
+    );
+    assert_eq!(
+        modified.len(),
+        4,
+        "Action, Version, the ENI and the one timeout: {modified:?}"
+    );
     let attach = sent
         .iter()
         .find(|r| r.get("Action").map(String::as_str) == Some("AttachNetworkInterface"))
