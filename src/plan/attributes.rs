@@ -16,19 +16,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::device_index::NoRoom;
+pub use super::slots::ConnectionTracking;
 use super::slots::DesiredSlot;
-
-/// Connection tracking timeouts of an ENI, in seconds; `None`: not set (EC2's default,
-/// [`CONNTRACK_DEFAULTS`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ConnectionTracking {
-    /// Established TCP flows (60 to 432,000).
-    pub tcp_established: Option<u32>,
-    /// UDP flows seen in both directions more than once (60 to 180).
-    pub udp_stream: Option<u32>,
-    /// Other UDP flows (30 to 60).
-    pub udp: Option<u32>,
-}
 
 /// EC2's timeouts for an ENI with none set: 432,000 s, 180 s, 30 s.
 pub const CONNTRACK_DEFAULTS: ConnectionTracking = ConnectionTracking {

@@ -7,15 +7,7 @@
 
 use super::device_index::NoRoom;
 use super::slots::DesiredSlot;
-
-/// ENA Express (SRD) on an attachment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EnaSrd {
-    /// SRD for TCP.
-    pub enabled: bool,
-    /// SRD for UDP too (needs `enabled`).
-    pub udp: bool,
-}
+pub use super::slots::EnaSrd;
 
 /// What an instance type allows one interface; `None`: EC2 did not say (no preflight,
 /// EC2 decides).

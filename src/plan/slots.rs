@@ -116,11 +116,32 @@ pub struct ResolvedSpec {
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
-    pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
+    pub ena_srd: Option<EnaSrd>,
     /// `enaQueueCount`, given at attach (`None`: the type's default).
     pub ena_queue_count: Option<u32>,
     /// `connectionTracking`, given at create and converged (`None`: left as it is).
-    pub connection_tracking: Option<crate::plan::attributes::ConnectionTracking>,
+    pub connection_tracking: Option<ConnectionTracking>,
+}
+
+/// ENA Express (SRD) on an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnaSrd {
+    /// SRD for TCP.
+    pub enabled: bool,
+    /// SRD for UDP too (needs `enabled`).
+    pub udp: bool,
+}
+
+/// Connection tracking timeouts of an ENI, in seconds; `None`: not set (EC2's default,
+/// `plan::attributes::CONNTRACK_DEFAULTS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ConnectionTracking {
+    /// Established TCP flows (60 to 432,000).
+    pub tcp_established: Option<u32>,
+    /// UDP flows seen in both directions more than once (60 to 180).
+    pub udp_stream: Option<u32>,
+    /// Other UDP flows (30 to 60).
+    pub udp: Option<u32>,
 }
 
 /// A slot that should exist, with everything needed to create and attach its ENI.
@@ -152,11 +173,11 @@ pub struct DesiredSlot {
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
-    pub ena_srd: Option<crate::plan::interface_limits::EnaSrd>,
+    pub ena_srd: Option<EnaSrd>,
     /// `enaQueueCount`, given at attach (`None`: the type's default).
     pub ena_queue_count: Option<u32>,
     /// `connectionTracking`, given at create and converged (`None`: left as it is).
-    pub connection_tracking: Option<crate::plan::attributes::ConnectionTracking>,
+    pub connection_tracking: Option<ConnectionTracking>,
 }
 
 impl DesiredSlot {
