@@ -76,6 +76,7 @@ fn spec(k: usize) -> ResolvedSpec {
         description: format!("multus {k}"),
         tags: Default::default(),
         secondary_ipv4: None,
+        ipv4_prefixes: None,
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,

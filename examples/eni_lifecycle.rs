@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
             tags: [("example".to_string(), "eni_lifecycle".to_string())].into(),
             client_token: ClientToken::new(format!("example-{instance_id}")),
             secondary_ipv4_count: 0,
+            ipv4_prefix_count: 0,
             connection_tracking: None,
         })
         .await?;

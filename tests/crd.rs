@@ -410,6 +410,21 @@ async fn each_rule_rejects_with_its_message() {
             "greater than or equal to 0",
         ),
         (
+            "more addresses and prefixes than any type takes",
+            with(|s| {
+                s.insert("secondaryIPv4Count".into(), json!(25));
+                s.insert("ipv4PrefixCount".into(), json!(25));
+            }),
+            "secondaryIPv4Count + ipv4PrefixCount must be at most 49",
+        ),
+        (
+            "negative prefixes",
+            with(|s| {
+                s.insert("ipv4PrefixCount".into(), json!(-1));
+            }),
+            "greater than or equal to 0",
+        ),
+        (
             "ENA Express for UDP alone",
             with(|s| {
                 s.insert("enaSrd".into(), json!({"udpEnabled": true}));
@@ -502,6 +517,12 @@ async fn boundary_values_are_accepted() {
         );
         assert_eq!(parsed.spec.ena_queue_count, Some(queues));
     }
+    admit(&with(|s| {
+        s.insert("secondaryIPv4Count".into(), json!(24));
+        s.insert("ipv4PrefixCount".into(), json!(25));
+    }))
+    .await
+    .expect("24 addresses and 25 prefixes: 50 with the primary");
     for timeouts in [
         json!({"tcpEstablishedTimeout": 60, "udpStreamTimeout": 60, "udpTimeout": 30}),
         json!({"tcpEstablishedTimeout": 432000, "udpStreamTimeout": 180, "udpTimeout": 60}),

@@ -38,6 +38,7 @@ fn entry(eni: &str) -> NodeInterface {
         network_card_index: 0,
         mtu: 9001,
         private_ipv4_addresses: vec!["10.1.0.5".into(), "10.1.0.6".into()],
+        ipv4_prefixes: Vec::new(),
         source_dest_check: Some(false),
     }
 }

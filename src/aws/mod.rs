@@ -29,6 +29,7 @@
 //!         tags: Default::default(),
 //!         client_token: ClientToken::new("example-1"),
 //!         secondary_ipv4_count: 0,
+//!         ipv4_prefix_count: 0,
 //!         connection_tracking: None,
 //!     })
 //!     .await?;

@@ -24,6 +24,9 @@ pub struct CreateEniRequest {
     /// Secondary private IPv4 addresses to create it with (`SecondaryPrivateIpAddressCount`;
     /// 0: none).
     pub secondary_ipv4_count: u32,
+    /// /28 IPv4 prefixes to create it with (`Ipv4PrefixCount`; 0: none). EC2 takes this or
+    /// `secondary_ipv4_count`, not both.
+    pub ipv4_prefix_count: u32,
     /// Connection tracking timeouts to create it with (`ConnectionTrackingSpecification`;
     /// `None`: EC2's defaults).
     pub connection_tracking: Option<ConnectionTracking>,
@@ -44,14 +47,29 @@ pub enum AddressChange {
         /// Which.
         addresses: Vec<String>,
     },
+    /// `AssignPrivateIpAddresses` with `Ipv4PrefixCount`: this many more /28 prefixes
+    /// (EC2 picks them; never in the same call as addresses).
+    AssignIpv4Prefixes {
+        /// How many.
+        count: u32,
+    },
+    /// `UnassignPrivateIpAddresses` with `Ipv4Prefixes`: these prefixes go back.
+    UnassignIpv4Prefixes {
+        /// Which (`a.b.c.d/28`).
+        prefixes: Vec<String>,
+    },
 }
 
 impl AddressChange {
     /// The EC2 action the change is.
     pub fn action(&self) -> super::Ec2Action {
         match self {
-            AddressChange::AssignIpv4 { .. } => super::Ec2Action::AssignPrivateIpAddresses,
-            AddressChange::UnassignIpv4 { .. } => super::Ec2Action::UnassignPrivateIpAddresses,
+            AddressChange::AssignIpv4 { .. } | AddressChange::AssignIpv4Prefixes { .. } => {
+                super::Ec2Action::AssignPrivateIpAddresses
+            }
+            AddressChange::UnassignIpv4 { .. } | AddressChange::UnassignIpv4Prefixes { .. } => {
+                super::Ec2Action::UnassignPrivateIpAddresses
+            }
         }
     }
 }
@@ -173,6 +191,8 @@ pub struct Eni {
     pub private_ip: Option<String>,
     /// Secondary private IPv4 addresses, in the order EC2 lists them.
     pub secondary_ips: Vec<String>,
+    /// /28 IPv4 prefixes (`a.b.c.d/28`), in the order EC2 lists them.
+    pub ipv4_prefixes: Vec<String>,
     /// Whether EC2 drops traffic not addressed to or from the ENI (EC2's default: true).
     pub source_dest_check: bool,
     /// Its connection tracking timeouts (`ConnectionTrackingConfiguration`; `None`: none

@@ -57,7 +57,10 @@ fn default_true() -> bool {
         .reason(Reason::FieldValueRequired),
     validation = Rule::new("(has(self.securityGroupIDs) && size(self.securityGroupIDs) > 0) || (has(self.securityGroupNames) && size(self.securityGroupNames) > 0)")
         .message("at least one of securityGroupIDs or securityGroupNames must be set")
-        .reason(Reason::FieldValueRequired)
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("!has(self.secondaryIPv4Count) || !has(self.ipv4PrefixCount) || self.secondaryIPv4Count + self.ipv4PrefixCount <= 49")
+        .message("secondaryIPv4Count + ipv4PrefixCount must be at most 49: the largest instance types take 50 private IPv4 addresses per interface, the primary and each /28 prefix counting as one")
+        .reason(Reason::FieldValueInvalid)
 )]
 pub struct NodeENISpec {
     /// Labels a node must carry (all of them, exact values) to get the ENIs.
@@ -153,6 +156,20 @@ pub struct NodeENISpec {
     )]
     #[schemars(range(min = 0, max = 49))]
     pub secondary_ipv4_count: Option<i32>,
+
+    /// /28 IPv4 prefixes on each ENI (16 addresses each, for pods; each counts as one
+    /// address against the instance type's per-interface limit, with the primary and
+    /// `secondaryIPv4Count`). Given with the create when no secondary address is asked
+    /// (EC2 takes one count or the other), else with one more assign call; a changed count
+    /// converges like `secondaryIPv4Count` (the numerically highest prefixes go). Unset:
+    /// each ENI's prefixes are left as they are.
+    #[serde(
+        rename = "ipv4PrefixCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 0, max = 49))]
+    pub ipv4_prefix_count: Option<i32>,
 
     /// EC2's source/destination check on each ENI; `false` for routers, firewalls, NAT
     /// and other appliances that forward traffic not addressed to them. Unset: left as

@@ -69,6 +69,13 @@ pub struct NodeInterface {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub private_ipv4_addresses: Vec<String>,
+    /// The ENI's /28 IPv4 prefixes (`a.b.c.d/28`, 16 addresses each).
+    #[serde(
+        rename = "ipv4Prefixes",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ipv4_prefixes: Vec<String>,
     /// Whether EC2 checks the source and destination of its traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_dest_check: Option<bool>,

@@ -61,6 +61,8 @@ pub struct SlotSummary {
     /// Private IPv4 addresses, the primary first (listed on the ENINode, not in the
     /// NodeENI's status).
     pub ipv4_addresses: Vec<String>,
+    /// /28 IPv4 prefixes (listed on the ENINode only).
+    pub ipv4_prefixes: Vec<String>,
     /// Source/destination check, once known.
     pub source_dest_check: Option<bool>,
     pub network_card: u32,

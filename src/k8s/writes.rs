@@ -123,6 +123,7 @@ mod tests {
             network_card_index: 0,
             mtu: 0,
             private_ipv4_addresses: Vec::new(),
+            ipv4_prefixes: Vec::new(),
             source_dest_check: None,
         }
     }

@@ -60,6 +60,8 @@ pub struct Attributes<'a> {
     pub source_dest_check: bool,
     /// Secondary private IPv4 addresses, in EC2's order.
     pub secondary_ips: &'a [String],
+    /// /28 IPv4 prefixes, in EC2's order.
+    pub ipv4_prefixes: &'a [String],
     /// Connection tracking timeouts it shows (`None`: none set).
     pub connection_tracking: Option<&'a ConnectionTracking>,
 }
@@ -77,6 +79,10 @@ pub enum Change {
     AssignIpv4(u32),
     /// Remove these secondary addresses.
     UnassignIpv4(Vec<String>),
+    /// Add this many /28 prefixes.
+    AssignIpv4Prefixes(u32),
+    /// Remove these prefixes.
+    UnassignIpv4Prefixes(Vec<String>),
     /// Set the connection tracking timeouts.
     ConnectionTracking(ConnectionTracking),
     /// Look at the instance first (adding addresses needs its type's limit).
@@ -141,6 +147,17 @@ pub fn next_change(
     if addresses.is_some() {
         return addresses;
     }
+    // Prefixes by the same rule as addresses (a prefix counts as one address).
+    let prefixes = desired.ipv4_prefixes.and_then(|want| {
+        Some(match address_change(want, now.ipv4_prefixes, placement)? {
+            Change::AssignIpv4(n) => Change::AssignIpv4Prefixes(n),
+            Change::UnassignIpv4(gone) => Change::UnassignIpv4Prefixes(gone),
+            other => other,
+        })
+    });
+    if prefixes.is_some() {
+        return prefixes;
+    }
     match desired.connection_tracking {
         Some(want) if want.differs_from(now.connection_tracking) => {
             Some(Change::ConnectionTracking(want))
@@ -172,11 +189,17 @@ fn address_change(
     None
 }
 
-/// The `n` numerically highest of `addresses` (EC2 documents no order for an ENI's
-/// addresses; the highest go, so which ones a lower count removes is predictable).
+/// The `n` numerically highest of `addresses` (or `a.b.c.d/28` prefixes; EC2 documents no
+/// order for an ENI's addresses; the highest go, so which ones a lower count removes is
+/// predictable).
 fn highest(addresses: &[String], n: usize) -> Vec<String> {
     let mut sorted: Vec<&String> = addresses.iter().collect();
-    sorted.sort_by_key(|a| (a.parse::<Ipv4Addr>().ok(), a.as_str()));
+    let number = |a: &str| {
+        a.split('/')
+            .next()
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+    };
+    sorted.sort_by_key(|a| (number(a), a.as_str()));
     sorted.into_iter().rev().take(n).cloned().collect()
 }
 
@@ -191,6 +214,7 @@ mod tests {
             security_groups: SG,
             source_dest_check: check,
             secondary_ips: secondary,
+            ipv4_prefixes: &[],
             connection_tracking: None,
         }
     }
@@ -246,6 +270,64 @@ mod tests {
             next_change(&d, other, placed),
             Some(Change::Groups(Vec::new()))
         );
+    }
+
+    #[test]
+    fn prefixes_converge_after_the_addresses_by_the_same_rule() {
+        let mut d = desired();
+        d.security_groups = Vec::new();
+        d.secondary_ipv4 = Some(1);
+        d.ipv4_prefixes = Some(2);
+        let one = ips(&["10.0.1.5"]);
+        let none: Vec<String> = Vec::new();
+        let two = ips(&["10.0.1.16/28", "10.0.1.32/28"]);
+        let three = ips(&["10.0.1.48/28", "10.0.1.16/28", "10.0.1.144/28"]);
+        fn with<'a>(addresses: &'a [String], prefixes: &'a [String]) -> Attributes<'a> {
+            Attributes {
+                ipv4_prefixes: prefixes,
+                ..attached(addresses, true)
+            }
+        }
+        type Case<'a> = (
+            &'a str,
+            Attributes<'a>,
+            Option<Result<u32, NoRoom>>,
+            Option<Change>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "addresses first",
+                with(&none, &none),
+                Some(Ok(1)),
+                Some(Change::AssignIpv4(1)),
+            ),
+            (
+                "then the prefixes",
+                with(&one, &none),
+                Some(Ok(1)),
+                Some(Change::AssignIpv4Prefixes(2)),
+            ),
+            (
+                "the type's limit read first",
+                with(&one, &none),
+                None,
+                Some(Change::Observe),
+            ),
+            ("as asked", with(&one, &two), Some(Ok(1)), None),
+            (
+                "the highest prefix goes (by number)",
+                with(&one, &three),
+                None,
+                Some(Change::UnassignIpv4Prefixes(ips(&["10.0.1.144/28"]))),
+            ),
+        ];
+        for (what, now, placement, want) in cases {
+            assert_eq!(next_change(&d, now, placement), want, "{what}");
+        }
+        d.ipv4_prefixes = None;
+        let lone = ips(&["10.0.1.16/28"]);
+        let kept = with(&one, &lone);
+        assert_eq!(next_change(&d, kept, Some(Ok(1))), None, "unset: kept");
     }
 
     #[test]

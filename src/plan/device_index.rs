@@ -31,9 +31,10 @@ pub enum NoRoom {
     /// The node's instance does not carry this cluster's tag: nothing is created or
     /// attached (the check can be turned off).
     NotThisCluster,
-    /// The spec asks more private IPv4 addresses per ENI (the primary and
-    /// `secondaryIPv4Count`) than the instance type takes per interface: nothing is
-    /// created, and an attached ENI gets no more.
+    /// The spec asks more private IPv4 addresses per ENI (the primary,
+    /// `secondaryIPv4Count` and `ipv4PrefixCount`, a /28 prefix counting as one) than the
+    /// instance type takes per interface: nothing is created, and an attached ENI gets no
+    /// more.
     TooManyAddresses {
         /// Addresses asked, the primary included.
         asked: u32,

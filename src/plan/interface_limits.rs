@@ -30,8 +30,12 @@ pub fn with_type_limits(
 ) -> Option<Result<u32, NoRoom>> {
     let placed = placement?;
     // Whatever the device index: an attached ENI gets no more addresses either.
-    if let (Some(secondary), Some(limit)) = (desired.secondary_ipv4, limits.ipv4) {
-        let asked = secondary.saturating_add(1);
+    let asks_addresses = desired.secondary_ipv4.is_some() || desired.ipv4_prefixes.is_some();
+    if let (true, Some(limit)) = (asks_addresses, limits.ipv4) {
+        // The primary, the secondary addresses and each /28 prefix count as one.
+        let asked = 1u32
+            .saturating_add(desired.secondary_ipv4.unwrap_or(0))
+            .saturating_add(desired.ipv4_prefixes.unwrap_or(0));
         if asked > limit {
             return Some(Err(NoRoom::TooManyAddresses { asked, limit }));
         }
@@ -173,6 +177,25 @@ mod tests {
             with_type_limits(&d, None, limits(Some(1), Some(false), Some(0))),
             None,
             "not placed yet"
+        );
+        d.ena_srd = None;
+        d.ena_queue_count = None;
+        d.secondary_ipv4 = Some(4);
+        d.ipv4_prefixes = Some(5);
+        assert_eq!(
+            with_type_limits(&d, Some(Ok(1)), limits(Some(10), None, None)),
+            Some(Ok(1)),
+            "1 + 4 + 5 prefixes = 10"
+        );
+        d.secondary_ipv4 = None;
+        d.ipv4_prefixes = Some(10);
+        assert_eq!(
+            with_type_limits(&d, Some(Ok(1)), limits(Some(10), None, None)),
+            Some(Err(NoRoom::TooManyAddresses {
+                asked: 11,
+                limit: 10
+            })),
+            "a prefix counts as one"
         );
         let full = Some(Err(NoRoom::CardFull { limit: 3 }));
         assert_eq!(

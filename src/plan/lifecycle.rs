@@ -71,6 +71,13 @@ pub enum Action {
         eni_id: String,
         addresses: Vec<String>,
     },
+    /// Add this many /28 IPv4 prefixes.
+    AssignIpv4Prefixes { eni_id: String, count: u32 },
+    /// Remove these /28 IPv4 prefixes (the numerically highest).
+    UnassignIpv4Prefixes {
+        eni_id: String,
+        prefixes: Vec<String>,
+    },
     /// Set the connection tracking timeouts.
     SetConnectionTracking {
         eni_id: String,
@@ -201,6 +208,17 @@ pub fn decide(
     {
         action = Action::Wait(Waiting::Visibility);
     }
+    if let Action::AssignIpv4Prefixes { eni_id, .. } | Action::UnassignIpv4Prefixes { eni_id, .. } =
+        &action
+        && waits_for(
+            memory.pending_prefixes.as_ref(),
+            eni_id,
+            desired.ipv4_prefixes,
+            now,
+        )
+    {
+        action = Action::Wait(Waiting::Visibility);
+    }
     // Set once already (EC2 may not report it): nothing more to do.
     if let Action::SetConnectionTracking { eni_id, value } = &action
         && memory
@@ -300,6 +318,7 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 security_groups: &e.security_groups,
                 source_dest_check: e.source_dest_check,
                 secondary_ips: &e.secondary_ips,
+                ipv4_prefixes: &e.ipv4_prefixes,
                 connection_tracking: e.connection_tracking.as_ref(),
             };
             let eni_id = e.id.clone();
@@ -316,6 +335,12 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 }
                 Some(Change::AssignIpv4(count)) => Action::AssignIpv4 { eni_id, count },
                 Some(Change::UnassignIpv4(addresses)) => Action::UnassignIpv4 { eni_id, addresses },
+                Some(Change::AssignIpv4Prefixes(count)) => {
+                    Action::AssignIpv4Prefixes { eni_id, count }
+                }
+                Some(Change::UnassignIpv4Prefixes(prefixes)) => {
+                    Action::UnassignIpv4Prefixes { eni_id, prefixes }
+                }
                 Some(Change::ConnectionTracking(value)) => {
                     Action::SetConnectionTracking { eni_id, value }
                 }

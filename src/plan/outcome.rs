@@ -75,6 +75,15 @@ pub enum SlotEvent<E> {
         /// Count after.
         to: u32,
     },
+    /// An ENI's /28 IPv4 prefixes went from one count to another.
+    PrefixesChanged {
+        /// The ENI.
+        eni_id: String,
+        /// Count before.
+        from: u32,
+        /// Count after.
+        to: u32,
+    },
     /// A call failed in a way retrying will not fix.
     Blocked {
         /// Event reason.
@@ -267,7 +276,9 @@ impl SlotView {
                 Action::SetSourceDestCheck { .. }
                 | Action::SetConnectionTracking { .. }
                 | Action::AssignIpv4 { .. }
-                | Action::UnassignIpv4 { .. },
+                | Action::UnassignIpv4 { .. }
+                | Action::AssignIpv4Prefixes { .. }
+                | Action::UnassignIpv4Prefixes { .. },
                 answer,
             ) => self.attribute_applied(desired, action, answer, now),
             (Action::Observe | Action::Wait(_), _) => Applied::next(Next::Continue),

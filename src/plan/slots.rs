@@ -113,6 +113,8 @@ pub struct ResolvedSpec {
     /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI (`None`: left
     /// as they are).
     pub secondary_ipv4: Option<u32>,
+    /// `ipv4PrefixCount`: /28 prefixes on each ENI (`None`: left as they are).
+    pub ipv4_prefixes: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
@@ -170,6 +172,8 @@ pub struct DesiredSlot {
     /// `secondaryIPv4Count`: secondary private IPv4 addresses on each ENI (`None`: left
     /// as they are).
     pub secondary_ipv4: Option<u32>,
+    /// `ipv4PrefixCount`: /28 prefixes on each ENI (`None`: left as they are).
+    pub ipv4_prefixes: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
@@ -367,6 +371,7 @@ pub fn plan_slots<'a>(
                     description: spec.description.clone(),
                     tags: spec.tags.clone(),
                     secondary_ipv4: spec.secondary_ipv4,
+                    ipv4_prefixes: spec.ipv4_prefixes,
                     source_dest_check: spec.source_dest_check,
                     ena_srd: spec.ena_srd,
                     ena_queue_count: spec.ena_queue_count,

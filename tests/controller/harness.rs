@@ -160,6 +160,7 @@ impl World {
             network_card_index: 0,
             tags: Default::default(),
             secondary_ipv4_count: None,
+            ipv4_prefix_count: None,
             source_dest_check: None,
             ena_srd: None,
             ena_queue_count: None,

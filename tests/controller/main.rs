@@ -14,6 +14,7 @@ mod ena;
 mod holes;
 mod lifecycle;
 mod migration;
+mod prefixes;
 mod pressure;
 mod readiness;
 mod safety;

@@ -63,6 +63,7 @@ fn request(net: &MotoNetwork, zone: usize, token: &str, tags: Tags) -> CreateEni
         tags,
         client_token: ClientToken::new(token),
         secondary_ipv4_count: 0,
+        ipv4_prefix_count: 0,
         connection_tracking: None,
     }
 }

@@ -1,10 +1,10 @@
-//! What moto accepts and keeps nothing of (ENA Express, the queue count, connection
-//! tracking) through the real SDK: what the adapter sends is read from the raw requests
+//! What moto accepts and keeps nothing of (/28 prefixes, ENA Express, the queue count,
+//! connection tracking) through the real SDK: what the adapter sends is read from the raw requests
 //! in front of moto; the types' ENA limits come from moto's `DescribeInstanceTypes`
 //! data.
 
 use aws_multi_eni_controller::aws::sdk::{SdkEc2, SdkEc2Config};
-use aws_multi_eni_controller::aws::{AttachRequest, Ec2, EnaAttach};
+use aws_multi_eni_controller::aws::{AddressChange, AttachRequest, Ec2, EnaAttach};
 use aws_multi_eni_controller::plan::attributes::ConnectionTracking;
 use aws_multi_eni_controller::plan::interface_limits::EnaSrd;
 use eni_testkit::moto::build_network;
@@ -35,6 +35,7 @@ async fn the_sdk_sends_what_moto_keeps_nothing_of() {
         slot.client_token(0).as_str(),
         slot.tags(0, 1, "2026-01-01T00:00:00Z"),
     );
+    create.ipv4_prefix_count = 2;
     create.connection_tracking = Some(ConnectionTracking {
         tcp_established: Some(3600),
         udp_stream: None,
@@ -51,6 +52,17 @@ async fn the_sdk_sends_what_moto_keeps_nothing_of() {
     )
     .await
     .expect("moto accepts the modify");
+    ec2.change_addresses(&eni.id, &AddressChange::AssignIpv4Prefixes { count: 1 })
+        .await
+        .expect("moto accepts the prefix assign");
+    ec2.change_addresses(
+        &eni.id,
+        &AddressChange::UnassignIpv4Prefixes {
+            prefixes: vec!["10.0.0.16/28".into()],
+        },
+    )
+    .await
+    .expect("moto accepts the prefix unassign");
     ec2.attach_eni(AttachRequest {
         eni_id: eni.id.clone(),
         instance_id: net.instances[0].0.clone(),
@@ -91,6 +103,26 @@ async fn the_sdk_sends_what_moto_keeps_nothing_of() {
     assert!(
         !created.contains_key("ConnectionTrackingSpecification.UdpStreamTimeout"),
         "a timeout left out is not sent: {created:?}"
+    );
+    assert_eq!(
+        created.get("Ipv4PrefixCount").map(String::as_str),
+        Some("2"),
+        "{created:?}"
+    );
+    assert!(!created.contains_key("SecondaryPrivateIpAddressCount"));
+    let assigned = of("AssignPrivateIpAddresses");
+    assert_eq!(
+        assigned.get("Ipv4PrefixCount").map(String::as_str),
+        Some("1"),
+        "{assigned:?}"
+    );
+    assert!(!assigned.contains_key("SecondaryPrivateIpAddressCount"));
+    let unassigned = of("UnassignPrivateIpAddresses");
+    assert!(
+        unassigned
+            .iter()
+            .any(|(k, v)| k.starts_with("Ipv4Prefix") && v == "10.0.0.16/28"),
+        "{unassigned:?}"
     );
     let modified = of("ModifyNetworkInterfaceAttribute");
     assert_eq!(

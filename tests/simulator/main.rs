@@ -47,6 +47,7 @@ pub(crate) fn create(w: &World, subnet: &Subnet, token: &str) -> CreateEniReques
         tags: Tags::new(),
         client_token: ClientToken::new(token),
         secondary_ipv4_count: 0,
+        ipv4_prefix_count: 0,
         connection_tracking: None,
     }
 }

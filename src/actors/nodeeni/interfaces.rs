@@ -37,6 +37,7 @@ pub fn desired(nodeeni: &str, slots: &[SlotSummary]) -> BTreeMap<String, Vec<Nod
             network_card_index: i32::try_from(s.network_card).unwrap_or(0),
             mtu: s.mtu,
             private_ipv4_addresses: s.ipv4_addresses.clone(),
+            ipv4_prefixes: s.ipv4_prefixes.clone(),
             source_dest_check: s.source_dest_check,
         });
     }

@@ -124,6 +124,9 @@ async fn resolve(
                 secondary_ipv4: spec
                     .secondary_ipv4_count
                     .map(|n| u32::try_from(n).unwrap_or(0)),
+                ipv4_prefixes: spec
+                    .ipv4_prefix_count
+                    .map(|n| u32::try_from(n).unwrap_or(0)),
                 source_dest_check: spec.source_dest_check,
                 ena_srd: spec.ena_srd.map(|s| EnaSrd {
                     enabled: s.enabled,

@@ -87,6 +87,7 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni>
         security_groups,
         primary_ip: e.private_ip.clone(),
         secondary_ips: e.secondary_ips.clone(),
+        ipv4_prefixes: e.ipv4_prefixes.clone(),
         source_dest_check: e.source_dest_check,
         connection_tracking: e.connection_tracking,
         intent_index,
@@ -207,6 +208,12 @@ async fn create(
         tags: tags.clone(),
         client_token: o.client_token(incarnation),
         secondary_ipv4_count: desired.secondary_ipv4.unwrap_or(0),
+        // EC2 takes one count or the other at create: prefixes asked beside addresses
+        // follow with one assign (the slot's next step).
+        ipv4_prefix_count: match desired.secondary_ipv4 {
+            Some(n) if n > 0 => 0,
+            _ => desired.ipv4_prefixes.unwrap_or(0),
+        },
         connection_tracking: desired.connection_tracking,
     };
     match classified(ec2.create_eni(request).await) {
@@ -303,6 +310,19 @@ pub async fn execute(
         Action::AssignIpv4 { eni_id, count } => done(
             ec2.change_addresses(eni_id, &AddressChange::AssignIpv4 { count: *count })
                 .await,
+        ),
+        Action::AssignIpv4Prefixes { eni_id, count } => done(
+            ec2.change_addresses(eni_id, &AddressChange::AssignIpv4Prefixes { count: *count })
+                .await,
+        ),
+        Action::UnassignIpv4Prefixes { eni_id, prefixes } => done(
+            ec2.change_addresses(
+                eni_id,
+                &AddressChange::UnassignIpv4Prefixes {
+                    prefixes: prefixes.clone(),
+                },
+            )
+            .await,
         ),
         Action::UnassignIpv4 { eni_id, addresses } => done(
             ec2.change_addresses(

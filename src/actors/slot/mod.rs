@@ -97,6 +97,7 @@ impl SlotState {
                         .collect()
                 })
                 .unwrap_or_default(),
+            ipv4_prefixes: primary.map(|e| e.ipv4_prefixes.clone()).unwrap_or_default(),
             source_dest_check: primary.map(|e| e.source_dest_check),
             incarnation: self.view.memory.incarnation,
         };

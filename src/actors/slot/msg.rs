@@ -83,6 +83,8 @@ pub struct SlotReport {
     pub device_index: Option<u32>,
     /// Its private IPv4 addresses, the primary first.
     pub ipv4_addresses: Vec<String>,
+    /// Its /28 IPv4 prefixes.
+    pub ipv4_prefixes: Vec<String>,
     /// Its source/destination check, once known.
     pub source_dest_check: Option<bool>,
     /// The incarnation the next create would use.

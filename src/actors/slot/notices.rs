@@ -50,6 +50,12 @@ pub fn of_event(key: &SlotKey, event: SlotEvent<Ec2Error>) -> Notice {
             format!("{eni_id} now has {to} secondary private IPv4 addresses (had {from})"),
         )
         .about(About::Eni(eni_id)),
+        SlotEvent::PrefixesChanged { eni_id, from, to } => Notice::normal(
+            "ENIPrefixesChanged",
+            if to > from { "Assign" } else { "Unassign" },
+            format!("{eni_id} now has {to} /28 IPv4 prefixes (had {from})"),
+        )
+        .about(About::Eni(eni_id)),
         SlotEvent::Blocked {
             reason,
             action,

@@ -59,7 +59,7 @@ pub fn phase_of(action: &Action) -> SlotPhase {
             SlotPhase::Blocked(
                 "AddressLimitExceeded".into(),
                 format!(
-                    "secondaryIPv4Count asks {asked} private IPv4 addresses per ENI (the primary included); the node's instance type takes {limit} per interface"
+                    "secondaryIPv4Count and ipv4PrefixCount ask {asked} private IPv4 addresses per ENI (the primary included, a /28 prefix counting as one); the node's instance type takes {limit} per interface"
                 ),
             )
         }

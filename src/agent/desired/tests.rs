@@ -11,6 +11,7 @@ fn entry(nodeeni: &str, mac: &str, mtu: i32) -> NodeInterface {
         network_card_index: 0,
         mtu,
         private_ipv4_addresses: Vec::new(),
+        ipv4_prefixes: Vec::new(),
         source_dest_check: None,
     }
 }

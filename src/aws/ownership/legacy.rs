@@ -134,6 +134,7 @@ mod tests {
             vpc_id: "vpc-1".into(),
             private_ip: None,
             secondary_ips: Vec::new(),
+            ipv4_prefixes: Vec::new(),
             source_dest_check: true,
             connection_tracking: None,
             security_group_ids: vec![],

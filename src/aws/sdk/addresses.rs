@@ -68,6 +68,24 @@ impl SdkEc2 {
                     .await
                     .map_err(map_err)?;
             }
+            AddressChange::AssignIpv4Prefixes { count } => {
+                self.client
+                    .assign_private_ip_addresses()
+                    .network_interface_id(eni_id)
+                    .ipv4_prefix_count(i32::try_from(*count).unwrap_or(i32::MAX))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
+            AddressChange::UnassignIpv4Prefixes { prefixes } => {
+                self.client
+                    .unassign_private_ip_addresses()
+                    .network_interface_id(eni_id)
+                    .set_ipv4_prefixes(Some(prefixes.clone()))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
             AddressChange::UnassignIpv4 { addresses } => {
                 self.client
                     .unassign_private_ip_addresses()

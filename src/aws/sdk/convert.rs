@@ -107,6 +107,11 @@ pub(super) fn eni_from(n: &sdk::NetworkInterface) -> Eni {
             .filter(|a| a.primary() != Some(true))
             .filter_map(|a| a.private_ip_address().map(str::to_string))
             .collect(),
+        ipv4_prefixes: n
+            .ipv4_prefixes()
+            .iter()
+            .filter_map(|p| p.ipv4_prefix().map(str::to_string))
+            .collect(),
         source_dest_check: n.source_dest_check().unwrap_or(true),
         connection_tracking: n.connection_tracking_configuration().map(|c| {
             let secs = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());

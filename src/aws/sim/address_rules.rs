@@ -1,6 +1,7 @@
-//! The rules EC2 applies to an ENI's addresses and source/destination check: addresses
-//! come from the subnet's free ones, an attached ENI takes at most its instance type's
-//! `Ipv4AddressesPerInterface`, and an unassigned address goes back to the subnet.
+//! The rules EC2 applies to an ENI's addresses, /28 prefixes, source/destination check
+//! and connection tracking: addresses and prefixes come from the subnet's free ones, an
+//! attached ENI takes at most its instance type's `Ipv4AddressesPerInterface` (a prefix
+//! counting as one), and an unassigned address or prefix goes back to the subnet.
 
 use std::net::Ipv4Addr;
 
@@ -27,6 +28,28 @@ impl World {
         subnet.next_host += 1;
         subnet.free -= 1;
         Ok(ip.to_string())
+    }
+
+    /// The subnet's next free /28 prefix (16 addresses, aligned to 16).
+    pub(super) fn take_prefix(&mut self, subnet_id: &str) -> Result<String, Ec2Error> {
+        let subnet = self
+            .subnets
+            .get_mut(subnet_id)
+            .ok_or_else(|| err("InvalidSubnetID.NotFound", "gone"))?;
+        let start = subnet.next_host.div_ceil(16) * 16;
+        let used = start - subnet.next_host + 16;
+        if subnet.free < used {
+            return Err(err(
+                "InsufficientCidrBlocks",
+                "There aren't sufficient contiguous free addresses in the subnet for a /28 prefix",
+            ));
+        }
+        subnet.next_host = start + 16;
+        subnet.free -= used;
+        Ok(format!(
+            "{}/28",
+            Ipv4Addr::from(subnet.base.wrapping_add(start))
+        ))
     }
 
     /// The private IPv4 addresses an ENI's instance type takes per interface, when it is
@@ -67,9 +90,39 @@ impl World {
         self.addresses_before
             .insert(eni_id.to_string(), (before, now));
         let eni = self.eni_mut(eni_id)?;
+        // The primary, each secondary address and each prefix count as one.
+        let taken = 1 + eni.secondary_ips.len() as u32 + eni.ipv4_prefixes.len() as u32;
         match change {
+            AddressChange::AssignIpv4Prefixes { count } => {
+                if let Some(limit) = self.ipv4_limit(eni_id)
+                    && taken + count > limit
+                {
+                    return Err(err(
+                        "PrivateIpAddressLimitExceeded",
+                        format!(
+                            "Number of private addresses will exceed limit {limit} for the interface"
+                        ),
+                    ));
+                }
+                let prefixes = (0..*count)
+                    .map(|_| self.take_prefix(&subnet_id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.eni_mut(eni_id)?.ipv4_prefixes.extend(prefixes);
+            }
+            AddressChange::UnassignIpv4Prefixes { prefixes } => {
+                if let Some(p) = prefixes.iter().find(|p| !eni.ipv4_prefixes.contains(p)) {
+                    return Err(err(
+                        "InvalidParameterValue",
+                        format!("Prefix {p} is not assigned to interface {eni_id}"),
+                    ));
+                }
+                eni.ipv4_prefixes.retain(|p| !prefixes.contains(p));
+                if let Some(s) = self.subnets.get_mut(&subnet_id) {
+                    s.free += 16 * prefixes.len() as u32;
+                }
+            }
             AddressChange::AssignIpv4 { count } => {
-                let after = 1 + eni.secondary_ips.len() as u32 + count;
+                let after = taken + count;
                 if let Some(limit) = self.ipv4_limit(eni_id)
                     && after > limit
                 {

@@ -69,8 +69,17 @@ impl World {
         }
         let (id, mac) = (self.new_id("eni"), self.mac());
         let ip = self.take_address(&r.subnet_id)?;
+        if r.secondary_ipv4_count > 0 && r.ipv4_prefix_count > 0 {
+            return Err(err(
+                "InvalidParameterCombination",
+                "You can't specify a count of IPv4 prefixes if you've specified a count of private IPv4 addresses",
+            ));
+        }
         let secondary_ips = (0..r.secondary_ipv4_count)
             .map(|_| self.take_address(&r.subnet_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ipv4_prefixes = (0..r.ipv4_prefix_count)
+            .map(|_| self.take_prefix(&r.subnet_id))
             .collect::<Result<Vec<_>, _>>()?;
         let subnet = self
             .subnets
@@ -84,6 +93,7 @@ impl World {
             vpc_id: subnet.subnet.vpc_id.clone(),
             private_ip: Some(ip),
             secondary_ips,
+            ipv4_prefixes,
             source_dest_check: true,
             connection_tracking: r.connection_tracking,
             security_group_ids: r.security_group_ids.clone(),

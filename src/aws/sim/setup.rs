@@ -118,6 +118,7 @@ impl Ec2Simulator {
             tags: Tags::new(),
             client_token: ClientToken::new(format!("primary-{id}")),
             secondary_ipv4_count: 0,
+            ipv4_prefix_count: 0,
             connection_tracking: None,
         })?;
         let now = Instant::now();
@@ -173,6 +174,7 @@ impl Ec2Simulator {
             tags,
             client_token: ClientToken::new(token),
             secondary_ipv4_count: 0,
+            ipv4_prefix_count: 0,
             connection_tracking: None,
         })
     }

@@ -15,6 +15,7 @@ fn slot(node: &str, phase: SlotPhase) -> SlotSummary {
         mac_address: Some("02:00:00:00:00:01".into()),
         device_index: Some(1),
         ipv4_addresses: Vec::new(),
+        ipv4_prefixes: Vec::new(),
         source_dest_check: None,
         network_card: 0,
         mtu: 9001,

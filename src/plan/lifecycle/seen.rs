@@ -95,6 +95,8 @@ pub struct SeenEni {
     pub primary_ip: Option<String>,
     /// Its secondary private IPv4 addresses, in EC2's order.
     pub secondary_ips: Vec<String>,
+    /// Its /28 IPv4 prefixes, in EC2's order.
+    pub ipv4_prefixes: Vec<String>,
     /// Its source/destination check.
     pub source_dest_check: bool,
     /// Its connection tracking timeouts, as EC2 shows them (`None`: none set).
@@ -126,6 +128,8 @@ pub struct SlotMemory {
     pub known: Option<Known>,
     /// An address call describes may not show yet.
     pub pending_addresses: Option<PendingAddresses>,
+    /// A prefix call describes may not show yet.
+    pub pending_prefixes: Option<PendingAddresses>,
     /// The connection tracking this actor set on an ENI: not set again for the same ENI
     /// and timeouts, whatever describes show (an EC2 that does not report them would
     /// otherwise be asked forever).

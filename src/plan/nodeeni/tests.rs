@@ -24,6 +24,7 @@ fn slot(node: &str, subnet: &str, groups: &[&str]) -> DesiredSlot {
         description: "d".into(),
         tags: Default::default(),
         secondary_ipv4: None,
+        ipv4_prefixes: None,
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,

@@ -1,5 +1,5 @@
 //! Answers to the changes of an attached ENI's source/destination check, connection
-//! tracking and addresses.
+//! tracking, secondary addresses and /28 prefixes.
 
 use tokio::time::Instant;
 
@@ -9,9 +9,16 @@ use crate::plan::lifecycle::Action;
 use crate::plan::slot_view::SlotView;
 use crate::plan::slots::DesiredSlot;
 
+/// Which list of an ENI an address call changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    Addresses,
+    Prefixes,
+}
+
 impl SlotView {
-    /// Applies the answer to a [`Action::SetSourceDestCheck`], [`Action::AssignIpv4`] or
-    /// [`Action::UnassignIpv4`].
+    /// Applies the answer to a [`Action::SetSourceDestCheck`],
+    /// [`Action::SetConnectionTracking`], or an address or prefix call.
     pub(super) fn attribute_applied<E>(
         &mut self,
         desired: &DesiredSlot,
@@ -19,38 +26,60 @@ impl SlotView {
         answer: Answer<E>,
         now: Instant,
     ) -> Applied<E> {
-        let (eni_id, reason, call) = match action {
+        let (eni_id, reason, call, listed) = match action {
             Action::SetSourceDestCheck { eni_id, .. }
-            | Action::SetConnectionTracking { eni_id, .. } => (eni_id, "ENIModifyFailed", "Modify"),
-            Action::AssignIpv4 { eni_id, .. } => (eni_id, "ENIAddressesFailed", "Assign"),
-            Action::UnassignIpv4 { eni_id, .. } => (eni_id, "ENIAddressesFailed", "Unassign"),
+            | Action::SetConnectionTracking { eni_id, .. } => {
+                (eni_id, "ENIModifyFailed", "Modify", None)
+            }
+            Action::AssignIpv4 { eni_id, .. } => (
+                eni_id,
+                "ENIAddressesFailed",
+                "Assign",
+                Some(Listed::Addresses),
+            ),
+            Action::UnassignIpv4 { eni_id, .. } => (
+                eni_id,
+                "ENIAddressesFailed",
+                "Unassign",
+                Some(Listed::Addresses),
+            ),
+            Action::AssignIpv4Prefixes { eni_id, .. } => (
+                eni_id,
+                "ENIPrefixesFailed",
+                "Assign",
+                Some(Listed::Prefixes),
+            ),
+            Action::UnassignIpv4Prefixes { eni_id, .. } => (
+                eni_id,
+                "ENIPrefixesFailed",
+                "Unassign",
+                Some(Listed::Prefixes),
+            ),
             _ => return Applied::next(Next::Continue),
         };
-        let addresses = matches!(
-            action,
-            Action::AssignIpv4 { .. } | Action::UnassignIpv4 { .. }
-        );
         match answer {
             Answer::Refused(r) if not_found(r.class) => {
                 self.observed = false;
                 return Applied::next(Next::Retry);
             }
             Answer::Refused(r) => {
-                if addresses {
+                if let Some(listed) = listed {
                     // EC2 may have applied it (a timeout, a 5xx): read again, and make
-                    // no other address call until the count shows or the wait is over.
+                    // no other such call until the count shows or the wait is over.
                     self.observed = false;
-                    self.pending(desired, eni_id, now);
+                    self.pending(desired, listed, eni_id, now);
                 }
                 return retry_or_block(r, reason, call);
             }
             _ => {}
         }
-        if addresses {
-            self.pending(desired, eni_id, now);
+        if let Some(listed) = listed {
+            self.pending(desired, listed, eni_id, now);
         }
-        let before = self.seen.iter().find(|e| &e.id == eni_id).map_or(0, |e| {
-            u32::try_from(e.secondary_ips.len()).unwrap_or(u32::MAX)
+        let count = |list: &[String]| u32::try_from(list.len()).unwrap_or(u32::MAX);
+        let seen = self.seen.iter().find(|e| &e.id == eni_id);
+        let (addresses, prefixes) = seen.map_or((0, 0), |e| {
+            (count(&e.secondary_ips), count(&e.ipv4_prefixes))
         });
         match action {
             Action::SetSourceDestCheck { value, .. } => {
@@ -69,22 +98,43 @@ impl SlotView {
                     Next::Continue,
                     SlotEvent::AddressesChanged {
                         eni_id: eni_id.clone(),
-                        from: before,
-                        to: before.saturating_add(*count),
+                        from: addresses,
+                        to: addresses.saturating_add(*count),
                     },
                 )
             }
-            Action::UnassignIpv4 { addresses, .. } => {
-                self.edit(eni_id, |e| {
-                    e.secondary_ips.retain(|a| !addresses.contains(a))
-                });
-                let gone = u32::try_from(addresses.len()).unwrap_or(u32::MAX);
+            Action::UnassignIpv4 {
+                addresses: gone, ..
+            } => {
+                self.edit(eni_id, |e| e.secondary_ips.retain(|a| !gone.contains(a)));
                 Applied::with(
                     Next::Continue,
                     SlotEvent::AddressesChanged {
                         eni_id: eni_id.clone(),
-                        from: before,
-                        to: before.saturating_sub(gone),
+                        from: addresses,
+                        to: addresses.saturating_sub(count(gone)),
+                    },
+                )
+            }
+            Action::AssignIpv4Prefixes { count, .. } => {
+                self.observed = false;
+                Applied::with(
+                    Next::Continue,
+                    SlotEvent::PrefixesChanged {
+                        eni_id: eni_id.clone(),
+                        from: prefixes,
+                        to: prefixes.saturating_add(*count),
+                    },
+                )
+            }
+            Action::UnassignIpv4Prefixes { prefixes: gone, .. } => {
+                self.edit(eni_id, |e| e.ipv4_prefixes.retain(|p| !gone.contains(p)));
+                Applied::with(
+                    Next::Continue,
+                    SlotEvent::PrefixesChanged {
+                        eni_id: eni_id.clone(),
+                        from: prefixes,
+                        to: prefixes.saturating_sub(count(gone)),
                     },
                 )
             }
@@ -92,10 +142,15 @@ impl SlotView {
         }
     }
 
-    /// Notes an address call towards the spec's count for `eni_id`, made at `now`.
-    fn pending(&mut self, desired: &DesiredSlot, eni_id: &str, now: Instant) {
-        if let Some(count) = desired.secondary_ipv4 {
-            self.memory.pending_addresses = Some(PendingAddresses {
+    /// Notes an address or prefix call towards the spec's count for `eni_id`, made at
+    /// `now`.
+    fn pending(&mut self, desired: &DesiredSlot, listed: Listed, eni_id: &str, now: Instant) {
+        let (want, slot) = match listed {
+            Listed::Addresses => (desired.secondary_ipv4, &mut self.memory.pending_addresses),
+            Listed::Prefixes => (desired.ipv4_prefixes, &mut self.memory.pending_prefixes),
+        };
+        if let Some(count) = want {
+            *slot = Some(PendingAddresses {
                 eni_id: eni_id.to_string(),
                 count,
                 since: now,

@@ -32,6 +32,7 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         description: "d".into(),
         tags: Default::default(),
         secondary_ipv4: None,
+        ipv4_prefixes: None,
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
