@@ -67,6 +67,7 @@ fn spec(k: usize) -> ResolvedSpec {
                 vpc: "vpc-1".into(),
                 cidr: format!("10.{k}.{z}.0/24"),
                 security_groups: vec!["sg-0123456789abcdef0".into()],
+                ipv6: false,
             })
             .collect(),
         by_vpc: false,
@@ -77,6 +78,8 @@ fn spec(k: usize) -> ResolvedSpec {
         tags: Default::default(),
         secondary_ipv4: None,
         ipv4_prefixes: None,
+        ipv6_addresses: None,
+        ipv6_prefixes: None,
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,

@@ -58,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
             client_token: ClientToken::new(format!("example-{instance_id}")),
             secondary_ipv4_count: 0,
             ipv4_prefix_count: 0,
+            ipv6_address_count: 0,
+            ipv6_prefix_count: 0,
             connection_tracking: None,
         })
         .await?;

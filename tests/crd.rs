@@ -418,6 +418,21 @@ async fn each_rule_rejects_with_its_message() {
             "secondaryIPv4Count + ipv4PrefixCount must be at most 49",
         ),
         (
+            "more IPv6 addresses and prefixes than any type takes",
+            with(|s| {
+                s.insert("ipv6AddressCount".into(), json!(30));
+                s.insert("ipv6PrefixCount".into(), json!(21));
+            }),
+            "ipv6AddressCount + ipv6PrefixCount must be at most 50",
+        ),
+        (
+            "too many IPv6 addresses",
+            with(|s| {
+                s.insert("ipv6AddressCount".into(), json!(51));
+            }),
+            "less than or equal to 50",
+        ),
+        (
             "negative prefixes",
             with(|s| {
                 s.insert("ipv4PrefixCount".into(), json!(-1));
@@ -523,6 +538,12 @@ async fn boundary_values_are_accepted() {
     }))
     .await
     .expect("24 addresses and 25 prefixes: 50 with the primary");
+    admit(&with(|s| {
+        s.insert("ipv6AddressCount".into(), json!(25));
+        s.insert("ipv6PrefixCount".into(), json!(25));
+    }))
+    .await
+    .expect("25 IPv6 addresses and 25 /80 prefixes");
     for timeouts in [
         json!({"tcpEstablishedTimeout": 60, "udpStreamTimeout": 60, "udpTimeout": 30}),
         json!({"tcpEstablishedTimeout": 432000, "udpStreamTimeout": 180, "udpTimeout": 60}),

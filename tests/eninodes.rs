@@ -39,6 +39,8 @@ fn entry(eni: &str) -> NodeInterface {
         mtu: 9001,
         private_ipv4_addresses: vec!["10.1.0.5".into(), "10.1.0.6".into()],
         ipv4_prefixes: Vec::new(),
+        ipv6_addresses: Vec::new(),
+        ipv6_prefixes: Vec::new(),
         source_dest_check: Some(false),
     }
 }

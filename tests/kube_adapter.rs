@@ -392,6 +392,8 @@ async fn a_nodeeni_over_ten_thousand_nodes_keeps_a_status_the_server_stores() {
             device_index: Some(1 + (i % 2) as u32),
             ipv4_addresses: Vec::new(),
             ipv4_prefixes: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            ipv6_prefixes: Vec::new(),
             source_dest_check: None,
             network_card: 0,
             mtu: 9001,

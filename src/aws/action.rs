@@ -40,11 +40,15 @@ pub enum Ec2Action {
     AssignPrivateIpAddresses,
     /// `UnassignPrivateIpAddresses` (mutating bucket: 50, 5/s).
     UnassignPrivateIpAddresses,
+    /// `AssignIpv6Addresses` (uncategorised bucket: 100, 5/s).
+    AssignIpv6Addresses,
+    /// `UnassignIpv6Addresses` (mutating bucket: 50, 5/s).
+    UnassignIpv6Addresses,
 }
 
 impl Ec2Action {
     /// Every action, in a stable order (for metrics and reports).
-    pub const ALL: [Ec2Action; 13] = [
+    pub const ALL: [Ec2Action; 15] = [
         Ec2Action::CreateNetworkInterface,
         Ec2Action::AttachNetworkInterface,
         Ec2Action::DetachNetworkInterface,
@@ -58,6 +62,8 @@ impl Ec2Action {
         Ec2Action::CreateTags,
         Ec2Action::AssignPrivateIpAddresses,
         Ec2Action::UnassignPrivateIpAddresses,
+        Ec2Action::AssignIpv6Addresses,
+        Ec2Action::UnassignIpv6Addresses,
     ];
 
     /// The action's name as EC2 spells it (also the `action` metric label).
@@ -76,6 +82,8 @@ impl Ec2Action {
             Ec2Action::CreateTags => "CreateTags",
             Ec2Action::AssignPrivateIpAddresses => "AssignPrivateIpAddresses",
             Ec2Action::UnassignPrivateIpAddresses => "UnassignPrivateIpAddresses",
+            Ec2Action::AssignIpv6Addresses => "AssignIpv6Addresses",
+            Ec2Action::UnassignIpv6Addresses => "UnassignIpv6Addresses",
         }
     }
 
@@ -96,11 +104,13 @@ impl Ec2Action {
         match self {
             Ec2Action::AttachNetworkInterface
             | Ec2Action::DetachNetworkInterface
-            | Ec2Action::UnassignPrivateIpAddresses => BucketSpec::new(50, 5.0),
+            | Ec2Action::UnassignPrivateIpAddresses
+            | Ec2Action::UnassignIpv6Addresses => BucketSpec::new(50, 5.0),
             Ec2Action::CreateNetworkInterface
             | Ec2Action::DeleteNetworkInterface
             | Ec2Action::ModifyNetworkInterfaceAttribute
-            | Ec2Action::AssignPrivateIpAddresses => BucketSpec::new(100, 5.0),
+            | Ec2Action::AssignPrivateIpAddresses
+            | Ec2Action::AssignIpv6Addresses => BucketSpec::new(100, 5.0),
             Ec2Action::CreateTags => BucketSpec::new(100, 10.0),
             Ec2Action::DescribeNetworkInterfaces
             | Ec2Action::DescribeInstances

@@ -124,6 +124,9 @@ pub struct EniLimits {
     /// Private IPv4 addresses one interface takes, the primary included
     /// (`Ipv4AddressesPerInterface`); `None` when EC2 did not say.
     pub ipv4_per_interface: Option<u32>,
+    /// IPv6 addresses one interface takes (`Ipv6AddressesPerInterface`, a /80 prefix
+    /// counting as one); `None`: not said.
+    pub ipv6_per_interface: Option<u32>,
     /// Whether the type supports ENA Express (`EnaSrdSupported`); `None`: not said.
     pub ena_srd_supported: Option<bool>,
     /// ENA queues one interface may be given (`MaximumEnaQueueCountPerInterface`, the
@@ -144,6 +147,7 @@ impl EniLimits {
             ipv4_per_interface: None,
             ena_srd_supported: None,
             ena_queues_per_interface: None,
+            ipv6_per_interface: None,
         }
     }
 

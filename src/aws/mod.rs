@@ -30,6 +30,8 @@
 //!         client_token: ClientToken::new("example-1"),
 //!         secondary_ipv4_count: 0,
 //!         ipv4_prefix_count: 0,
+//!         ipv6_address_count: 0,
+//!         ipv6_prefix_count: 0,
 //!         connection_tracking: None,
 //!     })
 //!     .await?;

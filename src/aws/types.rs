@@ -27,6 +27,11 @@ pub struct CreateEniRequest {
     /// /28 IPv4 prefixes to create it with (`Ipv4PrefixCount`; 0: none). EC2 takes this or
     /// `secondary_ipv4_count`, not both.
     pub ipv4_prefix_count: u32,
+    /// IPv6 addresses to create it with (`Ipv6AddressCount`; 0: none).
+    pub ipv6_address_count: u32,
+    /// /80 IPv6 prefixes to create it with (`Ipv6PrefixCount`; 0: none). EC2 takes this
+    /// or `ipv6_address_count`, not both.
+    pub ipv6_prefix_count: u32,
     /// Connection tracking timeouts to create it with (`ConnectionTrackingSpecification`;
     /// `None`: EC2's defaults).
     pub connection_tracking: Option<ConnectionTracking>,
@@ -58,6 +63,27 @@ pub enum AddressChange {
         /// Which (`a.b.c.d/28`).
         prefixes: Vec<String>,
     },
+    /// `AssignIpv6Addresses` with `Ipv6AddressCount`.
+    AssignIpv6 {
+        /// How many.
+        count: u32,
+    },
+    /// `UnassignIpv6Addresses` with `Ipv6Addresses`.
+    UnassignIpv6 {
+        /// Which.
+        addresses: Vec<String>,
+    },
+    /// `AssignIpv6Addresses` with `Ipv6PrefixCount`: this many more /80 prefixes (never
+    /// in the same call as addresses).
+    AssignIpv6Prefixes {
+        /// How many.
+        count: u32,
+    },
+    /// `UnassignIpv6Addresses` with `Ipv6Prefixes`.
+    UnassignIpv6Prefixes {
+        /// Which (`…/80`).
+        prefixes: Vec<String>,
+    },
 }
 
 impl AddressChange {
@@ -69,6 +95,12 @@ impl AddressChange {
             }
             AddressChange::UnassignIpv4 { .. } | AddressChange::UnassignIpv4Prefixes { .. } => {
                 super::Ec2Action::UnassignPrivateIpAddresses
+            }
+            AddressChange::AssignIpv6 { .. } | AddressChange::AssignIpv6Prefixes { .. } => {
+                super::Ec2Action::AssignIpv6Addresses
+            }
+            AddressChange::UnassignIpv6 { .. } | AddressChange::UnassignIpv6Prefixes { .. } => {
+                super::Ec2Action::UnassignIpv6Addresses
             }
         }
     }
@@ -193,6 +225,10 @@ pub struct Eni {
     pub secondary_ips: Vec<String>,
     /// /28 IPv4 prefixes (`a.b.c.d/28`), in the order EC2 lists them.
     pub ipv4_prefixes: Vec<String>,
+    /// IPv6 addresses, in the order EC2 lists them.
+    pub ipv6_addresses: Vec<String>,
+    /// /80 IPv6 prefixes, in the order EC2 lists them.
+    pub ipv6_prefixes: Vec<String>,
     /// Whether EC2 drops traffic not addressed to or from the ENI (EC2's default: true).
     pub source_dest_check: bool,
     /// Its connection tracking timeouts (`ConnectionTrackingConfiguration`; `None`: none
@@ -325,6 +361,8 @@ pub struct Subnet {
     pub availability_zone: String,
     /// IPv4 CIDR block.
     pub cidr: String,
+    /// Its IPv6 CIDR block, if it has one (IPv6 addresses and prefixes need it).
+    pub ipv6_cidr: Option<String>,
     pub vpc_id: String,
     /// The `Name` tag, if any.
     pub name: Option<String>,

@@ -60,6 +60,9 @@ fn default_true() -> bool {
         .reason(Reason::FieldValueRequired),
     validation = Rule::new("!has(self.secondaryIPv4Count) || !has(self.ipv4PrefixCount) || self.secondaryIPv4Count + self.ipv4PrefixCount <= 49")
         .message("secondaryIPv4Count + ipv4PrefixCount must be at most 49: the largest instance types take 50 private IPv4 addresses per interface, the primary and each /28 prefix counting as one")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.ipv6AddressCount) || !has(self.ipv6PrefixCount) || self.ipv6AddressCount + self.ipv6PrefixCount <= 50")
+        .message("ipv6AddressCount + ipv6PrefixCount must be at most 50: the largest instance types take 50 IPv6 addresses per interface, each /80 prefix counting as one")
         .reason(Reason::FieldValueInvalid)
 )]
 pub struct NodeENISpec {
@@ -170,6 +173,29 @@ pub struct NodeENISpec {
     )]
     #[schemars(range(min = 0, max = 49))]
     pub ipv4_prefix_count: Option<i32>,
+
+    /// IPv6 addresses on each ENI (subnets with an IPv6 block: a subnet without one is
+    /// reported, not tried). Given with the create; a changed count converges with one
+    /// assign or unassign call (the numerically highest go). Unset: left as they are.
+    #[serde(
+        rename = "ipv6AddressCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 0, max = 50))]
+    pub ipv6_address_count: Option<i32>,
+
+    /// /80 IPv6 prefixes on each ENI; each counts as one address against the type's
+    /// `Ipv6AddressesPerInterface`, with `ipv6AddressCount`. Given with the create when no
+    /// IPv6 address is asked (EC2 takes one count or the other), else with one more assign
+    /// call. Unset: left as they are.
+    #[serde(
+        rename = "ipv6PrefixCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 0, max = 50))]
+    pub ipv6_prefix_count: Option<i32>,
 
     /// EC2's source/destination check on each ENI; `false` for routers, firewalls, NAT
     /// and other appliances that forward traffic not addressed to them. Unset: left as

@@ -76,6 +76,20 @@ pub struct NodeInterface {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ipv4_prefixes: Vec<String>,
+    /// The ENI's IPv6 addresses.
+    #[serde(
+        rename = "ipv6Addresses",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ipv6_addresses: Vec<String>,
+    /// The ENI's /80 IPv6 prefixes.
+    #[serde(
+        rename = "ipv6Prefixes",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ipv6_prefixes: Vec<String>,
     /// Whether EC2 checks the source and destination of its traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_dest_check: Option<bool>,

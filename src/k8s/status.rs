@@ -63,6 +63,10 @@ pub struct SlotSummary {
     pub ipv4_addresses: Vec<String>,
     /// /28 IPv4 prefixes (listed on the ENINode only).
     pub ipv4_prefixes: Vec<String>,
+    /// IPv6 addresses (listed on the ENINode only).
+    pub ipv6_addresses: Vec<String>,
+    /// /80 IPv6 prefixes (listed on the ENINode only).
+    pub ipv6_prefixes: Vec<String>,
     /// Source/destination check, once known.
     pub source_dest_check: Option<bool>,
     pub network_card: u32,

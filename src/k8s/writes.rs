@@ -124,6 +124,8 @@ mod tests {
             mtu: 0,
             private_ipv4_addresses: Vec::new(),
             ipv4_prefixes: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            ipv6_prefixes: Vec::new(),
             source_dest_check: None,
         }
     }

@@ -10,7 +10,7 @@
 //! highest addresses. A field the spec leaves unset is never changed: an adopted ENI or
 //! one changed by hand keeps its addresses and check.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -62,6 +62,10 @@ pub struct Attributes<'a> {
     pub secondary_ips: &'a [String],
     /// /28 IPv4 prefixes, in EC2's order.
     pub ipv4_prefixes: &'a [String],
+    /// IPv6 addresses, in EC2's order.
+    pub ipv6_addresses: &'a [String],
+    /// /80 IPv6 prefixes, in EC2's order.
+    pub ipv6_prefixes: &'a [String],
     /// Connection tracking timeouts it shows (`None`: none set).
     pub connection_tracking: Option<&'a ConnectionTracking>,
 }
@@ -83,6 +87,14 @@ pub enum Change {
     AssignIpv4Prefixes(u32),
     /// Remove these prefixes.
     UnassignIpv4Prefixes(Vec<String>),
+    /// Add this many IPv6 addresses.
+    AssignIpv6(u32),
+    /// Remove these IPv6 addresses.
+    UnassignIpv6(Vec<String>),
+    /// Add this many /80 prefixes.
+    AssignIpv6Prefixes(u32),
+    /// Remove these /80 prefixes.
+    UnassignIpv6Prefixes(Vec<String>),
     /// Set the connection tracking timeouts.
     ConnectionTracking(ConnectionTracking),
     /// Look at the instance first (adding addresses needs its type's limit).
@@ -141,22 +153,52 @@ pub fn next_change(
     {
         return Some(Change::SourceDestCheck(check));
     }
-    let addresses = desired
-        .secondary_ipv4
-        .and_then(|want| address_change(want, now.secondary_ips, placement));
-    if addresses.is_some() {
-        return addresses;
-    }
-    // Prefixes by the same rule as addresses (a prefix counts as one address).
-    let prefixes = desired.ipv4_prefixes.and_then(|want| {
-        Some(match address_change(want, now.ipv4_prefixes, placement)? {
-            Change::AssignIpv4(n) => Change::AssignIpv4Prefixes(n),
-            Change::UnassignIpv4(gone) => Change::UnassignIpv4Prefixes(gone),
-            other => other,
-        })
-    });
-    if prefixes.is_some() {
-        return prefixes;
+    // Each list by the same rule, one call at a time: IPv4 addresses, /28 prefixes,
+    // IPv6 addresses, /80 prefixes (a prefix counts as one address).
+    type Assign = fn(u32) -> Change;
+    type Unassign = fn(Vec<String>) -> Change;
+    /// Wanted, present, IPv6, and the change of each direction.
+    type List<'a> = (Option<u32>, &'a [String], bool, Assign, Unassign);
+    let lists: [List<'_>; 4] = [
+        (
+            desired.secondary_ipv4,
+            now.secondary_ips,
+            false,
+            Change::AssignIpv4,
+            Change::UnassignIpv4,
+        ),
+        (
+            desired.ipv4_prefixes,
+            now.ipv4_prefixes,
+            false,
+            Change::AssignIpv4Prefixes,
+            Change::UnassignIpv4Prefixes,
+        ),
+        (
+            desired.ipv6_addresses,
+            now.ipv6_addresses,
+            true,
+            Change::AssignIpv6,
+            Change::UnassignIpv6,
+        ),
+        (
+            desired.ipv6_prefixes,
+            now.ipv6_prefixes,
+            true,
+            Change::AssignIpv6Prefixes,
+            Change::UnassignIpv6Prefixes,
+        ),
+    ];
+    for (want, have, ipv6, assign, unassign) in lists {
+        let Some(delta) = want.and_then(|want| address_change(want, have, placement, ipv6)) else {
+            continue;
+        };
+        let change = match delta {
+            Delta::Add(n) => assign(n),
+            Delta::Remove(gone) => unassign(gone),
+            Delta::Blocked(change) => change,
+        };
+        return Some(change);
     }
     match desired.connection_tracking {
         Some(want) if want.differs_from(now.connection_tracking) => {
@@ -166,24 +208,40 @@ pub fn next_change(
     }
 }
 
-/// The address change towards `want` secondary addresses from `have`.
+/// What one list of an ENI needs.
+enum Delta {
+    Add(u32),
+    Remove(Vec<String>),
+    /// Nothing can be added: read the instance first, or the type (or subnet) refuses.
+    Blocked(Change),
+}
+
+/// The change of one list (`have`) towards `want` entries; `None` when it matches. Adding
+/// needs the type's limit read (`placement`) and no refusal of that family (IPv4, or
+/// IPv6 when `ipv6`).
 fn address_change(
     want: u32,
-    secondary_ips: &[String],
+    have: &[String],
     placement: Option<Result<u32, NoRoom>>,
-) -> Option<Change> {
-    let have = u32::try_from(secondary_ips.len()).unwrap_or(u32::MAX);
-    if have < want {
+    ipv6: bool,
+) -> Option<Delta> {
+    let count = u32::try_from(have.len()).unwrap_or(u32::MAX);
+    if count < want {
         return Some(match placement {
-            None => Change::Observe,
-            Some(Err(no_room @ NoRoom::TooManyAddresses { .. })) => Change::NoRoom(no_room),
-            Some(_) => Change::AssignIpv4(want - have),
+            None => Delta::Blocked(Change::Observe),
+            Some(Err(no_room @ NoRoom::TooManyAddresses { .. })) if !ipv6 => {
+                Delta::Blocked(Change::NoRoom(no_room))
+            }
+            Some(Err(no_room @ (NoRoom::TooManyIpv6 { .. } | NoRoom::NoIpv6InSubnet))) if ipv6 => {
+                Delta::Blocked(Change::NoRoom(no_room))
+            }
+            Some(_) => Delta::Add(want - count),
         });
     }
-    if have > want {
-        return Some(Change::UnassignIpv4(highest(
-            secondary_ips,
-            usize::try_from(have - want).unwrap_or(usize::MAX),
+    if count > want {
+        return Some(Delta::Remove(highest(
+            have,
+            usize::try_from(count - want).unwrap_or(usize::MAX),
         )));
     }
     None
@@ -194,11 +252,7 @@ fn address_change(
 /// predictable).
 fn highest(addresses: &[String], n: usize) -> Vec<String> {
     let mut sorted: Vec<&String> = addresses.iter().collect();
-    let number = |a: &str| {
-        a.split('/')
-            .next()
-            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
-    };
+    let number = |a: &str| a.split('/').next().and_then(|ip| ip.parse::<IpAddr>().ok());
     sorted.sort_by_key(|a| (number(a), a.as_str()));
     sorted.into_iter().rev().take(n).cloned().collect()
 }
@@ -215,6 +269,8 @@ mod tests {
             source_dest_check: check,
             secondary_ips: secondary,
             ipv4_prefixes: &[],
+            ipv6_addresses: &[],
+            ipv6_prefixes: &[],
             connection_tracking: None,
         }
     }
@@ -328,6 +384,70 @@ mod tests {
         let lone = ips(&["10.0.1.16/28"]);
         let kept = with(&one, &lone);
         assert_eq!(next_change(&d, kept, Some(Ok(1))), None, "unset: kept");
+    }
+
+    #[test]
+    fn ipv6_converges_after_ipv4_and_waits_for_a_subnet_block() {
+        let mut d = desired();
+        d.security_groups = Vec::new();
+        d.subnet_ipv6 = true;
+        d.ipv6_addresses = Some(2);
+        d.ipv6_prefixes = Some(1);
+        let none: Vec<String> = Vec::new();
+        let two = ips(&["2600:1f18::1009", "2600:1f18::100a"]);
+        let three = ips(&["2600:1f18::9", "2600:1f18::10", "2600:1f18::2"]);
+        let prefix = ips(&["2600:1f18:0:0:1::/80"]);
+        fn with<'a>(v6: &'a [String], v6p: &'a [String]) -> Attributes<'a> {
+            Attributes {
+                ipv6_addresses: v6,
+                ipv6_prefixes: v6p,
+                ..attached(&[], true)
+            }
+        }
+        let blocked = Some(Err(NoRoom::NoIpv6InSubnet));
+        type Case<'a> = (
+            &'a str,
+            Attributes<'a>,
+            Option<Result<u32, NoRoom>>,
+            Option<Change>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "addresses",
+                with(&none, &none),
+                Some(Ok(1)),
+                Some(Change::AssignIpv6(2)),
+            ),
+            (
+                "then prefixes",
+                with(&two, &none),
+                Some(Ok(1)),
+                Some(Change::AssignIpv6Prefixes(1)),
+            ),
+            ("as asked", with(&two, &prefix), Some(Ok(1)), None),
+            (
+                "the highest goes (by number, not text)",
+                with(&three, &prefix),
+                None,
+                Some(Change::UnassignIpv6(ips(&["2600:1f18::10"]))),
+            ),
+            (
+                "no block in the subnet: nothing added",
+                with(&none, &none),
+                blocked,
+                Some(Change::NoRoom(NoRoom::NoIpv6InSubnet)),
+            ),
+        ];
+        for (what, now, placement, want) in cases {
+            assert_eq!(next_change(&d, now, placement), want, "{what}");
+        }
+        d.ipv6_addresses = None;
+        d.ipv6_prefixes = None;
+        assert_eq!(
+            next_change(&d, with(&three, &prefix), None),
+            None,
+            "unset: kept"
+        );
     }
 
     #[test]

@@ -41,6 +41,16 @@ pub enum NoRoom {
         /// `Ipv4AddressesPerInterface` of the instance type.
         limit: u32,
     },
+    /// The spec asks IPv6 addresses or prefixes and the subnet has no IPv6 block.
+    NoIpv6InSubnet,
+    /// The spec asks more IPv6 addresses per ENI (`ipv6AddressCount` and
+    /// `ipv6PrefixCount`, a /80 prefix counting as one) than the type takes.
+    TooManyIpv6 {
+        /// Addresses asked.
+        asked: u32,
+        /// `Ipv6AddressesPerInterface` of the type.
+        limit: u32,
+    },
     /// The spec asks ENA Express (`enaSrd`) and the instance type does not support it.
     EnaSrdUnsupported,
     /// The spec asks more ENA queues per interface (`enaQueueCount`) than the instance

@@ -19,6 +19,8 @@ pub struct InterfaceLimits {
     pub ena_srd: Option<bool>,
     /// ENA queues one interface may be given (0: the type takes no queue count).
     pub ena_queues: Option<u32>,
+    /// IPv6 addresses per interface, a /80 prefix counting as one.
+    pub ipv6: Option<u32>,
 }
 
 /// Where the slot can be placed once the type's interface limits are taken into
@@ -38,6 +40,20 @@ pub fn with_type_limits(
             .saturating_add(desired.ipv4_prefixes.unwrap_or(0));
         if asked > limit {
             return Some(Err(NoRoom::TooManyAddresses { asked, limit }));
+        }
+    }
+    let asks_ipv6 = desired.ipv6_addresses.is_some_and(|n| n > 0)
+        || desired.ipv6_prefixes.is_some_and(|n| n > 0);
+    if asks_ipv6 && !desired.subnet_ipv6 {
+        return Some(Err(NoRoom::NoIpv6InSubnet));
+    }
+    if let (true, Some(limit)) = (asks_ipv6, limits.ipv6) {
+        let asked = desired
+            .ipv6_addresses
+            .unwrap_or(0)
+            .saturating_add(desired.ipv6_prefixes.unwrap_or(0));
+        if asked > limit {
+            return Some(Err(NoRoom::TooManyIpv6 { asked, limit }));
         }
     }
     let Ok(index) = placed else {
@@ -69,6 +85,7 @@ mod tests {
             ipv4,
             ena_srd,
             ena_queues,
+            ipv6: None,
         };
         type Case = (
             &'static str,
@@ -196,6 +213,36 @@ mod tests {
                 limit: 10
             })),
             "a prefix counts as one"
+        );
+        d.ipv4_prefixes = None;
+        d.ipv6_addresses = Some(30);
+        d.ipv6_prefixes = Some(1);
+        let v6 = |limit| InterfaceLimits {
+            ipv6: Some(limit),
+            ..Default::default()
+        };
+        assert_eq!(
+            with_type_limits(&d, Some(Ok(1)), v6(50)),
+            Some(Err(NoRoom::NoIpv6InSubnet)),
+            "the subnet has no IPv6 block"
+        );
+        d.subnet_ipv6 = true;
+        assert_eq!(with_type_limits(&d, Some(Ok(1)), v6(31)), Some(Ok(1)));
+        assert_eq!(
+            with_type_limits(&d, Some(Ok(1)), v6(30)),
+            Some(Err(NoRoom::TooManyIpv6 {
+                asked: 31,
+                limit: 30
+            })),
+            "a /80 prefix counts as one"
+        );
+        d.ipv6_addresses = Some(0);
+        d.ipv6_prefixes = Some(0);
+        d.subnet_ipv6 = false;
+        assert_eq!(
+            with_type_limits(&d, Some(Ok(1)), v6(1)),
+            Some(Ok(1)),
+            "zero asks nothing of the subnet"
         );
         let full = Some(Err(NoRoom::CardFull { limit: 3 }));
         assert_eq!(

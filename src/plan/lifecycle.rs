@@ -78,6 +78,18 @@ pub enum Action {
         eni_id: String,
         prefixes: Vec<String>,
     },
+    /// Add this many IPv6 addresses (or /80 prefixes).
+    AssignIpv6 {
+        eni_id: String,
+        count: u32,
+        prefixes: bool,
+    },
+    /// Remove these IPv6 addresses (or /80 prefixes), the numerically highest.
+    UnassignIpv6 {
+        eni_id: String,
+        items: Vec<String>,
+        prefixes: bool,
+    },
     /// Set the connection tracking timeouts.
     SetConnectionTracking {
         eni_id: String,
@@ -219,6 +231,22 @@ pub fn decide(
     {
         action = Action::Wait(Waiting::Visibility);
     }
+    if let Action::AssignIpv6 {
+        eni_id, prefixes, ..
+    }
+    | Action::UnassignIpv6 {
+        eni_id, prefixes, ..
+    } = &action
+    {
+        let (pending, want) = if *prefixes {
+            (memory.pending_ipv6_prefixes.as_ref(), desired.ipv6_prefixes)
+        } else {
+            (memory.pending_ipv6.as_ref(), desired.ipv6_addresses)
+        };
+        if waits_for(pending, eni_id, want, now) {
+            action = Action::Wait(Waiting::Visibility);
+        }
+    }
     // Set once already (EC2 may not report it): nothing more to do.
     if let Action::SetConnectionTracking { eni_id, value } = &action
         && memory
@@ -319,6 +347,8 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 source_dest_check: e.source_dest_check,
                 secondary_ips: &e.secondary_ips,
                 ipv4_prefixes: &e.ipv4_prefixes,
+                ipv6_addresses: &e.ipv6_addresses,
+                ipv6_prefixes: &e.ipv6_prefixes,
                 connection_tracking: e.connection_tracking.as_ref(),
             };
             let eni_id = e.id.clone();
@@ -341,6 +371,26 @@ fn next_for(desired: &DesiredSlot, e: &SeenEni, placement: Option<Result<u32, No
                 Some(Change::UnassignIpv4Prefixes(prefixes)) => {
                     Action::UnassignIpv4Prefixes { eni_id, prefixes }
                 }
+                Some(Change::AssignIpv6(count)) => Action::AssignIpv6 {
+                    eni_id,
+                    count,
+                    prefixes: false,
+                },
+                Some(Change::UnassignIpv6(items)) => Action::UnassignIpv6 {
+                    eni_id,
+                    items,
+                    prefixes: false,
+                },
+                Some(Change::AssignIpv6Prefixes(count)) => Action::AssignIpv6 {
+                    eni_id,
+                    count,
+                    prefixes: true,
+                },
+                Some(Change::UnassignIpv6Prefixes(items)) => Action::UnassignIpv6 {
+                    eni_id,
+                    items,
+                    prefixes: true,
+                },
                 Some(Change::ConnectionTracking(value)) => {
                     Action::SetConnectionTracking { eni_id, value }
                 }

@@ -23,8 +23,8 @@ pub enum Answer<E> {
     /// To `Create`: the ENI; `long_gone` when its ClientToken named an ENI deleted long
     /// ago (see [`created_long_ago`]).
     Created {
-        /// The ENI returned.
-        eni: SeenEni,
+        /// The ENI returned (boxed: it is most of the answer's size).
+        eni: Box<SeenEni>,
         /// It no longer exists.
         long_gone: bool,
     },
@@ -79,6 +79,17 @@ pub enum SlotEvent<E> {
     PrefixesChanged {
         /// The ENI.
         eni_id: String,
+        /// Count before.
+        from: u32,
+        /// Count after.
+        to: u32,
+    },
+    /// An ENI's IPv6 addresses (or /80 prefixes) went from one count to another.
+    Ipv6Changed {
+        /// The ENI.
+        eni_id: String,
+        /// Prefixes rather than addresses.
+        prefixes: bool,
         /// Count before.
         from: u32,
         /// Count after.
@@ -278,7 +289,9 @@ impl SlotView {
                 | Action::AssignIpv4 { .. }
                 | Action::UnassignIpv4 { .. }
                 | Action::AssignIpv4Prefixes { .. }
-                | Action::UnassignIpv4Prefixes { .. },
+                | Action::UnassignIpv4Prefixes { .. }
+                | Action::AssignIpv6 { .. }
+                | Action::UnassignIpv6 { .. },
                 answer,
             ) => self.attribute_applied(desired, action, answer, now),
             (Action::Observe | Action::Wait(_), _) => Applied::next(Next::Continue),
@@ -297,7 +310,7 @@ impl SlotView {
                 }
                 self.memory.known = Some(Known::eni(eni.id.clone(), None));
                 let id = eni.id.clone();
-                self.upsert(eni);
+                self.upsert(*eni);
                 Applied::with(Next::Continue, SlotEvent::Created(id))
             }
             Answer::Refused(r) if r.class == Refused::TokenReused => {

@@ -88,6 +88,8 @@ pub struct SubnetInput {
     pub cidr: String,
     /// The security group IDs of ENIs in it (named groups resolve in its VPC), sorted.
     pub security_groups: Vec<String>,
+    /// Whether it has an IPv6 CIDR block.
+    pub ipv6: bool,
 }
 
 /// A NodeENI spec after subnet and security group names were resolved.
@@ -115,6 +117,10 @@ pub struct ResolvedSpec {
     pub secondary_ipv4: Option<u32>,
     /// `ipv4PrefixCount`: /28 prefixes on each ENI (`None`: left as they are).
     pub ipv4_prefixes: Option<u32>,
+    /// `ipv6AddressCount`: IPv6 addresses on each ENI (`None`: left as they are).
+    pub ipv6_addresses: Option<u32>,
+    /// `ipv6PrefixCount`: /80 IPv6 prefixes on each ENI (`None`: left as they are).
+    pub ipv6_prefixes: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
@@ -156,6 +162,8 @@ pub struct DesiredSlot {
     /// The subnet's VPC: the instance must be in it.
     pub vpc: String,
     pub subnet_cidr: String,
+    /// Whether its subnet has an IPv6 block.
+    pub subnet_ipv6: bool,
     /// Position among this node's subnets (those in its zone), from 0.
     pub position: u32,
     /// `base_device_index + position`: where the ENI goes when nothing else is there.
@@ -174,6 +182,10 @@ pub struct DesiredSlot {
     pub secondary_ipv4: Option<u32>,
     /// `ipv4PrefixCount`: /28 prefixes on each ENI (`None`: left as they are).
     pub ipv4_prefixes: Option<u32>,
+    /// `ipv6AddressCount`: IPv6 addresses on each ENI (`None`: left as they are).
+    pub ipv6_addresses: Option<u32>,
+    /// `ipv6PrefixCount`: /80 IPv6 prefixes on each ENI (`None`: left as they are).
+    pub ipv6_prefixes: Option<u32>,
     /// `sourceDestCheck` (`None`: left as it is).
     pub source_dest_check: Option<bool>,
     /// `enaSrd`, given at attach (`None`: EC2's default).
@@ -372,6 +384,9 @@ pub fn plan_slots<'a>(
                     tags: spec.tags.clone(),
                     secondary_ipv4: spec.secondary_ipv4,
                     ipv4_prefixes: spec.ipv4_prefixes,
+                    ipv6_addresses: spec.ipv6_addresses,
+                    ipv6_prefixes: spec.ipv6_prefixes,
+                    subnet_ipv6: subnet.ipv6,
                     source_dest_check: spec.source_dest_check,
                     ena_srd: spec.ena_srd,
                     ena_queue_count: spec.ena_queue_count,

@@ -161,6 +161,8 @@ impl World {
             tags: Default::default(),
             secondary_ipv4_count: None,
             ipv4_prefix_count: None,
+            ipv6_address_count: None,
+            ipv6_prefix_count: None,
             source_dest_check: None,
             ena_srd: None,
             ena_queue_count: None,

@@ -12,6 +12,7 @@ mod conntrack;
 mod crash;
 mod ena;
 mod holes;
+mod ipv6;
 mod lifecycle;
 mod migration;
 mod prefixes;

@@ -64,6 +64,8 @@ fn request(net: &MotoNetwork, zone: usize, token: &str, tags: Tags) -> CreateEni
         client_token: ClientToken::new(token),
         secondary_ipv4_count: 0,
         ipv4_prefix_count: 0,
+        ipv6_address_count: 0,
+        ipv6_prefix_count: 0,
         connection_tracking: None,
     }
 }

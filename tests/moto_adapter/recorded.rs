@@ -63,6 +63,11 @@ async fn the_sdk_sends_what_moto_keeps_nothing_of() {
     )
     .await
     .expect("moto accepts the prefix unassign");
+    // moto refuses IPv6 on this IPv4-only subnet only by ignoring it; the request is what
+    // matters here.
+    let _ = ec2
+        .change_addresses(&eni.id, &AddressChange::AssignIpv6Prefixes { count: 2 })
+        .await;
     ec2.attach_eni(AttachRequest {
         eni_id: eni.id.clone(),
         instance_id: net.instances[0].0.clone(),
@@ -124,6 +129,13 @@ async fn the_sdk_sends_what_moto_keeps_nothing_of() {
             .any(|(k, v)| k.starts_with("Ipv4Prefix") && v == "10.0.0.16/28"),
         "{unassigned:?}"
     );
+    let v6 = of("AssignIpv6Addresses");
+    assert_eq!(
+        v6.get("Ipv6PrefixCount").map(String::as_str),
+        Some("2"),
+        "{v6:?}"
+    );
+    assert!(!v6.contains_key("Ipv6AddressCount"));
     let modified = of("ModifyNetworkInterfaceAttribute");
     assert_eq!(
         modified

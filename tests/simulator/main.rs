@@ -48,6 +48,8 @@ pub(crate) fn create(w: &World, subnet: &Subnet, token: &str) -> CreateEniReques
         client_token: ClientToken::new(token),
         secondary_ipv4_count: 0,
         ipv4_prefix_count: 0,
+        ipv6_address_count: 0,
+        ipv6_prefix_count: 0,
         connection_tracking: None,
     }
 }

@@ -31,6 +31,8 @@ DEFAULT_BUCKETS = {
     "ModifyNetworkInterfaceAttribute": (100, 5.0),
     "AssignPrivateIpAddresses": (100, 5.0),
     "UnassignPrivateIpAddresses": (50, 5.0),
+    "AssignIpv6Addresses": (100, 5.0),
+    "UnassignIpv6Addresses": (50, 5.0),
     "CreateTags": (100, 10.0),
 }
 DESCRIBE = (100, 20.0)

@@ -38,6 +38,8 @@ pub fn desired(nodeeni: &str, slots: &[SlotSummary]) -> BTreeMap<String, Vec<Nod
             mtu: s.mtu,
             private_ipv4_addresses: s.ipv4_addresses.clone(),
             ipv4_prefixes: s.ipv4_prefixes.clone(),
+            ipv6_addresses: s.ipv6_addresses.clone(),
+            ipv6_prefixes: s.ipv6_prefixes.clone(),
             source_dest_check: s.source_dest_check,
         });
     }

@@ -127,6 +127,12 @@ async fn resolve(
                 ipv4_prefixes: spec
                     .ipv4_prefix_count
                     .map(|n| u32::try_from(n).unwrap_or(0)),
+                ipv6_addresses: spec
+                    .ipv6_address_count
+                    .map(|n| u32::try_from(n).unwrap_or(0)),
+                ipv6_prefixes: spec
+                    .ipv6_prefix_count
+                    .map(|n| u32::try_from(n).unwrap_or(0)),
                 source_dest_check: spec.source_dest_check,
                 ena_srd: spec.ena_srd.map(|s| EnaSrd {
                     enabled: s.enabled,
@@ -216,6 +222,7 @@ async fn subnets_and_groups(
             vpc: s.vpc_id,
             cidr: s.cidr,
             security_groups,
+            ipv6: s.ipv6_cidr.is_some(),
         });
     }
     Ok(out)

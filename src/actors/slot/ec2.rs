@@ -88,6 +88,8 @@ pub fn to_seen(e: &Eni, cluster: &ClusterIdentity, uid: &str) -> Option<SeenEni>
         primary_ip: e.private_ip.clone(),
         secondary_ips: e.secondary_ips.clone(),
         ipv4_prefixes: e.ipv4_prefixes.clone(),
+        ipv6_addresses: e.ipv6_addresses.clone(),
+        ipv6_prefixes: e.ipv6_prefixes.clone(),
         source_dest_check: e.source_dest_check,
         connection_tracking: e.connection_tracking,
         intent_index,
@@ -149,6 +151,7 @@ async fn observe(
                 ipv4: l.ipv4_per_interface,
                 ena_srd: l.ena_srd_supported,
                 ena_queues: l.ena_queues_per_interface,
+                ipv6: l.ipv6_per_interface,
             },
         ),
         Err(_) => (CardLimit::Unknown, InterfaceLimits::default()),
@@ -214,6 +217,13 @@ async fn create(
             Some(n) if n > 0 => 0,
             _ => desired.ipv4_prefixes.unwrap_or(0),
         },
+        // Likewise for IPv6 (and none on a subnet without an IPv6 block: such a slot
+        // is refused before it creates).
+        ipv6_address_count: desired.ipv6_addresses.unwrap_or(0),
+        ipv6_prefix_count: match desired.ipv6_addresses {
+            Some(n) if n > 0 => 0,
+            _ => desired.ipv6_prefixes.unwrap_or(0),
+        },
         connection_tracking: desired.connection_tracking,
     };
     match classified(ec2.create_eni(request).await) {
@@ -229,7 +239,7 @@ async fn create(
             let long_gone = created_long_ago(&seen, wall)
                 && matches!(describe_eni(&deps.ec2, &eni.id).await, Ok(None));
             Answer::Created {
-                eni: seen,
+                eni: Box::new(seen),
                 long_gone,
             }
         }
@@ -324,6 +334,34 @@ pub async fn execute(
             )
             .await,
         ),
+        Action::AssignIpv6 {
+            eni_id,
+            count,
+            prefixes,
+        } => {
+            let change = if *prefixes {
+                AddressChange::AssignIpv6Prefixes { count: *count }
+            } else {
+                AddressChange::AssignIpv6 { count: *count }
+            };
+            done(ec2.change_addresses(eni_id, &change).await)
+        }
+        Action::UnassignIpv6 {
+            eni_id,
+            items,
+            prefixes,
+        } => {
+            let change = if *prefixes {
+                AddressChange::UnassignIpv6Prefixes {
+                    prefixes: items.clone(),
+                }
+            } else {
+                AddressChange::UnassignIpv6 {
+                    addresses: items.clone(),
+                }
+            };
+            done(ec2.change_addresses(eni_id, &change).await)
+        }
         Action::UnassignIpv4 { eni_id, addresses } => done(
             ec2.change_addresses(
                 eni_id,

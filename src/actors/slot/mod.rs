@@ -98,6 +98,10 @@ impl SlotState {
                 })
                 .unwrap_or_default(),
             ipv4_prefixes: primary.map(|e| e.ipv4_prefixes.clone()).unwrap_or_default(),
+            ipv6_addresses: primary
+                .map(|e| e.ipv6_addresses.clone())
+                .unwrap_or_default(),
+            ipv6_prefixes: primary.map(|e| e.ipv6_prefixes.clone()).unwrap_or_default(),
             source_dest_check: primary.map(|e| e.source_dest_check),
             incarnation: self.view.memory.incarnation,
         };

@@ -85,6 +85,10 @@ pub struct SlotReport {
     pub ipv4_addresses: Vec<String>,
     /// Its /28 IPv4 prefixes.
     pub ipv4_prefixes: Vec<String>,
+    /// Its IPv6 addresses.
+    pub ipv6_addresses: Vec<String>,
+    /// Its /80 IPv6 prefixes.
+    pub ipv6_prefixes: Vec<String>,
     /// Its source/destination check, once known.
     pub source_dest_check: Option<bool>,
     /// The incarnation the next create would use.

@@ -56,6 +56,24 @@ pub fn of_event(key: &SlotKey, event: SlotEvent<Ec2Error>) -> Notice {
             format!("{eni_id} now has {to} /28 IPv4 prefixes (had {from})"),
         )
         .about(About::Eni(eni_id)),
+        SlotEvent::Ipv6Changed {
+            eni_id,
+            prefixes,
+            from,
+            to,
+        } => Notice::normal(
+            "ENIIpv6Changed",
+            if to > from { "Assign" } else { "Unassign" },
+            format!(
+                "{eni_id} now has {to} IPv6 {} (had {from})",
+                if prefixes {
+                    "/80 prefixes"
+                } else {
+                    "addresses"
+                }
+            ),
+        )
+        .about(About::Eni(eni_id)),
         SlotEvent::Blocked {
             reason,
             action,
@@ -103,6 +121,8 @@ pub fn refused_node(key: &SlotKey, reason: &str, message: &str) -> Notice {
         "AddressLimitExceeded",
         "EnaSrdUnsupported",
         "EnaQueueLimitExceeded",
+        "SubnetHasNoIpv6",
+        "Ipv6AddressLimitExceeded",
     ]
     .contains(&reason)
     {

@@ -7,7 +7,9 @@ use crate::plan::lifecycle::{Action, Blocker, Waiting};
 /// The blocked reasons of a node refused before any call (an instance this cluster does
 /// not trust, a spec its instance type cannot take): one Warning Event on the NodeENI says
 /// so the first time.
-pub const REFUSED_NODE: [&str; 5] = [
+pub const REFUSED_NODE: [&str; 7] = [
+    "SubnetHasNoIpv6",
+    "Ipv6AddressLimitExceeded",
     "InstanceNotInVPC",
     "InstanceNotInCluster",
     "AddressLimitExceeded",
@@ -60,6 +62,18 @@ pub fn phase_of(action: &Action) -> SlotPhase {
                 "AddressLimitExceeded".into(),
                 format!(
                     "secondaryIPv4Count and ipv4PrefixCount ask {asked} private IPv4 addresses per ENI (the primary included, a /28 prefix counting as one); the node's instance type takes {limit} per interface"
+                ),
+            )
+        }
+        Action::Blocked(Blocker::NoRoom(NoRoom::NoIpv6InSubnet)) => SlotPhase::Blocked(
+            "SubnetHasNoIpv6".into(),
+            "ipv6AddressCount or ipv6PrefixCount asks IPv6, and the subnet has no IPv6 CIDR block: nothing is created in it".into(),
+        ),
+        Action::Blocked(Blocker::NoRoom(NoRoom::TooManyIpv6 { asked, limit })) => {
+            SlotPhase::Blocked(
+                "Ipv6AddressLimitExceeded".into(),
+                format!(
+                    "ipv6AddressCount and ipv6PrefixCount ask {asked} IPv6 addresses per ENI (a /80 prefix counting as one); the node's instance type takes {limit} per interface"
                 ),
             )
         }

@@ -12,6 +12,8 @@ fn entry(nodeeni: &str, mac: &str, mtu: i32) -> NodeInterface {
         mtu,
         private_ipv4_addresses: Vec::new(),
         ipv4_prefixes: Vec::new(),
+        ipv6_addresses: Vec::new(),
+        ipv6_prefixes: Vec::new(),
         source_dest_check: None,
     }
 }

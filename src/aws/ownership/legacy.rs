@@ -135,6 +135,8 @@ mod tests {
             private_ip: None,
             secondary_ips: Vec::new(),
             ipv4_prefixes: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            ipv6_prefixes: Vec::new(),
             source_dest_check: true,
             connection_tracking: None,
             security_group_ids: vec![],

@@ -86,6 +86,42 @@ impl SdkEc2 {
                     .await
                     .map_err(map_err)?;
             }
+            AddressChange::AssignIpv6 { count } => {
+                self.client
+                    .assign_ipv6_addresses()
+                    .network_interface_id(eni_id)
+                    .ipv6_address_count(i32::try_from(*count).unwrap_or(i32::MAX))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
+            AddressChange::AssignIpv6Prefixes { count } => {
+                self.client
+                    .assign_ipv6_addresses()
+                    .network_interface_id(eni_id)
+                    .ipv6_prefix_count(i32::try_from(*count).unwrap_or(i32::MAX))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
+            AddressChange::UnassignIpv6 { addresses } => {
+                self.client
+                    .unassign_ipv6_addresses()
+                    .network_interface_id(eni_id)
+                    .set_ipv6_addresses(Some(addresses.clone()))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
+            AddressChange::UnassignIpv6Prefixes { prefixes } => {
+                self.client
+                    .unassign_ipv6_addresses()
+                    .network_interface_id(eni_id)
+                    .set_ipv6_prefixes(Some(prefixes.clone()))
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+            }
             AddressChange::UnassignIpv4 { addresses } => {
                 self.client
                     .unassign_private_ip_addresses()

@@ -112,6 +112,16 @@ pub(super) fn eni_from(n: &sdk::NetworkInterface) -> Eni {
             .iter()
             .filter_map(|p| p.ipv4_prefix().map(str::to_string))
             .collect(),
+        ipv6_addresses: n
+            .ipv6_addresses()
+            .iter()
+            .filter_map(|a| a.ipv6_address().map(str::to_string))
+            .collect(),
+        ipv6_prefixes: n
+            .ipv6_prefixes()
+            .iter()
+            .filter_map(|p| p.ipv6_prefix().map(str::to_string))
+            .collect(),
         source_dest_check: n.source_dest_check().unwrap_or(true),
         connection_tracking: n.connection_tracking_configuration().map(|c| {
             let secs = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
@@ -206,6 +216,22 @@ pub(super) fn subnet_from(s: &sdk::Subnet) -> Subnet {
         cidr: s.cidr_block().unwrap_or_default().to_string(),
         vpc_id: s.vpc_id().unwrap_or_default().to_string(),
         name: tags_from(s.tags()).remove("Name"),
+        ipv6_cidr: s
+            .ipv6_cidr_block_association_set()
+            .iter()
+            // Any block but one going away or failed (moto reports its subnets' state
+            // oddly: read as "not gone").
+            .find(|a| {
+                a.ipv6_cidr_block_state()
+                    .and_then(|st| st.state())
+                    .is_none_or(|st| {
+                        !matches!(
+                            st.as_str(),
+                            "disassociating" | "disassociated" | "failing" | "failed"
+                        )
+                    })
+            })
+            .and_then(|a| a.ipv6_cidr_block().map(str::to_string)),
     }
 }
 

@@ -70,6 +70,9 @@ impl SdkEc2 {
             ipv4_per_interface: ipv4,
             ena_srd_supported: info.ena_srd_supported(),
             ena_queues_per_interface: ena_queues,
+            ipv6_per_interface: info
+                .ipv6_addresses_per_interface()
+                .and_then(|n| u32::try_from(n).ok()),
             ..base
         })
     }

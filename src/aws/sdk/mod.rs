@@ -170,6 +170,14 @@ impl Ec2 for SdkEc2 {
             call = call
                 .ipv4_prefix_count(i32::try_from(request.ipv4_prefix_count).unwrap_or(i32::MAX));
         }
+        if request.ipv6_address_count > 0 {
+            call = call
+                .ipv6_address_count(i32::try_from(request.ipv6_address_count).unwrap_or(i32::MAX));
+        }
+        if request.ipv6_prefix_count > 0 {
+            call = call
+                .ipv6_prefix_count(i32::try_from(request.ipv6_prefix_count).unwrap_or(i32::MAX));
+        }
         if let Some(c) = &request.connection_tracking {
             call = call.connection_tracking_specification(addresses::conntrack_request(c));
         }

@@ -52,6 +52,44 @@ impl World {
         ))
     }
 
+    /// The subnet's next IPv6 address (`prefix: false`) or /80 prefix from its IPv6
+    /// block; refused on a subnet without one, as EC2 does.
+    pub(super) fn take_ipv6(&mut self, subnet_id: &str, prefix: bool) -> Result<String, Ec2Error> {
+        let subnet = self
+            .subnets
+            .get_mut(subnet_id)
+            .ok_or_else(|| err("InvalidSubnetID.NotFound", "gone"))?;
+        let Some(block) = subnet.subnet.ipv6_cidr.clone() else {
+            return Err(err(
+                "InvalidParameterValue",
+                format!("Subnet {subnet_id} does not have an IPv6 CIDR block"),
+            ));
+        };
+        subnet.ipv6_next += 1;
+        let n = subnet.ipv6_next;
+        // A /64 block: `a:b:c:d::/64`; addresses `a:b:c:d::n`, prefixes `a:b:c:d:n::/80`.
+        let head = block.split("::").next().unwrap_or(&block).to_string();
+        Ok(if prefix {
+            format!("{head}:{n:x}::/80")
+        } else {
+            format!("{head}::{:x}", 0x1000 + n)
+        })
+    }
+
+    /// The IPv6 addresses an ENI's instance type takes per interface, when attached to a
+    /// known type.
+    fn ipv6_limit(&self, eni_id: &str) -> Option<u32> {
+        let instance = self
+            .enis
+            .get(eni_id)?
+            .attachment
+            .as_ref()?
+            .instance_id
+            .clone()?;
+        let instance_type = &self.instances.get(&instance)?.instance_type;
+        self.instance_types.get(instance_type)?.ipv6_per_interface
+    }
+
     /// The private IPv4 addresses an ENI's instance type takes per interface, when it is
     /// attached to a known type.
     fn ipv4_limit(&self, eni_id: &str) -> Option<u32> {
@@ -92,7 +130,45 @@ impl World {
         let eni = self.eni_mut(eni_id)?;
         // The primary, each secondary address and each prefix count as one.
         let taken = 1 + eni.secondary_ips.len() as u32 + eni.ipv4_prefixes.len() as u32;
+        let taken_v6 = eni.ipv6_addresses.len() as u32 + eni.ipv6_prefixes.len() as u32;
         match change {
+            AddressChange::AssignIpv6 { count } | AddressChange::AssignIpv6Prefixes { count } => {
+                let prefix = matches!(change, AddressChange::AssignIpv6Prefixes { .. });
+                if let Some(limit) = self.ipv6_limit(eni_id)
+                    && taken_v6 + count > limit
+                {
+                    return Err(err(
+                        "InvalidParameterValue",
+                        format!(
+                            "Number of IPv6 addresses will exceed limit {limit} for the interface"
+                        ),
+                    ));
+                }
+                let items = (0..*count)
+                    .map(|_| self.take_ipv6(&subnet_id, prefix))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let eni = self.eni_mut(eni_id)?;
+                if prefix {
+                    eni.ipv6_prefixes.extend(items);
+                } else {
+                    eni.ipv6_addresses.extend(items);
+                }
+            }
+            AddressChange::UnassignIpv6 { addresses: items }
+            | AddressChange::UnassignIpv6Prefixes { prefixes: items } => {
+                let list = if matches!(change, AddressChange::UnassignIpv6Prefixes { .. }) {
+                    &mut eni.ipv6_prefixes
+                } else {
+                    &mut eni.ipv6_addresses
+                };
+                if let Some(a) = items.iter().find(|a| !list.contains(a)) {
+                    return Err(err(
+                        "InvalidParameterValue",
+                        format!("{a} is not assigned to interface {eni_id}"),
+                    ));
+                }
+                list.retain(|a| !items.contains(a));
+            }
             AddressChange::AssignIpv4Prefixes { count } => {
                 if let Some(limit) = self.ipv4_limit(eni_id)
                     && taken + count > limit

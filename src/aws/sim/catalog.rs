@@ -14,6 +14,7 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
             EniLimits {
                 ena_srd_supported: Some(false),
                 ena_queues_per_interface: Some(0),
+                ipv6_per_interface: Some(ipv4),
                 ..EniLimits::single_card(max).with_ipv4_per_interface(ipv4)
             },
         )
@@ -32,6 +33,7 @@ pub fn builtin_instance_types() -> Vec<(&'static str, EniLimits)> {
                 ipv4_per_interface: Some(ipv4),
                 ena_srd_supported: Some(false),
                 ena_queues_per_interface: Some(0),
+                ipv6_per_interface: Some(ipv4),
             },
         )
     };

@@ -81,6 +81,18 @@ impl World {
         let ipv4_prefixes = (0..r.ipv4_prefix_count)
             .map(|_| self.take_prefix(&r.subnet_id))
             .collect::<Result<Vec<_>, _>>()?;
+        if r.ipv6_address_count > 0 && r.ipv6_prefix_count > 0 {
+            return Err(err(
+                "InvalidParameterCombination",
+                "You can't specify a count of IPv6 prefixes if you've specified a count of IPv6 addresses",
+            ));
+        }
+        let ipv6_addresses = (0..r.ipv6_address_count)
+            .map(|_| self.take_ipv6(&r.subnet_id, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ipv6_prefixes = (0..r.ipv6_prefix_count)
+            .map(|_| self.take_ipv6(&r.subnet_id, true))
+            .collect::<Result<Vec<_>, _>>()?;
         let subnet = self
             .subnets
             .get(&r.subnet_id)
@@ -94,6 +106,8 @@ impl World {
             private_ip: Some(ip),
             secondary_ips,
             ipv4_prefixes,
+            ipv6_addresses,
+            ipv6_prefixes,
             source_dest_check: true,
             connection_tracking: r.connection_tracking,
             security_group_ids: r.security_group_ids.clone(),

@@ -29,6 +29,15 @@ impl Ec2Simulator {
         self.lock().world.add_subnet(&self.vpc_id, az, cidr, name)
     }
 
+    /// Gives a subnet an IPv6 block (`a:b:c:d::/64`); answers the subnet as describes show
+    /// it now.
+    pub fn add_ipv6_block(&self, subnet_id: &str, cidr: &str) -> Option<Subnet> {
+        let mut g = self.lock();
+        let s = g.world.subnets.get_mut(subnet_id)?;
+        s.subnet.ipv6_cidr = Some(cidr.to_string());
+        Some(s.subnet.clone())
+    }
+
     /// Adds a subnet in another VPC of the account (another cluster's, say).
     pub fn add_subnet_in_another_vpc(&self, az: &str, cidr: &str, name: Option<&str>) -> Subnet {
         let mut g = self.lock();
@@ -119,6 +128,8 @@ impl Ec2Simulator {
             client_token: ClientToken::new(format!("primary-{id}")),
             secondary_ipv4_count: 0,
             ipv4_prefix_count: 0,
+            ipv6_address_count: 0,
+            ipv6_prefix_count: 0,
             connection_tracking: None,
         })?;
         let now = Instant::now();
@@ -175,6 +186,8 @@ impl Ec2Simulator {
             client_token: ClientToken::new(token),
             secondary_ipv4_count: 0,
             ipv4_prefix_count: 0,
+            ipv6_address_count: 0,
+            ipv6_prefix_count: 0,
             connection_tracking: None,
         })
     }

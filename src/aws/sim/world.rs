@@ -23,6 +23,8 @@ pub(super) struct SimSubnet {
     pub(super) base: u32,
     pub(super) next_host: u32,
     pub(super) free: u32,
+    /// IPv6 addresses and /80 prefixes handed out so far (from its IPv6 block).
+    pub(super) ipv6_next: u32,
 }
 
 pub(super) struct SimInstance {
@@ -126,6 +128,7 @@ impl World {
             cidr: cidr.to_string(),
             vpc_id: vpc_id.to_string(),
             name: name.map(str::to_string),
+            ipv6_cidr: None,
         };
         self.subnets.insert(
             subnet.id.clone(),
@@ -134,6 +137,7 @@ impl World {
                 base: u32::from(base),
                 next_host: 4,
                 free: size.saturating_sub(5),
+                ipv6_next: 0,
             },
         );
         subnet

@@ -16,6 +16,8 @@ fn slot(node: &str, phase: SlotPhase) -> SlotSummary {
         device_index: Some(1),
         ipv4_addresses: Vec::new(),
         ipv4_prefixes: Vec::new(),
+        ipv6_addresses: Vec::new(),
+        ipv6_prefixes: Vec::new(),
         source_dest_check: None,
         network_card: 0,
         mtu: 9001,

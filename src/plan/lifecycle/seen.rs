@@ -97,6 +97,10 @@ pub struct SeenEni {
     pub secondary_ips: Vec<String>,
     /// Its /28 IPv4 prefixes, in EC2's order.
     pub ipv4_prefixes: Vec<String>,
+    /// Its IPv6 addresses, in EC2's order.
+    pub ipv6_addresses: Vec<String>,
+    /// Its /80 IPv6 prefixes, in EC2's order.
+    pub ipv6_prefixes: Vec<String>,
     /// Its source/destination check.
     pub source_dest_check: bool,
     /// Its connection tracking timeouts, as EC2 shows them (`None`: none set).
@@ -130,6 +134,10 @@ pub struct SlotMemory {
     pub pending_addresses: Option<PendingAddresses>,
     /// A prefix call describes may not show yet.
     pub pending_prefixes: Option<PendingAddresses>,
+    /// An IPv6 address call describes may not show yet.
+    pub pending_ipv6: Option<PendingAddresses>,
+    /// An IPv6 prefix call describes may not show yet.
+    pub pending_ipv6_prefixes: Option<PendingAddresses>,
     /// The connection tracking this actor set on an ENI: not set again for the same ENI
     /// and timeouts, whatever describes show (an EC2 that does not report them would
     /// otherwise be asked forever).

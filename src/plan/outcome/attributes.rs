@@ -14,6 +14,18 @@ use crate::plan::slots::DesiredSlot;
 enum Listed {
     Addresses,
     Prefixes,
+    Ipv6,
+    Ipv6Prefixes,
+}
+
+impl Listed {
+    fn of_ipv6(prefixes: bool) -> Self {
+        if prefixes {
+            Listed::Ipv6Prefixes
+        } else {
+            Listed::Ipv6
+        }
+    }
 }
 
 impl SlotView {
@@ -55,6 +67,22 @@ impl SlotView {
                 "Unassign",
                 Some(Listed::Prefixes),
             ),
+            Action::AssignIpv6 {
+                eni_id, prefixes, ..
+            } => (
+                eni_id,
+                "ENIIpv6Failed",
+                "Assign",
+                Some(Listed::of_ipv6(*prefixes)),
+            ),
+            Action::UnassignIpv6 {
+                eni_id, prefixes, ..
+            } => (
+                eni_id,
+                "ENIIpv6Failed",
+                "Unassign",
+                Some(Listed::of_ipv6(*prefixes)),
+            ),
             _ => return Applied::next(Next::Continue),
         };
         match answer {
@@ -81,6 +109,15 @@ impl SlotView {
         let (addresses, prefixes) = seen.map_or((0, 0), |e| {
             (count(&e.secondary_ips), count(&e.ipv4_prefixes))
         });
+        let ipv6_before = |prefixes: bool| {
+            seen.map_or(0, |e| {
+                count(if prefixes {
+                    &e.ipv6_prefixes
+                } else {
+                    &e.ipv6_addresses
+                })
+            })
+        };
         match action {
             Action::SetSourceDestCheck { value, .. } => {
                 self.edit(eni_id, |e| e.source_dest_check = *value);
@@ -138,6 +175,44 @@ impl SlotView {
                     },
                 )
             }
+            Action::AssignIpv6 {
+                count, prefixes, ..
+            } => {
+                let from = ipv6_before(*prefixes);
+                self.observed = false;
+                Applied::with(
+                    Next::Continue,
+                    SlotEvent::Ipv6Changed {
+                        eni_id: eni_id.clone(),
+                        prefixes: *prefixes,
+                        from,
+                        to: from.saturating_add(*count),
+                    },
+                )
+            }
+            Action::UnassignIpv6 {
+                items, prefixes, ..
+            } => {
+                let from = ipv6_before(*prefixes);
+                let p = *prefixes;
+                self.edit(eni_id, |e| {
+                    let list = if p {
+                        &mut e.ipv6_prefixes
+                    } else {
+                        &mut e.ipv6_addresses
+                    };
+                    list.retain(|a| !items.contains(a));
+                });
+                Applied::with(
+                    Next::Continue,
+                    SlotEvent::Ipv6Changed {
+                        eni_id: eni_id.clone(),
+                        prefixes: p,
+                        from,
+                        to: from.saturating_sub(count(items)),
+                    },
+                )
+            }
             _ => Applied::next(Next::Continue),
         }
     }
@@ -148,6 +223,11 @@ impl SlotView {
         let (want, slot) = match listed {
             Listed::Addresses => (desired.secondary_ipv4, &mut self.memory.pending_addresses),
             Listed::Prefixes => (desired.ipv4_prefixes, &mut self.memory.pending_prefixes),
+            Listed::Ipv6 => (desired.ipv6_addresses, &mut self.memory.pending_ipv6),
+            Listed::Ipv6Prefixes => (
+                desired.ipv6_prefixes,
+                &mut self.memory.pending_ipv6_prefixes,
+            ),
         };
         if let Some(count) = want {
             *slot = Some(PendingAddresses {

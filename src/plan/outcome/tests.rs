@@ -157,7 +157,7 @@ fn create_answers() {
         &desired(),
         &create,
         Answer::<E>::Created {
-            eni: eni("eni-9"),
+            eni: Box::new(eni("eni-9")),
             long_gone: false,
         },
         now,
@@ -175,7 +175,7 @@ fn create_answers() {
         &desired(),
         &create,
         Answer::<E>::Created {
-            eni: eni("eni-old"),
+            eni: Box::new(eni("eni-old")),
             long_gone: true,
         },
         now,

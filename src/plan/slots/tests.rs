@@ -18,6 +18,7 @@ fn subnet(id: &str, zone: &str, vpc: &str) -> SubnetInput {
         vpc: vpc.into(),
         cidr: "10.0.0.0/24".into(),
         security_groups: vec![format!("sg-of-{vpc}")],
+        ipv6: false,
     }
 }
 
@@ -33,6 +34,8 @@ fn spec(subnets: Vec<SubnetInput>, by_vpc: bool) -> ResolvedSpec {
         tags: Default::default(),
         secondary_ipv4: None,
         ipv4_prefixes: None,
+        ipv6_addresses: None,
+        ipv6_prefixes: None,
         source_dest_check: None,
         ena_srd: None,
         ena_queue_count: None,
