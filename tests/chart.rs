@@ -353,9 +353,13 @@ fn non_default_values_reach_the_objects() {
     assert_eq!(node_verbs, [&json!("get"), &json!("list"), &json!("watch")]);
 
     let without_agent = objects_of(with(json!({"agent": {"enabled": false}})));
-    for kind in ["DaemonSet", "ValidatingAdmissionPolicy"] {
-        assert!(!kinds(&without_agent).contains(&kind.to_string()), "{kind}");
-    }
+    assert!(!kinds(&without_agent).contains(&"DaemonSet".to_string()));
+    assert!(
+        !without_agent
+            .iter()
+            .any(|o| o["metadata"]["name"] == "aws-multi-eni-controller-agent-own-node"),
+        "the agent's policy goes with it"
+    );
 }
 
 fn numbers_as_floats(v: Value) -> Value {
@@ -457,6 +461,108 @@ fn kubectl_ok(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> Stri
     );
     assert!(out.status.success(), "kubectl {args:?}: {o}{e}");
     o + &e
+}
+
+/// What the controller's token may change on a Node beyond RBAC's verbs (the chart's
+/// ValidatingAdmissionPolicy): remove the startup taint and write its own condition;
+/// never labels, annotations, cordon, a new taint or the kubelet's conditions.
+fn the_controllers_node_writes_are_only_its_taint_and_condition(cluster: &TestCluster, sa: &str) {
+    let node = "node-writes";
+    kubectl_ok(
+        cluster,
+        &["create", "-f", "-"],
+        Some(
+            &json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": node, "labels": {"ng": "multi-eni"}},
+                "spec": {"taints": [
+                    {"key": "networking.k8s.aws/enis-not-ready", "effect": "NoSchedule"},
+                    {"key": "example.com/other", "effect": "NoExecute"}
+                ]}
+            })
+            .to_string(),
+        ),
+    );
+    kubectl_ok(
+        cluster,
+        &[
+            "patch",
+            "node",
+            node,
+            "--subresource=status",
+            "--type=strategic",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"ok"}]}}"#,
+        ],
+        None,
+    );
+    let as_controller = |args: &[&str]| {
+        let mut all = vec!["--as", sa];
+        all.extend_from_slice(args);
+        let out = cluster.run_kubectl(&all, None).expect("kubectl runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // (Status writes are tried with the controller's own client in tests/kube_adapter.rs:
+    // kubectl reads nodes/status before patching it, which the controller may not.)
+    let refused: [(&[&str], &str); 4] = [
+        (
+            &["label", "node", node, "team=net"],
+            "labels or annotations",
+        ),
+        (&["annotate", "node", node, "a=b"], "labels or annotations"),
+        (&["cordon", node], "cordon"),
+        (
+            &["taint", "node", node, "new=x:NoSchedule"],
+            "never add one",
+        ),
+    ];
+    // The policy is in force once the API server has loaded it: poll for the first
+    // refusal, then every other is immediate.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (ok, err) = as_controller(refused[0].0);
+        if !ok {
+            assert!(err.contains(refused[0].1), "{err}");
+            break;
+        }
+        kubectl_ok(cluster, &["label", "node", node, "team-"], None);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the policy never took effect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // (`kubectl cordon` exits 0 when the patch is refused: the message is what counts,
+    // and the Node read back.)
+    for (args, says) in &refused[1..] {
+        let (_, err) = as_controller(args);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let unschedulable = kubectl_ok(
+        cluster,
+        &["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"],
+        None,
+    );
+    assert_eq!(unschedulable.trim(), "", "not cordoned");
+    let (ok, err) = as_controller(&[
+        "taint",
+        "node",
+        node,
+        "networking.k8s.aws/enis-not-ready:NoSchedule-",
+    ]);
+    assert!(ok, "{err}");
+    let taints = kubectl_ok(
+        cluster,
+        &["get", "node", node, "-o", "jsonpath={.spec.taints[*].key}"],
+        None,
+    );
+    assert!(
+        taints.contains("example.com/other") && !taints.contains("enis-not-ready"),
+        "{taints}"
+    );
 }
 
 /// A Pod made from a workload's template, in `namespace`, as YAML.
@@ -638,6 +744,8 @@ async fn the_real_api_server_accepts_the_chart_and_enforces_pod_security() {
     ] {
         assert_eq!(can(user, args), allowed, "{user} {args:?}");
     }
+
+    the_controllers_node_writes_are_only_its_taint_and_condition(&cluster, controller_sa);
 
     let objects = objects(&rendered);
     let controller = one(&objects, "Deployment");

@@ -463,6 +463,7 @@ async fn the_enis_ready_condition_and_the_startup_taint_on_a_real_node() {
         )
         .await
         .unwrap();
+    let controller_client = controller.clone();
     let cluster = KubeCluster::new(controller, Some("controller-0".into()));
     let view = follow(cluster.nodes(), |v: &NodeView| v.name.clone());
     let ours = TaintKey {
@@ -513,6 +514,35 @@ async fn the_enis_ready_condition_and_the_startup_taint_on_a_real_node() {
         ("True", Some("ENIsConfigured"))
     );
     assert!(mine.last_transition_time.is_some());
+
+    // The chart's policy: the controller's token may not touch the kubelet's condition.
+    // (In force once the API server has loaded it: polled, with a deadline.)
+    let as_controller: Api<Node> = Api::all(controller_client.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refused = loop {
+        let answer = as_controller
+            .patch_status(
+                "rd-a",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"status": {"conditions": [
+                    {"type": "Ready", "status": "False", "reason": "Nope", "message": "no"}
+                ]}})),
+            )
+            .await;
+        match answer {
+            Err(e) => break e,
+            Ok(_) => {
+                assert!(Instant::now() < deadline, "the policy never took effect");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(
+        refused
+            .to_string()
+            .contains("may write only its networking.k8s.aws/ENIsReady condition"),
+        "{refused}"
+    );
 
     // The taint seen at the wrong place is not removed: a conflict, nothing changes.
     let wrong = cluster
