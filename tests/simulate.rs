@@ -64,6 +64,29 @@ fn every_scenario_converges_without_duplicates_or_leaks() {
     }
 }
 
+/// `--node-readiness`: every node launched with the startup taint loses it once its
+/// (simulated) agent reports its ENIs up, and a healthy node costs two Node writes.
+#[test]
+fn a_healthy_rollout_costs_two_node_writes_per_node() {
+    let a = args(&[
+        "--nodes",
+        "120",
+        "--subnets",
+        "2",
+        "--node-readiness",
+        "true",
+    ]);
+    let r = simulate::run(&a).expect("simulation runs");
+    assert!(r.converged, "{r:?}");
+    let n = r.node_readiness.expect("measured");
+    assert_eq!((n.untainted, n.ready), (120, 120), "{n:?}");
+    assert_eq!(
+        n.node_writes, 240,
+        "its condition and its taint, each once: {n:?}"
+    );
+    assert_eq!(r.api_writes.node, 240);
+}
+
 /// A subnet that stays full for an hour: its refused slots cost a bounded number of
 /// creates, the other NodeENI's rollout on a roomy subnet converges, and the audit counts
 /// that NodeENI's ENIs as wanted (they were reported as 100 leaks).

@@ -10,13 +10,15 @@ mod controller;
 #[cfg(feature = "controller")]
 mod readiness;
 #[cfg(feature = "controller")]
+mod simulate;
+#[cfg(feature = "controller")]
 mod tags;
 #[cfg(feature = "controller")]
-pub use controller::{
-    Account, ConfigError, ControllerArgs, FaultMix, Scenario, SimulateArgs, Strategy,
-};
+pub use controller::{ConfigError, ControllerArgs};
 #[cfg(feature = "controller")]
 pub use readiness::ReadinessArgs;
+#[cfg(feature = "controller")]
+pub use simulate::{Account, FaultMix, Scenario, SimulateArgs, Strategy};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@
 mod cubic;
 mod full_subnet;
 mod other_client;
+pub mod readiness;
 pub mod report;
 mod sdk_adaptive;
 mod world;
@@ -92,10 +93,10 @@ fn settings(args: &SimulateArgs, w: &SimWorld) -> ControllerSettings {
             },
             ..SlotTiming::default()
         },
-        // The simulated nodes have no agent to report their interfaces configured, and
-        // no startup taint: node readiness has nothing to tell them.
-        startup_taint: None,
-        node_condition: false,
+        // Without `--node-readiness` the nodes have no agent to report their interfaces
+        // configured, and no startup taint: readiness has nothing to tell them.
+        startup_taint: args.node_readiness.then(readiness::startup_taint),
+        node_condition: args.node_readiness,
         ..ControllerSettings::default()
     }
 }
@@ -296,6 +297,11 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let others = w.sim.other_calls();
     let throttled_calls = w.sim.count(None, Some("throttled")) - throttled_before;
     let all_calls: u64 = now.iter().zip(baseline).map(|(n, b)| n - b).sum();
+    let node_readiness = if args.node_readiness && args.scenario == Scenario::Rollout {
+        Some(readiness::settle(&w.cluster, t0, TIME_LIMIT).await)
+    } else {
+        None
+    };
     let api_writes = w.cluster.writes().since(&writes_before);
     controller.stop().await;
     Ok(Report {
@@ -341,6 +347,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
             0.0
         },
         refused_creates_after_first_minute: full.map(|m| m.creates_after_first_minute),
+        node_readiness,
         wall_seconds: 0.0,
         peak_rss_bytes: 0,
         seed: args.seed,

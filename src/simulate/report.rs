@@ -59,6 +59,8 @@ pub struct Report {
     pub api_writes: WriteTally,
     /// `api_writes.total() / enis`.
     pub api_writes_per_eni: f64,
+    /// What the controller wrote on the Nodes (`--node-readiness`).
+    pub node_readiness: Option<super::readiness::NodeReadiness>,
     /// `full-subnet`: creates the refused slots spent on the full subnet from the end of
     /// the first minute to the end of the hour.
     pub refused_creates_after_first_minute: Option<u64>,
@@ -204,18 +206,30 @@ impl Report {
         let w = &self.api_writes;
         let _ = writeln!(
             s,
-            "API server writes: {} ({:.2} per ENI): {} status patches, {} ENINode applies, {} finalizer changes, {} Events ({} new, {:.2} per ENI; the rest repeats counted in a series); the largest write {:.1} KiB, the largest NodeENI {:.1} KiB.",
+            "API server writes: {} ({:.2} per ENI): {} status patches, {} ENINode applies, {} finalizer changes, {} Node writes, {} Events ({} new, {:.2} per ENI; the rest repeats counted in a series); the largest write {:.1} KiB, the largest NodeENI {:.1} KiB.",
             w.total(),
             self.api_writes_per_eni,
             w.status,
             w.eninode,
             w.finalizer,
+            w.node,
             w.events,
             w.event_objects,
             w.event_objects as f64 / self.enis.max(1) as f64,
             w.largest_write_bytes as f64 / 1024.0,
             w.largest_nodeeni_bytes as f64 / 1024.0
         );
+        if let Some(r) = &self.node_readiness {
+            let _ = writeln!(
+                s,
+                "Node readiness: {} nodes untainted, {} with ENIsReady True, the last {:.1} s after the start; {} Node writes ({:.2} per node).",
+                r.untainted,
+                r.ready,
+                r.last_untainted_seconds,
+                r.node_writes,
+                r.node_writes_per_node
+            );
+        }
         let _ = writeln!(
             s,
             "Wall time {:.1} s, peak memory {:.1} MiB.",

@@ -40,6 +40,8 @@ pub struct SimWorld {
     /// The share of each action's refill left to the controller.
     pub share_left: f64,
     other_client: Vec<tokio::task::JoinHandle<()>>,
+    /// Nodes are launched with the startup taint (and agents run: `--node-readiness`).
+    tainted: bool,
 }
 
 impl Drop for SimWorld {
@@ -112,7 +114,12 @@ impl SimWorld {
             buckets,
             share_left: 1.0 - other_share,
             other_client,
+            tainted: args.node_readiness,
         };
+        if args.node_readiness {
+            let agents = super::readiness::spawn_agents(world.cluster.clone());
+            world.other_client.push(agents);
+        }
         for i in 0..args.nodes {
             world.add_node(&format!("node-{i:05}"));
         }
@@ -147,6 +154,11 @@ impl SimWorld {
             return;
         };
         self.nodes.insert(name.to_string(), inst.id.clone());
+        let taints = if self.tainted {
+            vec![super::readiness::startup_taint()]
+        } else {
+            Vec::new()
+        };
         self.cluster.upsert_node(NodeView {
             name: name.to_string(),
             uid: format!("uid-{name}-{}", inst.id),
@@ -156,7 +168,7 @@ impl SimWorld {
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
-            taints: Vec::new(),
+            taints,
             enis_ready: None,
         });
     }
