@@ -30,8 +30,18 @@ pub enum Part {
         /// How many.
         interfaces: u32,
     },
-    /// On its way: what it waits for.
-    Waiting(String),
+    /// On its way: how many of the ENIs it wants there are ready (attached and
+    /// configured); `wanted` 0 while they are not planned yet. Said in words that change
+    /// only when an ENI gets ready, so a node that waits long is written once.
+    Pending {
+        /// ENIs attached and configured.
+        ready: u32,
+        /// ENIs it wants on the node (0: not planned yet).
+        wanted: u32,
+        /// Every ENI is attached and only the node agent's report is missing: the ENI
+        /// it has not reported up (an agent that is not running never will).
+        agent_silent: Option<String>,
+    },
     /// It cannot progress without a change (reason, message).
     Blocked(String, String),
 }
@@ -68,11 +78,16 @@ pub struct NodeFacts<'a> {
 
 /// What a NodeENI says of one node it selects, from what it knows.
 pub fn part(facts: &NodeFacts<'_>) -> Part {
+    let not_planned = Part::Pending {
+        ready: 0,
+        wanted: 0,
+        agent_silent: None,
+    };
     if let Some((reason, message)) = facts.problems.first() {
         return Part::Blocked(reason.clone(), message.clone());
     }
     if !facts.settled || facts.unread {
-        return Part::Waiting("its subnets and the node's instance are being read".into());
+        return not_planned;
     }
     if let Some(s) = facts.slots.iter().find(|s| s.blocked.is_some()) {
         let (reason, message) = s.blocked.clone().unwrap_or_default();
@@ -81,24 +96,35 @@ pub fn part(facts: &NodeFacts<'_>) -> Part {
     if facts.slots.is_empty() {
         return match facts.skips.first() {
             Some((reason, message)) => Part::Blocked(reason.clone(), message.clone()),
-            None => Part::Waiting("no ENI planned yet".into()),
+            None => not_planned,
         };
     }
-    if let Some(s) = facts.slots.iter().find(|s| !s.attached) {
-        return Part::Waiting(match &s.eni {
-            Some(eni) => format!("{eni} (subnet {}) is not attached yet", s.subnet),
-            None => format!("the ENI in subnet {} is not created yet", s.subnet),
-        });
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let wanted = count(facts.slots.len());
+    let ready = count(
+        facts
+            .slots
+            .iter()
+            .filter(|s| s.attached && s.configured == Some(true))
+            .count(),
+    );
+    if ready == wanted {
+        return Part::Ready { interfaces: wanted };
     }
-    if let Some(s) = facts.slots.iter().find(|s| s.configured != Some(true)) {
-        let eni = s.eni.as_deref().unwrap_or("its ENI");
-        return Part::Waiting(match s.configured {
-            Some(_) => format!("the node agent has not brought {eni} up yet"),
-            None => format!("the node agent has not reported {eni} yet"),
+    let all_attached = facts.slots.iter().all(|s| s.attached);
+    let agent_silent = facts
+        .slots
+        .iter()
+        .find(|s| all_attached && s.configured != Some(true))
+        .map(|s| {
+            s.eni
+                .clone()
+                .unwrap_or_else(|| format!("the ENI in {}", s.subnet))
         });
-    }
-    Part::Ready {
-        interfaces: u32::try_from(facts.slots.len()).unwrap_or(u32::MAX),
+    Part::Pending {
+        ready,
+        wanted,
+        agent_silent,
     }
 }
 
@@ -111,13 +137,13 @@ pub const NOT_SELECTED: &str = "NoNodeENISelects";
 
 /// A node's condition from what each NodeENI selecting it says (`None`: said nothing
 /// yet), sorted by NodeENI name; `None` when no NodeENI selects it. A blocked part
-/// wins over a waiting one, so the reason says what needs a change.
+/// wins over a pending one, so the reason says what needs a change.
 pub fn verdict(parts: &[(&str, Option<&Part>)]) -> Option<Condition> {
     if parts.is_empty() {
         return None;
     }
     let mut interfaces = 0u32;
-    let mut waiting = None;
+    let mut pending = None;
     for (nodeeni, part) in parts {
         match part {
             Some(Part::Blocked(reason, message)) => {
@@ -128,15 +154,26 @@ pub fn verdict(parts: &[(&str, Option<&Part>)]) -> Option<Condition> {
                 });
             }
             Some(Part::Ready { interfaces: n }) => interfaces = interfaces.saturating_add(*n),
-            Some(Part::Waiting(what)) => {
-                waiting.get_or_insert_with(|| format!("NodeENI {nodeeni}: {what}"));
+            Some(Part::Pending {
+                ready, wanted: 0, ..
+            }) if *ready == 0 => {
+                pending.get_or_insert_with(|| {
+                    format!("NodeENI {nodeeni}: its ENIs are not planned yet")
+                });
+            }
+            Some(Part::Pending { ready, wanted, .. }) => {
+                pending.get_or_insert_with(|| {
+                    format!("NodeENI {nodeeni}: {ready} of {wanted} ENI(s) attached and configured")
+                });
             }
             None => {
-                waiting.get_or_insert_with(|| format!("NodeENI {nodeeni}: not planned yet"));
+                pending.get_or_insert_with(|| {
+                    format!("NodeENI {nodeeni}: its ENIs are not planned yet")
+                });
             }
         }
     }
-    Some(match waiting {
+    Some(match pending {
         Some(message) => Condition {
             ready: false,
             reason: PENDING.into(),
@@ -151,6 +188,29 @@ pub fn verdict(parts: &[(&str, Option<&Part>)]) -> Option<Condition> {
             ),
         },
     })
+}
+
+/// When every ENI a node waits for is attached and only the node agent's report is
+/// missing, what to say (an agent that is not running on the node never reports: worth
+/// a Warning Event once the node's quiet time is over, unlike ENIs still on their way,
+/// which EC2's pacing may hold up for long at scale).
+pub fn agent_silent(parts: &[(&str, Option<&Part>)]) -> Option<String> {
+    let mut silent = None;
+    for (nodeeni, part) in parts {
+        match part {
+            Some(Part::Ready { .. }) => {}
+            Some(Part::Pending {
+                agent_silent: Some(eni),
+                ..
+            }) => {
+                silent.get_or_insert_with(|| {
+                    format!("NodeENI {nodeeni}: every ENI is attached, but the node agent has not reported {eni} up (is it running on the node?)")
+                });
+            }
+            _ => return None,
+        }
+    }
+    silent
 }
 
 /// What the Node shows.
@@ -184,8 +244,7 @@ pub struct NodeWrite {
     pub condition: Option<Condition>,
     /// Remove the startup taint.
     pub remove_taint: bool,
-    /// The node is held back past its quiet time, or blocked: say so in a Warning
-    /// Event too (once per new reason).
+    /// The node is blocked: say so in a Warning Event too (once per new reason).
     pub warn: bool,
 }
 
@@ -210,8 +269,11 @@ pub fn decide(marks: Marks<'_>, verdict: Option<Condition>, writing: Writing) ->
         }
     };
     let condition = wanted.filter(|w| writing.condition && marks.condition != Some(w));
+    // Only a node that needs a change is worth a Warning here (one whose agent is
+    // silent is the caller's, with [`agent_silent`]).
     let warn = condition.as_ref().is_some_and(|c| {
         !c.ready
+            && c.reason != PENDING
             && marks
                 .condition
                 .is_none_or(|old| old.reason != c.reason || old.ready)

@@ -134,22 +134,26 @@ async fn the_startup_taint_goes_only_once_the_agent_reports_every_eni_configured
         "a healthy node costs two writes: its condition and its taint"
     );
 
-    // node-0001's quiet time passes: its condition and one Event say why it waits.
+    // node-0001's quiet time passes with its ENI attached and its agent silent: its
+    // condition says how far it is, and one Event names the silent agent.
     eventually("node-0001 shows why", Duration::from_secs(180), || {
-        condition(&w, "node-0001").is_some()
+        condition(&w, "node-0001").is_some() && !warnings_on(&w, "node-0001").is_empty()
     })
     .await;
     let waiting = condition(&w, "node-0001").unwrap();
     assert!(!waiting.ready && waiting.reason == PENDING, "{waiting:?}");
-    assert!(
-        waiting
-            .message
-            .starts_with("NodeENI multus: the node agent has not reported eni-"),
-        "{waiting:?}"
+    assert_eq!(
+        waiting.message,
+        "NodeENI multus: 0 of 1 ENI(s) attached and configured"
     );
+    let eni = w.cluster.eninode("node-0001").unwrap().entries["multus"][0]
+        .eni_id
+        .clone();
     assert_eq!(
         warnings_on(&w, "node-0001"),
-        std::slice::from_ref(&waiting.message)
+        [format!(
+            "NodeENI multus: every ENI is attached, but the node agent has not reported {eni} up (is it running on the node?)"
+        )]
     );
     assert_eq!(taints(&w, "node-0001"), [other(), startup()]);
 
@@ -163,10 +167,7 @@ async fn the_startup_taint_goes_only_once_the_agent_reports_every_eni_configured
     assert_eq!(taints(&w, "node-0000"), [other()]);
     assert_eq!(
         condition(&w, "node-0000").unwrap().message,
-        format!(
-            "NodeENI multus: the node agent has not brought {} up yet",
-            w.cluster.eninode("node-0000").unwrap().entries["multus"][0].eni_id
-        )
+        "NodeENI multus: 0 of 1 ENI(s) attached and configured"
     );
 
     // Nothing changes: nothing is written.

@@ -24,7 +24,9 @@ pub use parts::{Parts, ReadinessDesk};
 
 use crate::k8s::node::{NodeCondition, TaintKey};
 use crate::k8s::{Cluster, ClusterError, NodeView, Notice, ObjectRef};
-use crate::plan::readiness::{Condition, Marks, NodeWrite, PENDING, Writing, decide, verdict};
+use crate::plan::readiness::{
+    Condition, Marks, NodeWrite, PENDING, Writing, agent_silent, decide, verdict,
+};
 use crate::plan::selector::matches;
 use crate::supervision::retry_delay;
 
@@ -62,6 +64,8 @@ pub struct ReadinessState {
     expected: HashMap<String, Expected>,
     /// Each selected node's state, counted in `aws_multi_eni_selected_nodes`.
     tally: Tally,
+    /// Nodes warned of a silent agent (until they are ready).
+    silent_warned: HashSet<String>,
 }
 
 /// The selected nodes by state, mirrored in `aws_multi_eni_selected_nodes{state}`.
@@ -152,6 +156,7 @@ impl ReadinessState {
             .map(|(name, _)| (name.as_str(), said.get(name)))
             .collect();
         let verdict = verdict(&parts);
+        let silent = agent_silent(&parts);
         self.tally.set(node, verdict.as_ref());
         // The Node's age by its creation time, or since this actor first saw it (on
         // tokio's clock, which tests pause), whichever is longer.
@@ -174,8 +179,22 @@ impl ReadinessState {
         };
         let pending_quietly =
             verdict.as_ref().is_some_and(|v| v.reason == PENDING) && marks.condition.is_none();
+        let silent_pending = silent.is_some() && !self.silent_warned.contains(node);
         let write = decide(marks, verdict, self.writing);
-        if pending_quietly
+        // A node whose every ENI is attached but whose agent stays silent past its quiet
+        // time: one Warning Event (until it is ready again).
+        let warn_silent = match silent {
+            Some(message) if age >= self.writing.quiet_for => self
+                .silent_warned
+                .insert(node.to_string())
+                .then_some(message),
+            Some(_) => None,
+            None => {
+                self.silent_warned.remove(node);
+                None
+            }
+        };
+        if (pending_quietly || silent_pending)
             && write.condition.is_none()
             && age < self.writing.quiet_for
             && self.quiet.insert(node.to_string())
@@ -183,6 +202,19 @@ impl ReadinessState {
             let name = node.to_string();
             me.send_after(self.writing.quiet_for - age, move || {
                 ReadinessMsg::QuietOver(name)
+            });
+        }
+        if let Some(message) = warn_silent {
+            let on = ObjectRef {
+                name: node.to_string(),
+                uid: view.uid.clone(),
+            };
+            let cluster = self.cluster.clone();
+            tokio::spawn(async move {
+                let notice = Notice::warning("ENIsNotReady", "Reconcile", message);
+                if let Err(e) = cluster.publish_on_node(&on, notice).await {
+                    tracing::debug!(node = %on.name, error = %e, "could not record the Event");
+                }
             });
         }
         if write == NodeWrite::default() {
@@ -307,6 +339,7 @@ impl Actor for ReadinessActor {
             seen: HashMap::new(),
             expected: HashMap::new(),
             tally: Tally::default(),
+            silent_warned: HashSet::new(),
         })
     }
 

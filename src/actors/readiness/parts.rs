@@ -116,7 +116,11 @@ mod tests {
     fn a_nodeeni_replaces_only_its_own_parts() {
         let parts = Parts::default();
         let ready = Part::Ready { interfaces: 1 };
-        let waiting = Part::Waiting("x".into());
+        let waiting = Part::Pending {
+            ready: 0,
+            wanted: 1,
+            agent_silent: None,
+        };
         let now: BTreeMap<String, Part> = [
             ("n1".to_string(), ready.clone()),
             ("n2".into(), waiting.clone()),

@@ -26,6 +26,11 @@ fn a_nodeenis_part_is_ready_only_when_every_eni_is_attached_and_configured() {
     )];
     let mut blocked = slot("s-2", None, false, None);
     blocked.blocked = Some(("NoFreeDeviceIndex".into(), "card 0 is full".into()));
+    let pending = |ready, wanted, agent_silent: Option<&str>| Part::Pending {
+        ready,
+        wanted,
+        agent_silent: agent_silent.map(str::to_string),
+    };
     let cases: Vec<(&str, NodeFacts<'_>, Part)> = vec![
         (
             "spec problem",
@@ -35,18 +40,14 @@ fn a_nodeenis_part_is_ready_only_when_every_eni_is_attached_and_configured() {
             },
             Part::Blocked("SubnetNotFound".into(), "no subnet named x".into()),
         ),
-        (
-            "not settled",
-            NodeFacts::default(),
-            Part::Waiting("its subnets and the node's instance are being read".into()),
-        ),
+        ("not settled", NodeFacts::default(), pending(0, 0, None)),
         (
             "instance unread",
             NodeFacts {
                 unread: true,
                 ..settled(Vec::new())
             },
-            Part::Waiting("its subnets and the node's instance are being read".into()),
+            pending(0, 0, None),
         ),
         (
             "one slot blocked",
@@ -64,30 +65,32 @@ fn a_nodeenis_part_is_ready_only_when_every_eni_is_attached_and_configured() {
             },
             Part::Blocked("SubnetZoneMismatch".into(), "no subnet in zone b".into()),
         ),
-        (
-            "nothing planned",
-            settled(Vec::new()),
-            Part::Waiting("no ENI planned yet".into()),
-        ),
+        ("nothing planned", settled(Vec::new()), pending(0, 0, None)),
         (
             "not created",
             settled(vec![slot("s-1", None, false, None)]),
-            Part::Waiting("the ENI in subnet s-1 is not created yet".into()),
+            pending(0, 1, None),
         ),
         (
-            "not attached",
-            settled(vec![slot("s-1", Some("eni-1"), false, None)]),
-            Part::Waiting("eni-1 (subnet s-1) is not attached yet".into()),
+            "one of two attached: the agent is not waited for yet",
+            settled(vec![
+                slot("s-1", Some("eni-1"), true, None),
+                slot("s-2", Some("eni-2"), false, None),
+            ]),
+            pending(0, 2, None),
         ),
         (
             "attached, agent silent",
             settled(vec![slot("s-1", Some("eni-1"), true, None)]),
-            Part::Waiting("the node agent has not reported eni-1 yet".into()),
+            pending(0, 1, Some("eni-1")),
         ),
         (
-            "attached, agent not done",
-            settled(vec![slot("s-1", Some("eni-1"), true, Some(false))]),
-            Part::Waiting("the node agent has not brought eni-1 up yet".into()),
+            "attached, agent not done with the second",
+            settled(vec![
+                slot("s-1", Some("eni-1"), true, Some(true)),
+                slot("s-2", Some("eni-2"), true, Some(false)),
+            ]),
+            pending(1, 2, Some("eni-2")),
         ),
         (
             "ready",
@@ -106,7 +109,11 @@ fn a_nodeenis_part_is_ready_only_when_every_eni_is_attached_and_configured() {
 #[test]
 fn a_node_is_ready_when_every_nodeeni_selecting_it_says_so() {
     let ready = Part::Ready { interfaces: 1 };
-    let waiting = Part::Waiting("eni-1 (subnet s) is not attached yet".into());
+    let waiting = Part::Pending {
+        ready: 0,
+        wanted: 1,
+        agent_silent: None,
+    };
     let blocked = Part::Blocked("NoFreeDeviceIndex".into(), "card 0 is full".into());
     let cond = |ready, reason: &str, message: &str| Condition {
         ready,
@@ -128,7 +135,11 @@ fn a_node_is_ready_when_every_nodeeni_selecting_it_says_so() {
         (
             "one has not spoken",
             vec![("a", Some(&ready)), ("b", None)],
-            Some(cond(false, PENDING, "NodeENI b: not planned yet")),
+            Some(cond(
+                false,
+                PENDING,
+                "NodeENI b: its ENIs are not planned yet",
+            )),
         ),
         (
             "waiting",
@@ -136,7 +147,7 @@ fn a_node_is_ready_when_every_nodeeni_selecting_it_says_so() {
             Some(cond(
                 false,
                 PENDING,
-                "NodeENI a: eni-1 (subnet s) is not attached yet",
+                "NodeENI a: 0 of 1 ENI(s) attached and configured",
             )),
         ),
         (
@@ -152,6 +163,21 @@ fn a_node_is_ready_when_every_nodeeni_selecting_it_says_so() {
     for (what, parts, want) in cases {
         assert_eq!(verdict(&parts), want, "{what}");
     }
+    let silent = Part::Pending {
+        ready: 0,
+        wanted: 1,
+        agent_silent: Some("eni-7".into()),
+    };
+    assert_eq!(
+        agent_silent(&[("a", Some(&ready)), ("b", Some(&silent))]),
+        Some("NodeENI b: every ENI is attached, but the node agent has not reported eni-7 up (is it running on the node?)".into())
+    );
+    assert_eq!(
+        agent_silent(&[("a", Some(&waiting)), ("b", Some(&silent))]),
+        None,
+        "an ENI still on its way: the agent is not the one holding the node"
+    );
+    assert_eq!(agent_silent(&[("a", Some(&ready))]), None);
 }
 
 #[test]
@@ -169,7 +195,7 @@ fn the_node_is_written_only_when_it_shows_something_else() {
     let pending = Condition {
         ready: false,
         reason: PENDING.into(),
-        message: "NodeENI a: not planned yet".into(),
+        message: "NodeENI a: its ENIs are not planned yet".into(),
     };
     let blocked = Condition {
         ready: false,
@@ -217,11 +243,11 @@ fn the_node_is_written_only_when_it_shows_something_else() {
             write(None, false, false),
         ),
         (
-            "past its quiet time: shown, with an Event",
+            "past its quiet time: shown (EC2 may be pacing it: no Event)",
             marks(true, None, old),
             Some(&pending),
             writing,
-            write(Some(&pending), false, true),
+            write(Some(&pending), false, false),
         ),
         (
             "shown already: not again",
@@ -256,7 +282,7 @@ fn the_node_is_written_only_when_it_shows_something_else() {
             marks(false, Some(&ready), old),
             Some(&pending),
             writing,
-            write(Some(&pending), false, true),
+            write(Some(&pending), false, false),
         ),
         (
             "selected by none, tainted: nothing to wait for",
