@@ -196,6 +196,8 @@ pub async fn run_when_leading(
             "no longer leading: stopping the controller"
         );
         controller.shutdown(STOP_GRACE).await;
+        // A standby exports nothing stale: the gauges only a leader sets go to zero.
+        crate::telemetry::term::end_term();
         if stop {
             break;
         }

@@ -237,3 +237,154 @@ async fn a_renewal_after_a_takeover_fails_and_the_old_leader_steps_down() {
     );
     task.abort();
 }
+
+/// The per-NodeENI gauges of `nodeenis` in the exporter's rendering (what Prometheus
+/// scrapes): (series, value), e.g. (`aws_multi_eni_slots{nodeeni="a",state="ready"}`, 1).
+fn nodeeni_gauges(scrape: &str, nodeenis: &[&str]) -> Vec<(String, f64)> {
+    scrape
+        .lines()
+        .filter(|l| {
+            l.starts_with("aws_multi_eni_slots{")
+                || l.starts_with("aws_multi_eni_nodeeni_degraded{")
+        })
+        .filter(|l| {
+            nodeenis
+                .iter()
+                .any(|n| l.contains(&format!("nodeeni=\"{n}\"")))
+        })
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A leader with a Ready NodeENI and a Degraded one loses its Lease to another replica and
+/// stays up as a standby: its per-NodeENI gauges go to zero, so alerts that take the
+/// maximum over replicas stop firing once the new leader has fixed things.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_the_lease_exports_nothing_stale() {
+    use aws_multi_eni_controller::k8s::NodeENI;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::PostParams;
+
+    trace();
+    // The binary's own recorder and exporter: the test reads what Prometheus would scrape.
+    let exporter = aws_multi_eni_controller::telemetry::install_metrics("controller")
+        .expect("the only recorder of this test binary");
+    // A private server: this test's tree watches every Node and NodeENI.
+    let cluster = TestCluster::start().unwrap();
+    cluster.install_deploy(&repo("")).expect("manifests");
+    for crd in ["nodeenis", "eninodes"] {
+        cluster
+            .install_crd(&repo(&format!("deploy/crds/networking.k8s.aws_{crd}.yaml")))
+            .await
+            .unwrap();
+    }
+    let admin = cluster.client().await.unwrap();
+    let sim = Ec2Simulator::new(SimConfig::default());
+    let nodes_subnet = sim.add_subnet("us-east-1a", "10.0.0.0/16", None);
+    sim.add_subnet("us-east-1a", "10.1.0.0/16", Some("multus"));
+    sim.add_security_group("multus");
+    let instance = sim
+        .launch_cluster_instance("stale-test", "m5.xlarge", &nodes_subnet.id)
+        .unwrap();
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "node-0", "labels": {"ng": "multi-eni"}},
+        "spec": {"providerID": format!("aws:///us-east-1a/{}", instance.id)}
+    }))
+    .unwrap();
+    Api::<Node>::all(admin.clone())
+        .create(&PostParams::default(), &node)
+        .await
+        .unwrap();
+    let nodeenis: Api<NodeENI> = Api::all(admin.clone());
+    for (name, subnet) in [
+        ("stale-ready", "multus"),
+        ("stale-broken", "no-such-subnet"),
+    ] {
+        let obj: NodeENI = serde_json::from_value(json!({
+            "apiVersion": "networking.k8s.aws/v1alpha1", "kind": "NodeENI", "metadata": {"name": name},
+            "spec": {"nodeSelector": {"ng": "multi-eni"}, "subnetName": subnet, "securityGroupNames": ["multus"]}
+        }))
+        .unwrap();
+        nodeenis.create(&PostParams::default(), &obj).await.unwrap();
+    }
+
+    let name = lease::DEFAULT_LEASE_NAME;
+    let cfg = election(name, "stale-a", 6, 4);
+    let renew = cfg.renew_period();
+    let lease_config = controller_config(&cluster, None).await;
+    let kube: Arc<dyn Cluster> = Arc::new(
+        KubeCluster::new(
+            kube::Client::try_from(lease_config.clone()).unwrap(),
+            Some("stale-a".into()),
+        )
+        .with_ledger(NAMESPACE, DEFAULT_LEDGER_NAME),
+    );
+    let ec2: Arc<dyn Ec2> = Arc::new(sim.clone());
+    let settings = ControllerSettings {
+        cluster: ClusterIdentity::new("stale-test", "stale-test-uid"),
+        status_debounce: Duration::from_millis(100),
+        ..ControllerSettings::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        run_when_leading(
+            lease_config,
+            kube,
+            ec2,
+            settings,
+            cfg,
+            &Probes::default(),
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+    let watched = ["stale-ready", "stale-broken"];
+    let has = |series: &str, value: f64| {
+        nodeeni_gauges(&exporter.render(), &watched)
+            .iter()
+            .any(|(s, v)| s == series && *v == value)
+    };
+    until(
+        "the leader's gauges say Ready and Degraded",
+        Duration::from_secs(60),
+        || {
+            has(
+                r#"aws_multi_eni_slots{nodeeni="stale-ready",state="ready"}"#,
+                1.0,
+            ) && has(
+                r#"aws_multi_eni_nodeeni_degraded{nodeeni="stale-broken"}"#,
+                1.0,
+            )
+        },
+    )
+    .await;
+
+    // Another replica takes the Lease; this one steps down and stays up.
+    let leases: Api<Lease> = Api::namespaced(admin, NAMESPACE);
+    // It holds it for an hour, so this replica does not take it back during the test.
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now());
+    let taken = json!({"spec": {"holderIdentity": "stale-b", "leaseTransitions": 9,
+                                "leaseDurationSeconds": 3600, "renewTime": now}});
+    leases
+        .patch(name, &PatchParams::default(), &Patch::Merge(&taken))
+        .await
+        .unwrap();
+    until(
+        "every per-NodeENI gauge at zero",
+        renew * 3 + Duration::from_secs(10),
+        || {
+            let g = nodeeni_gauges(&exporter.render(), &watched);
+            g.len() == 8 && g.iter().all(|(_, v)| *v == 0.0)
+        },
+    )
+    .await;
+    assert!(!task.is_finished(), "the old leader stays up as a standby");
+    let _ = stop_tx.send(());
+    task.await.unwrap().unwrap();
+}

@@ -3,6 +3,8 @@
 
 pub mod metric;
 pub mod series;
+#[cfg(feature = "controller")]
+pub mod term;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

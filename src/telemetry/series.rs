@@ -11,6 +11,9 @@ pub const RESTART_KINDS: [&str; 3] = ["nodeeni", "attachment", "cleanup_worker"]
 pub const EVENT_OUTCOMES: [&str; 3] = ["recorded", "failed", "dropped"];
 /// States of `aws_multi_eni_selected_nodes`.
 pub const READINESS_STATES: [&str; 3] = ["ready", "pending", "blocked"];
+/// Outcomes of `aws_multi_eni_ec2_calls_total` started at zero for every action: `ok`, and
+/// the two that alerts count with `increase()`, which misses a series' first sample.
+pub const EC2_OUTCOMES: [&str; 3] = ["ok", "unauthorized", "fenced"];
 /// Resources of the controller's watches.
 pub const WATCHED: [&str; 2] = ["nodes", "nodeenis"];
 
@@ -20,8 +23,10 @@ pub fn zero_controller() {
     metrics::counter!(crate::telemetry::metric::PANICS_TOTAL).increment(0);
     for action in crate::aws::Ec2Action::ALL {
         let a = action.as_str();
-        metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => a, "outcome" => "ok")
-            .increment(0);
+        for outcome in EC2_OUTCOMES {
+            metrics::counter!(crate::telemetry::metric::EC2_CALLS_TOTAL, "action" => a, "outcome" => outcome)
+                .increment(0);
+        }
         metrics::counter!(crate::telemetry::metric::EC2_THROTTLES_TOTAL, "action" => a)
             .increment(0);
         metrics::gauge!(crate::telemetry::metric::EC2_TOKEN_WAITERS, "action" => a).set(0.0);
@@ -55,6 +60,16 @@ pub fn zero_controller() {
         metrics::gauge!(crate::telemetry::metric::SELECTED_NODES, "state" => state).set(0.0);
     }
     metrics::gauge!(crate::telemetry::metric::CLEANUP_QUEUE_DEPTH).set(0.0);
+    // Histograms too: registered with no observation, they are exported with empty
+    // buckets, so the first rollout's latencies show in `rate()` (a bucket series that
+    // appears at 1 has no increase to show).
+    for histogram in [
+        crate::telemetry::metric::ATTACH_LATENCY_SECONDS,
+        crate::telemetry::metric::LABEL_TO_CREATE_SECONDS,
+        crate::telemetry::metric::CLEANUP_DURATION_SECONDS,
+    ] {
+        let _ = metrics::histogram!(histogram);
+    }
     metrics::gauge!(crate::telemetry::metric::LEADER).set(0.0);
     metrics::counter!(crate::telemetry::metric::LEADER_TERMS_TOTAL).increment(0);
 }
@@ -98,6 +113,17 @@ mod tests {
         ];
         for e in &cluster {
             assert!(ClusterError::LABELS.contains(&e.label()), "{e}");
+        }
+        #[cfg(feature = "controller")]
+        {
+            use crate::aws::Ec2Error;
+            let unauthorized = Ec2Error::Unauthorized {
+                code: "UnauthorizedOperation".into(),
+                message: "x".into(),
+            };
+            for e in [unauthorized, Ec2Error::Fenced] {
+                assert!(super::EC2_OUTCOMES.contains(&e.label()), "{e}");
+            }
         }
         for e in [
             LinkError::Connect("x".into()),

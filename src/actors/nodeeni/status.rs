@@ -51,37 +51,28 @@ pub fn summary(
 /// Sets `aws_multi_eni_slots{nodeeni,state}` and `aws_multi_eni_nodeeni_degraded` from a
 /// status about to be written.
 pub fn record_gauges(name: &str, status: &NodeENIStatus, slots: &[SlotSummary]) {
-    use crate::telemetry::metric::{NODEENI_DEGRADED, SLOTS};
     let failed = slots
         .iter()
         .filter(|s| matches!(s.phase, SlotPhase::Blocked(..)))
         .count() as f64;
-    for (state, value) in [
-        ("desired", f64::from(status.desired_count)),
-        ("ready", f64::from(status.ready_count)),
-        ("failed", failed),
-    ] {
-        metrics::gauge!(SLOTS, "nodeeni" => name.to_string(), "state" => state).set(value);
-    }
     let degraded = status
         .conditions
         .iter()
         .any(|c| c.type_ == "Degraded" && c.status == "True");
-    metrics::gauge!(NODEENI_DEGRADED, "nodeeni" => name.to_string()).set(if degraded {
-        1.0
-    } else {
-        0.0
-    });
+    crate::telemetry::term::set_nodeeni(
+        name,
+        crate::telemetry::term::NodeEniGauges {
+            desired: f64::from(status.desired_count),
+            ready: f64::from(status.ready_count),
+            failed,
+            degraded,
+        },
+    );
 }
 
-/// Zeroes a deleted NodeENI's gauges, so that no alert keeps firing for it. The
-/// Prometheus exporter keeps a series once recorded; zero is its last value.
+/// Zeroes a deleted NodeENI's gauges, so that no alert keeps firing for it.
 pub fn clear_gauges(name: &str) {
-    use crate::telemetry::metric::{NODEENI_DEGRADED, SLOTS};
-    for state in ["desired", "ready", "failed"] {
-        metrics::gauge!(SLOTS, "nodeeni" => name.to_string(), "state" => state).set(0.0);
-    }
-    metrics::gauge!(NODEENI_DEGRADED, "nodeeni" => name.to_string()).set(0.0);
+    crate::telemetry::term::clear_nodeeni(name);
 }
 
 /// The status last written, so that an unchanged status is not written again.
