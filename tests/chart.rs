@@ -231,6 +231,49 @@ fn monitoring_renders_when_the_operator_api_is_there_or_not_required() {
     )
     .unwrap();
     assert_eq!(dashboard["templating"]["list"][0]["name"], "datasource");
+
+    // A mirror of the runbooks and another cluster label reach the rules and the dashboard.
+    monitoring["prometheusRule"]["runbookBaseURL"] =
+        json!("https://wiki.example.com/eni/runbooks/");
+    monitoring["dashboards"]["clusterLabel"] = json!("k8s_cluster");
+    let mirrored = self::objects(&render(with(json!({ "monitoring": monitoring }))).unwrap());
+    let rule = one(&mirrored, "PrometheusRule");
+    let rules: Vec<&Value> = rule["spec"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .collect();
+    for r in &rules {
+        let name = r["alert"].as_str().unwrap().to_lowercase();
+        assert_eq!(
+            r["annotations"]["runbook_url"],
+            format!("https://wiki.example.com/eni/runbooks#{name}")
+        );
+    }
+    let text = one(&mirrored, "ConfigMap")["data"]["aws-multi-eni-controller.json"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let mut filtered = 0;
+    for p in dashboard["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap();
+            assert!(
+                expr.contains("k8s_cluster=~\"$cluster\"")
+                    && !expr.replace("k8s_cluster=~", "").contains("cluster=~"),
+                "{expr}"
+            );
+            filtered += 1;
+        }
+    }
+    assert!(filtered > 30, "{filtered} queries");
+    let cluster = &dashboard["templating"]["list"][1];
+    assert_eq!(
+        cluster["definition"],
+        "label_values(aws_multi_eni_build_info, k8s_cluster)"
+    );
 }
 
 #[test]
