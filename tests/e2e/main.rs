@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod migration;
+mod prometheus;
 
 use eni_testkit::cluster::{AGENT_SA, CONTROLLER_SA, NAMESPACE, TestCluster};
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};

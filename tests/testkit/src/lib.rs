@@ -4,10 +4,12 @@
 //! - [`fixtures`]: objects shaped like a real EKS cluster's, for measurements;
 //! - [`http`]: a plain GET of the binaries' `/metrics` and probes;
 //! - [`moto`]: starts the moto EC2 server and builds networks in it;
+//! - [`prometheus`]: a real Prometheus server scraping the binaries, read through its API;
 //! - [`throttled`]: moto behind a layer enforcing EC2's token buckets;
 
 pub mod cluster;
 pub mod fixtures;
 pub mod http;
 pub mod moto;
+pub mod prometheus;
 pub mod throttled;
