@@ -75,6 +75,21 @@ fn trace() {
         .try_init();
 }
 
+/// A server of the test's own, with the manifests and both CRDs: for tests that run the
+/// actor tree (it watches every object of its kinds) on the default Lease name (the only
+/// one the controller's RBAC allows).
+async fn private_cluster() -> TestCluster {
+    let cluster = TestCluster::start().unwrap();
+    cluster.install_deploy(&repo("")).expect("manifests");
+    for crd in ["nodeenis", "eninodes"] {
+        cluster
+            .install_crd(&repo(&format!("deploy/crds/networking.k8s.aws_{crd}.yaml")))
+            .await
+            .unwrap();
+    }
+    cluster
+}
+
 fn setup() -> &'static TestCluster {
     trace();
     let cluster = TestCluster::shared().expect("test cluster");
@@ -99,14 +114,7 @@ async fn a_throttled_and_a_slow_renewal_leave_the_leader_leading() {
     trace();
     // A private server: the controller's RBAC allows only the default Lease name, and its
     // tree watches every object of its kinds.
-    let cluster = TestCluster::start().unwrap();
-    cluster.install_deploy(&repo("")).expect("manifests");
-    for crd in ["nodeenis", "eninodes"] {
-        cluster
-            .install_crd(&repo(&format!("deploy/crds/networking.k8s.aws_{crd}.yaml")))
-            .await
-            .unwrap();
-    }
+    let cluster = private_cluster().await;
     let proxy = cluster.fault_proxy().await.unwrap();
     // Only the Lease goes through the proxy: its faults hit renewals alone.
     let lease_config = controller_config(&cluster, Some(&proxy)).await;
@@ -273,14 +281,7 @@ async fn a_leader_that_loses_the_lease_exports_nothing_stale() {
     let exporter = aws_multi_eni_controller::telemetry::install_metrics("controller")
         .expect("the only recorder of this test binary");
     // A private server: this test's tree watches every Node and NodeENI.
-    let cluster = TestCluster::start().unwrap();
-    cluster.install_deploy(&repo("")).expect("manifests");
-    for crd in ["nodeenis", "eninodes"] {
-        cluster
-            .install_crd(&repo(&format!("deploy/crds/networking.k8s.aws_{crd}.yaml")))
-            .await
-            .unwrap();
-    }
+    let cluster = private_cluster().await;
     let admin = cluster.client().await.unwrap();
     let sim = Ec2Simulator::new(SimConfig::default());
     let nodes_subnet = sim.add_subnet("us-east-1a", "10.0.0.0/16", None);

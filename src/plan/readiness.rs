@@ -213,6 +213,30 @@ pub fn agent_silent(parts: &[(&str, Option<&Part>)]) -> Option<String> {
     silent
 }
 
+/// What to do about a node whose agent has not reported its attached ENIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    /// Say it in one Warning Event now.
+    Warn,
+    /// Look again after this long.
+    CheckIn(Duration),
+    /// Already said.
+    Said,
+}
+
+/// Whether an agent silent for `silent_for` (counted from the moment every ENI of the
+/// node was attached, not from the node's birth: a node whose ENIs arrive late, behind
+/// EC2's pacing, gives its agent the same time) deserves its Warning after `quiet_for`.
+pub fn silence(silent_for: Duration, quiet_for: Duration, warned: bool) -> Silence {
+    if warned {
+        Silence::Said
+    } else if silent_for >= quiet_for {
+        Silence::Warn
+    } else {
+        Silence::CheckIn(quiet_for - silent_for)
+    }
+}
+
 /// What the Node shows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Marks<'a> {

@@ -234,3 +234,27 @@ async fn a_node_nothing_selects_has_nothing_to_wait_for() {
     })
     .await;
 }
+
+/// A node past its quiet time whose ENI only now gets attached (a NodeENI applied late,
+/// or EC2's pacing at scale): its agent reporting ten seconds after the attach is no
+/// silence, and earns no Warning Event. Silence is counted from the attach.
+#[tokio::test(start_paused = true)]
+async fn an_agent_that_reports_soon_after_a_late_attach_is_not_called_silent() {
+    let w = tainted_world(1);
+    let _controller = w.start(with_readiness()).await;
+    // The node is five minutes old when a NodeENI first selects it.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    w.apply("multus", w.spec(1));
+    w.until_ready("multus", 1).await;
+    eventually("ENINode written", Duration::from_secs(60), || {
+        w.cluster.eninode("node-0000").is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    agent_reports(&w, "node-0000", true);
+    eventually("untainted", Duration::from_secs(30), || {
+        taints(&w, "node-0000") == [other()]
+    })
+    .await;
+    assert_eq!(warnings_on(&w, "node-0000"), Vec::<String>::new());
+}

@@ -18,6 +18,8 @@ use tokio::time::Instant;
 
 mod msg;
 mod parts;
+mod tally;
+use tally::Tally;
 
 pub use msg::ReadinessMsg;
 pub use parts::{Parts, ReadinessDesk};
@@ -25,7 +27,7 @@ pub use parts::{Parts, ReadinessDesk};
 use crate::k8s::node::{NodeCondition, TaintKey};
 use crate::k8s::{Cluster, ClusterError, NodeView, Notice, ObjectRef};
 use crate::plan::readiness::{
-    Condition, Marks, NodeWrite, PENDING, Writing, agent_silent, decide, verdict,
+    Condition, Marks, NodeWrite, PENDING, Silence, Writing, agent_silent, decide, silence, verdict,
 };
 use crate::plan::selector::matches;
 use crate::supervision::retry_delay;
@@ -64,41 +66,16 @@ pub struct ReadinessState {
     expected: HashMap<String, Expected>,
     /// Each selected node's state, counted in `aws_multi_eni_selected_nodes`.
     tally: Tally,
-    /// Nodes warned of a silent agent (until they are ready).
-    silent_warned: HashSet<String>,
+    /// Nodes whose every ENI is attached and whose agent has not reported them yet.
+    silent: HashMap<String, Silent>,
 }
 
-/// The selected nodes by state, mirrored in `aws_multi_eni_selected_nodes{state}`.
-#[derive(Default)]
-struct Tally {
-    by_node: HashMap<String, &'static str>,
-    counts: HashMap<&'static str, usize>,
-}
-
-impl Tally {
-    /// Records `node`'s verdict (`None`: not selected, or gone).
-    fn set(&mut self, node: &str, verdict: Option<&Condition>) {
-        let state = verdict.map(|v| match (v.ready, v.reason.as_str()) {
-            (true, _) => "ready",
-            (false, PENDING) => "pending",
-            (false, _) => "blocked",
-        });
-        let old = match state {
-            Some(s) => self.by_node.insert(node.to_string(), s),
-            None => self.by_node.remove(node),
-        };
-        if old == state {
-            return;
-        }
-        for (s, delta) in [(old, -1i64), (state, 1)] {
-            if let Some(s) = s {
-                let n = self.counts.entry(s).or_default();
-                *n = n.saturating_add_signed(delta as isize);
-                metrics::gauge!(crate::telemetry::metric::SELECTED_NODES, "state" => s)
-                    .set(*n as f64);
-            }
-        }
-    }
+/// A node's agent silent about its attached ENIs: since when, and what was done.
+struct Silent {
+    since: Instant,
+    warned: bool,
+    /// A check is due when its quiet time after the attach is over.
+    timer: bool,
 }
 
 /// Writes the watch has not shown yet: until it does (or [`EXPECTED_FOR`] passes), a
@@ -179,22 +156,36 @@ impl ReadinessState {
         };
         let pending_quietly =
             verdict.as_ref().is_some_and(|v| v.reason == PENDING) && marks.condition.is_none();
-        let silent_pending = silent.is_some() && !self.silent_warned.contains(node);
         let write = decide(marks, verdict, self.writing);
-        // A node whose every ENI is attached but whose agent stays silent past its quiet
-        // time: one Warning Event (until it is ready again).
+        // A node whose every ENI is attached but whose agent stays silent for its quiet
+        // time after that: one Warning Event (until it is ready again).
         let warn_silent = match silent {
-            Some(message) if age >= self.writing.quiet_for => self
-                .silent_warned
-                .insert(node.to_string())
-                .then_some(message),
-            Some(_) => None,
+            Some(message) => {
+                let s = self.silent.entry(node.to_string()).or_insert(Silent {
+                    since: Instant::now(),
+                    warned: false,
+                    timer: false,
+                });
+                match silence(s.since.elapsed(), self.writing.quiet_for, s.warned) {
+                    Silence::Warn => {
+                        s.warned = true;
+                        Some(message)
+                    }
+                    Silence::CheckIn(after) if !s.timer => {
+                        s.timer = true;
+                        let name = node.to_string();
+                        me.send_after(after, move || ReadinessMsg::QuietOver(name));
+                        None
+                    }
+                    Silence::CheckIn(_) | Silence::Said => None,
+                }
+            }
             None => {
-                self.silent_warned.remove(node);
+                self.silent.remove(node);
                 None
             }
         };
-        if (pending_quietly || silent_pending)
+        if pending_quietly
             && write.condition.is_none()
             && age < self.writing.quiet_for
             && self.quiet.insert(node.to_string())
@@ -339,7 +330,7 @@ impl Actor for ReadinessActor {
             seen: HashMap::new(),
             expected: HashMap::new(),
             tally: Tally::default(),
-            silent_warned: HashSet::new(),
+            silent: HashMap::new(),
         })
     }
 
@@ -355,6 +346,7 @@ impl Actor for ReadinessActor {
                 st.nodes.retain(|n, _| names.contains(n));
                 st.seen.retain(|n, _| names.contains(n));
                 st.expected.retain(|n, _| names.contains(n));
+                st.silent.retain(|n, _| names.contains(n));
                 for view in list {
                     st.seen_node(view);
                 }
@@ -371,6 +363,7 @@ impl Actor for ReadinessActor {
                 st.failures.remove(&name);
                 st.seen.remove(&name);
                 st.expected.remove(&name);
+                st.silent.remove(&name);
                 Vec::new()
             }
             ReadinessMsg::Selectors(selectors) => {
@@ -384,6 +377,9 @@ impl Actor for ReadinessActor {
             ReadinessMsg::Check(nodes) => nodes,
             ReadinessMsg::QuietOver(node) => {
                 st.quiet.remove(&node);
+                if let Some(s) = st.silent.get_mut(&node) {
+                    s.timer = false;
+                }
                 vec![node]
             }
         };

@@ -324,3 +324,27 @@ fn the_node_is_written_only_when_it_shows_something_else() {
         assert_eq!(decide(m, v.cloned(), w), want, "{what}");
     }
 }
+
+#[test]
+fn an_agent_is_silent_only_a_quiet_time_after_the_attach() {
+    let quiet = Duration::from_secs(120);
+    let cases = [
+        ("just attached", 0, false, Silence::CheckIn(quiet)),
+        (
+            "ten seconds on",
+            10,
+            false,
+            Silence::CheckIn(Duration::from_secs(110)),
+        ),
+        ("the quiet time over", 120, false, Silence::Warn),
+        ("long silent", 900, false, Silence::Warn),
+        ("said once", 900, true, Silence::Said),
+    ];
+    for (what, secs, warned, want) in cases {
+        assert_eq!(
+            silence(Duration::from_secs(secs), quiet, warned),
+            want,
+            "{what}"
+        );
+    }
+}
