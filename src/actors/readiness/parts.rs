@@ -27,11 +27,20 @@ impl Parts {
     ) -> Vec<String> {
         let mut changed = Vec::new();
         for (node, part) in now {
-            let mut entry = self.0.entry(node.clone()).or_default();
-            if entry.get(nodeeni) != Some(part) {
-                entry.insert(nodeeni.to_string(), part.clone());
-                changed.push(node.clone());
+            // A read first: most rounds change few nodes, and an entry takes the shard's
+            // write lock and a copy of the name.
+            if self
+                .0
+                .get(node)
+                .is_some_and(|e| e.get(nodeeni) == Some(part))
+            {
+                continue;
             }
+            self.0
+                .entry(node.clone())
+                .or_default()
+                .insert(nodeeni.to_string(), part.clone());
+            changed.push(node.clone());
         }
         for node in before.iter().filter(|n| !now.contains_key(*n)) {
             if self.remove(node, nodeeni) {
