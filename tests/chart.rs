@@ -452,6 +452,16 @@ fn wrong_values_are_refused_with_a_message() {
             "enabld",
         ),
         (
+            with(
+                json!({"monitoring": {"prometheusRule": {"runbookBaseURL": "docs/runbooks.md#x"}}}),
+            ),
+            "runbookBaseURL",
+        ),
+        (
+            with(json!({"monitoring": {"dashboards": {"clusterLabel": "k8s-cluster"}}})),
+            "clusterLabel",
+        ),
+        (
             with(json!({"eniTags": {"networking.k8s.aws/cluster": "other"}})),
             "eniTags",
         ),
