@@ -182,12 +182,30 @@ pub fn sweep_due(last: Option<Instant>, now: Instant, interval: Duration) -> boo
     last.is_none_or(|t| now.duration_since(t) >= interval)
 }
 
-/// When to look again: at the resync interval, or sooner while the spec has problems.
-pub fn next_tick(has_problems: bool, resync: Duration) -> Duration {
-    if has_problems {
-        Duration::from_secs(5).max(resync / 10)
-    } else {
-        resync
+/// What holds the spec back, as far as when to look again goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// Nothing.
+    None,
+    /// The spec itself: a name that resolves to nothing, a denied look-up.
+    Spec,
+    /// EC2 did not answer a look-up (a 500, a throttle, a timeout), for the `n`th tick in
+    /// a row (from 0): nothing is known to be wrong with the spec.
+    Unanswered(u32),
+}
+
+/// When to look again: at the resync interval; a tenth of it (at least 5 s) while the
+/// spec has problems, so a wrong name is not looked up in a storm; and 1 s doubling up to
+/// that cadence while EC2 did not answer, so a controller that restarts into one failed
+/// call resumes within seconds (at the problem cadence it waited 30 s).
+pub fn next_tick(trouble: Trouble, resync: Duration) -> Duration {
+    let problem = Duration::from_secs(5).max(resync / 10);
+    match trouble {
+        Trouble::None => resync,
+        Trouble::Spec => problem,
+        Trouble::Unanswered(n) => Duration::from_secs(1)
+            .saturating_mul(1u32 << n.min(16))
+            .min(problem),
     }
 }
 

@@ -14,6 +14,7 @@ mod ena;
 mod holes;
 mod ipv6;
 mod lifecycle;
+mod lookups;
 mod migration;
 mod prefixes;
 mod pressure;

@@ -37,6 +37,11 @@ impl Selection {
         self.resolved.spec.is_some() && self.nodes.known()
     }
 
+    /// What holds the spec back, for when to look again.
+    pub fn trouble(&self) -> crate::plan::nodeeni::Trouble {
+        self.resolved.trouble()
+    }
+
     /// The problems resolving the spec met.
     pub fn problems(&self) -> &[Problem] {
         &self.resolved.problems

@@ -17,6 +17,7 @@ use crate::k8s::status::Problem;
 use crate::plan::attributes::ConnectionTracking;
 use crate::plan::extra_tags::{TagMap, merged};
 use crate::plan::interface_limits::EnaSrd;
+use crate::plan::nodeeni::Trouble;
 use crate::plan::slots::{ResolvedSpec, SubnetInput};
 
 /// The resolved spec and what it took.
@@ -30,7 +31,13 @@ pub struct Resolved {
     at: Option<Instant>,
     /// The VPCs names were resolved in.
     vpcs: BTreeSet<String>,
+    /// Resolutions in a row that failed only because EC2 did not answer.
+    unanswered: u32,
 }
+
+/// The reason of a problem that is EC2 not answering a look-up (a 500, a throttle, a
+/// timeout), not anything wrong with the spec.
+pub const UNANSWERED: &str = "EC2Unavailable";
 
 /// What resolving needs.
 pub struct Inputs<'a> {
@@ -80,6 +87,22 @@ impl Resolved {
             self.vpcs = vpcs;
         }
         self.problems = problems;
+        self.unanswered = match self.trouble() {
+            Trouble::Unanswered(_) => self.unanswered.saturating_add(1),
+            _ => 0,
+        };
+    }
+
+    /// What holds the spec back, for when to look again: EC2 not answering (counted in
+    /// a row from 0), the spec itself, or nothing.
+    pub fn trouble(&self) -> Trouble {
+        match &self.problems[..] {
+            [] => Trouble::None,
+            p if p.iter().all(|(reason, _)| reason == UNANSWERED) => {
+                Trouble::Unanswered(self.unanswered.saturating_sub(1))
+            }
+            _ => Trouble::Spec,
+        }
     }
 }
 
@@ -158,7 +181,7 @@ async fn resolve(
                     "EC2AccessDenied",
                     " (the controller's IAM role lacks a permission: see deploy/iam/)",
                 ),
-                _ => ("EC2Unavailable", ""),
+                _ => (UNANSWERED, ""),
             };
             metrics::counter!(crate::telemetry::metric::RECONCILE_ERRORS_TOTAL, "error" => e.label())
                 .increment(1);

@@ -193,10 +193,7 @@ impl NodeEniState {
             None
         };
         self.replan(myself, None).await?;
-        let next = rules::next_tick(
-            !self.selection.problems().is_empty(),
-            self.deps.resync_interval,
-        );
+        let next = rules::next_tick(self.selection.trouble(), self.deps.resync_interval);
         let next = self
             .fleet
             .settle(myself, listed, &self.deps.identity, &self.uid, next);

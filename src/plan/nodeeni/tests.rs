@@ -163,12 +163,29 @@ fn resync_timing() {
     assert!(sweep_due(None, now, every));
     assert!(!sweep_due(Some(now), now, every));
     assert!(sweep_due(Some(now), now + every, every));
-    assert_eq!(next_tick(false, every), every);
-    assert_eq!(next_tick(true, every), Duration::from_secs(30));
-    assert_eq!(
-        next_tick(true, Duration::from_secs(10)),
-        Duration::from_secs(5)
-    );
+    let secs = Duration::from_secs;
+    let cases = [
+        ("healthy: the resync", Trouble::None, every, every),
+        ("a spec problem: a tenth", Trouble::Spec, every, secs(30)),
+        ("at least 5 s", Trouble::Spec, secs(10), secs(5)),
+        (
+            "EC2 did not answer: 1 s",
+            Trouble::Unanswered(0),
+            every,
+            secs(1),
+        ),
+        ("then doubling", Trouble::Unanswered(3), every, secs(8)),
+        (
+            "up to the problem cadence",
+            Trouble::Unanswered(5),
+            every,
+            secs(30),
+        ),
+        ("however long", Trouble::Unanswered(40), every, secs(30)),
+    ];
+    for (what, trouble, resync, want) in cases {
+        assert_eq!(next_tick(trouble, resync), want, "{what}");
+    }
 }
 
 #[test]
