@@ -21,8 +21,6 @@ static NODEENIS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 pub const SLOT_STATES: [&str; 3] = ["desired", "ready", "failed"];
 /// Resources of `aws_multi_eni_kube_watch_synced`.
 pub const SYNCED: [&str; 3] = ["nodes", "nodeenis", "eninodes"];
-/// Reasons of `aws_multi_eni_untouched_enis` (the cleanup pool's `Why::LABELS`).
-pub const UNTOUCHED_REASONS: [&str; 3] = ["other_cluster_id", "no_cluster_id", "unrecorded"];
 
 /// What one NodeENI's gauges say.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +90,7 @@ pub fn end_term() {
     for action in crate::aws::Ec2Action::ALL {
         metrics::gauge!(EC2_TOKEN_WAITERS, "action" => action.as_str()).set(0.0);
     }
-    for reason in UNTOUCHED_REASONS {
+    for reason in crate::actors::cleanup::Why::LABELS {
         metrics::gauge!(UNTOUCHED_ENIS, "reason" => reason).set(0.0);
     }
     for resource in SYNCED {
@@ -150,10 +148,5 @@ mod tests {
         // The term's NodeENIs are forgotten: the next term starts from none.
         let left = NODEENIS.lock().unwrap();
         assert!(!left.contains("term-a") && !left.contains("term-b"));
-    }
-
-    #[test]
-    fn the_reasons_are_the_cleanup_pools() {
-        assert_eq!(UNTOUCHED_REASONS, crate::actors::cleanup::Why::LABELS);
     }
 }
