@@ -176,3 +176,46 @@ async fn a_failed_teardown_whose_eni_vanished_is_no_longer_reported() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn departed_nodes_enis_are_inspected_in_batched_reads() {
+    let mut w = World::new(SimConfig::default(), 1);
+    w.add_nodes(300, LABEL);
+    w.apply("multus", w.spec(1));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 300).await;
+    let describes = || {
+        w.sim
+            .count(Some(Ec2Action::DescribeNetworkInterfaces), None)
+    };
+    let before = describes();
+    // 250 nodes go with their instances: EC2 deletes their ENIs (deleteOnTermination),
+    // and every teardown the controller starts finds its ENI gone.
+    let departed: Vec<(String, String)> = w
+        .instances
+        .iter()
+        .take(250)
+        .map(|(node, instance)| (node.clone(), instance.clone()))
+        .collect();
+    for (node, instance) in &departed {
+        w.sim.terminate_instance(instance).unwrap();
+        w.cluster.delete_node(node);
+    }
+    eventually("every teardown over", Duration::from_secs(600), || {
+        w.cluster
+            .events()
+            .iter()
+            .filter(|(_, n)| n.reason == "ENIDeleted")
+            .count()
+            == 250
+    })
+    .await;
+    assert_eq!(w.attached_pairs().len(), 50);
+    let spent = describes() - before;
+    // One read per teardown was 250; batched, a few reads inspect them all (a read
+    // naming gone ENIs is refused naming them, and the rest is read again), beside the
+    // NodeENI's own listings.
+    eprintln!("{spent} describes for 250 departed nodes");
+    assert!(spent <= 25, "{spent} describes for 250 departed nodes");
+    c.stop().await;
+}

@@ -1,5 +1,6 @@
 //! The pool's book of work: every ENI being torn down with whoever waits on it, the
-//! queue of steps for idle workers, and the detaching ENIs polled in batches. What
+//! ENIs waiting for their inspection (read in batches), the queue of calls for idle
+//! workers, and the detaching ENIs polled in batches. What
 //! follows each answer is decided by [`crate::plan::teardown`]; this only keeps the
 //! records.
 
@@ -21,6 +22,9 @@ struct Entry {
 #[derive(Default)]
 pub struct Jobs {
     entries: HashMap<String, Entry>,
+    /// ENIs to inspect, read together (see [`Jobs::next_inspections`]).
+    inspections: VecDeque<String>,
+    /// Detaches and deletes, for the workers.
     queue: VecDeque<(String, Step)>,
     watched: HashMap<String, Watch>,
 }
@@ -53,7 +57,7 @@ impl Jobs {
                         notify: notify.into_iter().collect(),
                     },
                 );
-                self.queue.push_back((eni_id, Step::Inspect));
+                self.inspections.push_back(eni_id);
             }
         }
     }
@@ -78,27 +82,56 @@ impl Jobs {
         self.entries.get_mut(eni_id).map(|e| &mut e.job)
     }
 
-    /// Queues a step behind the others.
+    /// Queues a step behind the others (an inspection behind the other inspections).
     pub fn queue_back(&mut self, eni_id: String, step: Step) {
-        if self.has(&eni_id) {
-            self.queue.push_back((eni_id, step));
+        if !self.has(&eni_id) {
+            return;
+        }
+        match step {
+            Step::Inspect => self.inspections.push_back(eni_id),
+            step => self.queue.push_back((eni_id, step)),
         }
     }
 
     /// Queues a step ahead of the others (work nearly done, or a failed worker's step).
     pub fn queue_front(&mut self, eni_id: String, step: Step) {
-        if self.has(&eni_id) {
-            self.queue.push_front((eni_id, step));
+        if !self.has(&eni_id) {
+            return;
+        }
+        match step {
+            Step::Inspect => self.inspections.push_front(eni_id),
+            step => self.queue.push_front((eni_id, step)),
         }
     }
 
-    /// The next step to hand to a worker (its job's first step starts the give-up clock).
+    /// The next detach or delete to hand to a worker (its job's first step starts the
+    /// give-up clock).
     pub fn next_step(&mut self) -> Option<(String, Step)> {
         let (eni_id, step) = self.queue.pop_front()?;
         if let Some(e) = self.entries.get_mut(&eni_id) {
             e.job.stepping(Instant::now());
         }
         Some((eni_id, step))
+    }
+
+    /// Up to `max` ENIs to inspect with one read, oldest first (their first step starts
+    /// their give-up clocks); none left over is ever dropped.
+    pub fn next_inspections(&mut self, max: usize) -> Vec<String> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some(eni_id) = self.inspections.pop_front() else {
+                break;
+            };
+            let Some(e) = self.entries.get_mut(&eni_id) else {
+                continue;
+            };
+            e.job.stepping(now);
+            if !out.contains(&eni_id) {
+                out.push(eni_id);
+            }
+        }
+        out
     }
 
     /// Starts polling `eni_id` as detaching (once).
@@ -168,11 +201,36 @@ mod tests {
             );
         }
         assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs.next_step(), Some(("eni-1".into(), Step::Inspect)));
-        assert_eq!(jobs.next_step(), None, "one teardown");
+        assert_eq!(jobs.next_inspections(200), ["eni-1"]);
+        assert!(jobs.next_inspections(200).is_empty(), "one teardown");
+        assert_eq!(jobs.next_step(), None, "inspections are not worker steps");
         jobs.finish("eni-1", Ok(()));
         let mut heard = heard.lock().unwrap().clone();
         heard.sort();
         assert_eq!(heard, vec![1, 2], "each requester told once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn inspections_are_taken_in_batches_in_order_and_calls_stay_for_workers() {
+        let mut jobs = Jobs::default();
+        for i in 0..450 {
+            jobs.add(format!("eni-{i:03}"), None, None, Instant::now());
+        }
+        jobs.queue_front("eni-007".into(), Step::Delete);
+        let first = jobs.next_inspections(200);
+        assert_eq!(first.len(), 200);
+        assert_eq!(first[0], "eni-000");
+        assert_eq!(first[199], "eni-199");
+        // A failed inspection comes back behind the others; a finished job's is skipped.
+        jobs.queue_back("eni-000".into(), Step::Inspect);
+        jobs.finish("eni-200", Ok(()));
+        let second = jobs.next_inspections(200);
+        assert_eq!(second[0], "eni-201");
+        assert_eq!(second.len(), 200);
+        let third = jobs.next_inspections(200);
+        assert_eq!(third.len(), 50, "49 left and the re-queued one");
+        assert_eq!(third.last().map(String::as_str), Some("eni-000"));
+        assert!(jobs.next_inspections(200).is_empty());
+        assert_eq!(jobs.next_step(), Some(("eni-007".into(), Step::Delete)));
     }
 }

@@ -1,5 +1,6 @@
-//! The pool's listings, run in tasks off the pool's handler: the batched poll of
-//! detaching ENIs, and the orphan sweep's listing of every ENI this cluster owns.
+//! The pool's listings, run in tasks off the pool's handler: the batched inspection of
+//! new teardowns and poll of detaching ENIs, and the orphan sweep's listing of every
+//! ENI this cluster owns.
 
 use ractor::ActorRef;
 
@@ -11,8 +12,19 @@ use crate::aws::ownership::ClusterIdentity;
 use crate::aws::{Ec2, EniStatus, Ownership, describe_all_enis, describe_enis_by_id, ownership};
 use crate::plan::orphans::{DesiredSnapshot, OwnedEniView};
 
-/// IDs per describe when polling detaching ENIs.
-const POLL_BATCH: usize = 200;
+/// IDs per describe when inspecting or polling ENIs.
+pub const BATCH: usize = 200;
+
+/// Reads up to [`BATCH`] ENIs to inspect with one describe (more when some are gone:
+/// EC2 names them and the rest are read again), in a task, and reports to the pool.
+pub fn inspect(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
+    let ec2 = ec2.clone();
+    let me = pool.clone();
+    tokio::spawn(async move {
+        let found = describe_enis_by_id(&ec2 as &dyn Ec2, &ids).await;
+        let _ = me.cast(CleanupMsg::Inspected(ids, found));
+    });
+}
 
 /// Describes `ids` in batches, in a task, and reports to the pool.
 pub fn poll(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
@@ -20,7 +32,7 @@ pub fn poll(pool: &ActorRef<CleanupMsg>, ec2: &LimitedEc2, ids: Vec<String>) {
     let me = pool.clone();
     tokio::spawn(async move {
         let mut found = Vec::new();
-        for chunk in ids.chunks(POLL_BATCH) {
+        for chunk in ids.chunks(BATCH) {
             match describe_enis_by_id(&ec2 as &dyn Ec2, chunk).await {
                 Ok(enis) => found.extend(enis),
                 Err(e) => {

@@ -1,10 +1,13 @@
 //! The cleanup pool: `MAX_CONCURRENT_ENI_CLEANUP` workers detaching and deleting ENIs,
 //! de-duplicated by ENI ID, plus the orphan sweep.
 //!
-//! A teardown is a few short steps run by the workers ([`crate::plan::teardown`] has
-//! the rules); between them an ENI waits in the pool's detaching set, polled with one
-//! batched describe per round, so no worker ever sits waiting for EC2 to finish a detach
-//! and a handful of workers keep up with EC2's rate limits. Requests for an ENI already
+//! A teardown is a few short steps ([`crate::plan::teardown`] has the rules): new
+//! teardowns are inspected together, up to 200 ENIs per describe (one read where each
+//! used to take its own: at 2,000 departed nodes those reads filled the describe bucket
+//! the new nodes' slots poll with), the detach and delete calls are run by the workers,
+//! and between them an ENI waits in the pool's detaching set, polled with one batched
+//! describe per round, so no worker ever sits waiting for EC2 to finish a detach and a
+//! handful of workers keep up with EC2's rate limits. Requests for an ENI already
 //! in progress only add a notification. A failed worker is restarted under the restart
 //! policy and its step goes back to the front of the queue.
 //!
@@ -30,9 +33,12 @@ pub use msg::{CleanupError, CleanupMsg, CleanupNotify, SweepFindings, Untouched,
 use worker::{CleanupWorker, StepDone, WorkerArgs, WorkerMsg};
 
 use super::limiter::LimitedEc2;
-use crate::aws::Eni;
+use crate::actors::refusal::classified;
+use crate::aws::{Ec2Error, Eni};
 use crate::plan::orphans::{Verdict, due_for_deletion, forgettable, verdict};
-use crate::plan::teardown::{JobNext, PollNext, Step, TeardownPolicy, on_poll, on_step};
+use crate::plan::teardown::{
+    JobNext, PollNext, Step, StepResult, TeardownPolicy, inspect, on_poll, on_step,
+};
 use crate::supervision::{Children, Outbox, RestartPolicy};
 
 /// How the pool is set up.
@@ -60,6 +66,8 @@ pub struct CleanupState {
     workers: Children<usize>,
     busy: Vec<Option<(String, Step)>>,
     jobs: Jobs,
+    /// A batched inspection is under way (one at a time).
+    inspecting: bool,
     polling: bool,
     orphan_marks: HashMap<String, Instant>,
     /// Ledger UIDs no ENI carried, since when.
@@ -79,7 +87,6 @@ async fn spawn_worker(
 ) -> Result<ActorRef<WorkerMsg>, ActorProcessingErr> {
     let worker_args = WorkerArgs {
         ec2: args.ec2.clone(),
-        cluster: args.cluster.clone(),
         done: Outbox::to(myself),
         index,
     };
@@ -89,8 +96,16 @@ async fn spawn_worker(
 }
 
 impl CleanupState {
-    /// Hands queued steps to idle workers.
-    fn dispatch(&mut self) {
+    /// Starts the next batched inspection, if none is under way, and hands queued calls
+    /// to idle workers.
+    fn dispatch(&mut self, myself: &ActorRef<CleanupMsg>) {
+        if !self.inspecting {
+            let ids = self.jobs.next_inspections(listing::BATCH);
+            if !ids.is_empty() {
+                self.inspecting = true;
+                listing::inspect(myself, &self.args.ec2, ids);
+            }
+        }
         for index in 0..self.busy.len() {
             if self.busy[index].is_some() {
                 continue;
@@ -102,7 +117,6 @@ impl CleanupState {
                 break;
             };
             let msg = WorkerMsg {
-                owner: self.jobs.owner(&eni_id),
                 eni_id: eni_id.clone(),
                 step: step.clone(),
             };
@@ -145,22 +159,63 @@ impl CleanupState {
         if let Some(busy) = self.busy.get_mut(done.worker) {
             *busy = None;
         }
+        self.step_ended(myself, done.eni_id, done.result);
+    }
+
+    /// What follows a step's result for `eni_id`.
+    fn step_ended(
+        &mut self,
+        myself: &ActorRef<CleanupMsg>,
+        eni_id: String,
+        result: StepResult<Ec2Error>,
+    ) {
         let now = Instant::now();
         let policy = self.args.teardown;
-        let Some(job) = self.jobs.job(&done.eni_id) else {
+        let Some(job) = self.jobs.job(&eni_id) else {
             return;
         };
-        match on_step(job, done.result, now, &policy) {
-            JobNext::Finish(result) => self.finish(&done.eni_id, result),
+        match on_step(job, result, now, &policy) {
+            JobNext::Finish(result) => self.finish(&eni_id, result),
             JobNext::Watch => {
-                self.jobs.watch(done.eni_id, now);
+                self.jobs.watch(eni_id, now);
                 self.schedule_poll(myself);
             }
             JobNext::RetryIn(delay) => {
                 // Jittered: the jobs of a batch that failed together retry apart.
                 let delay = delay.mul_f64(0.5 + 0.5 * rand::random::<f64>());
-                let id = done.eni_id;
-                myself.send_after(delay, move || CleanupMsg::Requeue(id, Step::Inspect));
+                myself.send_after(delay, move || CleanupMsg::Requeue(eni_id, Step::Inspect));
+            }
+        }
+    }
+
+    /// A batched inspection's answer: each ENI's call queued for the workers (ahead of
+    /// new work), or its teardown decided without one; a failed read fails each
+    /// inspection, retried under the rules.
+    fn inspected(
+        &mut self,
+        myself: &ActorRef<CleanupMsg>,
+        asked: Vec<String>,
+        found: Result<Vec<Eni>, Ec2Error>,
+    ) {
+        self.inspecting = false;
+        let found = match classified(found) {
+            Ok(found) => found,
+            Err(refusal) => {
+                for id in asked {
+                    let result = StepResult::of_refusal(refusal.clone());
+                    self.step_ended(myself, id, result);
+                }
+                return;
+            }
+        };
+        let by_id: HashMap<&str, &Eni> = found.iter().map(|e| (e.id.as_str(), e)).collect();
+        for id in asked {
+            let owner = self.jobs.owner(&id);
+            let eni = by_id.get(id.as_str()).copied();
+            let seen = worker::seen(eni, &self.args.cluster, owner.as_deref());
+            match inspect(&seen) {
+                Ok(step) => self.jobs.queue_front(id, step),
+                Err(result) => self.step_ended(myself, id, result),
             }
         }
     }
@@ -285,6 +340,7 @@ impl Actor for CleanupPool {
             workers,
             busy: vec![None; count],
             jobs: Jobs::default(),
+            inspecting: false,
             polling: false,
             orphan_marks: HashMap::new(),
             ledger_marks: HashMap::new(),
@@ -312,6 +368,7 @@ impl Actor for CleanupPool {
             CleanupMsg::Stepped(done) => st.stepped(&myself, done),
             CleanupMsg::Requeue(eni_id, step) => st.jobs.queue_back(eni_id, step),
             CleanupMsg::Poll => listing::poll(&myself, &st.args.ec2, st.jobs.watched()),
+            CleanupMsg::Inspected(asked, found) => st.inspected(&myself, asked, found),
             CleanupMsg::Polled(asked, found) => {
                 st.polling = false;
                 match found {
@@ -341,7 +398,7 @@ impl Actor for CleanupPool {
                 let _ = reply.send(st.jobs.len());
             }
         }
-        st.dispatch();
+        st.dispatch(&myself);
         Ok(())
     }
 

@@ -41,6 +41,9 @@ pub enum CleanupMsg {
     Stepped(StepDone),
     /// Run a step again after a backoff.
     Requeue(String, Step),
+    /// A batched inspection's answer: the IDs asked, and the ENIs found (an ID not
+    /// among them is gone) or why none were.
+    Inspected(Vec<String>, Result<Vec<Eni>, Ec2Error>),
     /// Time to check the detaching ENIs.
     Poll,
     /// What the check found: the IDs asked, and the ENIs found or why none were.

@@ -1,7 +1,7 @@
-//! One cleanup worker: runs single teardown steps (inspect, detach, delete) and reports
-//! each result; the rules deciding the step and reading its answer are
-//! [`crate::plan::teardown`]. A worker never waits for a detach to finish: the pool
-//! polls detaching ENIs in batches.
+//! One cleanup worker: runs single teardown calls (detach, delete) and reports each
+//! result; the rules deciding the step and reading its answer are
+//! [`crate::plan::teardown`]. A worker never reads: the pool inspects new teardowns and
+//! polls detaching ENIs in batched reads.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
@@ -9,8 +9,8 @@ use tracing::Instrument;
 use crate::actors::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
 use crate::aws::ownership::ClusterIdentity;
-use crate::aws::{AttachmentStatus, Ec2, Ec2Error, Eni, EniStatus, Ownership, describe_eni};
-use crate::plan::teardown::{Seen, Step, StepResult, after_call, inspect};
+use crate::aws::{AttachmentStatus, Ec2, Ec2Error, Eni, EniStatus, Ownership};
+use crate::plan::teardown::{Seen, Step, StepResult, after_call};
 use crate::supervision::Outbox;
 
 /// A teardown ENI as the rules see it, from one describe (`None`: not found); `owner`
@@ -41,7 +41,10 @@ pub fn seen(eni: Option<&Eni>, cluster: &ClusterIdentity, owner: Option<&str>) -
     }
 }
 
-async fn call(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> {
+/// Runs one call of a teardown for `eni_id`. An inspection is the pool's batched read
+/// ([`super::listing::inspect`]), never a worker's: asked for one, a worker makes no
+/// call and reports the ENI as still to be looked at (detaching: polled).
+pub async fn run_step(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> {
     let answer = match step {
         Step::Inspect => return StepResult::Detaching,
         Step::Detach {
@@ -51,28 +54,6 @@ async fn call(ec2: &dyn Ec2, eni_id: &str, step: &Step) -> StepResult<Ec2Error> 
         Step::Delete => ec2.delete_eni(eni_id).await,
     };
     after_call(step, classified(answer))
-}
-
-/// Runs one step for `eni_id` (asked for by the NodeENI `owner`, if one did): an
-/// inspection reads the ENI and makes the call it needs.
-pub async fn run_step(
-    ec2: &dyn Ec2,
-    cluster: &ClusterIdentity,
-    eni_id: &str,
-    owner: Option<&str>,
-    step: &Step,
-) -> StepResult<Ec2Error> {
-    if *step != Step::Inspect {
-        return call(ec2, eni_id, step).await;
-    }
-    let eni = match classified(describe_eni(ec2, eni_id).await) {
-        Ok(e) => e,
-        Err(r) => return StepResult::of_refusal(r),
-    };
-    match inspect(&seen(eni.as_ref(), cluster, owner)) {
-        Ok(next) => call(ec2, eni_id, &next).await,
-        Err(done) => done,
-    }
 }
 
 /// A step the worker ran, for the pool.
@@ -87,8 +68,6 @@ pub struct StepDone {
 /// Work for a worker.
 pub struct WorkerMsg {
     pub eni_id: String,
-    /// The UID of the NodeENI that asked, if one did.
-    pub owner: Option<String>,
     pub step: Step,
 }
 
@@ -97,8 +76,6 @@ pub struct WorkerMsg {
 pub struct WorkerArgs {
     /// EC2 at teardown priority.
     pub ec2: LimitedEc2,
-    /// The cluster name (ownership check).
-    pub cluster: ClusterIdentity,
     /// Where results go.
     pub done: Outbox<StepDone>,
     /// Its index in the pool.
@@ -128,8 +105,7 @@ impl Actor for CleanupWorker {
         st: &mut WorkerArgs,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("cleanup", eni = %msg.eni_id);
-        let owner = msg.owner.as_deref();
-        let result = run_step(&st.ec2, &st.cluster, &msg.eni_id, owner, &msg.step)
+        let result = run_step(&st.ec2, &msg.eni_id, &msg.step)
             .instrument(span)
             .await;
         st.done.send(StepDone {
