@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 mod migration;
 mod prometheus;
+mod restart;
 
 use eni_testkit::cluster::{AGENT_SA, CONTROLLER_SA, NAMESPACE, TestCluster};
 use eni_testkit::moto::{MotoNetwork, MotoServer, build_network, free_port};
@@ -638,5 +639,32 @@ fn check_with_promtool(env: &Env, scrape: &str) {
         "promtool check metrics: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_mid_rollout_resumes_at_once_under_its_own_name() {
+    let r = restart::run(restart::Case {
+        nodes: 30,
+        subnets: 1,
+        capacity_scale: 0.02,
+        kill_at: 0.34,
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "{} ENIs, {} at the kill, first call {:?} s after the restart, rollout {:.1} s (floor {:.1} s)",
+        r.enis, r.at_kill, r.resumed_after, r.rollout_seconds, r.floor
+    );
+    assert!(r.converged, "{r:#?}");
+    assert!(r.at_kill < r.enis, "killed mid-rollout: {r:#?}");
+    assert_eq!(r.owned, r.enis, "no duplicate and none missing: {r:#?}");
+    assert_eq!(r.distinct_attachments, r.enis, "{r:#?}");
+    // It used to send nothing for 30 s after a restart; it goes on within seconds (the
+    // bound leaves room for a slow machine, not for the old pause).
+    let resumed = r.resumed_after.expect("calls after the restart");
+    assert!(
+        resumed < 10.0,
+        "first call {resumed:.1} s after the restart: {r:#?}"
     );
 }

@@ -8,7 +8,9 @@ with a 500 InternalError, half of them after moto applied the call.
 
 GET /__proxy/stats answers {"Action": [calls, throttled, failed], ...} as JSON.
 GET /__proxy/requests answers every request's parameters as sent, in order, as JSON
-(a list of {"Param": "value"}): what the SDK really sent, also where moto ignores it.
+(a list of {"Param": "value"}): what the SDK really sent, also where moto ignores it;
+beside them "__at" (when it arrived, Unix seconds) and "__verdict" (what the layer did
+with it: admit, throttle, fail-before or fail-after).
 
 Only the standard library: it runs in the venv the README's test command creates.
 """
@@ -144,9 +146,12 @@ def handler(state, upstream):
             body = self.rfile.read(length)
             form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
             action = form.get("Action", ["Unknown"])[0]
-            with state.lock:
-                state.requests.append({k: v[0] for k, v in form.items()})
+            record = {k: v[0] for k, v in form.items()}
+            record["__at"] = f"{time.time():.3f}"
             verdict = state.admit(action)
+            record["__verdict"] = verdict
+            with state.lock:
+                state.requests.append(record)
             if verdict == "throttle":
                 return self.answer(503, THROTTLE_BODY)
             if verdict == "fail-before":
