@@ -209,6 +209,26 @@ pub fn next_tick(trouble: Trouble, resync: Duration) -> Duration {
     }
 }
 
+/// Slots a status round covers in one debounce: past this, rounds come further apart.
+pub const SLOTS_PER_DEBOUNCE: usize = 10_000;
+
+/// The longest wait between status rounds, however many slots.
+pub const LONGEST_STATUS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long a NodeENI with `slots` slots gathers changes before its status round (the
+/// status, the nodes' ENINode entries and what it tells readiness): `debounce` up to
+/// [`SLOTS_PER_DEBOUNCE`] slots, then in proportion (100,000 slots: 10 debounces), never
+/// more than [`LONGEST_STATUS_INTERVAL`]. A round walks every slot, so at a fixed
+/// interval its cost grew with the slots and a rollout's rounds with the slots too: the
+/// controller's work grew with their square (half the CPU of a 2,000-node rollout was
+/// rounds). Spaced in proportion, a round's cost per second stays what it is at 10,000.
+pub fn status_interval(debounce: Duration, slots: usize) -> Duration {
+    let scale = (slots as f64 / SLOTS_PER_DEBOUNCE as f64).max(1.0);
+    debounce
+        .mul_f64(scale)
+        .min(LONGEST_STATUS_INTERVAL.max(debounce))
+}
+
 /// The node/subnet pairs skipped by planning, by node, so that re-planning one node
 /// replaces that node's reasons only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -204,7 +204,7 @@ impl Fleet {
         enis: Vec<String>,
     ) -> Followup {
         self.slots.retired(actor);
-        let wanted = self.slots.places().contains(&key.place());
+        let wanted = self.slots.has_place(&key.place());
         let mut next = Followup::default();
         for eni in enis {
             if wanted || self.slots.names(&eni) {

@@ -49,11 +49,31 @@ pub struct Whereabouts {
     pub zone: String,
 }
 
+/// Forgets that `name` is a Node object of `instance`.
+fn unindex(
+    by_instance: &mut HashMap<String, BTreeSet<String>>,
+    instance: Option<&str>,
+    name: &str,
+) {
+    let Some(i) = instance else {
+        return;
+    };
+    if let Some(names) = by_instance.get_mut(i) {
+        names.remove(name);
+        if names.is_empty() {
+            by_instance.remove(i);
+        }
+    }
+}
+
 /// The matching nodes (`None` until the root's first listing) and what their instances
 /// told.
 #[derive(Default)]
 pub struct Nodes {
     by_name: Option<BTreeMap<String, Kept>>,
+    /// Instance → the names of its Node objects among them (a one-node plan's scope
+    /// without walking every node).
+    by_instance: HashMap<String, BTreeSet<String>>,
     /// Zones of nodes without a zone label, learned from their instances.
     zones: HashMap<String, String>,
     /// Instance → its VPC.
@@ -78,12 +98,45 @@ impl Nodes {
     /// Every matching node, replacing what was known (a first listing, a re-listing,
     /// or the nodes a changed selector matches).
     pub fn replace(&mut self, listed: Vec<NodeView>, selector: &BTreeMap<String, String>) {
-        let by_name = listed
+        let by_name: BTreeMap<String, Kept> = listed
             .into_iter()
             .filter(|v| matches(selector, &v.labels))
             .map(|v| kept(v, selector))
             .collect();
+        self.by_instance.clear();
+        for (name, k) in &by_name {
+            if let Some(i) = &k.instance_id {
+                self.by_instance
+                    .entry(i.clone())
+                    .or_default()
+                    .insert(name.clone());
+            }
+        }
         self.by_name = Some(by_name);
+    }
+
+    fn insert(&mut self, name: String, node: Kept) {
+        let Some(nodes) = &mut self.by_name else {
+            return;
+        };
+        if let Some(i) = &node.instance_id {
+            self.by_instance
+                .entry(i.clone())
+                .or_default()
+                .insert(name.clone());
+        }
+        let instance = node.instance_id.clone();
+        if let Some(old) = nodes.insert(name.clone(), node)
+            && old.instance_id != instance
+        {
+            unindex(&mut self.by_instance, old.instance_id.as_deref(), &name);
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(old) = self.by_name.as_mut().and_then(|n| n.remove(name)) {
+            unindex(&mut self.by_instance, old.instance_id.as_deref(), name);
+        }
     }
 
     /// A node changed (`view`) or went away (`None`); whether it matches `selector` now.
@@ -96,14 +149,12 @@ impl Nodes {
         selector: &BTreeMap<String, String>,
     ) -> bool {
         let matching = view.as_ref().is_some_and(|v| matches(selector, &v.labels));
-        if let Some(nodes) = &mut self.by_name {
-            match view {
-                Some(v) => {
-                    let (name, node) = kept(v, selector);
-                    nodes.insert(name, node)
-                }
-                None => nodes.remove(name),
-            };
+        match view {
+            Some(v) => {
+                let (name, node) = kept(v, selector);
+                self.insert(name, node);
+            }
+            None => self.remove(name),
         }
         matching
     }
@@ -111,8 +162,8 @@ impl Nodes {
     /// Drops `name` if it did not match: one that stopped matching is not told of again
     /// (not even its deletion), so it must not linger.
     pub fn drop_unless_matching(&mut self, name: &str, matching: bool) {
-        if !matching && let Some(nodes) = &mut self.by_name {
-            nodes.remove(name);
+        if !matching {
+            self.remove(name);
         }
     }
 
@@ -178,17 +229,13 @@ impl Nodes {
     /// names the same instance (which of them gets its slots depends on all).
     pub fn scope(&self, name: &str) -> BTreeSet<String> {
         let mut out: BTreeSet<String> = [name.to_string()].into();
-        let nodes = self.by_name.iter().flatten();
-        let instance = nodes
-            .clone()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, k)| k.instance_id.as_ref());
-        if let Some(instance) = instance {
-            out.extend(
-                nodes
-                    .filter(|(_, k)| k.instance_id.as_ref() == Some(instance))
-                    .map(|(n, _)| n.clone()),
-            );
+        let instance = self
+            .by_name
+            .as_ref()
+            .and_then(|n| n.get(name))
+            .and_then(|k| k.instance_id.as_ref());
+        if let Some(names) = instance.and_then(|i| self.by_instance.get(i)) {
+            out.extend(names.iter().cloned());
         }
         out
     }
@@ -306,5 +353,45 @@ mod tests {
         );
         assert_eq!(nodes.vpcs(), ["vpc-1".to_string()].into());
         assert!(nodes.unread().is_empty());
+    }
+
+    #[test]
+    fn a_nodes_scope_is_every_node_object_of_its_instance() {
+        let sel: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into();
+        let on = |name: &str, instance: &str| NodeView {
+            instance_id: Some(instance.into()),
+            ..view(name, &[("a", "1")])
+        };
+        let scope = |nodes: &Nodes, n: &str| nodes.scope(n).into_iter().collect::<Vec<_>>();
+        let mut nodes = Nodes::new(Some(vec![on("old", "i-1"), on("other", "i-2")]), &sel);
+        assert_eq!(scope(&nodes, "old"), ["old"]);
+        // A second Node object of the same instance (re-registered under a new name).
+        nodes.changed("new", Some(on("new", "i-1")), &sel);
+        assert_eq!(scope(&nodes, "old"), ["new", "old"]);
+        assert_eq!(scope(&nodes, "new"), ["new", "old"]);
+        assert_eq!(scope(&nodes, "other"), ["other"]);
+        // One moved to another instance, one gone, one that stopped matching.
+        nodes.changed("new", Some(on("new", "i-2")), &sel);
+        assert_eq!(scope(&nodes, "old"), ["old"]);
+        assert_eq!(scope(&nodes, "other"), ["new", "other"]);
+        nodes.changed("old", None, &sel);
+        assert_eq!(
+            scope(&nodes, "old"),
+            ["old"],
+            "a gone node is its own scope"
+        );
+        let unlabelled = NodeView {
+            instance_id: Some("i-2".into()),
+            ..view("new", &[])
+        };
+        let matching = nodes.changed("new", Some(unlabelled), &sel);
+        assert!(!matching);
+        assert_eq!(
+            scope(&nodes, "other"),
+            ["new", "other"],
+            "kept for one plan"
+        );
+        nodes.drop_unless_matching("new", matching);
+        assert_eq!(scope(&nodes, "other"), ["other"]);
     }
 }

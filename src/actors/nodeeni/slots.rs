@@ -2,7 +2,7 @@
 //! running as a supervised slot actor), the incarnation each place's next slot starts
 //! from, and the slots retired that have not handed back their ENIs yet.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -47,6 +47,11 @@ pub enum Reported {
 pub struct Slots {
     deps: Arc<SlotDeps>,
     records: BTreeMap<SlotKey, SlotRecord>,
+    /// The records without a running actor (planned, or exited): what
+    /// [`Slots::waiting`] looks at, so that a one-node replan does not walk every slot.
+    unstarted: BTreeSet<SlotKey>,
+    /// How many records each place has.
+    places: HashMap<Place, usize>,
     children: Children<SlotKey>,
     /// Slot actors told to retire that have not handed back their ENIs yet.
     retiring: HashMap<ActorId, SlotKey>,
@@ -59,6 +64,8 @@ impl Slots {
         Slots {
             deps,
             records: BTreeMap::new(),
+            unstarted: BTreeSet::new(),
+            places: HashMap::new(),
             // The `kind` label value is the slot actor's former name: a public interface.
             children: Children::new("attachment", restart),
             retiring: HashMap::new(),
@@ -69,6 +76,11 @@ impl Slots {
     /// The desired state of every slot, by key.
     pub fn desired(&self) -> &BTreeMap<SlotKey, impl AsRef<DesiredSlot>> {
         &self.records
+    }
+
+    /// How many slots are desired.
+    pub fn count(&self) -> usize {
+        self.records.len()
     }
 
     /// Whether `key` is a desired slot.
@@ -83,7 +95,32 @@ impl Slots {
 
     /// Every desired slot's place.
     pub fn places(&self) -> HashSet<Place> {
-        self.records.keys().map(SlotKey::place).collect()
+        self.places.keys().cloned().collect()
+    }
+
+    /// Whether a desired slot is at `place`.
+    pub fn has_place(&self, place: &Place) -> bool {
+        self.places.contains_key(place)
+    }
+
+    fn insert_record(&mut self, key: SlotKey, record: SlotRecord) {
+        self.unstarted.insert(key.clone());
+        if self.records.insert(key.clone(), record).is_none() {
+            *self.places.entry(key.place()).or_default() += 1;
+        }
+    }
+
+    fn remove_record(&mut self, key: &SlotKey) -> Option<SlotRecord> {
+        let rec = self.records.remove(key)?;
+        self.unstarted.remove(key);
+        let place = key.place();
+        if let Some(n) = self.places.get_mut(&place) {
+            *n -= 1;
+            if *n == 0 {
+                self.places.remove(&place);
+            }
+        }
+        Some(rec)
     }
 
     /// The places of the running slots, with their keys.
@@ -105,15 +142,18 @@ impl Slots {
             actor: None,
             started_with: 0,
         };
-        self.records.insert(key, record);
+        self.insert_record(key, record);
     }
 
     /// The planned slots not started yet.
     pub fn waiting(&self) -> Vec<SlotKey> {
-        self.records
+        self.unstarted
             .iter()
-            .filter(|(k, r)| r.actor.is_none() && self.children.get::<SlotMsg>(k).is_none())
-            .map(|(k, _)| k.clone())
+            .filter(|k| {
+                self.records.get(*k).is_some_and(|r| r.actor.is_none())
+                    && self.children.get::<SlotMsg>(k).is_none()
+            })
+            .cloned()
             .collect()
     }
 
@@ -148,6 +188,7 @@ impl Slots {
             rec.actor = Some(actor.get_id());
             rec.started_with = incarnation;
         }
+        self.unstarted.remove(key);
         Ok(())
     }
 
@@ -179,7 +220,7 @@ impl Slots {
     /// tear down. With `handed_over`, another slot takes its place (another Node object
     /// of the same instance): nothing is torn down and the token stays.
     pub fn retire(&mut self, key: &SlotKey, why: &str, handed_over: bool) -> Option<String> {
-        let rec = self.records.remove(key)?;
+        let rec = self.remove_record(key)?;
         match self.children.get::<SlotMsg>(key) {
             Some(actor) if actor.cast(SlotMsg::Retire).is_ok() => {
                 self.children.forget(key);
@@ -245,6 +286,7 @@ impl Slots {
         let exited = self.children.exited(evt)?;
         if let Some(rec) = self.records.get_mut(&exited.key) {
             rec.actor = None;
+            self.unstarted.insert(exited.key.clone());
         }
         let delay = self.children.restart(&exited).delay;
         Some((exited.key, delay))

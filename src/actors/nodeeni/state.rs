@@ -56,7 +56,7 @@ impl NodeEniState {
     }
 
     fn dirty(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        self.timers.dirty(myself);
+        self.timers.dirty(myself, self.fleet.slots.count());
     }
 
     fn follow(&mut self, myself: &ActorRef<NodeEniMsg>, next: Followup) {

@@ -7,6 +7,7 @@ use ractor::ActorRef;
 use tokio::time::Instant;
 
 use super::msg::NodeEniMsg;
+use crate::plan::nodeeni::status_interval;
 
 /// When the next `Tick` and `Flush` are due.
 pub struct Timers {
@@ -40,11 +41,12 @@ impl Timers {
         self.tick_at = None;
     }
 
-    /// Schedules a status write after the debounce, unless one is scheduled.
-    pub fn dirty(&mut self, me: &ActorRef<NodeEniMsg>) {
+    /// Schedules a status write after the debounce (spaced out for a NodeENI of many
+    /// `slots`: [`status_interval`]), unless one is scheduled.
+    pub fn dirty(&mut self, me: &ActorRef<NodeEniMsg>, slots: usize) {
         if !self.flush_scheduled {
             self.flush_scheduled = true;
-            me.send_after(self.debounce, || NodeEniMsg::Flush);
+            me.send_after(status_interval(self.debounce, slots), || NodeEniMsg::Flush);
         }
     }
 

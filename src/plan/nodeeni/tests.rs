@@ -234,3 +234,28 @@ fn re_planning_one_node_replaces_only_its_skip_reasons() {
     assert_eq!(reasons, ["InstanceNotInVPC", "SharedInstance"]);
     assert_eq!(skips.pending(), 1);
 }
+
+#[test]
+fn status_rounds_space_out_in_proportion_beyond_ten_thousand_slots() {
+    let half = Duration::from_millis(500);
+    let cases: &[(Duration, usize, Duration)] = &[
+        (half, 0, half),
+        (half, 1, half),
+        (half, 10_000, half),
+        (half, 20_000, Duration::from_secs(1)),
+        (half, 100_000, Duration::from_secs(5)),
+        (half, 200_000, Duration::from_secs(10)),
+        // Never longer than ten seconds...
+        (half, 1_000_000, Duration::from_secs(10)),
+        // ...unless the debounce asked for is longer itself.
+        (Duration::from_secs(30), 1_000_000, Duration::from_secs(30)),
+        (Duration::ZERO, 100_000, Duration::ZERO),
+    ];
+    for (debounce, slots, want) in cases {
+        assert_eq!(
+            status_interval(*debounce, *slots),
+            *want,
+            "{debounce:?} with {slots} slots"
+        );
+    }
+}
