@@ -1,7 +1,8 @@
 //! Which nodes' ENINode entries a NodeENI writes: those where what it wants listed there
 //! differs from what it last wrote or saw there (nothing and an empty list are the same).
 //! A node it no longer wants anything on is written once more, empty, which withdraws
-//! its entries.
+//! its entries; but a slot that has not reported yet (a restarted controller learning
+//! its slots again) is not known to have nothing: what the node lists for it stays.
 
 use std::collections::BTreeMap;
 
@@ -22,9 +23,103 @@ pub fn writes<T: PartialEq>(
     nodes
 }
 
+/// Carries into `desired` the entries `applied` lists for the `unreported` slots (node,
+/// subnet), which say nothing yet: not known is not gone, and withdrawing them would
+/// take every node's interfaces away and back at each restart of the controller.
+pub fn carry_unreported<T: Clone + Ord>(
+    desired: &mut BTreeMap<String, Vec<T>>,
+    applied: &BTreeMap<String, Vec<T>>,
+    unreported: &[(String, String)],
+    subnet_of: impl Fn(&T) -> &str,
+) {
+    for (node, subnet) in unreported {
+        let Some(listed) = applied.get(node) else {
+            continue;
+        };
+        let carried: Vec<T> = listed
+            .iter()
+            .filter(|e| subnet_of(e) == subnet)
+            .cloned()
+            .collect();
+        if carried.is_empty() {
+            continue;
+        }
+        let entries = desired.entry(node.clone()).or_default();
+        for e in carried {
+            if !entries.contains(&e) {
+                entries.push(e);
+            }
+        }
+        entries.sort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreported_slot_keeps_what_its_node_lists_for_it() {
+        type Entries = BTreeMap<String, Vec<(&'static str, u32)>>;
+        fn of<'a>(e: &'a (&'static str, u32)) -> &'a str {
+            e.0
+        }
+        let applied: Entries = [
+            ("a".to_string(), vec![("s1", 1), ("s2", 2)]),
+            ("b".to_string(), vec![("s1", 3)]),
+        ]
+        .into();
+        type Case = (
+            &'static str,
+            Entries,
+            &'static [(&'static str, &'static str)],
+            Entries,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "restart: nothing reported yet, everything kept",
+                Entries::new(),
+                &[("a", "s1"), ("a", "s2"), ("b", "s1")],
+                applied.clone(),
+            ),
+            (
+                "one slot of a node reported, the other kept",
+                [("a".to_string(), vec![("s1", 9)])].into(),
+                &[("a", "s2")],
+                [("a".to_string(), vec![("s1", 9), ("s2", 2)])].into(),
+            ),
+            (
+                "a new slot has nothing listed to keep",
+                Entries::new(),
+                &[("c", "s1")],
+                Entries::new(),
+            ),
+            (
+                "every slot reported: nothing carried (b's entry goes)",
+                [("a".to_string(), vec![("s1", 1), ("s2", 2)])].into(),
+                &[],
+                [("a".to_string(), vec![("s1", 1), ("s2", 2)])].into(),
+            ),
+        ];
+        for (what, mut desired, unreported, want) in cases {
+            let unreported: Vec<(String, String)> = unreported
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect();
+            carry_unreported(&mut desired, &applied, &unreported, of);
+            assert_eq!(desired, want, "{what}");
+        }
+        let mut restarted = Entries::new();
+        let all: Vec<(String, String)> = [("a", "s1"), ("a", "s2"), ("b", "s1")]
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        carry_unreported(&mut restarted, &applied, &all, of);
+        assert!(
+            writes(&restarted, &applied).is_empty(),
+            "a restart writes no node"
+        );
+    }
 
     fn map(entries: &[(&str, &[u32])]) -> BTreeMap<String, Vec<u32>> {
         entries

@@ -209,6 +209,19 @@ pub fn next_tick(trouble: Trouble, resync: Duration) -> Duration {
     }
 }
 
+/// How long a restarted NodeENI actor holds its status round for slots that have not
+/// reported yet (see [`hold_round`]).
+pub const HOLD_AFTER_START: Duration = Duration::from_secs(30);
+
+/// Whether a status round waits: the actor started over a status it did not write (a
+/// restarted controller) and some slots have not reported yet, for at most
+/// [`HOLD_AFTER_START`]. Written then, the status, the nodes' readiness and the gauges
+/// would count those slots not ready and flip back a moment later; a new NodeENI (no
+/// status yet) is written at once.
+pub fn hold_round(carried_status: bool, unreported: usize, since_start: Duration) -> bool {
+    carried_status && unreported > 0 && since_start < HOLD_AFTER_START
+}
+
 /// Slots a status round covers in one debounce: past this, rounds come further apart.
 pub const SLOTS_PER_DEBOUNCE: usize = 10_000;
 

@@ -147,3 +147,39 @@ async fn a_shutdown_lets_the_steps_under_way_finish() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_controller_knows_its_enis_again_without_a_call_or_an_event() {
+    let w = world(0.0, 1);
+    let c = w.start(settings()).await;
+    converged(&w, "rollout").await;
+    // Every Event the rollout records has been written.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    c.stop().await;
+    let writes = w.cluster.writes();
+    let calls = w.sim.calls().len();
+    let c = w.start(settings()).await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let after = w.cluster.writes().since(&writes);
+    assert_eq!(
+        after.events, 0,
+        "no Event repeated (each ENI was announced when it was attached): {after:?}"
+    );
+    assert_eq!(
+        after.eninode, 0,
+        "no node's ENINode withdrawn and written again: {after:?}"
+    );
+    assert_eq!(after.status, 0, "the status is as it was: {after:?}");
+    let mutating: Vec<String> = w.sim.calls()[calls..]
+        .iter()
+        .filter(|call| call.action.is_mutating())
+        .map(|call| format!("{} {}", call.action.as_str(), call.target))
+        .collect();
+    assert_eq!(
+        mutating,
+        Vec::<String>::new(),
+        "nothing changed, nothing is sent"
+    );
+    converged(&w, "after the restart").await;
+    c.stop().await;
+}

@@ -77,6 +77,11 @@ impl Interfaces {
         }
     }
 
+    /// Node → this NodeENI's entries there, as last written or seen.
+    pub fn applied(&self) -> &BTreeMap<String, Vec<NodeInterface>> {
+        &self.applied
+    }
+
     /// Whether the ENINodes were listed.
     pub fn known(&self) -> bool {
         self.known

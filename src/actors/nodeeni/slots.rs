@@ -324,6 +324,15 @@ impl Slots {
             .collect()
     }
 
+    /// The (node, subnet) of every slot that has not reported yet.
+    pub fn unreported(&self) -> Vec<(String, String)> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.report.is_none())
+            .map(|(k, _)| (k.node.clone(), k.subnet_id.clone()))
+            .collect()
+    }
+
     /// The desired (instance, subnet) pairs.
     pub fn pairs(&self) -> HashSet<(String, String)> {
         self.records

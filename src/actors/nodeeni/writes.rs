@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tokio::time::Instant;
 
 use super::fleet::Fleet;
 use super::interfaces::{self, Interfaces};
@@ -13,10 +14,16 @@ use super::status::StatusBook;
 use crate::actors::readiness::ReadinessDesk;
 use crate::k8s::status::{Concerns, SlotSummary, build_status};
 use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
+use crate::plan::interfaces::carry_unreported;
+use crate::plan::nodeeni::hold_round;
 
 /// The status and the ENINode entries, as last written or seen, and what the NodeENI
 /// last said of its nodes' readiness.
 pub struct Writes {
+    /// Whether the actor started over a status already written (a restart).
+    carried: bool,
+    /// When the actor started.
+    started: Instant,
     status: StatusBook,
     interfaces: Interfaces,
     spoken: Spoken,
@@ -32,6 +39,8 @@ pub struct Round<'a> {
     pub slots: &'a [SlotSummary],
     /// What the status reports beside the slots.
     pub concerns: &'a Concerns,
+    /// The (node, subnet) of the slots that have not reported yet.
+    pub unreported: &'a [(String, String)],
 }
 
 /// What the NodeENI's components hold that a round is built from.
@@ -59,8 +68,13 @@ const ENINODES_UNLISTED: &str = "the ENINodes have not been listed yet (is the E
 
 impl Writes {
     /// Builds a round from `src` (every slot's line, and the concerns beside them) and
-    /// writes it (see [`Writes::write`]).
+    /// writes it (see [`Writes::write`]); `false` also while the round is held for slots
+    /// that have not reported since a restart ([`hold_round`]: the caller tries again).
     pub async fn write_from(&mut self, cluster: &dyn Cluster, src: Sources<'_>) -> bool {
+        let unreported = src.fleet.slots.unreported();
+        if hold_round(self.carried, unreported.len(), self.started.elapsed()) {
+            return false;
+        }
         let selection = src.selection;
         let slots = src
             .fleet
@@ -81,6 +95,7 @@ impl Writes {
             generation: src.generation,
             slots: &slots,
             concerns: &concerns,
+            unreported: &unreported,
         };
         self.write(cluster, round, |n| selection.uid(n)).await
     }
@@ -88,6 +103,8 @@ impl Writes {
     /// Starting from the status the object carries; ENINodes not listed yet.
     pub fn new(status: Option<NodeENIStatus>) -> Self {
         Writes {
+            carried: status.is_some(),
+            started: Instant::now(),
             status: StatusBook::new(status),
             interfaces: Interfaces::default(),
             spoken: Spoken::default(),
@@ -115,7 +132,13 @@ impl Writes {
             .status
             .write(cluster, round.name, status, round.slots)
             .await;
-        let desired = interfaces::desired(round.name, round.slots);
+        let mut desired = interfaces::desired(round.name, round.slots);
+        carry_unreported(
+            &mut desired,
+            self.interfaces.applied(),
+            round.unreported,
+            |e| &e.subnet_id,
+        );
         let entries_ok = self
             .interfaces
             .write(cluster, round.name, &desired, owner)

@@ -27,7 +27,7 @@ use crate::k8s::Notice;
 use crate::k8s::status::SlotPhase;
 use crate::plan::breaker::{Admit, Cause};
 use crate::plan::interface_limits::with_type_limits;
-use crate::plan::lifecycle::Action;
+use crate::plan::lifecycle::{Action, EniState};
 use crate::plan::outcome::{Answer, Applied, Next, SlotEvent};
 use crate::plan::refusal::Refused;
 use crate::plan::slot_view::{InstanceFacts, SlotView};
@@ -348,6 +348,13 @@ impl Actor for SlotActor {
             warned: None,
             attached_once: false,
         };
+        // An ENI the NodeENI's listing found attached here when the slot started (a
+        // restarted controller learning its slots again) was announced when it was
+        // attached: no second Event, and no attach latency to record.
+        st.attached_once = st
+            .view
+            .primary(&st.desired.key.instance_id)
+            .is_some_and(|e| matches!(e.state, EniState::Attached { .. }));
         let me = myself.clone();
         let wake = Box::new(move || {
             let _ = me.cast(SlotMsg::Wake);

@@ -259,3 +259,23 @@ fn status_rounds_space_out_in_proportion_beyond_ten_thousand_slots() {
         );
     }
 }
+
+#[test]
+fn a_restarted_actor_holds_its_rounds_until_its_slots_report_or_half_a_minute() {
+    let s = Duration::from_secs;
+    let cases = [
+        ("restart, slots unreported", true, 5, s(1), true),
+        ("restart, every slot reported", true, 0, s(1), false),
+        (
+            "restart, a slot silent past the hold",
+            true,
+            1,
+            s(30),
+            false,
+        ),
+        ("new NodeENI: written at once", false, 5, s(0), false),
+    ];
+    for (what, carried, unreported, since, hold) in cases {
+        assert_eq!(hold_round(carried, unreported, since), hold, "{what}");
+    }
+}
