@@ -246,6 +246,9 @@ pub struct Marks<'a> {
     pub condition: Option<&'a Condition>,
     /// How long ago it was created.
     pub age: Duration,
+    /// Some NodeENI selecting it has said nothing of it yet (a restarted controller
+    /// before its first round, a new NodeENI before its first).
+    pub unspoken: bool,
 }
 
 /// What the controller may write.
@@ -284,6 +287,9 @@ pub fn decide(marks: Marks<'_>, verdict: Option<Condition>, writing: Writing) ->
             message: "no NodeENI selects this node".into(),
         }),
         Some(v) if v.ready => Some(v),
+        // A condition shown, and a NodeENI that has not spoken yet: kept until it
+        // speaks, so that no restart flips a node's condition and back.
+        Some(_) if marks.unspoken && marks.condition.is_some() => None,
         // Held back: shown at once if the node was told something already or is
         // blocked; a new node waiting normally stays quiet for a while.
         Some(v) => {

@@ -258,3 +258,41 @@ async fn an_agent_that_reports_soon_after_a_late_attach_is_not_called_silent() {
     .await;
     assert_eq!(warnings_on(&w, "node-0000"), Vec::<String>::new());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_controller_leaves_ready_nodes_as_they_are() {
+    let w = tainted_world(3);
+    w.apply("multus", w.spec(1));
+    let c = w.start(with_readiness()).await;
+    w.until_ready("multus", 3).await;
+    eventually("the ENINodes written", Duration::from_secs(60), || {
+        (0..3).all(|i| w.cluster.eninode(&format!("node-{i:04}")).is_some())
+    })
+    .await;
+    for i in 0..3 {
+        agent_reports(&w, &format!("node-{i:04}"), true);
+    }
+    eventually("every node ready", Duration::from_secs(60), || {
+        (0..3).all(|i| {
+            let node = format!("node-{i:04}");
+            condition(&w, &node).is_some_and(|c| c.ready) && taints(&w, &node) == [other()]
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    c.stop().await;
+    let before = w.cluster.writes();
+    let c = w.start(with_readiness()).await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let after = w.cluster.writes().since(&before);
+    assert_eq!(
+        (after.node, after.status, after.eninode, after.events),
+        (0, 0, 0, 0),
+        "nothing rewritten, nothing flipped: {after:?}"
+    );
+    for i in 0..3 {
+        let node = format!("node-{i:04}");
+        assert!(condition(&w, &node).is_some_and(|c| c.ready), "{node}");
+    }
+    c.stop().await;
+}

@@ -153,6 +153,7 @@ impl ReadinessState {
             tainted: view.taints.contains(&self.taint),
             condition: shown.as_ref(),
             age,
+            unspoken: parts.iter().any(|(_, p)| p.is_none()),
         };
         let pending_quietly =
             verdict.as_ref().is_some_and(|v| v.reason == PENDING) && marks.condition.is_none();

@@ -213,6 +213,11 @@ fn the_node_is_written_only_when_it_shows_something_else() {
         tainted,
         condition,
         age,
+        unspoken: false,
+    };
+    let unspoken = |condition| Marks {
+        unspoken: true,
+        ..marks(false, condition, old)
     };
     let write = |condition: Option<&Condition>, remove_taint, warn| NodeWrite {
         condition: condition.cloned(),
@@ -274,6 +279,20 @@ fn the_node_is_written_only_when_it_shows_something_else() {
             "ready, shown, untainted: nothing",
             marks(false, Some(&ready), old),
             Some(&ready),
+            writing,
+            write(None, false, false),
+        ),
+        (
+            "ready, a NodeENI not heard from yet (a restart): kept as it is",
+            unspoken(Some(&ready)),
+            Some(&pending),
+            writing,
+            write(None, false, false),
+        ),
+        (
+            "blocked, a NodeENI not heard from yet: kept as it is",
+            unspoken(Some(&blocked)),
+            Some(&pending),
             writing,
             write(None, false, false),
         ),
