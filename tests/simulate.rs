@@ -246,3 +246,31 @@ fn the_binary_prints_one_json_object() {
     let text = String::from_utf8_lossy(&words.stdout);
     assert!(text.contains("Rolled out 30 ENIs to 30 nodes"), "{text}");
 }
+
+#[test]
+fn a_restart_learns_every_slot_again_from_a_few_reads_and_changes_nothing() {
+    let a = args(&["--nodes", "1500", "--scenario", "restart"]);
+    let r = simulate::run(&a).expect("simulation runs");
+    assert!(r.converged, "{r:?}");
+    assert_eq!(r.enis, 1500);
+    assert_eq!(r.mutating_calls_after_restart, Some(0), "{r:?}");
+    // The NodeENI's listing of its ENIs and the orphan sweep's of the cluster's: EC2
+    // scans the account's 3,000 interfaces (the instances' own and these) 1,000 a page
+    // for each; no read per slot.
+    let describes = r
+        .ec2_calls
+        .get("DescribeNetworkInterfaces")
+        .copied()
+        .unwrap_or(0);
+    assert!((1..=6).contains(&describes), "{describes} describes: {r:?}");
+    assert_eq!((r.duplicates, r.leaks), (0, 0), "{r:?}");
+    assert_eq!(
+        (
+            r.api_writes.status,
+            r.api_writes.eninode,
+            r.api_writes.events
+        ),
+        (0, 0, 0),
+        "a restart writes nothing: {r:?}"
+    );
+}

@@ -16,6 +16,11 @@ pub enum Scenario {
     NodeChurn,
     /// After a rollout, every NodeENI is deleted.
     DeleteAll,
+    /// After a rollout, the controller is stopped and a new one started over the same
+    /// cluster and account (a crash, an upgrade, a new leader). Measures how long it
+    /// takes to know every slot again, the EC2 calls that costs, and the mutating calls
+    /// it makes in the five minutes after (none are needed: nothing changed).
+    Restart,
     /// Every node's NodeENI names a subnet with 11 free addresses, so all but 11 slots
     /// are refused for an hour; a minute in, another NodeENI rolls out to 100 other
     /// nodes on a roomy subnet. Measures that rollout against its floor and the creates

@@ -9,6 +9,7 @@ mod full_subnet;
 mod other_client;
 pub mod readiness;
 pub mod report;
+mod restart;
 mod sdk_adaptive;
 mod world;
 
@@ -139,8 +140,11 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         ec2 = Arc::new(sdk_adaptive::SdkAdaptiveEc2::new(ec2));
     }
     let settings = settings(args, &w);
-    let controller =
-        Controller::start(cluster, ec2, settings, Arc::new(AtomicBool::new(false))).await?;
+    let start_controller = || {
+        let (cluster, ec2, settings) = (cluster.clone(), ec2.clone(), settings.clone());
+        Controller::start(cluster, ec2, settings, Arc::new(AtomicBool::new(false)))
+    };
+    let mut controller = start_controller().await?;
     let expected = w.expected(true) as u64;
     let bar = ProgressBar::with_draw_target(
         Some(expected),
@@ -191,6 +195,9 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let mut writes_before = crate::k8s::writes::WriteTally::default();
     let mut failures_before = std::collections::BTreeMap::new();
     let mut others_before = (0, 0);
+    let mut calls_known = None;
+    let mut mutating_after_restart = None;
+    let mut known_in = None;
     if args.scenario == Scenario::FullSubnet {
         bar.set_length(full_subnet::ROOMY_NODES as u64);
         bar.set_message("roomy");
@@ -271,15 +278,31 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                     (Ec2Action::DeleteNetworkInterface, expected),
                 ]);
             }
+            Scenario::Restart => {
+                controller.stop().await;
+                crate::telemetry::term::end_term();
+                // From the old controller's last call on.
+                baseline = before(&w);
+                writes_before = w.cluster.writes();
+                bar.set_message("restart");
+                controller = start_controller().await?;
+                known_in = restart::known_again(&bar, snapshots, expected, TIME_LIMIT).await;
+                converged = known_in.is_some();
+                calls_known = Some(before(&w));
+                tokio::time::sleep(restart::WATCHED_AFTER).await;
+                mutating_after_restart = Some(restart::mutating_since(&before(&w), &baseline));
+                floor = 0.0;
+            }
             Scenario::Rollout | Scenario::FullSubnet => {}
         }
     }
-    let converge_seconds = match &full {
-        Some(m) if m.converged => m.rollout_seconds,
+    let converge_seconds = match (&full, known_in) {
+        (Some(m), _) if m.converged => m.rollout_seconds,
+        (_, Some(known)) => known.as_secs_f64(),
         _ => start.elapsed().as_secs_f64(),
     };
     bar.finish_and_clear();
-    let now = before(&w);
+    let now = calls_known.unwrap_or_else(|| before(&w));
     let ec2_calls = Ec2Action::ALL
         .iter()
         .enumerate()
@@ -347,6 +370,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
             0.0
         },
         refused_creates_after_first_minute: full.map(|m| m.creates_after_first_minute),
+        mutating_calls_after_restart: mutating_after_restart,
         node_readiness,
         wall_seconds: 0.0,
         peak_rss_bytes: 0,

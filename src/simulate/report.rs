@@ -64,6 +64,9 @@ pub struct Report {
     /// `full-subnet`: creates the refused slots spent on the full subnet from the end of
     /// the first minute to the end of the hour.
     pub refused_creates_after_first_minute: Option<u64>,
+    /// `restart`: creates, attaches, modifies, detaches, deletes and address calls the
+    /// restarted controller made from its start to five minutes after it knew every slot.
+    pub mutating_calls_after_restart: Option<u64>,
     /// Wall-clock seconds the whole run took.
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
@@ -122,6 +125,10 @@ impl Report {
                 "Rolled out {} ENIs beside {} slots refused for an hour on a full subnet",
                 self.enis,
                 self.nodes.saturating_sub(11)
+            ),
+            Scenario::Restart => format!(
+                "Restarted over {} attached ENIs and knew every slot again",
+                self.enis
             ),
         };
         let strategy = match self.strategy {
@@ -190,6 +197,12 @@ impl Report {
                 self.label_to_create_p50_ms,
                 self.label_to_create_p99_ms,
                 self.label_to_ec2_create_p99_ms
+            );
+        }
+        if let Some(n) = self.mutating_calls_after_restart {
+            let _ = writeln!(
+                s,
+                "The restarted controller made {n} mutating EC2 calls up to five minutes after it knew every slot."
             );
         }
         if let Some(n) = self.refused_creates_after_first_minute {
