@@ -194,29 +194,9 @@ impl Drop for Controller {
 
 /// (ENI, instance, device index) of every ENI tagged for this cluster, from moto.
 async fn owned(env: &Env) -> Vec<(String, Option<String>, Option<i32>)> {
-    let out = env
-        .ec2
-        .describe_network_interfaces()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:networking.k8s.aws/cluster")
-                .values(CLUSTER)
-                .build(),
-        )
-        .send()
+    eni_testkit::moto::cluster_enis(&env.ec2, CLUSTER)
         .await
-        .unwrap();
-    out.network_interfaces()
-        .iter()
-        .map(|n| {
-            let a = n.attachment();
-            (
-                n.network_interface_id().unwrap_or_default().to_string(),
-                a.and_then(|a| a.instance_id()).map(str::to_string),
-                a.and_then(|a| a.device_index()),
-            )
-        })
-        .collect()
+        .unwrap()
 }
 
 async fn wait<F: AsyncFnMut() -> bool>(what: &str, c: &Controller, limit: Duration, mut check: F) {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_multi_eni_controller::aws::{BucketTable, Ec2Action};
 use aws_multi_eni_controller::simulate::report::floor_seconds;
 use eni_testkit::cluster::{CONTROLLER_SA, NAMESPACE, TestCluster};
-use eni_testkit::moto::{build_network, free_port};
+use eni_testkit::moto::{build_network, cluster_enis, free_port, with_more_subnets};
 use eni_testkit::throttled::ThrottledMoto;
 
 const CLUSTER: &str = "restart";
@@ -128,30 +128,8 @@ fn ready_count(api: &TestCluster) -> usize {
     .unwrap_or(0)
 }
 
-/// (ENI, instance, device index) of every ENI tagged for the cluster.
 async fn owned(ec2: &aws_sdk_ec2::Client) -> Vec<(String, Option<String>, Option<i32>)> {
-    let out = ec2
-        .describe_network_interfaces()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:networking.k8s.aws/cluster")
-                .values(CLUSTER)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    out.network_interfaces()
-        .iter()
-        .map(|n| {
-            let a = n.attachment();
-            (
-                n.network_interface_id().unwrap_or_default().to_string(),
-                a.and_then(|a| a.instance_id()).map(str::to_string),
-                a.and_then(|a| a.device_index()),
-            )
-        })
-        .collect()
+    cluster_enis(ec2, CLUSTER).await.unwrap()
 }
 
 /// Runs `case`: the rollout, `kill -9` once `kill_at` of its ENIs exist, the same pod
@@ -169,17 +147,7 @@ pub async fn run(case: Case) -> anyhow::Result<Restarted> {
     let layer = ThrottledMoto::start(case.capacity_scale, 0.0)?;
     let setup = layer.moto.client();
     let net = build_network(&setup, CLUSTER, &[ZONE], case.nodes, "m5.large").await?;
-    let mut subnets = vec![net.subnets[0].0.clone()];
-    for i in 1..case.subnets {
-        let s = setup
-            .create_subnet()
-            .vpc_id(&net.vpc_id)
-            .cidr_block(format!("10.0.{}.0/24", 100 + i))
-            .availability_zone(ZONE)
-            .send()
-            .await?;
-        subnets.push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
-    }
+    let subnets = with_more_subnets(&setup, &net, ZONE, case.subnets - 1).await?;
     let mut nodes = String::new();
     for (i, (instance, zone)) in net.instances.iter().enumerate() {
         write!(

@@ -22,7 +22,7 @@ use aws_multi_eni_controller::simulate::report::floor_seconds;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use eni_testkit::moto::{REGION, build_network, eni_ids_tagged};
+use eni_testkit::moto::{REGION, build_network, eni_ids_tagged, with_more_subnets};
 use eni_testkit::throttled::{ActionStats, ThrottledMoto};
 
 const CLUSTER: &str = "pacing";
@@ -112,17 +112,7 @@ pub async fn run(case: Case) -> anyhow::Result<Measured> {
     let layer = ThrottledMoto::start(case.capacity_scale, case.fault_rate)?;
     let setup = layer.moto.client();
     let net = build_network(&setup, CLUSTER, &[ZONE], case.nodes, "m5.large").await?;
-    let mut subnets = vec![net.subnets[0].0.clone()];
-    for i in 1..case.subnets {
-        let s = setup
-            .create_subnet()
-            .vpc_id(&net.vpc_id)
-            .cidr_block(format!("10.0.{}.0/24", 100 + i))
-            .availability_zone(ZONE)
-            .send()
-            .await?;
-        subnets.push(s.subnet().and_then(|s| s.subnet_id()).unwrap().to_string());
-    }
+    let subnets = with_more_subnets(&setup, &net, ZONE, case.subnets - 1).await?;
     let cluster = MemoryCluster::new();
     for (i, (instance, _)) in net.instances.iter().enumerate() {
         cluster.upsert_node(NodeView {

@@ -209,6 +209,62 @@ pub async fn build_network(
 }
 
 /// Every ENI ID moto knows whose tag `key` equals `value`.
+/// (ENI, instance, device index) of every ENI tagged for `cluster`
+/// (`networking.k8s.aws/cluster`).
+pub async fn cluster_enis(
+    ec2: &aws_sdk_ec2::Client,
+    cluster: &str,
+) -> anyhow::Result<Vec<(String, Option<String>, Option<i32>)>> {
+    let out = ec2
+        .describe_network_interfaces()
+        .filters(
+            Filter::builder()
+                .name("tag:networking.k8s.aws/cluster")
+                .values(cluster)
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .map(|n| {
+            let a = n.attachment();
+            (
+                n.network_interface_id().unwrap_or_default().to_string(),
+                a.and_then(|a| a.instance_id()).map(str::to_string),
+                a.and_then(|a| a.device_index()),
+            )
+        })
+        .collect())
+}
+
+/// The network's subnet and `more` subnets beside it in its zone (10.0.101.0/24 on).
+pub async fn with_more_subnets(
+    ec2: &aws_sdk_ec2::Client,
+    net: &MotoNetwork,
+    zone: &str,
+    more: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut subnets = vec![net.subnets[0].0.clone()];
+    for i in 1..=more {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&net.vpc_id)
+            .cidr_block(format!("10.0.{}.0/24", 100 + i))
+            .availability_zone(zone)
+            .send()
+            .await?;
+        subnets.push(
+            s.subnet()
+                .and_then(|s| s.subnet_id())
+                .context("subnet id")?
+                .to_string(),
+        );
+    }
+    Ok(subnets)
+}
+
 pub async fn eni_ids_tagged(
     ec2: &aws_sdk_ec2::Client,
     key: &str,
