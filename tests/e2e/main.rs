@@ -35,13 +35,7 @@ struct Env {
 }
 
 fn kubectl(api: &TestCluster, args: &[&str]) -> String {
-    let out = api.kubectl().args(args).output().expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    api.kubectl_ok(args).unwrap()
 }
 
 fn apply(env: &Env, name: &str, yaml: &str) {

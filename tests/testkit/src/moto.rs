@@ -215,18 +215,8 @@ pub async fn cluster_enis(
     ec2: &aws_sdk_ec2::Client,
     cluster: &str,
 ) -> anyhow::Result<Vec<(String, Option<String>, Option<i32>)>> {
-    let out = ec2
-        .describe_network_interfaces()
-        .filters(
-            Filter::builder()
-                .name("tag:networking.k8s.aws/cluster")
-                .values(cluster)
-                .build(),
-        )
-        .send()
-        .await?;
-    Ok(out
-        .network_interfaces()
+    Ok(enis_tagged(ec2, "networking.k8s.aws/cluster", cluster)
+        .await?
         .iter()
         .map(|n| {
             let a = n.attachment();
@@ -237,6 +227,24 @@ pub async fn cluster_enis(
             )
         })
         .collect())
+}
+
+async fn enis_tagged(
+    ec2: &aws_sdk_ec2::Client,
+    key: &str,
+    value: &str,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::NetworkInterface>> {
+    let out = ec2
+        .describe_network_interfaces()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(out.network_interfaces().to_vec())
 }
 
 /// The network's subnet and `more` subnets beside it in its zone (10.0.101.0/24 on).
@@ -270,18 +278,8 @@ pub async fn eni_ids_tagged(
     key: &str,
     value: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let out = ec2
-        .describe_network_interfaces()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{key}"))
-                .values(value)
-                .build(),
-        )
-        .send()
-        .await?;
-    Ok(out
-        .network_interfaces()
+    Ok(enis_tagged(ec2, key, value)
+        .await?
         .iter()
         .filter_map(|n| n.network_interface_id().map(str::to_string))
         .collect())

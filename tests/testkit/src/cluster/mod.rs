@@ -181,6 +181,20 @@ impl TestCluster {
         Ok(child.wait_with_output()?)
     }
 
+    /// Runs the admin `kubectl` with `args` (blocking): what it printed, or an error with
+    /// what it said on stderr when it failed.
+    pub fn kubectl_ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self
+            .kubectl()
+            .args(args)
+            .output()
+            .context("starting kubectl")?;
+        if !out.status.success() {
+            anyhow::bail!("kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// `kubectl` with another kubeconfig, such as a ServiceAccount's.
     pub fn kubectl_with(&self, kubeconfig: &Path) -> Command {
         let mut cmd = Command::new(self.bins.join("kubectl"));
