@@ -204,18 +204,15 @@ pub async fn run(case: Case) -> anyhow::Result<Restarted> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rollout_seconds = t0.elapsed().as_secs_f64();
-    let requests = layer.requests()?;
-    let first_after = requests
+    let arrivals = layer.arrivals()?;
+    let first_after = arrivals
         .iter()
-        .filter(|r| {
-            r.get("Action")
-                .is_some_and(|a| MUTATING.contains(&a.as_str()))
-        })
-        .filter_map(|r| r.get("__at").and_then(|t| t.parse::<f64>().ok()))
+        .filter(|r| MUTATING.contains(&r.action.as_str()))
+        .map(|r| r.at)
         .find(|at| *at >= restarted);
-    let creates = requests
+    let creates = arrivals
         .iter()
-        .filter(|r| r.get("Action").map(String::as_str) == Some("CreateNetworkInterface"))
+        .filter(|r| r.action == "CreateNetworkInterface")
         .count();
     let all = owned(&setup).await;
     let mut pairs: Vec<(String, i32)> = all

@@ -26,6 +26,17 @@ pub struct ActionStats {
     pub failed: u64,
 }
 
+/// One request as the layer saw it arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The EC2 action.
+    pub action: String,
+    /// When it arrived, Unix seconds.
+    pub at: f64,
+    /// `ok`, `throttle`, `fail-before` or `fail-after`.
+    pub verdict: String,
+}
+
 /// moto with the throttling layer in front; both killed on drop.
 pub struct ThrottledMoto {
     /// The moto server behind (unthrottled: set the network up through it).
@@ -97,7 +108,26 @@ impl ThrottledMoto {
     /// Every request's parameters as the client sent them, in order (also those moto
     /// ignores: prefixes, ENA settings, conntrack).
     pub fn requests(&self) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
-        Ok(serde_json::from_value(self.ask("/__proxy/requests")?)?)
+        let mut all: Vec<BTreeMap<String, String>> =
+            serde_json::from_value(self.ask("/__proxy/requests")?)?;
+        for r in &mut all {
+            r.retain(|k, _| !k.starts_with("__"));
+        }
+        Ok(all)
+    }
+
+    /// Every request's action, when it arrived and what the layer did with it, in order.
+    pub fn arrivals(&self) -> anyhow::Result<Vec<Arrival>> {
+        let all: Vec<BTreeMap<String, String>> =
+            serde_json::from_value(self.ask("/__proxy/requests")?)?;
+        Ok(all
+            .into_iter()
+            .map(|mut r| Arrival {
+                action: r.remove("Action").unwrap_or_default(),
+                at: r.get("__at").and_then(|t| t.parse().ok()).unwrap_or(0.0),
+                verdict: r.remove("__verdict").unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// What the layer saw so far, by action.
