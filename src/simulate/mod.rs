@@ -4,6 +4,7 @@
 //! long will rolling ENIs to 800 nodes take under EC2's throttling?") and the project's
 //! benchmark; `--strategy` replays the peers' pacing in the same simulator.
 
+mod calls;
 mod cubic;
 mod full_subnet;
 mod other_client;
@@ -28,6 +29,7 @@ use crate::actors::{Controller, ControllerSettings};
 use crate::aws::{Ec2, Ec2Action};
 use crate::config::{Scenario, SimulateArgs, Strategy};
 use crate::k8s::Cluster;
+use calls::{first_creates_after, write_call_log};
 pub use report::Report;
 use report::{floor_seconds, peak_rss_bytes, quantile};
 use world::{CLUSTER, SimWorld, TIME_LIMIT};
@@ -376,33 +378,4 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         peak_rss_bytes: 0,
         seed: args.seed,
     })
-}
-
-/// For each slot, milliseconds from `offset` (since the simulator started) to its first
-/// create call reaching EC2 after it.
-fn first_creates_after(w: &SimWorld, offset: Duration) -> Vec<f64> {
-    let mut seen = std::collections::HashSet::new();
-    w.sim
-        .calls()
-        .into_iter()
-        .filter(|c| c.action == Ec2Action::CreateNetworkInterface && c.at >= offset)
-        .filter(|c| seen.insert(c.target.clone()))
-        .map(|c| (c.at - offset).as_secs_f64() * 1000.0)
-        .collect()
-}
-
-/// Every call the simulator answered, one JSON object per line.
-fn write_call_log(w: &SimWorld, path: &std::path::Path) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for c in w.sim.calls() {
-        let line = serde_json::json!({
-            "at": c.at.as_secs_f64(),
-            "action": c.action.as_str(),
-            "outcome": c.outcome,
-            "target": c.target,
-        });
-        writeln!(out, "{line}")?;
-    }
-    out.flush()
 }

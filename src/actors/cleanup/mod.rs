@@ -20,9 +20,10 @@
 mod jobs;
 mod listing;
 mod msg;
+mod sweep;
 mod worker;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -30,12 +31,12 @@ use tokio::time::Instant;
 
 use jobs::Jobs;
 pub use msg::{CleanupError, CleanupMsg, CleanupNotify, SweepFindings, Untouched, Why};
+use sweep::Sweep;
 use worker::{CleanupWorker, StepDone, WorkerArgs, WorkerMsg};
 
 use super::limiter::LimitedEc2;
 use crate::actors::refusal::classified;
 use crate::aws::{Ec2Error, Eni};
-use crate::plan::orphans::{Verdict, due_for_deletion, forgettable, verdict};
 use crate::plan::teardown::{
     JobNext, PollNext, Step, StepResult, TeardownPolicy, inspect, on_poll, on_step,
 };
@@ -69,12 +70,7 @@ pub struct CleanupState {
     /// A batched inspection is under way (one at a time).
     inspecting: bool,
     polling: bool,
-    orphan_marks: HashMap<String, Instant>,
-    /// Ledger UIDs no ENI carried, since when.
-    ledger_marks: HashMap<String, Instant>,
-    /// Namesake clusters' ENIs already reported.
-    reported: HashSet<String>,
-    sweeping: bool,
+    sweep: Sweep,
 }
 
 /// The pool actor.
@@ -220,6 +216,22 @@ impl CleanupState {
         }
     }
 
+    /// The sweep's listing: orphans past their grace are torn down, findings go to
+    /// the root.
+    fn sweep_listed(&mut self, snapshot: &crate::plan::orphans::DesiredSnapshot, enis: &[Eni]) {
+        let swept = self
+            .sweep
+            .listed(&self.args.cluster, snapshot, enis, self.args.orphan_grace);
+        for eni_id in swept.due {
+            tracing::info!(eni = %eni_id, "deleting orphaned ENI");
+            metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(1);
+            self.jobs.add(eni_id, None, None, Instant::now());
+        }
+        if let Some(findings) = swept.findings {
+            self.args.findings.send(findings);
+        }
+    }
+
     fn polled(&mut self, myself: &ActorRef<CleanupMsg>, asked: Vec<String>, found: Vec<Eni>) {
         let now = Instant::now();
         let policy = self.args.teardown;
@@ -243,80 +255,6 @@ impl CleanupState {
             }
         }
         self.schedule_poll(myself);
-    }
-
-    fn sweep_listed(&mut self, snapshot: &crate::plan::orphans::DesiredSnapshot, enis: &[Eni]) {
-        self.sweeping = false;
-        let mut swept = listing::split(enis, &self.args.cluster);
-        let now = Instant::now();
-        let mut orphans = Vec::new();
-        for v in &swept.owned {
-            match verdict(v, snapshot) {
-                Verdict::Orphan => orphans.push(v.eni_id.clone()),
-                Verdict::Unrecorded => swept.untouched.push(Untouched {
-                    eni_id: v.eni_id.clone(),
-                    nodeeni_name: v.nodeeni_name.clone(),
-                    why: Why::Unrecorded,
-                }),
-                Verdict::Wanted => {}
-            }
-        }
-        let gone = forgettable(snapshot, &swept.owned);
-        let forget = due_for_deletion(&mut self.ledger_marks, &gone, now, self.args.orphan_grace);
-        self.report_untouched(&swept.untouched, forget);
-        metrics::counter!(crate::telemetry::metric::ORPHANS_FOUND_TOTAL)
-            .increment(orphans.len() as u64);
-        let due = due_for_deletion(
-            &mut self.orphan_marks,
-            &orphans,
-            now,
-            self.args.orphan_grace,
-        );
-        for eni_id in due {
-            tracing::info!(eni = %eni_id, "deleting orphaned ENI");
-            metrics::counter!(crate::telemetry::metric::ORPHANS_DELETED_TOTAL).increment(1);
-            self.jobs.add(eni_id, None, None, Instant::now());
-        }
-    }
-}
-
-impl CleanupState {
-    /// Counts the ENIs the sweep leaves alone and warns once about each namesake's and
-    /// each unrecorded one; hands the namesakes and the UIDs to forget to the parent.
-    fn report_untouched(&mut self, untouched: &[Untouched], forget: Vec<String>) {
-        for label in Why::LABELS {
-            let n = untouched.iter().filter(|u| u.why.label() == label).count();
-            metrics::gauge!(crate::telemetry::metric::UNTOUCHED_ENIS, "reason" => label)
-                .set(n as f64);
-        }
-        let current: HashSet<&str> = untouched.iter().map(|u| u.eni_id.as_str()).collect();
-        self.reported.retain(|id| current.contains(id.as_str()));
-        let mut namesakes = Vec::new();
-        for u in untouched {
-            if matches!(u.why, Why::NoClusterId) || !self.reported.insert(u.eni_id.clone()) {
-                continue;
-            }
-            match &u.why {
-                Why::OtherClusterId(id) => {
-                    tracing::warn!(
-                        eni = %u.eni_id,
-                        nodeeni = %u.nodeeni_name,
-                        cluster_id = %id,
-                        "an ENI carries this cluster's name but another cluster's identity: left alone"
-                    );
-                    namesakes.push(u.clone());
-                }
-                _ => tracing::warn!(
-                    eni = %u.eni_id,
-                    nodeeni = %u.nodeeni_name,
-                    "an ENI carries this cluster's ownership tags for a NodeENI the controller never recorded: \
-                     it did not create it (or created it before the ledger existed), so it is left alone"
-                ),
-            }
-        }
-        if !namesakes.is_empty() || !forget.is_empty() {
-            self.args.findings.send(SweepFindings { namesakes, forget });
-        }
     }
 }
 
@@ -342,10 +280,7 @@ impl Actor for CleanupPool {
             jobs: Jobs::default(),
             inspecting: false,
             polling: false,
-            orphan_marks: HashMap::new(),
-            ledger_marks: HashMap::new(),
-            reported: HashSet::new(),
-            sweeping: false,
+            sweep: Sweep::default(),
         })
     }
 
@@ -380,14 +315,13 @@ impl Actor for CleanupPool {
                 }
             }
             CleanupMsg::Sweep(snapshot) => {
-                if !st.sweeping {
-                    st.sweeping = true;
+                if st.sweep.start() {
                     listing::list_owned(&myself, &st.args.ec2, &st.args.cluster, snapshot);
                 }
             }
             CleanupMsg::SweepListed(snapshot, Ok(enis)) => st.sweep_listed(&snapshot, &enis),
             CleanupMsg::SweepListed(_, Err(e)) => {
-                st.sweeping = false;
+                st.sweep.failed();
                 tracing::warn!(error = %e, "orphan sweep could not list ENIs; the next sweep tries again");
             }
             CleanupMsg::RestartWorker(index) => {

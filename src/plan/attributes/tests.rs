@@ -18,6 +18,15 @@ fn attached(secondary: &[String], check: bool) -> Attributes<'_> {
 
 const SG: &[String] = &[];
 
+/// A table row: what it shows, the ENI as seen, the placement (or `None`: the type's
+/// limits not read yet), and the change wanted next.
+type Case<'a> = (
+    &'a str,
+    Attributes<'a>,
+    Option<Result<u32, NoRoom>>,
+    Option<Change>,
+);
+
 fn ips(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -85,12 +94,6 @@ fn prefixes_converge_after_the_addresses_by_the_same_rule() {
             ..attached(addresses, true)
         }
     }
-    type Case<'a> = (
-        &'a str,
-        Attributes<'a>,
-        Option<Result<u32, NoRoom>>,
-        Option<Change>,
-    );
     let cases: Vec<Case<'_>> = vec![
         (
             "addresses first",
@@ -146,12 +149,6 @@ fn ipv6_converges_after_ipv4_and_waits_for_a_subnet_block() {
         }
     }
     let blocked = Some(Err(NoRoom::NoIpv6InSubnet));
-    type Case<'a> = (
-        &'a str,
-        Attributes<'a>,
-        Option<Result<u32, NoRoom>>,
-        Option<Change>,
-    );
     let cases: Vec<Case<'_>> = vec![
         (
             "addresses",
