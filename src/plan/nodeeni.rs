@@ -274,9 +274,7 @@ impl Skips {
                     Skip::VpcUnknown { .. } => return None,
                     Skip::NoSubnetInVpc { .. } => "InstanceNotInVPC",
                     Skip::SharedInstance { .. } => "SharedInstance",
-                    Skip::NoInstance { .. }
-                    | Skip::ZoneMismatch { .. }
-                    | Skip::NoSubnetInZone { .. } => "SubnetZoneMismatch",
+                    Skip::NoInstance { .. } | Skip::NoSubnetInZone { .. } => "SubnetZoneMismatch",
                 };
                 Some((reason.to_string(), s.to_string()))
             })
@@ -307,15 +305,6 @@ impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Skip::NoInstance { node } => write!(f, "node {node} has no AWS provider ID"),
-            Skip::ZoneMismatch {
-                node,
-                node_zone,
-                subnet,
-                subnet_zone,
-            } => write!(
-                f,
-                "node {node} is in {node_zone}, subnet {subnet} in {subnet_zone}"
-            ),
             Skip::NoSubnetInZone { node, node_zone } => write!(
                 f,
                 "node {node} is in {node_zone}, where this NodeENI has no subnet"

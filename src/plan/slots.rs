@@ -218,15 +218,9 @@ pub enum Skip {
         /// Node name.
         node: String,
     },
-    /// The subnet is in another zone than the node; EC2 would refuse the attachment.
-    ZoneMismatch {
-        /// Node name.
-        node: String,
-        node_zone: String,
-        subnet: String,
-        subnet_zone: String,
-    },
-    /// None of the subnets is in the node's zone.
+    /// None of the subnets is in the node's zone (EC2 refuses an attachment across
+    /// zones). Subnets of other zones are not reported for a node that has one in its
+    /// own: they serve the nodes of their zones.
     NoSubnetInZone {
         /// Node name.
         node: String,
@@ -257,7 +251,6 @@ impl Skip {
     pub fn node(&self) -> &str {
         match self {
             Skip::NoInstance { node }
-            | Skip::ZoneMismatch { node, .. }
             | Skip::NoSubnetInZone { node, .. }
             | Skip::VpcUnknown { node }
             | Skip::NoSubnetInVpc { node, .. }
@@ -352,15 +345,7 @@ pub fn plan_slots<'a>(
         };
         let mut position = 0u32;
         for subnet in subnets.iter().copied() {
-            if let Some(zone) = &node.zone
-                && *zone != subnet.zone
-            {
-                out.skipped.push(Skip::ZoneMismatch {
-                    node: node.name.clone(),
-                    node_zone: zone.clone(),
-                    subnet: subnet.id.clone(),
-                    subnet_zone: subnet.zone.clone(),
-                });
+            if node.zone.as_ref().is_some_and(|zone| *zone != subnet.zone) {
                 continue;
             }
             let key = SlotKey {
@@ -399,8 +384,6 @@ pub fn plan_slots<'a>(
             && let Some(zone) = &node.zone
             && !subnets.is_empty()
         {
-            out.skipped
-                .retain(|s| !matches!(s, Skip::ZoneMismatch { node: n, .. } if *n == node.name));
             out.skipped.push(Skip::NoSubnetInZone {
                 node: node.name.clone(),
                 node_zone: zone.clone(),

@@ -294,6 +294,9 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
     spec.subnet_ids.push(elsewhere.id.clone());
     spec.enable_dpdk = true;
     w.apply("multus", spec);
+    let mut zoned = w.spec(1);
+    zoned.subnet_ids = vec![elsewhere.id.clone()];
+    w.apply("zoned", zoned);
     let mut bad = w.spec(1);
     bad.subnet_ids.clear();
     bad.subnet_names = vec!["does-not-exist".into()];
@@ -319,14 +322,25 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
     assert_eq!(reason, "DPDKNotSupported");
     assert!(message.contains("no free device index"), "{message}");
     assert!(
-        message.contains("us-east-1b"),
-        "zone mismatch reported: {message}"
+        !message.contains("us-east-1b"),
+        "the other zone's subnet is for that zone's nodes: {message}"
     );
     assert_eq!(
         w.sim.count(Some(Ec2Action::CreateNetworkInterface), None),
         1,
         "nothing created for the full card or the other zone"
     );
+    eventually("zone mismatch reported", Duration::from_secs(120), || {
+        w.cluster
+            .nodeeni("zoned")
+            .and_then(|n| n.status)
+            .is_some_and(|s| {
+                let (_, reason, message) = condition(&s, "Degraded");
+                reason == "SubnetZoneMismatch"
+                    && message.contains("is in us-east-1a, where this NodeENI has no subnet")
+            })
+    })
+    .await;
     eventually("typo reported", Duration::from_secs(120), || {
         w.cluster
             .nodeeni("typo")

@@ -86,7 +86,7 @@ fn a_node_gets_the_subnets_of_its_zone_at_consecutive_indices() {
         ]
         .map(|(n, s, i)| (n.to_string(), s.to_string(), i, "sg-of-vpc-1".to_string()))
     );
-    assert_eq!(p.skipped.len(), 1, "{:?}", p.skipped);
+    assert!(p.skipped.is_empty(), "{:?}", p.skipped);
 }
 
 #[test]
@@ -150,4 +150,38 @@ fn of_two_nodes_on_one_instance_the_newest_gets_the_slot() {
             }]
         );
     }
+}
+
+#[test]
+fn a_node_served_in_its_zone_is_not_reported_for_the_other_zones_subnets() {
+    // One subnet per zone (the multi-zone pattern): nothing to report for a node that got
+    // its zone's subnet; one entry for a node in a zone the NodeENI does not cover.
+    let s = spec(
+        vec![
+            subnet("s-a", "a", "vpc-1"),
+            subnet("s-b", "b", "vpc-1"),
+            subnet("s-c", "c", "vpc-1"),
+        ],
+        false,
+    );
+    let nodes = [
+        node("in-a", "i-1", Some("a"), None),
+        node("in-b", "i-2", Some("b"), None),
+        node("in-d", "i-3", Some("d"), None),
+    ];
+    let p = plan_slots(&s, &nodes);
+    assert_eq!(
+        planned(&p)
+            .into_iter()
+            .map(|(n, s, i, _)| (n, s, i))
+            .collect::<Vec<_>>(),
+        [("in-a", "s-a", 1), ("in-b", "s-b", 1)].map(|(n, s, i)| (n.to_string(), s.to_string(), i))
+    );
+    assert_eq!(
+        p.skipped,
+        [Skip::NoSubnetInZone {
+            node: "in-d".into(),
+            node_zone: "d".into()
+        }]
+    );
 }
