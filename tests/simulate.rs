@@ -64,6 +64,35 @@ fn every_scenario_converges_without_duplicates_or_leaks() {
     }
 }
 
+/// `--zones`: nodes spread over three zones, each of the NodeENI's subnets one per zone;
+/// every node gets its zone's (EC2 refuses an attachment across zones).
+#[test]
+fn nodes_over_several_zones_get_their_zones_subnets() {
+    for scenario in ["rollout", "label-flip"] {
+        let a = args(&[
+            "--nodes",
+            "40",
+            "--subnets",
+            "2",
+            "--zones",
+            "3",
+            "--scenario",
+            scenario,
+        ]);
+        let r = simulate::run(&a).expect("simulation runs");
+        assert!(r.converged, "{scenario}: {r:?}");
+        assert_eq!(
+            r.enis, 80,
+            "{scenario}: two per node, not two per zone: {r:?}"
+        );
+        assert_eq!((r.duplicates, r.leaks), (0, 0), "{scenario}: {r:?}");
+        assert!(
+            !r.ec2_failures.contains_key("AttachNetworkInterface"),
+            "{scenario}: no attachment refused across zones: {r:?}"
+        );
+    }
+}
+
 /// `--node-readiness`: every node launched with the startup taint loses it once its
 /// (simulated) agent reports its ENIs up, and a healthy node costs two Node writes.
 #[test]

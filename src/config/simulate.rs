@@ -78,6 +78,10 @@ pub struct SimulateArgs {
     /// Subnets per NodeENI (ENIs per node and NodeENI).
     #[arg(long, env = "SIM_SUBNETS", default_value_t = 1)]
     pub subnets: usize,
+    /// Availability Zones: nodes are spread over them in turn, and each of a NodeENI's
+    /// subnets is one subnet per zone (a /16 holds 65,531 ENIs: 100,000 nodes need two).
+    #[arg(long, env = "SIM_ZONES", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub zones: u16,
     /// Each NodeENI's `secondaryIPv4Count`.
     #[arg(long, env = "SIM_SECONDARY_IPV4_COUNT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=49))]
     pub secondary_ipv4_count: u32,

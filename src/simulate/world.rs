@@ -14,7 +14,8 @@ use crate::k8s::{NodeENI, NodeENISpec, NodeView};
 
 /// The cluster name the simulated controller runs as.
 pub const CLUSTER: &str = "simulated";
-const ZONE: &str = "us-east-1a";
+/// The zones' names, in the order nodes are spread over them.
+const ZONE_LETTERS: &str = "abcdefghijklmnopqrst";
 const LABEL: (&str, &str) = ("ng", "multi-eni");
 /// The label value, and the name, of `full-subnet`'s other NodeENI.
 pub const ROOMY: &str = "roomy";
@@ -25,8 +26,14 @@ pub struct SimWorld {
     pub sim: Ec2Simulator,
     /// Kubernetes.
     pub cluster: MemoryCluster,
-    node_subnet: Subnet,
+    /// One per zone: where the nodes' instances run.
+    node_subnets: Vec<Subnet>,
+    /// Per NodeENI, per subnet position, one per zone (zone varies fastest).
     subnets: Vec<Subnet>,
+    /// ENIs per node (NodeENIs × subnets each).
+    per_node: usize,
+    /// Nodes launched so far (the next one goes to zone `launched % zones`).
+    launched: usize,
     group: String,
     instance_type: String,
     /// Node name → instance ID.
@@ -85,18 +92,21 @@ impl SimWorld {
             &instance_type,
             EniLimits::single_card(per_node.max(2)).with_ipv4_per_interface(50),
         );
-        let node_subnet = sim.add_subnet(ZONE, "10.0.0.0/8", Some("nodes"));
+        let zones = usize::from(args.zones).clamp(1, ZONE_LETTERS.len());
+        let node_subnets: Vec<Subnet> = (0..zones)
+            .map(|z| sim.add_subnet(&zone(z), &format!("{}.0.0.0/8", 11 + z), Some("nodes")))
+            .collect();
         // In `full-subnet`, the first subnet has 11 free addresses (a /28).
         let prefix = |i: usize| match args.scenario {
             Scenario::FullSubnet if i == 0 => 28,
             _ => 16,
         };
-        let subnets: Vec<Subnet> = (0..args.nodeenis * args.subnets)
+        let subnets: Vec<Subnet> = (0..args.nodeenis * args.subnets * zones)
             .map(|i| {
                 sim.add_subnet(
-                    ZONE,
-                    &format!("10.{}.0.0/{}", 1 + i % 250, prefix(i)),
-                    Some(&format!("multus-{i}")),
+                    &zone(i % zones),
+                    &format!("10.{}.0.0/{}", 1 + i % 230, prefix(i)),
+                    Some(&format!("multus-{}", i / zones)),
                 )
             })
             .collect();
@@ -104,8 +114,10 @@ impl SimWorld {
         let mut world = SimWorld {
             sim,
             cluster: MemoryCluster::new(),
-            node_subnet,
+            node_subnets,
             subnets,
+            per_node: args.nodeenis * args.subnets,
+            launched: 0,
             group,
             instance_type,
             nodes: BTreeMap::new(),
@@ -125,7 +137,8 @@ impl SimWorld {
         }
         for k in 0..args.nodeenis {
             let name = format!("sim-{k}");
-            let subnet_ids: Vec<String> = world.subnets[k * args.subnets..(k + 1) * args.subnets]
+            let per = args.subnets * zones;
+            let subnet_ids: Vec<String> = world.subnets[k * per..(k + 1) * per]
                 .iter()
                 .map(|s| s.id.clone())
                 .collect();
@@ -147,12 +160,15 @@ impl SimWorld {
 
     /// Launches an instance and registers its labelled node.
     pub fn add_node(&mut self, name: &str) {
-        let Ok(inst) =
-            self.sim
-                .launch_cluster_instance(CLUSTER, &self.instance_type, &self.node_subnet.id)
+        let home = &self.node_subnets[self.launched % self.node_subnets.len()];
+        self.launched += 1;
+        let Ok(inst) = self
+            .sim
+            .launch_cluster_instance(CLUSTER, &self.instance_type, &home.id)
         else {
             return;
         };
+        let zone = Some(home.availability_zone.clone());
         self.nodes.insert(name.to_string(), inst.id.clone());
         let taints = if self.tainted {
             vec![super::readiness::startup_taint()]
@@ -164,7 +180,7 @@ impl SimWorld {
             uid: format!("uid-{name}-{}", inst.id),
             labels: [(LABEL.0.to_string(), LABEL.1.to_string())].into(),
             instance_id: Some(inst.id),
-            zone: Some(ZONE.to_string()),
+            zone,
             deleting: false,
             created: None,
             configured_macs: BTreeMap::new(),
@@ -176,14 +192,16 @@ impl SimWorld {
     /// Adds `n` nodes labelled `ng=roomy` and a NodeENI `roomy` selecting them, on a
     /// subnet of its own; the ENIs it should end with.
     pub fn add_roomy(&mut self, n: usize) -> usize {
-        let subnet = self.sim.add_subnet(ZONE, "10.251.0.0/16", Some("roomy"));
+        let home = &self.node_subnets[0];
+        let subnet = self
+            .sim
+            .add_subnet(&home.availability_zone, "10.251.0.0/16", Some("roomy"));
         for i in 0..n {
             let name = format!("roomy-{i:05}");
-            let Ok(inst) = self.sim.launch_cluster_instance(
-                CLUSTER,
-                &self.instance_type,
-                &self.node_subnet.id,
-            ) else {
+            let Ok(inst) = self
+                .sim
+                .launch_cluster_instance(CLUSTER, &self.instance_type, &home.id)
+            else {
                 continue;
             };
             self.cluster.upsert_node(NodeView {
@@ -191,7 +209,7 @@ impl SimWorld {
                 uid: format!("uid-{name}-{}", inst.id),
                 labels: [(LABEL.0.to_string(), ROOMY.to_string())].into(),
                 instance_id: Some(inst.id.clone()),
-                zone: Some(ZONE.to_string()),
+                zone: Some(home.availability_zone.clone()),
                 deleting: false,
                 created: None,
                 configured_macs: BTreeMap::new(),
@@ -204,7 +222,7 @@ impl SimWorld {
             "nodeSelector": {LABEL.0: ROOMY},
             "subnetIDs": [subnet.id],
             "securityGroupIDs": [self.group],
-            "deviceIndex": 1 + self.subnets.len(),
+            "deviceIndex": 1 + self.per_node,
         }));
         if let Ok(spec) = spec {
             self.cluster.apply_nodeeni(NodeENI::new(ROOMY, spec));
@@ -254,7 +272,7 @@ impl SimWorld {
     /// The ENIs the controller should end with: one per labelled node, NodeENI and subnet.
     pub fn expected(&self, labelled: bool) -> usize {
         if labelled {
-            self.nodes.len() * self.subnets.len()
+            self.nodes.len() * self.per_node
         } else {
             0
         }
@@ -331,6 +349,12 @@ pub struct Audit {
     pub duplicates: usize,
     /// Owned ENIs nobody wants (or left available).
     pub leaks: usize,
+}
+
+/// The name of zone `z` (`us-east-1a`, `us-east-1b`, ...).
+fn zone(z: usize) -> String {
+    let letter = ZONE_LETTERS.chars().nth(z).unwrap_or('a');
+    format!("us-east-1{letter}")
 }
 
 /// How long simulated time may run before a scenario is declared stuck.
