@@ -283,6 +283,10 @@ fn a_restart_learns_every_slot_again_from_a_few_reads_and_changes_nothing() {
     assert!(r.converged, "{r:?}");
     assert_eq!(r.enis, 1500);
     assert_eq!(r.mutating_calls_after_restart, Some(0), "{r:?}");
+    let rollout = r
+        .rollout_ratio_to_floor
+        .expect("the rollout before the restart");
+    assert!(rollout >= 1.0, "no faster than EC2's floor: {r:?}");
     // The NodeENI's listing of its ENIs and the orphan sweep's of the cluster's: EC2
     // scans the account's 3,000 interfaces (the instances' own and these) 1,000 a page
     // for each; no read per slot.

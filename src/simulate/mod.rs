@@ -134,6 +134,7 @@ fn histogram(snapshots: &Snapshotter, name: &str) -> Vec<f64> {
 }
 
 async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report, SimulateError> {
+    let wall = std::time::Instant::now();
     let mut w = SimWorld::build(args);
     let t0 = Instant::now();
     let cluster: Arc<dyn Cluster> = Arc::new(w.cluster.clone());
@@ -174,6 +175,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     } else {
         until(&bar, || converged_up(&w)).await
     };
+    let rollout = converged.then(|| (t0.elapsed().as_secs_f64(), wall.elapsed().as_secs_f64()));
     let mut full = None;
 
     let mut start = t0;
@@ -191,6 +193,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let (table, share_left) = (w.buckets.clone(), w.share_left);
     let floor_of = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &table, share_left);
     let mut floor = floor_of(&needed);
+    let rollout_ratio = rollout.map(|(simulated, _)| simulated / floor.max(f64::EPSILON));
     let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
     let mut baseline = [0u64; Ec2Action::ALL.len()];
     let mut throttled_before = 0;
@@ -373,6 +376,8 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         },
         refused_creates_after_first_minute: full.map(|m| m.creates_after_first_minute),
         mutating_calls_after_restart: mutating_after_restart,
+        rollout_ratio_to_floor: rollout_ratio.filter(|_| args.scenario != Scenario::Rollout),
+        rollout_wall_seconds: rollout.map(|(_, wall)| wall),
         node_readiness,
         wall_seconds: 0.0,
         peak_rss_bytes: 0,

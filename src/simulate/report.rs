@@ -67,6 +67,11 @@ pub struct Report {
     /// `restart`: creates, attaches, modifies, detaches, deletes and address calls the
     /// restarted controller made from its start to five minutes after it knew every slot.
     pub mutating_calls_after_restart: Option<u64>,
+    /// Scenarios measured after a rollout: that rollout's own ratio to its floor.
+    pub rollout_ratio_to_floor: Option<f64>,
+    /// Wall-clock seconds from the start to the rollout's convergence (the world's
+    /// building included).
+    pub rollout_wall_seconds: Option<f64>,
     /// Wall-clock seconds the whole run took.
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
@@ -198,6 +203,9 @@ impl Report {
                 self.label_to_create_p99_ms,
                 self.label_to_ec2_create_p99_ms
             );
+        }
+        if let Some(x) = self.rollout_ratio_to_floor {
+            let _ = writeln!(s, "The rollout before this phase took {x:.2}x its floor.");
         }
         if let Some(n) = self.mutating_calls_after_restart {
             let _ = writeln!(
