@@ -125,6 +125,16 @@ pub fn may_start_slots(swept_once: bool) -> bool {
     swept_once
 }
 
+/// Whether a listing of the NodeENI's ENIs also looks for the Go controller's for it:
+/// on the actor's first listing, not while it is being deleted, and only when the
+/// NodeENI carries the Go controller's finalizer. The Go controller adds that
+/// finalizer before it makes any ENI, and this controller removes it only with the
+/// NodeENI, so a NodeENI without it has no Go-made ENI; looking anyway is a second scan
+/// of the account's interfaces on every start (200 pages at 100,000 nodes).
+pub fn looks_for_go_enis(first_listing: bool, deleting: bool, go_finalizer: bool) -> bool {
+    first_listing && !deleting && go_finalizer
+}
+
 /// What a starting slot knows of its ENIs: what the last sweep found at its place; or,
 /// if it found nothing there, that there are none, unless a slot ran at that place
 /// since the sweep (it may have made one the sweep did not see: the new slot looks
@@ -213,13 +223,27 @@ pub fn next_tick(trouble: Trouble, resync: Duration) -> Duration {
 /// reported yet (see [`hold_round`]).
 pub const HOLD_AFTER_START: Duration = Duration::from_secs(30);
 
+/// How long a restarted NodeENI actor holds its status round while its nodes are not
+/// listed yet: a listing of 100,000 Nodes may take the API server's 30 s objective and
+/// more.
+pub const HOLD_FOR_NODES: Duration = Duration::from_secs(300);
+
 /// Whether a status round waits: the actor started over a status it did not write (a
-/// restarted controller) and some slots have not reported yet, for at most
-/// [`HOLD_AFTER_START`]. Written then, the status, the nodes' readiness and the gauges
-/// would count those slots not ready and flip back a moment later; a new NodeENI (no
+/// restarted controller) and its nodes are not listed and planned yet (for at most
+/// [`HOLD_FOR_NODES`]),
+/// or some slots have not reported yet (for at most [`HOLD_AFTER_START`]). Written then,
+/// the status would count no node or those slots not ready, each node's ENINode entries
+/// would be withdrawn, and all of it would flip back a moment later; a new NodeENI (no
 /// status yet) is written at once.
-pub fn hold_round(carried_status: bool, unreported: usize, since_start: Duration) -> bool {
-    carried_status && unreported > 0 && since_start < HOLD_AFTER_START
+pub fn hold_round(
+    carried_status: bool,
+    nodes_planned: bool,
+    unreported: usize,
+    since_start: Duration,
+) -> bool {
+    carried_status
+        && ((!nodes_planned && since_start < HOLD_FOR_NODES)
+            || (unreported > 0 && since_start < HOLD_AFTER_START))
 }
 
 /// Slots a status round covers in one debounce: past this, rounds come further apart.

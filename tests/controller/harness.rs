@@ -178,6 +178,16 @@ impl World {
         self.cluster.apply_nodeeni(NodeENI::new(name, spec))
     }
 
+    /// Applies a NodeENI as the Go controller left it: with its finalizer (it adds that
+    /// before it makes any ENI).
+    pub fn apply_go(&self, name: &str, spec: NodeENISpec) -> NodeENI {
+        let mut nodeeni = NodeENI::new(name, spec);
+        nodeeni.metadata.finalizers = Some(vec![
+            aws_multi_eni_controller::k8s::cluster::LEGACY_FINALIZER.to_string(),
+        ]);
+        self.cluster.apply_nodeeni(nodeeni)
+    }
+
     pub async fn start(&self, settings: ControllerSettings) -> Controller {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())

@@ -130,7 +130,7 @@ async fn no_eni_is_created_beside_a_go_controller_eni_when_listing_those_fails()
         action: Some(Ec2Action::DescribeNetworkInterfaces),
         fault: Fault::Transient,
     });
-    w.apply("multus", w.spec(1));
+    w.apply_go("multus", w.spec(1));
     let c = w.start(settings()).await;
     w.until_ready("multus", 1).await;
     assert_eq!(

@@ -246,7 +246,7 @@ async fn go_controller_enis_are_adopted_not_duplicated() {
     let inst = w.add_node("node-0000", "m5.xlarge", LABEL);
     let subnet = w.subnets[0].id.clone();
     let legacy = w.seed_go_eni("node-0000", &inst, &subnet);
-    w.apply("multus", w.spec(1));
+    w.apply_go("multus", w.spec(1));
     let c = w.start(settings()).await;
     w.until_ready("multus", 1).await;
     let owned = w.owned();

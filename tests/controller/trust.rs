@@ -268,7 +268,7 @@ async fn enis_that_only_look_like_the_go_controllers_are_left_alone() {
     forged.insert("node.k8s.amazonaws.com/instance_id".into(), inst.clone());
     let cni = w.seed_attached(&subnet, "aws-K8S-i-0", forged, &inst, 1);
     let c = w.start(settings()).await;
-    w.apply("multus", w.spec(1));
+    w.apply_go("multus", w.spec(1));
     w.until_ready("multus", 1).await;
     let mine: Vec<Eni> = w.owned();
     assert_eq!(mine.len(), 1);

@@ -18,6 +18,7 @@ use crate::actors::limiter::LimitedEc2;
 use crate::actors::slot::SlotReport;
 use crate::aws::ownership::ClusterIdentity;
 use crate::aws::ownership::legacy::GoExpectations;
+use crate::k8s::cluster::LEGACY_FINALIZER;
 use crate::k8s::status::{Concerns, Problem};
 use crate::k8s::{NodeENISpec, Notice};
 use crate::plan::nodeeni::{self as rules, Skips};
@@ -70,6 +71,8 @@ pub struct Listed<'a> {
     pub spec: &'a NodeENISpec,
     /// Whether it is being deleted.
     pub deleting: bool,
+    /// Its finalizers.
+    pub finalizers: &'a [String],
 }
 
 /// The slots, their listings and their teardowns.
@@ -243,8 +246,8 @@ impl Fleet {
         (Some(note), Followup::default())
     }
 
-    /// Lists the NodeENI's ENIs, and on the first listing (unless it is being
-    /// deleted) the Go controller's for it (see [`Sweep::list_for`]); afterwards, the
+    /// Lists the NodeENI's ENIs, and when [`rules::looks_for_go_enis`] the Go controller's for
+    /// it (see [`Sweep::list_for`]); afterwards, the
     /// teardowns that failed for ENIs no longer listed are forgotten.
     pub async fn sweep(&mut self, on: Listed<'_>) -> Option<usize> {
         let listing = Listing {
@@ -252,7 +255,11 @@ impl Fleet {
             cluster: on.cluster,
             uid: on.uid,
             name: on.name,
-            with_go: self.sweep.last().is_none() && !on.deleting,
+            with_go: rules::looks_for_go_enis(
+                self.sweep.last().is_none(),
+                on.deleting,
+                on.finalizers.iter().any(|f| f == LEGACY_FINALIZER),
+            ),
             go: GoExpectations {
                 nodeeni: on.name,
                 base_device_index: u32::try_from(on.spec.device_index).unwrap_or(1).max(1),

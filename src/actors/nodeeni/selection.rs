@@ -20,6 +20,8 @@ pub struct Selection {
     nodes: Nodes,
     resolved: Resolved,
     reads: Reads,
+    /// Every node was planned at least once (the slots stand for the nodes).
+    planned: bool,
 }
 
 impl Selection {
@@ -29,7 +31,14 @@ impl Selection {
             nodes: Nodes::new(listed, selector),
             resolved: Resolved::default(),
             reads: Reads::default(),
+            planned: false,
         }
+    }
+
+    /// Whether every node was planned at least once: until then the slots say nothing of
+    /// the nodes (a restarted actor holds its status round).
+    pub fn planned(&self) -> bool {
+        self.planned
     }
 
     /// Whether the spec was resolved and every matching node is known.
@@ -49,10 +58,11 @@ impl Selection {
 
     /// The plan of every node (`only = None`), or of `only` and the nodes that share its
     /// instance, with the nodes it covers; `None` until settled.
-    pub fn plan(&self, only: Option<&str>) -> Option<(SlotPlan, Option<BTreeSet<String>>)> {
+    pub fn plan(&mut self, only: Option<&str>) -> Option<(SlotPlan, Option<BTreeSet<String>>)> {
         let scope = only.map(|n| self.nodes.scope(n));
         let inputs = self.nodes.inputs(scope.as_ref())?;
         let plan = plan_slots(self.resolved.spec.as_ref()?, &inputs);
+        self.planned |= only.is_none();
         Some((plan, scope))
     }
 

@@ -152,6 +152,7 @@ impl NodeEniState {
             name: &name,
             spec: &self.obj.spec,
             deleting,
+            finalizers: self.obj.metadata.finalizers.as_deref().unwrap_or_default(),
         };
         let listed = self.fleet.sweep(on).await;
         for notice in self.fleet.unmanaged_news() {

@@ -72,7 +72,13 @@ impl Writes {
     /// that have not reported since a restart ([`hold_round`]: the caller tries again).
     pub async fn write_from(&mut self, cluster: &dyn Cluster, src: Sources<'_>) -> bool {
         let unreported = src.fleet.slots.unreported();
-        if hold_round(self.carried, unreported.len(), self.started.elapsed()) {
+        let known = src.selection.planned();
+        if hold_round(
+            self.carried,
+            known,
+            unreported.len(),
+            self.started.elapsed(),
+        ) {
             return false;
         }
         let selection = src.selection;

@@ -108,6 +108,22 @@ fn no_slot_starts_before_a_listing_succeeded() {
 }
 
 #[test]
+fn only_a_first_listing_of_a_nodeeni_the_go_controller_reconciled_looks_for_its_enis() {
+    for (first, deleting, go_finalizer, looks) in [
+        (true, false, true, true),
+        (true, false, false, false),
+        (false, false, true, false),
+        (true, true, true, false),
+    ] {
+        assert_eq!(
+            looks_for_go_enis(first, deleting, go_finalizer),
+            looks,
+            "first {first}, deleting {deleting}, Go finalizer {go_finalizer}"
+        );
+    }
+}
+
+#[test]
 fn retired_incarnations_are_forgotten_once_a_reused_token_is_recognisable() {
     let t0 = Instant::now();
     assert!(keep_incarnation(t0, t0));
@@ -261,21 +277,28 @@ fn status_rounds_space_out_in_proportion_beyond_ten_thousand_slots() {
 }
 
 #[test]
-fn a_restarted_actor_holds_its_rounds_until_its_slots_report_or_half_a_minute() {
+fn a_restarted_actor_holds_its_rounds_until_its_nodes_are_listed_and_its_slots_report() {
     let s = Duration::from_secs;
     let cases = [
-        ("restart, slots unreported", true, 5, s(1), true),
-        ("restart, every slot reported", true, 0, s(1), false),
+        ("restart, slots unreported", true, true, 5, s(1), true),
+        ("restart, every slot reported", true, true, 0, s(1), false),
         (
             "restart, a slot silent past the hold",
+            true,
             true,
             1,
             s(30),
             false,
         ),
-        ("new NodeENI: written at once", false, 5, s(0), false),
+        ("restart, nodes not listed yet", true, false, 0, s(60), true),
+        ("restart, nodes never listed", true, false, 0, s(300), false),
+        ("new NodeENI: written at once", false, false, 5, s(0), false),
     ];
-    for (what, carried, unreported, since, hold) in cases {
-        assert_eq!(hold_round(carried, unreported, since), hold, "{what}");
+    for (what, carried, known, unreported, since, hold) in cases {
+        assert_eq!(
+            hold_round(carried, known, unreported, since),
+            hold,
+            "{what}"
+        );
     }
 }
