@@ -13,7 +13,7 @@ mod outbox;
 
 pub use children::{Children, Exited};
 pub use handle::Handle;
-pub use outbox::{Outbox, forward};
+pub use outbox::{Forwarding, Outbox, forward};
 
 use std::collections::VecDeque;
 use std::time::Duration;

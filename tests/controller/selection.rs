@@ -157,3 +157,59 @@ async fn a_restart_with_named_subnets_keeps_every_eni() {
     assert_eq!(w.attached_pairs().len(), 20);
     c.stop().await;
 }
+
+/// Nodes are stored with only the labels some selector names, and listed once at the
+/// start (after the NodeENIs); a NodeENI naming a new label key lists them again, and
+/// one naming a key already kept does not.
+#[tokio::test(start_paused = true)]
+async fn nodes_are_listed_again_only_for_a_label_key_no_selector_named() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let n1 = w.add_node("n1", "m5.xlarge", &[("a", "1"), ("b", "1")]);
+    let n2 = w.add_node("n2", "m5.xlarge", &[("a", "1")]);
+    w.apply("by-a", selecting(&w, "a"));
+    let c = w.start(settings()).await;
+    w.until_ready("by-a", 2).await;
+    assert_eq!(
+        w.cluster.node_lists(),
+        1,
+        "the Nodes are listed once at the start"
+    );
+    let mut by_b = selecting(&w, "b");
+    by_b.device_index = 2;
+    w.apply("by-b", by_b);
+    w.until_ready("by-b", 1).await;
+    assert_eq!(w.cluster.node_lists(), 2, "listed again for the key b");
+    assert_eq!(on(&w, &n1).len(), 2);
+    assert_eq!(on(&w, &n2).len(), 1);
+    let mut also_a = selecting(&w, "a");
+    also_a.device_index = 3;
+    w.apply("also-a", also_a);
+    w.until_ready("also-a", 2).await;
+    assert_eq!(w.cluster.node_lists(), 2, "a is kept: no listing");
+    c.stop().await;
+}
+
+/// A selector edited to a label the stored nodes were stripped of is applied only with
+/// the Nodes listed again: the nodes both selectors select keep their ENIs (planned from
+/// the stripped nodes, the actor would have torn them down and made them again).
+#[tokio::test(start_paused = true)]
+async fn a_selector_edited_to_a_new_label_key_keeps_the_enis_it_still_selects() {
+    let mut w = World::new(SimConfig::default(), 1);
+    let n1 = w.add_node("n1", "m5.xlarge", &[("a", "1"), ("b", "1")]);
+    let n2 = w.add_node("n2", "m5.xlarge", &[("a", "1")]);
+    w.apply("multus", selecting(&w, "a"));
+    let c = w.start(settings()).await;
+    w.until_ready("multus", 2).await;
+    let kept = on(&w, &n1)[0].id.clone();
+    w.cluster.slow_node_lists(Duration::from_secs(20));
+    w.apply("multus", selecting(&w, "b"));
+    eventually("n2's ENI gone", Duration::from_secs(120), || {
+        on(&w, &n2).is_empty()
+    })
+    .await;
+    w.until_ready("multus", 1).await;
+    assert_eq!(w.cluster.node_lists(), 2);
+    let now: Vec<String> = on(&w, &n1).into_iter().map(|e| e.id).collect();
+    assert_eq!(now, [kept], "n1's ENI stayed");
+    c.stop().await;
+}

@@ -9,212 +9,28 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 mod eninodes;
+mod labels;
 mod msg;
 mod readiness;
 mod services;
+mod state;
 mod sweep;
 mod watches;
 
-use super::nodeeni::{InterfacesSeen, NodeEniActor, NodeEniArgs, NodeEniDeps, NodeEniMsg};
+use super::nodeeni::NodeEniMsg;
 use crate::actors::readiness::ReadinessMsg;
-use crate::k8s::{Change, Cluster, ENINodeView, NodeENI, NodeView};
-use crate::plan::selector::matches;
+use crate::k8s::Change;
 use crate::supervision::{Children, Outbox};
 use eninodes::ENINodes;
+use labels::KeptLabels;
 pub use msg::{RootArgs, RootMsg, Watched};
 use readiness::ReadinessFeed;
 use services::{Service, Services};
+pub use state::RootState;
 use watches::Watches;
-
-/// The root's state.
-pub struct RootState {
-    cluster: Arc<dyn Cluster>,
-    services: Services,
-    deps: Arc<NodeEniDeps>,
-    nodeenis: HashMap<String, NodeENI>,
-    children: Children<String>,
-    nodes: HashMap<String, NodeView>,
-    eninodes: ENINodes,
-    watches: Watches,
-    readiness: ReadinessFeed,
-}
 
 /// The root actor.
 pub struct RootActor;
-
-impl RootState {
-    fn matching(&self, obj: &NodeENI) -> Vec<NodeView> {
-        self.nodes
-            .values()
-            .filter(|n| matches(&obj.spec.node_selector, &n.labels))
-            .cloned()
-            .collect()
-    }
-
-    async fn start_nodeeni(
-        &mut self,
-        myself: &ActorRef<RootMsg>,
-        name: &str,
-    ) -> Result<(), ActorProcessingErr> {
-        let Some(obj) = self.nodeenis.get(name) else {
-            return Ok(());
-        };
-        let args = NodeEniArgs {
-            nodeeni: obj.clone(),
-            nodes: self
-                .watches
-                .is_synced(Watched::Nodes)
-                .then(|| self.matching(obj)),
-            deps: self.deps.clone(),
-        };
-        let (actor, _) = Actor::spawn_linked(None, NodeEniActor, args, myself.get_cell()).await?;
-        if self.eninodes.synced() {
-            let _ = actor.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(
-                self.eninodes.of(name),
-            )));
-        }
-        self.children.started(name.to_string(), &actor);
-        Ok(())
-    }
-
-    async fn applied(
-        &mut self,
-        myself: &ActorRef<RootMsg>,
-        obj: NodeENI,
-    ) -> Result<(), ActorProcessingErr> {
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        let replaced = self
-            .nodeenis
-            .get(&name)
-            .is_some_and(|o| o.metadata.uid != obj.metadata.uid);
-        if replaced {
-            self.deleted(&name);
-        }
-        let before = self.nodeenis.insert(name.clone(), obj.clone());
-        let Some(before) = before else {
-            return self.start_nodeeni(myself, &name).await;
-        };
-        if let Some(a) = self.children.get::<NodeEniMsg>(&name) {
-            let reselected = before.spec.node_selector != obj.spec.node_selector;
-            let matching =
-                (reselected && self.watches.is_synced(Watched::Nodes)).then(|| self.matching(&obj));
-            let _ = a.cast(NodeEniMsg::Spec(Box::new(obj)));
-            // A new selector matches other nodes: the actor plans from those, not from
-            // the nodes the old one matched.
-            if let Some(nodes) = matching {
-                let _ = a.cast(NodeEniMsg::Nodes(nodes));
-            }
-        }
-        Ok(())
-    }
-
-    async fn nodeeni_changed(
-        &mut self,
-        myself: &ActorRef<RootMsg>,
-        change: Change<NodeENI>,
-    ) -> Result<(), ActorProcessingErr> {
-        match change {
-            Change::Applied(obj) => self.applied(myself, obj).await?,
-            Change::Deleted(obj) => self.deleted(&obj.metadata.name.unwrap_or_default()),
-            Change::Resync(list) => {
-                let names: Vec<String> = list
-                    .iter()
-                    .filter_map(|o| o.metadata.name.clone())
-                    .collect();
-                let gone: Vec<String> = self
-                    .nodeenis
-                    .keys()
-                    .filter(|n| !names.contains(n))
-                    .cloned()
-                    .collect();
-                for name in gone {
-                    self.deleted(&name);
-                }
-                for obj in list {
-                    self.applied(myself, obj).await?;
-                }
-                self.watches.listed(Watched::NodeEnis);
-                self.readiness.synced(&self.services, &self.watches);
-            }
-        }
-        Ok(())
-    }
-
-    fn deleted(&mut self, name: &str) {
-        self.nodeenis.remove(name);
-        self.children.stop(&name.to_string(), "NodeENI deleted");
-        self.readiness.forget(&self.services, name);
-    }
-
-    fn node_changed(&mut self, mut view: Option<NodeView>, name: &str) {
-        if let Some(v) = &mut view {
-            v.configured_macs = self.eninodes.configured(name);
-        }
-        let old = match &view {
-            Some(v) => self.nodes.insert(name.to_string(), v.clone()),
-            None => self.nodes.remove(name),
-        };
-        for (nodeeni, obj) in &self.nodeenis {
-            let sel = &obj.spec.node_selector;
-            let before = old.as_ref().is_some_and(|o| matches(sel, &o.labels));
-            let now = view.as_ref().is_some_and(|v| matches(sel, &v.labels));
-            let Some(actor) = self.children.get::<NodeEniMsg>(nodeeni) else {
-                continue;
-            };
-            match &view {
-                Some(v) if before || now => {
-                    let _ = actor.cast(NodeEniMsg::Node(v.clone()));
-                }
-                None if before => {
-                    let _ = actor.cast(NodeEniMsg::NodeGone(name.to_string()));
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// ENINodes changed: each NodeENI hears of its entries, and a node whose agent
-    /// report changed is seen again by the NodeENIs it matters to.
-    fn eninodes_changed(&mut self, change: Change<ENINodeView>) {
-        let reported: Vec<String> = match change {
-            Change::Resync(list) => {
-                self.watches.listed(Watched::ENINodes);
-                self.readiness.synced(&self.services, &self.watches);
-                let reported = self.eninodes.resync(list);
-                for name in self.nodeenis.keys() {
-                    if let Some(a) = self.children.get::<NodeEniMsg>(name) {
-                        let all = self.eninodes.of(name);
-                        let _ = a.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(all)));
-                    }
-                }
-                reported
-            }
-            Change::Applied(view) => self.eninode_changed(view.node.clone(), Some(view)),
-            Change::Deleted(view) => self.eninode_changed(view.node, None),
-        };
-        for node in reported {
-            if let Some(v) = self.nodes.get(&node).cloned() {
-                self.node_changed(Some(v), &node);
-            }
-        }
-    }
-
-    /// One ENINode changed; answers the node if its report changed.
-    fn eninode_changed(&mut self, node: String, view: Option<ENINodeView>) -> Vec<String> {
-        let changed = self.eninodes.changed(&node, view);
-        for (nodeeni, entries) in changed.entries {
-            if let Some(a) = self.children.get::<NodeEniMsg>(&nodeeni) {
-                let seen = InterfacesSeen::Node(node.clone(), entries);
-                let _ = a.cast(NodeEniMsg::Interfaces(seen));
-            }
-        }
-        if changed.report {
-            vec![node]
-        } else {
-            Vec::new()
-        }
-    }
-}
 
 impl Actor for RootActor {
     type Msg = RootMsg;
@@ -243,6 +59,7 @@ impl Actor for RootActor {
             nodeenis: HashMap::new(),
             children: Children::new("nodeeni", restart),
             nodes: HashMap::new(),
+            labels: KeptLabels::default(),
             eninodes: ENINodes::default(),
             watches: Watches::new(args.synced),
             readiness: ReadinessFeed::default(),
@@ -254,7 +71,7 @@ impl Actor for RootActor {
         myself: ActorRef<RootMsg>,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        for what in [Watched::Nodes, Watched::NodeEnis, Watched::ENINodes] {
+        for what in [Watched::NodeEnis, Watched::ENINodes] {
             st.watches.start(&myself, &*st.cluster, what);
         }
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
@@ -286,9 +103,14 @@ impl Actor for RootActor {
         match msg {
             RootMsg::NodeEnis(change) => {
                 st.nodeeni_changed(&myself, *change).await?;
-                st.readiness.selectors(&st.services, &st.nodeenis);
+                // While the Nodes are (re)listed, a new selector could name labels the
+                // stored nodes lack: the readiness actor hears it with the listing.
+                if st.watches.is_synced(Watched::Nodes) {
+                    st.readiness.selectors(&st.services, &st.nodeenis);
+                }
             }
-            RootMsg::Nodes(Change::Applied(view)) => {
+            RootMsg::Nodes(Change::Applied(mut view)) => {
+                st.labels.strip(&mut view);
                 let name = view.name.clone();
                 st.services
                     .readiness(ReadinessMsg::Node(Box::new(view.clone())));
@@ -305,15 +127,19 @@ impl Actor for RootActor {
                     .into_iter()
                     .map(|mut v| {
                         v.configured_macs = st.eninodes.configured(&v.name);
+                        st.labels.strip(&mut v);
                         (v.name.clone(), v)
                     })
                     .collect();
                 st.watches.listed(Watched::Nodes);
                 st.services
                     .readiness(ReadinessMsg::Nodes(st.nodes.values().cloned().collect()));
+                st.readiness.selectors(&st.services, &st.nodeenis);
                 st.readiness.synced(&st.services, &st.watches);
                 for (name, obj) in &st.nodeenis {
                     if let Some(a) = st.children.get::<NodeEniMsg>(name) {
+                        // A new selector withheld during the listing goes first.
+                        let _ = a.cast(NodeEniMsg::Spec(Box::new(obj.clone())));
                         let _ = a.cast(NodeEniMsg::Nodes(st.matching(obj)));
                     }
                 }

@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ractor::ActorRef;
-use tokio::task::JoinHandle;
 
 use super::msg::{RootMsg, Watched};
 use crate::k8s::Cluster;
-use crate::supervision::forward;
+use crate::supervision::{Forwarding, forward};
 use crate::telemetry::metric::KUBE_WATCH_SYNCED;
 
 /// The watch tasks and what they delivered.
 pub struct Watches {
-    tasks: [Option<JoinHandle<()>>; 3],
+    tasks: [Option<Forwarding>; 3],
     synced: [bool; 3],
     /// Restarts of each watch since it last listed.
     restarts: [u32; 3],
@@ -75,8 +74,20 @@ impl Watches {
             Watched::ENINodes => forward(cluster.eninodes(), me, RootMsg::ENINodes, ended),
         };
         if let Some(old) = self.tasks[what as usize].replace(task) {
-            old.abort();
+            old.stop();
         }
+    }
+
+    /// Whether `what` is watched (started, and not stopped).
+    pub fn started(&self, what: Watched) -> bool {
+        self.tasks[what as usize].is_some()
+    }
+
+    /// Watches `what` again from a new listing: not synced until it delivered it.
+    pub fn relist(&mut self, me: &ActorRef<RootMsg>, cluster: &dyn Cluster, what: Watched) {
+        self.synced[what as usize] = false;
+        metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(0.0);
+        self.start(me, cluster, what);
     }
 
     /// `what` delivered a listing.
@@ -97,7 +108,7 @@ impl Watches {
     /// Stops every watch; not ready any more.
     pub fn stop(&mut self) {
         for w in self.tasks.iter().flatten() {
-            w.abort();
+            w.stop();
         }
         for what in ALL {
             metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(0.0);

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::task::JoinHandle;
 
 use super::msg::{Connector, NetlinkMsg, ReconcilerMsg};
 use crate::agent::links::Links;
-use crate::supervision::{Handle, forward};
+use crate::supervision::{Forwarding, Handle, forward};
 use crate::telemetry::metric;
 
 /// Arguments of the netlink actor.
@@ -23,7 +22,7 @@ pub struct NetlinkArgs {
 pub struct NetlinkState {
     links: Arc<dyn Links>,
     reconciler: Handle<ReconcilerMsg>,
-    events: JoinHandle<()>,
+    events: Forwarding,
 }
 
 /// The netlink actor.
@@ -62,7 +61,7 @@ impl Actor for Netlink {
         _myself: ActorRef<NetlinkMsg>,
         st: &mut NetlinkState,
     ) -> Result<(), ActorProcessingErr> {
-        st.events.abort();
+        st.events.stop();
         Ok(())
     }
 

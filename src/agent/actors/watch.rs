@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::task::JoinHandle;
 
 use super::msg::{ReconcilerMsg, WatchMsg};
 use crate::agent::AgentCluster;
 use crate::agent::desired::desired_links;
 use crate::k8s::{Change, ENINode};
-use crate::supervision::{Handle, forward};
+use crate::supervision::{Forwarding, Handle, forward};
 
 /// Arguments of the watch actor.
 #[allow(missing_docs)]
@@ -28,7 +27,7 @@ pub struct WatchArgs {
 pub struct WatchState {
     args: WatchArgs,
     eninode: Option<ENINode>,
-    task: JoinHandle<()>,
+    task: Forwarding,
 }
 
 /// The watch actor: follows this node's ENINode, sends the reconciler its interfaces.
@@ -62,7 +61,7 @@ impl Actor for Watch {
         _myself: ActorRef<WatchMsg>,
         st: &mut WatchState,
     ) -> Result<(), ActorProcessingErr> {
-        st.task.abort();
+        st.task.stop();
         Ok(())
     }
 

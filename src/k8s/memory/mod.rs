@@ -45,6 +45,10 @@ struct State {
     next_uid: u64,
     refuse_status: bool,
     eninodes: ENINodeStore,
+    /// Listings of every Node (a watch's first resync, or a lagging watcher's).
+    node_lists: u64,
+    /// How long a watch takes to deliver its listing of the Nodes.
+    node_list_time: std::time::Duration,
 }
 
 /// The in-memory cluster. Cheap to clone; clones share state.
@@ -162,6 +166,17 @@ impl MemoryCluster {
         self.lock().nodeenis.get(name).cloned()
     }
 
+    /// Makes every watch take `time` to deliver its listing of the Nodes (as an API
+    /// server does with many).
+    pub fn slow_node_lists(&self, time: std::time::Duration) {
+        self.lock().node_list_time = time;
+    }
+
+    /// How many times a watch listed every Node.
+    pub fn node_lists(&self) -> u64 {
+        self.lock().node_lists
+    }
+
     /// Every node as stored now.
     pub fn node_views(&self) -> Vec<NodeView> {
         self.lock().nodes.values().cloned().collect()
@@ -259,9 +274,18 @@ impl Cluster for MemoryCluster {
 
     fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
         let me = self.clone();
-        watch(self.node_tx.subscribe(), move || {
-            me.lock().nodes.values().cloned().collect()
+        let listing = self.lock().node_list_time;
+        let stream = watch(self.node_tx.subscribe(), move || {
+            let mut s = me.lock();
+            s.node_lists += 1;
+            s.nodes.values().cloned().collect()
+        });
+        futures::stream::once(async move {
+            tokio::time::sleep(listing).await;
+            stream
         })
+        .flatten()
+        .boxed()
     }
 
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {
