@@ -296,3 +296,37 @@ async fn a_restarted_controller_leaves_ready_nodes_as_they_are() {
     }
     c.stop().await;
 }
+
+/// A selector edited to a label the stored nodes were stripped of (the Nodes are listed
+/// again, slowly): the readiness of the node both selectors select does not flip.
+#[tokio::test(start_paused = true)]
+async fn a_selector_edited_to_a_new_label_key_leaves_a_ready_node_ready() {
+    let w = tainted_world(1);
+    w.cluster.label_node("node-0000", "pool", Some("a"));
+    w.apply("multus", w.spec(1));
+    let _controller = w.start(with_readiness()).await;
+    w.until_ready("multus", 1).await;
+    eventually("the ENI on the ENINode", Duration::from_secs(60), || {
+        w.cluster.eninode("node-0000").is_some()
+    })
+    .await;
+    agent_reports(&w, "node-0000", true);
+    eventually("node-0000 ready", Duration::from_secs(30), || {
+        taints(&w, "node-0000") == [other()]
+    })
+    .await;
+    let writes = w.cluster.writes().node;
+    w.cluster.slow_node_lists(Duration::from_secs(20));
+    let mut spec = w.spec(1);
+    spec.node_selector = [("pool".to_string(), "a".to_string())].into();
+    w.apply("multus", spec);
+    eventually("listed again", Duration::from_secs(60), || {
+        w.cluster.node_lists() == 2
+    })
+    .await;
+    // Past the listing and the readiness actor's quiet time.
+    tokio::time::sleep(Duration::from_secs(180)).await;
+    let ready = condition(&w, "node-0000").expect("condition");
+    assert!(ready.ready && ready.reason == CONFIGURED, "{ready:?}");
+    assert_eq!(w.cluster.writes().node, writes, "no Node write");
+}

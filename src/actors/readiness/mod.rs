@@ -21,7 +21,7 @@ mod parts;
 mod tally;
 use tally::Tally;
 
-pub use msg::ReadinessMsg;
+pub use msg::{ReadinessMsg, Selectors};
 pub use parts::{Parts, ReadinessDesk};
 
 use crate::k8s::node::{NodeCondition, TaintKey};
@@ -342,7 +342,10 @@ impl Actor for ReadinessActor {
         st: &mut ReadinessState,
     ) -> Result<(), ActorProcessingErr> {
         let nodes: Vec<String> = match msg {
-            ReadinessMsg::Nodes(list) => {
+            ReadinessMsg::Nodes(list, selectors) => {
+                if let Some(selectors) = selectors {
+                    st.selectors = selectors;
+                }
                 let names: HashSet<&String> = list.iter().map(|v| &v.name).collect();
                 st.nodes.retain(|n, _| names.contains(n));
                 st.seen.retain(|n, _| names.contains(n));

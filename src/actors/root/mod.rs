@@ -132,9 +132,7 @@ impl Actor for RootActor {
                     })
                     .collect();
                 st.watches.listed(Watched::Nodes);
-                st.services
-                    .readiness(ReadinessMsg::Nodes(st.nodes.values().cloned().collect()));
-                st.readiness.selectors(&st.services, &st.nodeenis);
+                st.readiness.nodes(&st.services, &st.nodes, &st.nodeenis);
                 st.readiness.synced(&st.services, &st.watches);
                 for (name, obj) in &st.nodeenis {
                     if let Some(a) = st.children.get::<NodeEniMsg>(name) {

@@ -3,34 +3,54 @@
 //! change of the object too), and, once, that everything was listed. A restarted
 //! readiness actor is told all of it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::msg::Watched;
 use super::services::Services;
 use super::watches::Watches;
-use crate::actors::readiness::ReadinessMsg;
+use crate::actors::readiness::{ReadinessMsg, Selectors};
 use crate::k8s::{NodeENI, NodeView};
 
 /// What was told.
 #[derive(Default)]
 pub struct ReadinessFeed {
-    selectors: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    selectors: Option<Selectors>,
     synced: bool,
 }
 
 impl ReadinessFeed {
     /// Tells the selectors if they changed.
     pub fn selectors(&mut self, services: &Services, nodeenis: &HashMap<String, NodeENI>) {
-        let now: BTreeMap<String, BTreeMap<String, String>> = nodeenis
-            .iter()
-            .filter(|(_, o)| o.metadata.deletion_timestamp.is_none())
-            .map(|(n, o)| (n.clone(), o.spec.node_selector.clone()))
-            .collect();
-        if self.selectors.as_ref() != Some(&now)
+        if let Some(now) = self.changed(nodeenis)
             && services.readiness(ReadinessMsg::Selectors(now.clone()))
         {
             self.selectors = Some(now);
         }
+    }
+
+    /// Tells every node after a listing, with the selectors if they changed (in one
+    /// message: apart, the nodes would be decided on once against the other).
+    pub fn nodes(
+        &mut self,
+        services: &Services,
+        nodes: &HashMap<String, NodeView>,
+        nodeenis: &HashMap<String, NodeENI>,
+    ) {
+        let now = self.changed(nodeenis);
+        let all = nodes.values().cloned().collect();
+        if services.readiness(ReadinessMsg::Nodes(all, now.clone())) && now.is_some() {
+            self.selectors = now;
+        }
+    }
+
+    /// The selectors of the NodeENIs not being deleted, if they differ from those told.
+    fn changed(&self, nodeenis: &HashMap<String, NodeENI>) -> Option<Selectors> {
+        let now: Selectors = nodeenis
+            .iter()
+            .filter(|(_, o)| o.metadata.deletion_timestamp.is_none())
+            .map(|(n, o)| (n.clone(), o.spec.node_selector.clone()))
+            .collect();
+        (self.selectors.as_ref() != Some(&now)).then_some(now)
     }
 
     /// Tells, once, that every watch has listed.
@@ -61,7 +81,7 @@ impl ReadinessFeed {
     ) {
         *self = ReadinessFeed::default();
         if watches.is_synced(Watched::Nodes) {
-            services.readiness(ReadinessMsg::Nodes(nodes.values().cloned().collect()));
+            self.nodes(services, nodes, nodeenis);
         }
         self.selectors(services, nodeenis);
         self.synced(services, watches);
