@@ -77,6 +77,11 @@ fn nodeeni(name: &str) -> NodeENI {
     .unwrap()
 }
 
+/// The label keys the root keeps when the NodeENIs select by `ng`.
+fn kept() -> std::collections::BTreeSet<String> {
+    ["ng".to_string()].into()
+}
+
 /// Folds a change stream into the current view, like the root actor does.
 fn follow<T: Clone + Send + 'static>(
     mut stream: futures::stream::BoxStream<'static, Change<T>>,
@@ -123,7 +128,13 @@ async fn watches_start_with_a_resync_and_follow_changes() {
     nodes
         .create(
             &PostParams::default(),
-            &node("follow-a", &[("ng", "multi-eni")]),
+            &node(
+                "follow-a",
+                &[
+                    ("ng", "multi-eni"),
+                    ("kubernetes.io/hostname", "ip-10-0-0-1"),
+                ],
+            ),
         )
         .await
         .unwrap();
@@ -132,7 +143,7 @@ async fn watches_start_with_a_resync_and_follow_changes() {
         .await
         .unwrap();
     let cluster = KubeCluster::new(controller, None);
-    let view = follow(cluster.nodes(), |n: &NodeView| n.name.clone());
+    let view = follow(cluster.nodes(&kept()), |n: &NodeView| n.name.clone());
     eventually("resync", Duration::from_secs(10), || {
         labels_of(&view, "follow-").is_some_and(|m| m.len() == 2)
     })
@@ -142,6 +153,11 @@ async fn watches_start_with_a_resync_and_follow_changes() {
         let a = &v.as_ref().unwrap()["follow-a"];
         assert_eq!(a.instance_id, Some(instance_of("follow-a")));
         assert_eq!(a.zone.as_deref(), Some("us-east-1a"));
+        assert_eq!(
+            a.labels,
+            [("ng".to_string(), "multi-eni".to_string())].into(),
+            "only the labels a selector names are kept"
+        );
     }
     nodes
         .patch(
@@ -195,7 +211,7 @@ async fn watches_survive_drops_gone_throttling_and_errors_without_losing_changes
         .unwrap();
     let nodes: Api<Node> = Api::all(admin.clone());
     let watched = KubeCluster::new(Client::try_from(config).unwrap(), None);
-    let view = follow(watched.nodes(), |n: &NodeView| n.name.clone());
+    let view = follow(watched.nodes(&kept()), |n: &NodeView| n.name.clone());
     eventually("first resync", Duration::from_secs(10), || {
         labels_of(&view, "faults-").is_some()
     })
@@ -465,7 +481,7 @@ async fn the_enis_ready_condition_and_the_startup_taint_on_a_real_node() {
         .unwrap();
     let controller_client = controller.clone();
     let cluster = KubeCluster::new(controller, Some("controller-0".into()));
-    let view = follow(cluster.nodes(), |v: &NodeView| v.name.clone());
+    let view = follow(cluster.nodes(&kept()), |v: &NodeView| v.name.clone());
     let ours = TaintKey {
         key: "networking.k8s.aws/enis-not-ready".into(),
         effect: "NoSchedule".into(),

@@ -2,7 +2,7 @@
 //! so the same actor code runs against a real API server ([`super::kube_cluster`]) and
 //! the in-memory cluster ([`super::memory`]) used by tests and `simulate`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -211,8 +211,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// in another resync.
     fn nodeenis(&self) -> BoxStream<'static, Change<NodeENI>>;
 
-    /// Node changes, like [`Cluster::nodeenis`].
-    fn nodes(&self) -> BoxStream<'static, Change<NodeView>>;
+    /// Node changes, like [`Cluster::nodeenis`]; each view keeps only the labels whose
+    /// keys are in `labels` (dropped as each Node is read, before a listing is gathered:
+    /// an EKS Node has about twenty labels, a selector names one or two).
+    fn nodes(&self, labels: &BTreeSet<String>) -> BoxStream<'static, Change<NodeView>>;
 
     /// ENINode changes, like [`Cluster::nodeenis`].
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>>;

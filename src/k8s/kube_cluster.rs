@@ -5,7 +5,7 @@
 //! connection that goes half-open must fail the call, not hang it. Watches are guarded
 //! by kube-runtime's idle timeout instead and restart on their own.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -225,11 +225,14 @@ impl Cluster for KubeCluster {
         changes(self.nodeenis.clone(), "nodeenis", without_managed_fields)
     }
 
-    fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
+    fn nodes(&self, labels: &BTreeSet<String>) -> BoxStream<'static, Change<NodeView>> {
         // An EKS Node is about 14 KB of JSON and each list page is read whole before it is
         // parsed: pages of 500 (kube-runtime's default) held 7 MB at once.
         let config = WatcherConfig::default().page_size(NODE_PAGE_SIZE);
-        watch_changes(self.nodes.clone(), "nodes", config, NodeView::from_slim)
+        let keys = labels.clone();
+        watch_changes(self.nodes.clone(), "nodes", config, move |node| {
+            NodeView::from_slim(node).keeping(&keys)
+        })
     }
 
     fn eninodes(&self) -> BoxStream<'static, Change<ENINodeView>> {

@@ -7,7 +7,7 @@
 //! (everything else in the JSON, managed fields and the rest of the status included, is
 //! skipped while parsing or dropped at once), and kept as a [`NodeView`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -212,6 +212,12 @@ impl NodeView {
             taints,
             enis_ready: node.status.and_then(|s| s.enis_ready),
         }
+    }
+
+    /// The view with only the labels whose keys are in `keys`.
+    pub fn keeping(mut self, keys: &BTreeSet<String>) -> Self {
+        crate::plan::selector::keep_named(&mut self.labels, keys);
+        self
     }
 
     /// Builds the view from a full Node (tests, the in-memory cluster).

@@ -47,7 +47,7 @@ pub(super) fn watch_changes<K, T>(
     api: Api<K>,
     resource: &'static str,
     config: WatcherConfig,
-    map: fn(K) -> T,
+    map: impl Fn(K) -> T + Send + 'static,
 ) -> BoxStream<'static, Change<T>>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,

@@ -24,7 +24,13 @@ impl KeptLabels {
         grew
     }
 
-    /// Drops the labels of `view` no selector names.
+    /// The keys kept.
+    pub fn keys(&self) -> &BTreeSet<String> {
+        &self.keys
+    }
+
+    /// Drops the labels of `view` no selector names (the watch drops them as it reads
+    /// each Node; a watch started before the selectors shrank keeps a few more).
     pub fn strip(&self, view: &mut NodeView) {
         keep_named(&mut view.labels, &self.keys);
     }

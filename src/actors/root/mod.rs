@@ -72,7 +72,8 @@ impl Actor for RootActor {
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
         for what in [Watched::NodeEnis, Watched::ENINodes] {
-            st.watches.start(&myself, &*st.cluster, what);
+            st.watches
+                .start(&myself, &*st.cluster, what, st.labels.keys());
         }
         myself.send_after(st.services.settings.orphan_sweep_interval, || {
             RootMsg::Sweep
@@ -166,7 +167,10 @@ impl Actor for RootActor {
                     .increment(1);
                 myself.send_after(delay, move || RootMsg::Rewatch(what));
             }
-            RootMsg::Rewatch(what) => st.watches.start(&myself, &*st.cluster, what),
+            RootMsg::Rewatch(what) => {
+                st.watches
+                    .start(&myself, &*st.cluster, what, st.labels.keys())
+            }
             RootMsg::Swept(findings) => sweep::report(&st.cluster, &st.nodeenis, findings),
             RootMsg::RestartService(which) => {
                 st.services.restart(&myself.get_cell(), which).await?;

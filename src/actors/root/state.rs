@@ -84,7 +84,8 @@ impl RootState {
         let before = self.nodeenis.insert(name.clone(), obj.clone());
         if self.labels.update(&self.nodeenis) && self.watches.started(Watched::Nodes) {
             tracing::info!(nodeeni = %name, "a selector names a label the nodes were stored without: listing the Nodes again");
-            self.watches.relist(myself, &*self.cluster, Watched::Nodes);
+            self.watches
+                .relist(myself, &*self.cluster, Watched::Nodes, self.labels.keys());
         }
         let Some(before) = before else {
             return self.start_nodeeni(myself, &name).await;
@@ -138,7 +139,8 @@ impl RootState {
                 // Nodes are listed once the selectors are known: each keeps only the
                 // labels they name.
                 if !self.watches.started(Watched::Nodes) {
-                    self.watches.start(myself, &*self.cluster, Watched::Nodes);
+                    self.watches
+                        .start(myself, &*self.cluster, Watched::Nodes, self.labels.keys());
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! the root (a watch that stops is started again after a backoff), whether each
 //! delivered its first listing, and the readiness that follows.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,12 +60,19 @@ impl Watches {
         )
     }
 
-    /// Starts (again) forwarding one watch into the root.
-    pub fn start(&mut self, me: &ActorRef<RootMsg>, cluster: &dyn Cluster, what: Watched) {
+    /// Starts (again) forwarding one watch into the root; Nodes keep only the labels of
+    /// `node_labels`.
+    pub fn start(
+        &mut self,
+        me: &ActorRef<RootMsg>,
+        cluster: &dyn Cluster,
+        what: Watched,
+        node_labels: &BTreeSet<String>,
+    ) {
         let me = me.clone();
         let ended = RootMsg::WatchEnded(what);
         let task = match what {
-            Watched::Nodes => forward(cluster.nodes(), me, RootMsg::Nodes, ended),
+            Watched::Nodes => forward(cluster.nodes(node_labels), me, RootMsg::Nodes, ended),
             Watched::NodeEnis => forward(
                 cluster.nodeenis(),
                 me,
@@ -84,10 +92,16 @@ impl Watches {
     }
 
     /// Watches `what` again from a new listing: not synced until it delivered it.
-    pub fn relist(&mut self, me: &ActorRef<RootMsg>, cluster: &dyn Cluster, what: Watched) {
+    pub fn relist(
+        &mut self,
+        me: &ActorRef<RootMsg>,
+        cluster: &dyn Cluster,
+        what: Watched,
+        node_labels: &BTreeSet<String>,
+    ) {
         self.synced[what as usize] = false;
         metrics::gauge!(KUBE_WATCH_SYNCED, "resource" => resource(what)).set(0.0);
-        self.start(me, cluster, what);
+        self.start(me, cluster, what, node_labels);
     }
 
     /// `what` delivered a listing.

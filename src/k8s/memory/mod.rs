@@ -5,7 +5,7 @@
 //! that falls too far behind gets a fresh [`Change::Resync`], as a real watch would after
 //! a 410. Events and status writes are recorded for assertions.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -272,13 +272,22 @@ impl Cluster for MemoryCluster {
         })
     }
 
-    fn nodes(&self) -> BoxStream<'static, Change<NodeView>> {
+    fn nodes(&self, labels: &BTreeSet<String>) -> BoxStream<'static, Change<NodeView>> {
         let me = self.clone();
         let listing = self.lock().node_list_time;
+        let (keys, snapshot_keys) = (labels.clone(), labels.clone());
         let stream = watch(self.node_tx.subscribe(), move || {
             let mut s = me.lock();
             s.node_lists += 1;
-            s.nodes.values().cloned().collect()
+            s.nodes
+                .values()
+                .map(|v| v.clone().keeping(&snapshot_keys))
+                .collect()
+        })
+        .map(move |change| match change {
+            Change::Applied(v) => Change::Applied(v.keeping(&keys)),
+            Change::Deleted(v) => Change::Deleted(v.keeping(&keys)),
+            Change::Resync(list) => Change::Resync(list),
         });
         futures::stream::once(async move {
             tokio::time::sleep(listing).await;
