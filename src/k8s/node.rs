@@ -216,7 +216,7 @@ impl NodeView {
 
     /// The view with only the labels whose keys are in `keys`.
     pub fn keeping(mut self, keys: &BTreeSet<String>) -> Self {
-        crate::plan::selector::keep_named(&mut self.labels, keys);
+        self.labels.retain(|k, _| keys.contains(k));
         self
     }
 
