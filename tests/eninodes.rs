@@ -42,6 +42,7 @@ fn entry(eni: &str) -> NodeInterface {
         ipv6_addresses: Vec::new(),
         ipv6_prefixes: Vec::new(),
         source_dest_check: Some(false),
+        dpdk: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::k8s::{ENINode, InterfaceReport};
+use crate::k8s::{DpdkReport, DpdkRequest, ENINode, InterfaceReport};
 
 /// The smallest MTU the agent ever sets (IPv4's minimum reassembly size).
 pub const MIN_MTU: u32 = 576;
@@ -20,6 +20,11 @@ pub struct DesiredLink {
     pub nodeeni: String,
     /// Requested MTU; 0 leaves the MTU alone.
     pub mtu: u32,
+    /// DPDK: its device is bound to a userspace driver; its interface is not configured.
+    pub dpdk: Option<DpdkRequest>,
+    /// What the agent reported of its device before (the ENINode status), so that a
+    /// restarted agent finds a device whose interface is gone.
+    pub recorded: Option<DpdkReport>,
 }
 
 /// A network link as the kernel reports it.
@@ -99,6 +104,12 @@ pub fn normalize_mac(mac: &str) -> String {
 /// (itself 0 by default: leave the MTU alone).
 pub fn desired_links(eninode: Option<&ENINode>, default_mtu: u32) -> BTreeMap<String, DesiredLink> {
     let mut out = BTreeMap::new();
+    let recorded: BTreeMap<String, &DpdkReport> = eninode
+        .and_then(|e| e.status.as_ref())
+        .iter()
+        .flat_map(|s| &s.interfaces)
+        .filter_map(|r| Some((normalize_mac(&r.mac_address), r.dpdk.as_ref()?)))
+        .collect();
     for i in eninode.iter().flat_map(|e| &e.spec.interfaces) {
         if i.mac_address.is_empty() {
             continue;
@@ -108,11 +119,14 @@ pub fn desired_links(eninode: Option<&ENINode>, default_mtu: u32) -> BTreeMap<St
             0 => default_mtu,
             m => m,
         };
+        let before = recorded.get(&mac).map(|r| (*r).clone());
         out.entry(mac.clone()).or_insert(DesiredLink {
             mac,
             eni_id: i.eni_id.clone(),
             nodeeni: i.node_eni.clone(),
             mtu,
+            dpdk: i.dpdk.clone(),
+            recorded: before,
         });
     }
     out
@@ -154,6 +168,7 @@ pub fn report(
         mtu: None,
         mtu_clamped: false,
         message: None,
+        dpdk: None,
     };
     let link = match link {
         Ok(l) => l,

@@ -15,13 +15,18 @@
 
 pub mod actors;
 pub mod desired;
+pub mod device_plugin;
+pub mod devices;
+pub mod dpdk;
 pub mod links;
+pub mod pci;
 mod root;
 mod run;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 
 use crate::k8s::kube_cluster::KubeCluster;
@@ -37,6 +42,15 @@ pub trait AgentCluster: Send + Sync + 'static {
     fn eninode(&self, node: &str) -> BoxStream<'static, Change<ENINode>>;
     /// Writes the report into node `node`'s ENINode status.
     async fn report(&self, node: &str, status: &ENINodeStatus) -> Result<(), ClusterError>;
+    /// Deletes the pods in `namespace` matching label `selector` that run on node `node`
+    /// (and no other node's): the SR-IOV network device plugin's, which reads its
+    /// configuration only when it starts; its DaemonSet starts it again. How many.
+    async fn restart_device_plugin(
+        &self,
+        node: &str,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<usize, ClusterError>;
 }
 
 #[async_trait]
@@ -57,5 +71,43 @@ impl AgentCluster for KubeCluster {
         self.timed(api.patch_status(node, &PatchParams::default(), &Patch::Merge(&patch)))
             .await?;
         Ok(())
+    }
+
+    async fn restart_device_plugin(
+        &self,
+        node: &str,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<usize, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client(), namespace);
+        let on_node = ListParams::default()
+            .labels(selector)
+            .fields(&format!("spec.nodeName={node}"));
+        let pods = self.timed(api.list(&on_node)).await?;
+        let mut deleted = 0;
+        for pod in pods {
+            // The field selector already says so; a pod of another node is never deleted.
+            if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(node) {
+                continue;
+            }
+            let Some(name) = pod.metadata.name else {
+                continue;
+            };
+            let uid = pod.metadata.uid;
+            // Only the pod listed: a replacement made since is left alone.
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match self.timed(api.delete(&name, &dp)).await {
+                Ok(_) => deleted += 1,
+                Err(ClusterError::NotFound(_) | ClusterError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
     }
 }

@@ -13,6 +13,8 @@ use super::actors::{
     Connector, Netlink, NetlinkArgs, NetlinkMsg, Reconciler, ReconcilerArgs, ReconcilerMsg, Watch,
     WatchArgs, WatchMsg,
 };
+use super::devices::DevicePlugin;
+use super::pci::PciDevices;
 use crate::supervision::{Children, Handle, RestartPolicy};
 
 /// What the agent runs with.
@@ -26,6 +28,10 @@ pub struct AgentDeps {
     pub cluster: Arc<dyn AgentCluster>,
     /// Opens netlink.
     pub connect: Connector,
+    /// The PCI devices (for DPDK ENIs).
+    pub pci: Arc<dyn PciDevices>,
+    /// The SR-IOV network device plugin the bound devices are offered to, if any.
+    pub device_plugin: Option<DevicePlugin>,
     /// Restart policy.
     pub restart: RestartPolicy,
 }
@@ -76,6 +82,8 @@ impl AgentState {
                 let args = ReconcilerArgs {
                     node: d.node.clone(),
                     cluster: d.cluster.clone(),
+                    pci: d.pci.clone(),
+                    device_plugin: d.device_plugin.clone(),
                 };
                 let (r, _) = Actor::spawn_linked(None, Reconciler, args, me.get_cell()).await?;
                 self.children[child as usize].started(child, &r);

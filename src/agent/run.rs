@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use super::actors::Connector;
 use super::links::{Links, RtLinks};
+use super::pci::{NoDpdk, PciDevices, SysfsPci};
 use super::{Agent, AgentDeps};
 use crate::config::AgentArgs;
 use crate::k8s::ClusterError;
@@ -57,12 +58,20 @@ pub async fn run_agent(args: AgentArgs) -> Result<(), AgentError> {
     let cluster = Arc::new(KubeCluster::connect(Some(args.node_name.clone())).await?);
     let connect: Connector =
         Arc::new(|| RtLinks::connect().map(|(l, e)| (Arc::new(l) as Arc<dyn Links>, e)));
-    tracing::info!(node = %args.node_name, default_mtu = args.default_mtu, "starting the node agent");
+    tracing::info!(node = %args.node_name, default_mtu = args.default_mtu, dpdk = args.dpdk, "starting the node agent");
+    let pci: Arc<dyn PciDevices> = if args.dpdk {
+        Arc::new(SysfsPci::new(&args.sysfs_root))
+    } else {
+        Arc::new(NoDpdk)
+    };
+    let device_plugin = args.device_plugin();
     let mut agent = Agent::start(AgentDeps {
         node: args.node_name,
         default_mtu: args.default_mtu,
         cluster,
         connect,
+        pci,
+        device_plugin,
         restart: RestartPolicy::default(),
     })
     .await?;

@@ -73,9 +73,43 @@ pub struct AgentArgs {
     /// carry other networks).
     #[arg(long, env = "BIND_HOST")]
     pub bind_host: Option<IpAddr>,
+    /// Bind DPDK ENIs' devices (NodeENIs with `enableDPDK`): needs write access to sysfs
+    /// (a privileged container). Off: such ENIs are reported not configured, and why.
+    #[arg(long, env = "DPDK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dpdk: bool,
+    /// Where sysfs is mounted.
+    #[arg(long, env = "SYSFS_ROOT", default_value = "/sys")]
+    pub sysfs_root: std::path::PathBuf,
+    /// The SR-IOV network device plugin's configuration file the bound devices are
+    /// offered in; empty: they are bound, not offered.
+    #[arg(
+        long,
+        env = "DEVICE_PLUGIN_CONFIG",
+        default_value = "/etc/pcidp/config.json"
+    )]
+    pub device_plugin_config: String,
+    /// The namespace of the device plugin's pods (restarted on this node after the
+    /// configuration changed: the plugin reads it only when it starts).
+    #[arg(long, env = "DEVICE_PLUGIN_NAMESPACE", default_value = "kube-system")]
+    pub device_plugin_namespace: String,
+    /// The label selector of the device plugin's pods.
+    #[arg(long, env = "DEVICE_PLUGIN_SELECTOR", default_value = "app=sriovdp")]
+    pub device_plugin_selector: String,
 }
 
 impl AgentArgs {
+    /// The device plugin the bound devices are offered to: none without DPDK or without
+    /// a configuration file.
+    pub fn device_plugin(&self) -> Option<crate::agent::devices::DevicePlugin> {
+        (self.dpdk && !self.device_plugin_config.trim().is_empty()).then(|| {
+            crate::agent::devices::DevicePlugin {
+                config: self.device_plugin_config.trim().into(),
+                namespace: self.device_plugin_namespace.clone(),
+                selector: self.device_plugin_selector.clone(),
+            }
+        })
+    }
+
     /// Where `/metrics` and the probes listen: their addresses, on `bind_host` if given.
     pub fn listen_addrs(&self) -> (SocketAddr, SocketAddr) {
         let on = |a: SocketAddr| self.bind_host.map_or(a, |ip| SocketAddr::new(ip, a.port()));

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::eninode::DpdkRequest;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -224,8 +225,10 @@ pub struct NodeENISpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_tracking: Option<ConnectionTrackingSpec>,
 
-    /// Accepted for compatibility with the Go controller; not supported yet, and reported
-    /// in the NodeENI's conditions when set.
+    /// Bind each ENI's PCI device to a userspace (DPDK) driver on its node instead of
+    /// configuring its interface: the node agent finds the device from the ENI's MAC
+    /// address, binds it through sysfs and records it in the ENINode status, and offers it
+    /// to pods through the SR-IOV network device plugin when `dpdkResourceName` is set.
     #[serde(
         rename = "enableDPDK",
         default,
@@ -233,7 +236,9 @@ pub struct NodeENISpec {
     )]
     pub enable_dpdk: bool,
 
-    /// Accepted for compatibility (DPDK driver); not used yet.
+    /// The driver DPDK ENIs' devices are bound to (its module loaded on the node);
+    /// unset: `vfio-pci`.
+    #[x_kube(validation = Rule::new("self.matches('^[a-zA-Z0-9_-]{0,64}$')").message("dpdkDriver must be a kernel driver name (letters, digits, '_' and '-')"))]
     #[serde(
         rename = "dpdkDriver",
         default,
@@ -241,7 +246,10 @@ pub struct NodeENISpec {
     )]
     pub dpdk_driver: Option<String>,
 
-    /// Accepted for compatibility (SR-IOV resource name); not used yet.
+    /// The SR-IOV network device plugin resource (`prefix/name`, e.g.
+    /// `intel.com/sriov_dpdk`) the bound devices are offered under; unset: bound, not
+    /// offered.
+    #[x_kube(validation = Rule::new("self == '' || self.matches('^([a-zA-Z0-9.-]+/)?[a-zA-Z0-9_]+$')").message("dpdkResourceName must be prefix/name, the name of letters, digits and '_' (what the SR-IOV device plugin accepts)"))]
     #[serde(
         rename = "dpdkResourceName",
         default,
@@ -249,13 +257,41 @@ pub struct NodeENISpec {
     )]
     pub dpdk_resource_name: Option<String>,
 
-    /// Accepted for compatibility (PCI address); not used yet.
+    /// The PCI address of the device to bind (`0000:00:06.0`), when every node has the
+    /// ENI at the same one; unset (recommended): the agent finds it from the ENI's MAC
+    /// address. A device that is not the ENI's is never bound.
+    #[x_kube(validation = Rule::new("self == '' || self.matches('^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}[.][0-7]$')").message("dpdkPCIAddress must be a PCI address like 0000:00:06.0"))]
     #[serde(
         rename = "dpdkPCIAddress",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub dpdk_pci_address: Option<String>,
+}
+
+/// The driver a DPDK ENI's device is bound to when the NodeENI names none.
+pub const DEFAULT_DPDK_DRIVER: &str = "vfio-pci";
+
+impl NodeENISpec {
+    /// What its ENIs' agents are asked for DPDK; `None` unless it sets `enableDPDK`. An empty
+    /// `dpdkDriver` is the default driver; an empty resource name or PCI address is none.
+    pub fn dpdk_request(&self) -> Option<DpdkRequest> {
+        if !self.enable_dpdk {
+            return None;
+        }
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Some(DpdkRequest {
+            driver: given(&self.dpdk_driver).unwrap_or_else(|| DEFAULT_DPDK_DRIVER.to_string()),
+            resource_name: given(&self.dpdk_resource_name),
+            pci_address: given(&self.dpdk_pci_address).map(|p| p.to_ascii_lowercase()),
+            release: false,
+        })
+    }
 }
 
 /// ENA Express on an attachment.
@@ -391,4 +427,75 @@ pub fn all_crds_yaml() -> Result<String, serde_saphyr::SerializeError> {
         crd_yaml()?,
         super::eninode::crd_yaml()?
     ))
+}
+
+#[cfg(test)]
+mod dpdk_tests {
+    use super::*;
+    use crate::k8s::DpdkRequest;
+
+    fn spec(
+        enable: bool,
+        driver: Option<&str>,
+        resource: Option<&str>,
+        pci: Option<&str>,
+    ) -> NodeENISpec {
+        let mut s: NodeENISpec = serde_json::from_value(serde_json::json!({
+            "nodeSelector": {"ng": "dpdk"},
+            "subnetID": "subnet-1",
+            "securityGroupIDs": ["sg-1"],
+        }))
+        .unwrap();
+        s.enable_dpdk = enable;
+        s.dpdk_driver = driver.map(str::to_string);
+        s.dpdk_resource_name = resource.map(str::to_string);
+        s.dpdk_pci_address = pci.map(str::to_string);
+        s
+    }
+
+    #[test]
+    fn requests() {
+        let req = |driver: &str, resource: Option<&str>, pci: Option<&str>| {
+            Some(DpdkRequest {
+                driver: driver.into(),
+                resource_name: resource.map(str::to_string),
+                pci_address: pci.map(str::to_string),
+                release: false,
+            })
+        };
+        let cases = [
+            (
+                "off",
+                spec(false, Some("vfio-pci"), Some("a.com/b"), None),
+                None,
+            ),
+            (
+                "defaults",
+                spec(true, None, None, None),
+                req("vfio-pci", None, None),
+            ),
+            (
+                "empty is unset",
+                spec(true, Some(" "), Some(""), Some("")),
+                req("vfio-pci", None, None),
+            ),
+            (
+                "as given, the address lower-cased",
+                spec(
+                    true,
+                    Some("igb_uio"),
+                    Some("intel.com/sriov_dpdk"),
+                    Some("0000:00:0A.0"),
+                ),
+                req(
+                    "igb_uio",
+                    Some("intel.com/sriov_dpdk"),
+                    Some("0000:00:0a.0"),
+                ),
+            ),
+        ];
+        for (name, s, expected) in cases {
+            assert_eq!(s.dpdk_request(), expected, "{name}");
+        }
+    }
 }

@@ -93,6 +93,36 @@ pub struct NodeInterface {
     /// Whether EC2 checks the source and destination of its traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_dest_check: Option<bool>,
+    /// Bind the ENI's PCI device to a userspace (DPDK) driver instead of configuring its
+    /// interface: the NodeENI's `enableDPDK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpdk: Option<DpdkRequest>,
+}
+
+/// What the node's agent is asked to do with a DPDK ENI's PCI device.
+#[derive(
+    Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DpdkRequest {
+    /// The driver to bind the device to (`vfio-pci` unless the NodeENI names another).
+    pub driver: String,
+    /// The SR-IOV network device plugin resource (`prefix/name`) offering the device to
+    /// pods; unset: the device is bound but not offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// The PCI address the NodeENI names (`dpdkPCIAddress`); unset: the agent finds the
+    /// device from the ENI's MAC address.
+    #[serde(
+        rename = "pciAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pci_address: Option<String>,
+    /// Return the device to its kernel driver (the controller asks before it detaches
+    /// the ENI, and waits for the agent's report).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub release: bool,
 }
 
 /// How the node's agent configured the ENIs.
@@ -138,6 +168,39 @@ pub struct InterfaceReport {
     /// Why it is not configured, or what to know about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For a DPDK ENI: its PCI device and the driver it is bound to. Kept here so that a
+    /// restarted agent knows which device it bound (the interface is gone once bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpdk: Option<DpdkReport>,
+}
+
+/// How a DPDK ENI's PCI device stands on the node.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DpdkReport {
+    /// The device's PCI address (`0000:00:06.0`), once found.
+    #[serde(
+        rename = "pciAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pci_address: Option<String>,
+    /// The driver the device is bound to now (none: unbound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The kernel network driver it had before the agent bound it (`ena`): where it goes
+    /// back when released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_driver: Option<String>,
+    /// The device plugin resource it is offered under, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// Bound to the driver asked for.
+    pub bound: bool,
+    /// Returned to its kernel driver after the controller asked (`release`): the ENI
+    /// may be detached.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
 }
 
 /// The field manager a NodeENI's entries are applied under: the NodeENI's name, at most

@@ -24,5 +24,7 @@ pub use cluster::{
 pub use crd::{
     ConnectionTrackingSpec, ENIAttachment, EnaSrdSpec, NodeENI, NodeENISpec, NodeENIStatus,
 };
-pub use eninode::{ENINode, ENINodeSpec, ENINodeStatus, InterfaceReport, NodeInterface};
+pub use eninode::{
+    DpdkReport, DpdkRequest, ENINode, ENINodeSpec, ENINodeStatus, InterfaceReport, NodeInterface,
+};
 pub use node::NodeView;

@@ -127,6 +127,7 @@ mod tests {
             ipv6_addresses: Vec::new(),
             ipv6_prefixes: Vec::new(),
             source_dest_check: None,
+            dpdk: None,
         }
     }
 

@@ -52,6 +52,7 @@ pub fn spawn_agents(cluster: MemoryCluster) -> JoinHandle<()> {
                         mtu: u32::try_from(i.mtu).ok(),
                         mtu_clamped: false,
                         message: None,
+                        dpdk: None,
                     })
                     .collect();
                 let n = i32::try_from(interfaces.len()).unwrap_or(i32::MAX);

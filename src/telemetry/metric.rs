@@ -109,13 +109,17 @@ catalogue! {
     AGENT_LINKS_MANAGED = "aws_multi_eni_agent_links_managed", Gauge, Agent;
     /// Attached ENIs of this node the agent has brought up with their MTU.
     AGENT_LINKS_CONFIGURED = "aws_multi_eni_agent_links_configured", Gauge, Agent;
-    /// Changes the agent made to links, by change (up, mtu).
+    /// Changes the agent made, by change: to links (up, mtu), to DPDK ENIs' devices (bind, release), to the SR-IOV device plugin (device_plugin_config, device_plugin_restart).
     AGENT_LINK_CHANGES_TOTAL = "aws_multi_eni_agent_link_changes_total", Counter, Agent;
+    /// Attached ENIs of this node whose NodeENI asks for DPDK.
+    AGENT_DPDK_DEVICES_MANAGED = "aws_multi_eni_agent_dpdk_devices_managed", Gauge, Agent;
+    /// Of them, devices bound to the driver asked for.
+    AGENT_DPDK_DEVICES_BOUND = "aws_multi_eni_agent_dpdk_devices_bound", Gauge, Agent;
     /// Link events received from the kernel.
     AGENT_NETLINK_EVENTS_TOTAL = "aws_multi_eni_agent_netlink_events_total", Counter, Agent;
     /// Link reports written to this node's ENINode status.
     AGENT_REPORT_WRITES_TOTAL = "aws_multi_eni_agent_report_writes_total", Counter, Agent;
-    /// Agent errors by error label (netlink, API server).
+    /// Agent errors by error label (netlink, sysfs, the device plugin's configuration, API server).
     AGENT_ERRORS_TOTAL = "aws_multi_eni_agent_errors_total", Counter, Agent;
 }
 

@@ -81,12 +81,23 @@ pub fn zero_agent() {
     metrics::gauge!(crate::telemetry::metric::AGENT_LINKS_CONFIGURED).set(0.0);
     metrics::counter!(crate::telemetry::metric::AGENT_NETLINK_EVENTS_TOTAL).increment(0);
     metrics::counter!(crate::telemetry::metric::AGENT_REPORT_WRITES_TOTAL).increment(0);
-    for change in ["up", "mtu"] {
+    metrics::gauge!(crate::telemetry::metric::AGENT_DPDK_DEVICES_MANAGED).set(0.0);
+    metrics::gauge!(crate::telemetry::metric::AGENT_DPDK_DEVICES_BOUND).set(0.0);
+    for change in [
+        "up",
+        "mtu",
+        "bind",
+        "release",
+        "device_plugin_config",
+        "device_plugin_restart",
+    ] {
         metrics::counter!(crate::telemetry::metric::AGENT_LINK_CHANGES_TOTAL, "change" => change)
             .increment(0);
     }
     let errors = crate::agent::links::LinkError::LABELS
         .into_iter()
+        .chain(crate::agent::pci::PciError::LABELS)
+        .chain(crate::agent::device_plugin::ConfigError::LABELS)
         .chain(crate::k8s::ClusterError::LABELS);
     for error in errors {
         metrics::counter!(crate::telemetry::metric::AGENT_ERRORS_TOTAL, "error" => error)
@@ -130,6 +141,36 @@ mod tests {
             LinkError::Request("x".into()),
         ] {
             assert!(LinkError::LABELS.contains(&e.label()), "{e}");
+        }
+        use crate::agent::device_plugin::ConfigError;
+        use crate::agent::pci::PciError;
+        for e in [
+            PciError::NoDevice("x".into()),
+            PciError::NoDriver("x".into()),
+            PciError::Io {
+                path: "x".into(),
+                error: "x".into(),
+            },
+            PciError::Disabled,
+            PciError::NotBound {
+                pci: "x".into(),
+                wanted: "x".into(),
+                now: "x".into(),
+            },
+        ] {
+            assert!(PciError::LABELS.contains(&e.label()), "{e}");
+        }
+        for e in [
+            ConfigError::Unreadable {
+                path: "x".into(),
+                why: "x".into(),
+            },
+            ConfigError::Io {
+                path: "x".into(),
+                error: "x".into(),
+            },
+        ] {
+            assert!(ConfigError::LABELS.contains(&e.label()), "{e}");
         }
     }
 }

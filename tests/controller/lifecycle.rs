@@ -334,6 +334,7 @@ async fn each_nodes_eninode_lists_its_enis_and_carries_the_agents_report() {
                 mtu: Some(9001),
                 mtu_clamped: false,
                 message: None,
+                dpdk: None,
             }],
             configured_count: 1,
             eni_count: 1,

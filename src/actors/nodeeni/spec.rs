@@ -124,12 +124,6 @@ async fn resolve(
             return (None, problems);
         }
     };
-    if spec.enable_dpdk {
-        problems.push((
-            "DPDKNotSupported".to_string(),
-            "enableDPDK is set, but this controller does not bind DPDK drivers; the ENIs are attached as plain interfaces".to_string(),
-        ));
-    }
     match subnets_and_groups(resolver, spec, vpcs).await {
         Ok(subnets) => {
             let resolved = ResolvedSpec {

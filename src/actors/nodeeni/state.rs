@@ -236,10 +236,12 @@ impl NodeEniState {
     /// failed (the caller retries).
     async fn write_status(&mut self) -> bool {
         let name = self.name();
+        let dpdk = self.obj.spec.dpdk_request();
         let src = Sources {
             name: &name,
             generation: self.generation(),
             mtu: self.obj.spec.mtu,
+            dpdk: dpdk.as_ref(),
             fleet: &self.fleet,
             selection: &self.selection,
             deleting: self.deleting(),

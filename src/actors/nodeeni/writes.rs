@@ -13,7 +13,7 @@ use super::selection::Selection;
 use super::status::StatusBook;
 use crate::actors::readiness::ReadinessDesk;
 use crate::k8s::status::{Concerns, SlotSummary, build_status};
-use crate::k8s::{Cluster, NodeENIStatus, NodeInterface};
+use crate::k8s::{Cluster, DpdkRequest, NodeENIStatus, NodeInterface};
 use crate::plan::interfaces::carry_unreported;
 use crate::plan::nodeeni::hold_round;
 
@@ -41,6 +41,8 @@ pub struct Round<'a> {
     pub concerns: &'a Concerns,
     /// The (node, subnet) of the slots that have not reported yet.
     pub unreported: &'a [(String, String)],
+    /// What each ENI's agent is asked to do for DPDK.
+    pub dpdk: Option<&'a DpdkRequest>,
 }
 
 /// What the NodeENI's components hold that a round is built from.
@@ -51,6 +53,8 @@ pub struct Sources<'a> {
     pub generation: i64,
     /// Its spec's MTU.
     pub mtu: i32,
+    /// What each ENI's agent is asked to do for DPDK ([`crate::k8s::NodeENISpec::dpdk_request`]).
+    pub dpdk: Option<&'a DpdkRequest>,
     /// Its slots, skips and teardowns.
     pub fleet: &'a Fleet,
     /// Its nodes.
@@ -102,6 +106,7 @@ impl Writes {
             slots: &slots,
             concerns: &concerns,
             unreported: &unreported,
+            dpdk: src.dpdk,
         };
         self.write(cluster, round, |n| selection.uid(n)).await
     }
@@ -138,7 +143,7 @@ impl Writes {
             .status
             .write(cluster, round.name, status, round.slots)
             .await;
-        let mut desired = interfaces::desired(round.name, round.slots);
+        let mut desired = interfaces::desired(round.name, round.slots, round.dpdk);
         carry_unreported(
             &mut desired,
             self.interfaces.applied(),

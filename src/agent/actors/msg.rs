@@ -24,6 +24,8 @@ pub enum ReconcilerMsg {
     Report,
     /// A failed link change's backoff is over.
     Retry,
+    /// A failed device change's backoff is over.
+    DevicesRetry,
 }
 
 /// Messages of the netlink actor.

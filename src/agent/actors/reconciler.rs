@@ -12,7 +12,9 @@ use tokio::time::Instant;
 use super::msg::{NetlinkMsg, ReconcilerMsg};
 use crate::agent::AgentCluster;
 use crate::agent::desired::{DesiredLink, LinkState, pick, plan, report};
+use crate::agent::devices::{DevicePlugin, Devices};
 use crate::agent::links::LinkEvent;
+use crate::agent::pci::PciDevices;
 use crate::k8s::ENINodeStatus;
 use crate::supervision::retry_delay;
 use crate::telemetry::metric;
@@ -29,6 +31,10 @@ pub struct ReconcilerState {
     retry_scheduled: bool,
     /// Links whose change failed: how often, and not to be tried again before when.
     failing: HashMap<String, (u32, Instant)>,
+    /// The DPDK ENIs' devices.
+    devices: Devices,
+    /// When the devices are looked at again after a failed change, if that is planned.
+    devices_retry: Option<Instant>,
 }
 
 /// The reconciler actor.
@@ -42,7 +48,8 @@ impl ReconcilerState {
 
     fn reconcile(&mut self) {
         let now = Instant::now();
-        for d in self.desired.values() {
+        // A DPDK ENI's device is bound, not configured (see `Devices`).
+        for d in self.desired.values().filter(|d| d.dpdk.is_none()) {
             let Some(link) = self.link_for(&d.mac) else {
                 continue;
             };
@@ -62,12 +69,12 @@ impl ReconcilerState {
                 });
             }
         }
-        let configured = self
-            .desired
-            .values()
+        let links = self.desired.values().filter(|d| d.dpdk.is_none());
+        let configured = links
+            .clone()
             .filter(|d| self.link_for(&d.mac).is_some_and(|l| plan(d, l).is_empty()))
             .count();
-        metrics::gauge!(metric::AGENT_LINKS_MANAGED).set(self.desired.len() as f64);
+        metrics::gauge!(metric::AGENT_LINKS_MANAGED).set(links.count() as f64);
         metrics::gauge!(metric::AGENT_LINKS_CONFIGURED).set(configured as f64);
     }
 
@@ -75,12 +82,15 @@ impl ReconcilerState {
         let interfaces: Vec<_> = self
             .desired
             .iter()
-            .map(|(mac, d)| {
-                report(
+            .map(|(mac, d)| match d.dpdk {
+                Some(_) => self
+                    .devices
+                    .report(d, self.link_for(mac).map(|l| l.name.clone())),
+                None => report(
                     d,
                     pick(self.links.values(), mac),
                     self.errors.get(mac).cloned(),
-                )
+                ),
             })
             .collect();
         let status = ENINodeStatus {
@@ -131,6 +141,10 @@ pub struct ReconcilerArgs {
     pub node: String,
     /// Where reports go.
     pub cluster: Arc<dyn AgentCluster>,
+    /// The PCI devices (for DPDK ENIs).
+    pub pci: Arc<dyn PciDevices>,
+    /// The SR-IOV network device plugin the bound devices are offered to, if any.
+    pub device_plugin: Option<DevicePlugin>,
 }
 
 impl Actor for Reconciler {
@@ -153,6 +167,8 @@ impl Actor for Reconciler {
             reported: None,
             retry_scheduled: false,
             failing: HashMap::new(),
+            devices: Devices::new(args.pci, args.device_plugin),
+            devices_retry: None,
         })
     }
 
@@ -192,8 +208,26 @@ impl Actor for Reconciler {
             }
             ReconcilerMsg::Report => st.retry_scheduled = false,
             ReconcilerMsg::Retry => {}
+            ReconcilerMsg::DevicesRetry => st.devices_retry = None,
         }
         st.reconcile();
+        let links = &st.links;
+        let again = st
+            .devices
+            .reconcile(
+                &st.desired,
+                |mac| pick(links.values(), mac).ok().map(|l| l.name.clone()),
+                &*st.cluster,
+                &st.node,
+            )
+            .await;
+        if let Some(delay) = again {
+            let at = Instant::now() + delay;
+            if st.devices_retry.is_none_or(|planned| at < planned) {
+                st.devices_retry = Some(at);
+                myself.send_after(delay, || ReconcilerMsg::DevicesRetry);
+            }
+        }
         st.write_report(&myself).await;
         Ok(())
     }

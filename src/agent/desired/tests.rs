@@ -15,6 +15,7 @@ fn entry(nodeeni: &str, mac: &str, mtu: i32) -> NodeInterface {
         ipv6_addresses: Vec::new(),
         ipv6_prefixes: Vec::new(),
         source_dest_check: None,
+        dpdk: None,
     }
 }
 
@@ -79,6 +80,8 @@ fn plans_only_what_differs_and_reports_it() {
         eni_id: "eni-1".into(),
         nodeeni: "a".into(),
         mtu: 9001,
+        dpdk: None,
+        recorded: None,
     };
     assert_eq!(
         plan(&d, &link(&d.mac, 1500, false)),
@@ -104,6 +107,8 @@ fn an_mtu_held_down_by_the_link_maximum_is_reported_as_clamped() {
         eni_id: "eni-1".into(),
         nodeeni: "a".into(),
         mtu: 9001,
+        dpdk: None,
+        recorded: None,
     };
     let small = LinkState {
         max_mtu: Some(1500),

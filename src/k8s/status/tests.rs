@@ -156,16 +156,13 @@ fn problems_failures_and_skips_degrade() {
         1,
         &[],
         &Concerns {
-            problems: vec![(
-                "DPDKNotSupported".into(),
-                "enableDPDK is not supported".into(),
-            )],
+            problems: vec![("InvalidTags".into(), "tag key aws:x is reserved".into())],
             ..Concerns::default()
         },
         None,
         t("2026-01-01T00:00:00Z"),
     );
-    assert_eq!(cond(&spec, "Ready").reason, "DPDKNotSupported");
+    assert_eq!(cond(&spec, "Ready").reason, "InvalidTags");
     assert_eq!(cond(&spec, "Degraded").status, "True");
 }
 

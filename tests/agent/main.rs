@@ -25,6 +25,8 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
+mod dpdk;
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A network namespace deleted on drop.
@@ -205,6 +207,8 @@ async fn start_agent(env: &Env, ns: &Netns) -> Agent {
         default_mtu: 0,
         cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
         connect,
+        pci: Arc::new(aws_multi_eni_controller::agent::pci::NoDpdk),
+        device_plugin: None,
         restart: RestartPolicy::default(),
     })
     .await
@@ -443,6 +447,8 @@ async fn a_failed_netlink_actor_restarts_and_the_work_completes() {
         default_mtu: 0,
         cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
         connect,
+        pci: Arc::new(aws_multi_eni_controller::agent::pci::NoDpdk),
+        device_plugin: None,
         restart: RestartPolicy {
             initial_backoff: Duration::from_millis(100),
             ..RestartPolicy::default()
@@ -571,6 +577,8 @@ async fn a_change_the_kernel_refuses_is_retried_with_backoff_and_reported() {
         default_mtu: 0,
         cluster: Arc::new(KubeCluster::new(env.agent.clone(), Some("agent-a".into()))),
         connect,
+        pci: Arc::new(aws_multi_eni_controller::agent::pci::NoDpdk),
+        device_plugin: None,
         restart: RestartPolicy::default(),
     })
     .await
