@@ -138,7 +138,8 @@ pub fn report(
         kernel_driver,
         resource_name: want.resource_name.clone().filter(|_| bound),
         bound,
-        released: want.release && !bound && device.is_some(),
+        // Not on the userspace driver (or never found): nothing holds the ENI back.
+        released: want.release && !bound,
     }
 }
 

@@ -43,6 +43,18 @@ pub struct ENINodeView {
     pub entries: BTreeMap<String, Vec<NodeInterface>>,
     /// MAC address (lower-case) → whether the agent has it up with its MTU.
     pub configured_macs: BTreeMap<String, bool>,
+    /// MAC addresses (lower-case) of DPDK ENIs whose device the agent reports returned to
+    /// its kernel driver, as asked before a teardown.
+    pub released_macs: BTreeSet<String>,
+}
+
+/// What a node's agent reports of some of its ENIs (those a NodeENI asked to release).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentReport {
+    /// MAC → `configured`.
+    pub configured: BTreeMap<String, bool>,
+    /// MACs whose device is reported released.
+    pub released: BTreeSet<String>,
 }
 
 impl ENINodeView {
@@ -55,18 +67,19 @@ impl ENINodeView {
         for list in entries.values_mut() {
             list.sort();
         }
+        let reports = o.status.map(|s| s.interfaces).unwrap_or_default();
         ENINodeView {
             node: o.metadata.name.unwrap_or_default(),
             entries,
-            configured_macs: o
-                .status
-                .map(|s| {
-                    s.interfaces
-                        .into_iter()
-                        .map(|r| (r.mac_address.to_ascii_lowercase(), r.configured))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            released_macs: reports
+                .iter()
+                .filter(|r| r.dpdk.as_ref().is_some_and(|d| d.released))
+                .map(|r| r.mac_address.to_ascii_lowercase())
+                .collect(),
+            configured_macs: reports
+                .into_iter()
+                .map(|r| (r.mac_address.to_ascii_lowercase(), r.configured))
+                .collect(),
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod watch;
 pub mod writes;
 
 pub use cluster::{
-    About, Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice, ObjectRef,
+    About, AgentReport, Change, Cluster, ClusterError, ENINodeView, FINALIZER, Notice, ObjectRef,
 };
 pub use crd::{
     ConnectionTrackingSpec, ENIAttachment, EnaSrdSpec, NodeENI, NodeENISpec, NodeENIStatus,

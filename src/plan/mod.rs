@@ -40,6 +40,7 @@
 pub mod attributes;
 pub mod breaker;
 pub mod device_index;
+pub mod dpdk;
 pub mod election;
 pub mod extra_tags;
 pub mod interface_limits;

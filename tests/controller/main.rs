@@ -10,6 +10,7 @@ mod addresses;
 mod churn;
 mod conntrack;
 mod crash;
+mod dpdk;
 mod ena;
 mod holes;
 mod ipv6;

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::cleanups::Cleanups;
 use super::msg::NodeEniMsg;
+use super::releases::{Let, Releases};
 use super::slots::{Reported, Slots};
 use super::sweep::{Listing, Sweep};
 use super::unmanaged::Unmanaged;
@@ -87,6 +88,8 @@ pub struct Fleet {
     pub skips: Skips,
     /// The unmanaged ENIs reported.
     unmanaged: Unmanaged,
+    /// DPDK ENIs held back from their teardown until their devices are released.
+    pub releases: Releases,
 }
 
 impl Fleet {
@@ -98,6 +101,7 @@ impl Fleet {
             cleanups,
             skips: Skips::default(),
             unmanaged: Unmanaged::default(),
+            releases: Releases::default(),
         }
     }
 
@@ -167,12 +171,37 @@ impl Fleet {
         eni_id: String,
         reason: &'static str,
     ) -> Followup {
+        if self.releases.hold(&eni_id, reason) {
+            // Its agent is asked to release the device first; the round writes the ask.
+            return Followup::tick(RETRY);
+        }
         if self.cleanups.request(me, eni_id, reason) {
             Followup::default()
         } else {
             // The pool is restarting: the next tick retries.
             Followup::tick(RETRY)
         }
+    }
+
+    /// Tears down the ENIs whose release is over; the Events to record.
+    pub fn let_go(&mut self, me: &ActorRef<NodeEniMsg>, lets: Vec<Let>) -> (Vec<Notice>, Followup) {
+        let mut notices = Vec::new();
+        // The released entries are withdrawn by the next round.
+        let mut next = Followup {
+            tick_in: None,
+            dirty: !lets.is_empty(),
+        };
+        for l in lets {
+            notices.extend(l.notice);
+            next = next.and(match self.cleanups.request(me, l.eni_id, l.reason) {
+                true => Followup::default(),
+                false => Followup::tick(RETRY),
+            });
+        }
+        if let Some(due) = self.releases.next_due() {
+            next = next.and(Followup::tick(due.max(RETRY)));
+        }
+        (notices, next)
     }
 
     /// Retires a slot (see [`Slots::retire`]).
@@ -318,7 +347,7 @@ impl Fleet {
     pub fn all_gone(&self, nothing_listed: bool, entries_withdrawn: bool) -> bool {
         rules::finalizer_may_go(
             nothing_listed,
-            self.cleanups.pending(),
+            self.cleanups.pending() + self.releases.held(),
             self.slots.retiring(),
             entries_withdrawn,
         )

@@ -15,6 +15,7 @@ mod nodes;
 mod publisher;
 mod readiness;
 mod reads;
+mod releases;
 mod selection;
 mod slots;
 mod spec;
@@ -98,6 +99,7 @@ async fn dispatch(
         NodeEniMsg::Cleaned(eni_id, result) => st.on_cleaned(&myself, eni_id, result),
         NodeEniMsg::Tick => st.on_tick(&myself).await?,
         NodeEniMsg::Interfaces(seen) => st.on_interfaces(&myself, seen),
+        NodeEniMsg::Agent(node, report) => st.on_agent(&myself, &node, &report),
         NodeEniMsg::InstancesRead(read) => st.on_instances_read(&myself, read).await?,
         NodeEniMsg::Flush => st.on_flush(&myself).await,
         NodeEniMsg::RestartSlot(key) => st.restart_slot(&myself, &key).await?,

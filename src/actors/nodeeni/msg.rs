@@ -46,6 +46,8 @@ pub enum NodeEniMsg {
     Desired(RpcReplyPort<Option<HashSet<(String, String)>>>),
     /// What the nodes' ENINodes show of this NodeENI.
     Interfaces(InterfacesSeen),
+    /// What a node's agent reports of the DPDK devices this NodeENI asked it to release.
+    Agent(String, crate::k8s::AgentReport),
     /// Where the matching nodes' instances are (VPC and zone), as read; those EC2 did not
     /// know are left out.
     InstancesRead(Vec<(String, Whereabouts)>),

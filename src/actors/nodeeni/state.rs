@@ -194,6 +194,7 @@ impl NodeEniState {
             None
         };
         self.replan(myself, None).await?;
+        self.release_due(myself);
         let next = rules::next_tick(self.selection.trouble(), self.deps.resync_interval);
         let next = self
             .fleet
@@ -212,6 +213,7 @@ impl NodeEniState {
         let nothing_listed = listed == Some(0);
         let reaped = self.fleet.reap(myself, &self.deps.identity, &self.uid);
         self.follow(myself, reaped);
+        self.release_due(myself);
         // Withdraws this NodeENI's entries from the nodes' ENINodes as its slots go.
         if !self.write_status().await {
             self.dirty(myself);
@@ -248,7 +250,46 @@ impl NodeEniState {
             finalized: self.finalizer.placed(),
             desk: &self.deps.readiness,
         };
-        self.writes.write_from(&*self.deps.cluster, src).await
+        let written = self.writes.write_from(&*self.deps.cluster, src).await;
+        if dpdk.is_some() {
+            // What a teardown holds until the agent released the device: DPDK entries
+            // as written.
+            self.fleet.releases.set_applied(self.writes.applied());
+        }
+        written
+    }
+
+    /// What a node's agent reports of the devices it was asked to release: the ENIs it
+    /// let go are torn down.
+    pub(super) fn on_agent(
+        &mut self,
+        myself: &ActorRef<NodeEniMsg>,
+        node: &str,
+        report: &crate::k8s::AgentReport,
+    ) {
+        let lets = self.fleet.releases.agent(node, report);
+        self.let_go(myself, lets);
+    }
+
+    /// Tears down the held DPDK ENIs whose wait is over, or whose node is gone.
+    fn release_due(&mut self, myself: &ActorRef<NodeEniMsg>) {
+        if self.fleet.releases.held() == 0 {
+            return;
+        }
+        let writes = &self.writes;
+        let lets = self.fleet.releases.due(|node| writes.on_node(node));
+        self.let_go(myself, lets);
+    }
+
+    fn let_go(&mut self, myself: &ActorRef<NodeEniMsg>, lets: Vec<super::releases::Let>) {
+        if lets.is_empty() && self.fleet.releases.held() == 0 {
+            return;
+        }
+        let (notices, next) = self.fleet.let_go(myself, lets);
+        for n in notices {
+            self.publish(n);
+        }
+        self.follow(myself, next);
     }
 
     /// What the nodes' ENINodes show of this NodeENI: written again where that differs
@@ -257,6 +298,9 @@ impl NodeEniState {
         match seen {
             InterfacesSeen::All(all) => self.writes.seen_all(all),
             InterfacesSeen::Node(node, entries) => self.writes.seen(node, entries),
+        }
+        if self.obj.spec.enable_dpdk {
+            self.fleet.releases.set_applied(self.writes.applied());
         }
         self.dirty(myself);
     }

@@ -43,6 +43,8 @@ pub struct Round<'a> {
     pub unreported: &'a [(String, String)],
     /// What each ENI's agent is asked to do for DPDK.
     pub dpdk: Option<&'a DpdkRequest>,
+    /// Entries of ENIs held for their devices' release (node, entry asking for it).
+    pub releasing: Vec<(&'a String, &'a NodeInterface)>,
 }
 
 /// What the NodeENI's components hold that a round is built from.
@@ -107,6 +109,7 @@ impl Writes {
             concerns: &concerns,
             unreported: &unreported,
             dpdk: src.dpdk,
+            releasing: src.fleet.releases.entries().collect(),
         };
         self.write(cluster, round, |n| selection.uid(n)).await
     }
@@ -144,6 +147,11 @@ impl Writes {
             .write(cluster, round.name, status, round.slots)
             .await;
         let mut desired = interfaces::desired(round.name, round.slots, round.dpdk);
+        for (node, entry) in round.releasing {
+            let list = desired.entry(node.clone()).or_default();
+            list.push(entry.clone());
+            list.sort();
+        }
         carry_unreported(
             &mut desired,
             self.interfaces.applied(),
@@ -155,6 +163,16 @@ impl Writes {
             .write(cluster, round.name, &desired, owner)
             .await;
         status_ok && entries_ok
+    }
+
+    /// Node → this NodeENI's entries there, as last written or seen.
+    pub fn applied(&self) -> &BTreeMap<String, Vec<NodeInterface>> {
+        self.interfaces.applied()
+    }
+
+    /// Whether this NodeENI has entries on `node`'s ENINode (gone with the Node).
+    pub fn on_node(&self, node: &str) -> bool {
+        self.interfaces.applied().contains_key(node)
     }
 
     /// How long to wait before writing again after failed rounds, from `base`.

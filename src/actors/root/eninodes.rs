@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::k8s::{ENINodeView, NodeInterface};
+use crate::k8s::{AgentReport, ENINodeView, NodeInterface};
 
 /// Every ENINode seen.
 #[derive(Default)]
@@ -19,6 +19,33 @@ pub struct Changed {
     pub entries: Vec<(String, Vec<NodeInterface>)>,
     /// Whether the agent's report changed.
     pub report: bool,
+    /// NodeENIs asking the node's agent to release DPDK devices, with what it reports of
+    /// them now (sent whenever the entries or the report changed).
+    pub releases: Vec<(String, AgentReport)>,
+}
+
+/// What `view`'s agent reports of the ENIs NodeENI `nodeeni` asks it to release, if any.
+fn releasing(view: &ENINodeView, nodeeni: &str) -> Option<AgentReport> {
+    let macs: Vec<String> = view
+        .entries
+        .get(nodeeni)?
+        .iter()
+        .filter(|e| e.dpdk.as_ref().is_some_and(|d| d.release))
+        .map(|e| e.mac_address.to_ascii_lowercase())
+        .collect();
+    if macs.is_empty() {
+        return None;
+    }
+    Some(AgentReport {
+        configured: macs
+            .iter()
+            .filter_map(|m| Some((m.clone(), *view.configured_macs.get(m)?)))
+            .collect(),
+        released: macs
+            .into_iter()
+            .filter(|m| view.released_macs.contains(m))
+            .collect(),
+    })
 }
 
 impl ENINodes {
@@ -54,15 +81,34 @@ impl ENINodes {
         let old_entries = old.as_ref().map_or(&no_entries, |v| &v.entries);
         let new_entries = new.map_or(&no_entries, |v| &v.entries);
         let names: BTreeSet<&String> = old_entries.keys().chain(new_entries.keys()).collect();
-        let entries = names
+        let entries: Vec<(String, Vec<NodeInterface>)> = names
             .into_iter()
             .filter(|n| old_entries.get(*n) != new_entries.get(*n))
             .map(|n| (n.clone(), new_entries.get(n).cloned().unwrap_or_default()))
             .collect();
+        let report = old.as_ref().map(|v| (&v.configured_macs, &v.released_macs))
+            != new.map(|v| (&v.configured_macs, &v.released_macs));
+        let releases = match new {
+            Some(v) if report || !entries.is_empty() => v
+                .entries
+                .keys()
+                .filter_map(|n| Some((n.clone(), releasing(v, n)?)))
+                .collect(),
+            _ => Vec::new(),
+        };
         Changed {
             entries,
-            report: old.as_ref().map(|v| &v.configured_macs) != new.map(|v| &v.configured_macs),
+            report,
+            releases,
         }
+    }
+
+    /// What each node's agent reports of the ENIs NodeENI `nodeeni` asks it to release.
+    pub fn releases_of(&self, nodeeni: &str) -> Vec<(String, AgentReport)> {
+        self.by_node
+            .iter()
+            .filter_map(|(node, v)| Some((node.clone(), releasing(v, nodeeni)?)))
+            .collect()
     }
 
     /// The entries of NodeENI `nodeeni`, by node.

@@ -194,6 +194,9 @@ impl RootState {
                     if let Some(a) = self.children.get::<NodeEniMsg>(name) {
                         let all = self.eninodes.of(name);
                         let _ = a.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(all)));
+                        for (node, report) in self.eninodes.releases_of(name) {
+                            let _ = a.cast(NodeEniMsg::Agent(node, report));
+                        }
                     }
                 }
                 reported
@@ -219,6 +222,11 @@ impl RootState {
             if let Some(a) = self.children.get::<NodeEniMsg>(&nodeeni) {
                 let seen = InterfacesSeen::Node(node.clone(), entries);
                 let _ = a.cast(NodeEniMsg::Interfaces(seen));
+            }
+        }
+        for (nodeeni, report) in changed.releases {
+            if let Some(a) = self.children.get::<NodeEniMsg>(&nodeeni) {
+                let _ = a.cast(NodeEniMsg::Agent(node.clone(), report));
             }
         }
         if changed.report {
