@@ -988,3 +988,57 @@ fn one_top_level_image_serves_both_components_and_each_may_override_it() {
         assert_eq!(policy, "IfNotPresent");
     }
 }
+
+/// DPDK on: the agent runs privileged with the device plugin's directory mounted and its
+/// settings in the environment, and may delete the plugin's pods (on its own node: the
+/// admission policy, shown on the real server in tests/agent/dpdk.rs). Off (the
+/// default): none of it.
+#[test]
+fn dpdk_makes_the_agent_privileged_with_the_plugins_directory_and_only_then() {
+    let off = objects_of(base());
+    let ds = one(&off, "DaemonSet");
+    let container = &ds["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["securityContext"]["privileged"], false);
+    assert!(ds["spec"]["template"]["spec"]["volumes"].is_null());
+    assert!(!off.iter().any(|o| {
+        o["kind"] == "Role"
+            && o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-device-plugin"))
+    }));
+
+    let on = objects_of(with(json!({"agent": {"dpdk": {"enabled": true}}})));
+    let ds = one(&on, "DaemonSet");
+    let pod = &ds["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let sc = &container["securityContext"];
+    assert_eq!(sc["privileged"], true);
+    assert_eq!(
+        sc["allowPrivilegeEscalation"], true,
+        "the API server refuses privileged without it"
+    );
+    assert_eq!(sc["readOnlyRootFilesystem"], true, "the rest is kept");
+    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/etc/pcidp");
+    assert_eq!(container["volumeMounts"][0]["mountPath"], "/etc/pcidp");
+    let env: BTreeMap<String, String> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e["name"].as_str()?.into(), e["value"].as_str()?.into())))
+        .collect();
+    assert_eq!(env["DPDK"], "true");
+    assert_eq!(env["DEVICE_PLUGIN_CONFIG"], "/etc/pcidp/config.json");
+    assert_eq!(env["DEVICE_PLUGIN_NAMESPACE"], "kube-system");
+    assert_eq!(env["DEVICE_PLUGIN_SELECTOR"], "app=sriovdp");
+    let role = on
+        .iter()
+        .find(|o| o["kind"] == "Role")
+        .expect("the device plugin Role");
+    assert_eq!(role["metadata"]["namespace"], "kube-system");
+    assert_eq!(role["rules"][0]["verbs"], json!(["list", "delete"]));
+
+    // A configuration file at the root would mount the node's / read-write: refused.
+    let refused = render(with(json!({"agent": {"dpdk": {"enabled": true,
+        "devicePlugin": {"configPath": "/config.json"}}}})));
+    assert!(refused.is_err(), "a file in / is refused");
+}

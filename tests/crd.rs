@@ -627,3 +627,60 @@ async fn status_carries_the_go_field_names() {
     assert_eq!(st.attachments[0].eni_id, "eni-1");
     assert_eq!(st.attachments[0].mac_address, "02:00:00:00:00:01");
 }
+
+/// What a NodeENI's update is answered: the admitted spec, or the server's message.
+async fn update(name: &str, spec: Value) -> Result<(), String> {
+    let api = raw_api().await;
+    let patch = json!({"spec": spec});
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| match e {
+        kube::Error::Api(s) => s.message,
+        other => panic!("the server did not answer: {other}"),
+    })
+}
+
+#[tokio::test]
+async fn enable_dpdk_and_its_driver_cannot_change_on_a_nodeeni() {
+    const REFUSED: &str = "enableDPDK and dpdkDriver cannot change";
+    let api = raw_api().await;
+    for (name, dpdk) in [("crd-dpdk-off", false), ("crd-dpdk-on", true)] {
+        let _ = api.delete(name, &Default::default()).await;
+        let mut obj = with(|s| {
+            if dpdk {
+                s.insert("enableDPDK".into(), json!(true));
+            }
+        });
+        obj["metadata"]["name"] = json!(name);
+        let created: DynamicObject = serde_json::from_value(obj).unwrap();
+        api.create(&PostParams::default(), &created).await.unwrap();
+    }
+    // Turned on, or off: refused (a device would be rebound or left bound).
+    let on = update("crd-dpdk-off", json!({"enableDPDK": true})).await;
+    assert!(on.as_ref().is_err_and(|m| m.contains(REFUSED)), "{on:?}");
+    let off = update("crd-dpdk-on", json!({"enableDPDK": false})).await;
+    assert!(off.as_ref().is_err_and(|m| m.contains(REFUSED)), "{off:?}");
+    let driver = update("crd-dpdk-on", json!({"dpdkDriver": "igb_uio"})).await;
+    assert!(
+        driver.as_ref().is_err_and(|m| m.contains(REFUSED)),
+        "{driver:?}"
+    );
+    // Anything else still changes; `enableDPDK: false` written out is no change.
+    update(
+        "crd-dpdk-on",
+        json!({"mtu": 9001, "dpdkResourceName": "intel.com/sriov_dpdk"}),
+    )
+    .await
+    .expect("other fields change");
+    update("crd-dpdk-off", json!({"enableDPDK": false, "mtu": 1500}))
+        .await
+        .expect("false written out is what it was");
+    for name in ["crd-dpdk-off", "crd-dpdk-on"] {
+        api.delete(name, &Default::default()).await.unwrap();
+    }
+}

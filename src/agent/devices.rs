@@ -45,6 +45,8 @@ pub struct Devices {
     offered: Option<BTreeMap<String, Offer>>,
     /// Why the plugin's configuration could not be written, if it could not.
     plugin_error: Option<String>,
+    /// A configuration was written and the plugin's pod on this node not restarted yet.
+    restart_pending: bool,
 }
 
 /// The longest wait between tries of a device change that fails (a driver module that
@@ -62,6 +64,7 @@ impl Devices {
             failing: HashMap::new(),
             offered: None,
             plugin_error: None,
+            restart_pending: false,
         }
     }
 
@@ -129,7 +132,16 @@ impl Devices {
                 Some(dev) => self.look(&dev.pci).await.ok().or_else(|| device.clone()),
                 None => None,
             };
-            let report = dpdk::report(want, recorded.as_ref(), device.as_ref(), after.as_ref());
+            let own = device
+                .as_ref()
+                .is_some_and(|dev| dpdk::is_own(&d.mac, dev, recorded.as_ref()));
+            let report = dpdk::report(
+                want,
+                recorded.as_ref(),
+                device.as_ref(),
+                after.as_ref(),
+                own,
+            );
             self.seen.insert(d.mac.clone(), report);
             match outcome {
                 Ok(()) => {
@@ -149,7 +161,9 @@ impl Devices {
         let managed = desired.values().filter(|d| d.dpdk.is_some()).count();
         metrics::gauge!(metric::AGENT_DPDK_DEVICES_MANAGED).set(managed as f64);
         metrics::gauge!(metric::AGENT_DPDK_DEVICES_BOUND).set(bound as f64);
-        self.offer(desired, cluster, node).await;
+        if let Some(again) = self.offer(desired, cluster, node).await {
+            retry = Some(retry.map_or(again, |r| r.min(again)));
+        }
         retry
     }
 
@@ -191,13 +205,16 @@ impl Devices {
 
     /// Writes the plugin's configuration when the bound devices' offer changed, and
     /// restarts the plugin's pod on this node when the file changed.
+    /// When to try again, if the plugin's pod could not be restarted.
     async fn offer(
         &mut self,
         desired: &BTreeMap<String, DesiredLink>,
         cluster: &dyn AgentCluster,
         node: &str,
-    ) {
-        let Some(plugin) = &self.plugin else { return };
+    ) -> Option<Duration> {
+        let Some(plugin) = &self.plugin else {
+            return None;
+        };
         let mut offered: BTreeMap<String, Offer> = BTreeMap::new();
         for (mac, r) in &self.seen {
             let (Some(resource), Some(pci), Some(driver)) =
@@ -213,7 +230,7 @@ impl Devices {
             offer.pci_addresses.insert(pci.clone());
         }
         if self.offered.as_ref() == Some(&offered) {
-            return;
+            return self.restart_if_pending(cluster, node).await;
         }
         let asked = desired
             .values()
@@ -227,7 +244,7 @@ impl Devices {
             });
             if !recorded {
                 self.offered = Some(offered);
-                return;
+                return None;
             }
         }
         // Every resource this agent offers or offered: the ENIs' asks and reports.
@@ -253,7 +270,7 @@ impl Devices {
                 if changed {
                     metrics::counter!(metric::AGENT_LINK_CHANGES_TOTAL, "change" => "device_plugin_config")
                         .increment(1);
-                    self.restart_plugin(cluster, node).await;
+                    self.restart_pending = true;
                 }
             }
             Err(e) => {
@@ -262,18 +279,42 @@ impl Devices {
                 self.plugin_error = Some(e.to_string());
             }
         }
+        self.restart_if_pending(cluster, node).await
     }
 
-    async fn restart_plugin(&self, cluster: &dyn AgentCluster, node: &str) {
-        let Some(plugin) = &self.plugin else { return };
+    /// Restarts the plugin's pod on this node if a written configuration waits for it;
+    /// when to try again if that failed.
+    async fn restart_if_pending(
+        &mut self,
+        cluster: &dyn AgentCluster,
+        node: &str,
+    ) -> Option<Duration> {
+        if !self.restart_pending {
+            return None;
+        }
+        if self.restart_plugin(cluster, node).await {
+            self.restart_pending = false;
+            return None;
+        }
+        Some(Duration::from_secs(30))
+    }
+
+    /// Whether the plugin's pods on this node were deleted (or there were none).
+    async fn restart_plugin(&self, cluster: &dyn AgentCluster, node: &str) -> bool {
+        let Some(plugin) = &self.plugin else {
+            return true;
+        };
         match cluster
             .restart_device_plugin(node, &plugin.namespace, &plugin.selector)
             .await
         {
-            Ok(0) => tracing::info!(
-                namespace = %plugin.namespace, selector = %plugin.selector,
-                "device plugin configuration written; no plugin pod on this node to restart"
-            ),
+            Ok(0) => {
+                tracing::info!(
+                    namespace = %plugin.namespace, selector = %plugin.selector,
+                    "device plugin configuration written; no plugin pod on this node to restart"
+                );
+                true
+            }
             Ok(n) => {
                 tracing::info!(
                     pods = n,
@@ -281,10 +322,12 @@ impl Devices {
                 );
                 metrics::counter!(metric::AGENT_LINK_CHANGES_TOTAL, "change" => "device_plugin_restart")
                     .increment(1);
+                true
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not restart the device plugin's pod on this node");
+                tracing::warn!(error = %e, "could not restart the device plugin's pod on this node; trying again in 30 s");
                 metrics::counter!(metric::AGENT_ERRORS_TOTAL, "error" => e.label()).increment(1);
+                false
             }
         }
     }

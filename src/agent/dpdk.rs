@@ -5,8 +5,9 @@
 //!
 //! A device is only ever touched when it is this ENI's: its network interface carries
 //! the ENI's MAC address, or it has no interface and is the device this agent recorded
-//! for the ENI. A `dpdkPCIAddress` naming another interface's device (the primary's, say)
-//! is refused, never bound.
+//! for the ENI after seeing it with that MAC (its kernel driver is recorded with it). A
+//! `dpdkPCIAddress` naming another interface's device (the primary's, an NVMe disk's) is
+//! refused, never bound, and nothing of it is recorded.
 
 use crate::k8s::{DpdkReport, DpdkRequest};
 
@@ -58,6 +59,10 @@ pub fn address(
 }
 
 /// Whether `device` is the ENI with `mac`'s own, by the rules above.
+pub fn is_own(mac: &str, device: &DeviceSeen, recorded: Option<&DpdkReport>) -> bool {
+    owned(mac, device, recorded).is_ok()
+}
+
 fn owned(mac: &str, device: &DeviceSeen, recorded: Option<&DpdkReport>) -> Result<(), String> {
     if !device.macs.is_empty() {
         return if device.macs.iter().any(|m| m == mac) {
@@ -70,7 +75,10 @@ fn owned(mac: &str, device: &DeviceSeen, recorded: Option<&DpdkReport>) -> Resul
             ))
         };
     }
-    if recorded.and_then(|r| r.pci_address.as_deref()) == Some(device.pci.as_str()) {
+    // Recorded with the kernel driver it had: seen with this ENI's MAC before.
+    if recorded.is_some_and(|r| {
+        r.pci_address.as_deref() == Some(device.pci.as_str()) && r.kernel_driver.is_some()
+    }) {
         return Ok(());
     }
     Err(format!(
@@ -111,16 +119,34 @@ pub fn step(
     }
 }
 
-/// The report for the device: as it was `before` the step and is `after` it.
+/// The report for the device: as it was `before` the step and is `after` it; `own`:
+/// whether it is known to be this ENI's ([`is_own`]). Of a device not known to be, only
+/// what was recorded before is kept (a later look must not take it for this ENI's), and
+/// it is reported bound only when it already was on the driver asked for (a node
+/// prepared by hand or by the Go controller: kept, never released by this agent).
 pub fn report(
     want: &DpdkRequest,
     recorded: Option<&DpdkReport>,
     before: Option<&DeviceSeen>,
     after: Option<&DeviceSeen>,
+    own: bool,
 ) -> DpdkReport {
     let device = after;
     let driver = device.and_then(|d| d.driver.clone());
     let bound = driver.as_deref() == Some(want.driver.as_str());
+    if !own {
+        return DpdkReport {
+            pci_address: match bound {
+                true => device.map(|d| d.pci.clone()),
+                false => recorded.and_then(|r| r.pci_address.clone()),
+            },
+            driver: driver.filter(|_| bound),
+            kernel_driver: recorded.and_then(|r| r.kernel_driver.clone()),
+            resource_name: want.resource_name.clone().filter(|_| bound),
+            bound,
+            released: want.release && !bound,
+        };
+    }
     // The kernel driver to return to: the one recorded, else the one it had before when
     // that was not the userspace driver.
     let kernel_driver = recorded.and_then(|r| r.kernel_driver.clone()).or_else(|| {

@@ -143,6 +143,15 @@ impl SysfsPci {
     }
 }
 
+impl SysfsPci {
+    /// Clears `pci`'s override and probes it: the kernel binds its own driver, if none has
+    /// it.
+    async fn restore(&self, device: &Path, pci: &str) -> Result<(), PciError> {
+        Self::write(device.join("driver_override"), "\n".to_string()).await?;
+        Self::write(self.root.join("bus/pci/drivers_probe"), pci.to_string()).await
+    }
+}
+
 /// The last component of the target of symlink `path`.
 fn link_name(path: &Path) -> Option<String> {
     let target = std::fs::read_link(path).ok()?;
@@ -206,18 +215,31 @@ impl PciDevices for SysfsPci {
         // An empty line clears the override: the kernel matches the device by its IDs.
         let over = driver.map_or_else(|| "\n".to_string(), str::to_string);
         Self::write(device.join("driver_override"), over).await?;
-        if now.is_some() {
-            Self::write(device.join("driver/unbind"), pci.to_string()).await?;
+        if now.is_some()
+            && let Err(e) = Self::write(device.join("driver/unbind"), pci.to_string()).await
+        {
+            // Still on its driver: the override must not outlive the failed change.
+            let _ = self.restore(&device, pci).await;
+            return Err(e);
         }
-        Self::write(self.root.join("bus/pci/drivers_probe"), pci.to_string()).await?;
+        let probed = Self::write(self.root.join("bus/pci/drivers_probe"), pci.to_string()).await;
         let after = self.driver_of(pci).await?;
         match driver {
-            Some(d) if after.as_deref() != Some(d) => Err(PciError::NotBound {
-                pci: pci.to_string(),
-                wanted: d.to_string(),
-                now: after.unwrap_or_else(|| "none".into()),
-            }),
-            _ => Ok(after),
+            Some(d) if probed.is_err() || after.as_deref() != Some(d) => {
+                // The driver did not take it (no IOMMU group, say): the device goes back
+                // to its own driver rather than staying without one, its interface gone.
+                let restored = self.restore(&device, pci).await;
+                if let Err(e) = &restored {
+                    tracing::warn!(%pci, error = %e, "could not give the device back to its own driver");
+                }
+                probed?;
+                Err(PciError::NotBound {
+                    pci: pci.to_string(),
+                    wanted: d.to_string(),
+                    now: after.unwrap_or_else(|| "none".into()),
+                })
+            }
+            _ => probed.map(|()| after),
         }
     }
 }

@@ -43,17 +43,21 @@ pub struct ENINodeView {
     pub entries: BTreeMap<String, Vec<NodeInterface>>,
     /// MAC address (lower-case) → whether the agent has it up with its MTU.
     pub configured_macs: BTreeMap<String, bool>,
+    /// MAC addresses (lower-case) of DPDK ENIs whose device the agent reports bound.
+    pub bound_macs: BTreeSet<String>,
     /// MAC addresses (lower-case) of DPDK ENIs whose device the agent reports returned to
     /// its kernel driver, as asked before a teardown.
     pub released_macs: BTreeSet<String>,
 }
 
-/// What a node's agent reports of some of its ENIs (those a NodeENI asked to release).
+/// What a node's agent reports of the ENIs a NodeENI asks it to release.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentReport {
-    /// MAC → `configured`.
-    pub configured: BTreeMap<String, bool>,
-    /// MACs whose device is reported released.
+    /// The MACs whose entries ask for the release (what the report is of).
+    pub asked: BTreeSet<String>,
+    /// Of them, those whose device the agent reports bound.
+    pub bound: BTreeSet<String>,
+    /// Of them, those whose device it reports released.
     pub released: BTreeSet<String>,
 }
 
@@ -71,6 +75,11 @@ impl ENINodeView {
         ENINodeView {
             node: o.metadata.name.unwrap_or_default(),
             entries,
+            bound_macs: reports
+                .iter()
+                .filter(|r| r.dpdk.as_ref().is_some_and(|d| d.bound))
+                .map(|r| r.mac_address.to_ascii_lowercase())
+                .collect(),
             released_macs: reports
                 .iter()
                 .filter(|r| r.dpdk.as_ref().is_some_and(|d| d.released))

@@ -64,7 +64,10 @@ fn default_true() -> bool {
         .reason(Reason::FieldValueInvalid),
     validation = Rule::new("!has(self.ipv6AddressCount) || !has(self.ipv6PrefixCount) || self.ipv6AddressCount + self.ipv6PrefixCount <= 50")
         .message("ipv6AddressCount + ipv6PrefixCount must be at most 50: the largest instance types take 50 IPv6 addresses per interface, each /80 prefix counting as one")
-        .reason(Reason::FieldValueInvalid)
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("(has(self.enableDPDK) && self.enableDPDK) == (has(oldSelf.enableDPDK) && oldSelf.enableDPDK) && (has(self.dpdkDriver) ? self.dpdkDriver : '') == (has(oldSelf.dpdkDriver) ? oldSelf.dpdkDriver : '')")
+        .message("enableDPDK and dpdkDriver cannot change: a device bound for DPDK would be left bound, or rebound under a running process. Delete the NodeENI (its devices are released, then its ENIs detached) and create it again")
+        .reason(Reason::FieldValueForbidden)
 )]
 pub struct NodeENISpec {
     /// Labels a node must carry (all of them, exact values) to get the ENIs.

@@ -4,17 +4,22 @@
 
 use std::time::Duration;
 
-/// How long a DPDK ENI waits for its agent's release before it is detached anyway.
+/// How long a DPDK ENI waits for its agent's release before it is detached anyway,
+/// from the agent's first report of the ask.
 pub const RELEASE_WAIT: Duration = Duration::from_secs(60);
+
+/// How long the ask itself may take to reach the node's ENINode (a restarted
+/// controller's status rounds are held up to 5 minutes) before the wait is counted
+/// from the hold.
+pub const ASK_GRACE: Duration = Duration::from_secs(300);
 
 /// What the node's agent says of the ENI's device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AgentSays {
     /// Whether the node is still known (a Node gone takes its agent with it).
     pub node_known: bool,
-    /// The agent's `configured` for the ENI's MAC (bound, before the release is asked;
-    /// released, after), if it reports the MAC at all.
-    pub configured: Option<bool>,
+    /// Whether it reports the device bound to its userspace driver.
+    pub bound: bool,
     /// Whether it reports the device released.
     pub released: bool,
 }
@@ -35,8 +40,8 @@ pub enum Release {
     TimedOut,
 }
 
-/// The step for an ENI held `waited` so far; `first` on the look that holds it (before
-/// the release was asked, when `configured` still says whether the device is bound).
+/// The step for an ENI held `waited` so far; `first` on the first report of the agent
+/// that answers the ask (before that, nothing is known of the device).
 pub fn release(first: bool, agent: AgentSays, waited: Duration, limit: Duration) -> Release {
     if !agent.node_known {
         return Release::NodeGone;
@@ -44,7 +49,7 @@ pub fn release(first: bool, agent: AgentSays, waited: Duration, limit: Duration)
     if agent.released {
         return Release::Released;
     }
-    if first && agent.configured != Some(true) {
+    if first && !agent.bound {
         return Release::NotBound;
     }
     if waited >= limit {
@@ -59,68 +64,68 @@ mod tests {
 
     #[test]
     fn releases() {
-        let says = |node_known, configured, released| AgentSays {
+        let says = |node_known, bound, released| AgentSays {
             node_known,
-            configured,
+            bound,
             released,
         };
         let s = Duration::from_secs;
         let cases = [
             (
-                "bound: ask and wait",
+                "bound: wait",
                 true,
-                says(true, Some(true), false),
+                says(true, true, false),
                 s(0),
                 Release::Wait,
             ),
             (
                 "still bound",
                 false,
-                says(true, Some(true), false),
-                s(30),
-                Release::Wait,
-            ),
-            (
-                "a failed release keeps waiting",
-                false,
-                says(true, Some(false), false),
+                says(true, true, false),
                 s(30),
                 Release::Wait,
             ),
             (
                 "released",
                 false,
-                says(true, Some(true), true),
+                says(true, false, true),
                 s(5),
+                Release::Released,
+            ),
+            (
+                "released at once",
+                true,
+                says(true, false, true),
+                s(0),
                 Release::Released,
             ),
             (
                 "never bound",
                 true,
-                says(true, Some(false), false),
-                s(0),
-                Release::NotBound,
-            ),
-            (
-                "no agent report",
-                true,
-                says(true, None, false),
+                says(true, false, false),
                 s(0),
                 Release::NotBound,
             ),
             (
                 "the node is gone",
                 false,
-                says(false, Some(true), false),
+                says(false, true, false),
                 s(5),
                 Release::NodeGone,
             ),
             (
                 "too long",
                 false,
-                says(true, Some(true), false),
+                says(true, true, false),
                 s(60),
                 Release::TimedOut,
+            ),
+            (
+                "not bound later: a failed release, wait",
+                false,
+                says(true, false, false),
+                s(30),
+                Release::Wait,
             ),
         ];
         for (name, first, agent, waited, expected) in cases {

@@ -30,9 +30,11 @@ fn entries(w: &World, node: &str) -> Vec<NodeInterface> {
         .unwrap_or_default()
 }
 
-/// The node's agent reports its DPDK ENI: bound (`configured`), or released.
-fn agent_says(w: &World, node: &str, configured: bool, released: bool) {
+/// The node's agent reports its DPDK ENI's device bound, released, or neither (an agent
+/// without DPDK: no device reported).
+fn agent_says(w: &World, node: &str, bound: bool, released: bool) {
     let entry = entries(w, node).pop().expect("an entry");
+    let configured = bound || released;
     w.cluster.report_interfaces(
         node,
         ENINodeStatus {
@@ -45,12 +47,12 @@ fn agent_says(w: &World, node: &str, configured: bool, released: bool) {
                 mtu: None,
                 mtu_clamped: false,
                 message: None,
-                dpdk: Some(DpdkReport {
+                dpdk: configured.then(|| DpdkReport {
                     pci_address: Some("0000:00:06.0".into()),
                     driver: Some(if released { "ena" } else { "vfio-pci" }.into()),
                     kernel_driver: Some("ena".into()),
-                    resource_name: (!released).then(|| "intel.com/sriov_dpdk".into()),
-                    bound: !released,
+                    resource_name: bound.then(|| "intel.com/sriov_dpdk".into()),
+                    bound,
                     released,
                 }),
             }],
@@ -98,7 +100,7 @@ async fn a_bound_device_is_released_before_its_eni_is_detached() {
     assert_eq!(w.owned().len(), 1);
 
     // The agent released it: the ENI goes, and so does the entry.
-    agent_says(&w, "node-0000", true, true);
+    agent_says(&w, "node-0000", false, true);
     eventually(
         "torn down after the release",
         Duration::from_secs(120),
@@ -172,7 +174,7 @@ async fn a_device_never_bound_is_not_waited_for() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_restart_while_a_release_is_awaited_keeps_waiting() {
+async fn a_restarted_controller_waits_for_the_release_and_sees_one_made_while_it_was_down() {
     let w = dpdk_world(1);
     let controller = w.start(settings()).await;
     w.until_ready("dpdk", 1).await;
@@ -190,19 +192,32 @@ async fn a_restart_while_a_release_is_awaited_keeps_waiting() {
     .await;
     controller.stop().await;
 
+    // Restarted while the device is still bound: it waits too.
     let controller = w.start(settings()).await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(
         detaches(&w),
         0,
-        "the restarted controller waits for the release too"
+        "the restarted controller waits for the release"
     );
-    agent_says(&w, "node-0000", true, true);
-    eventually(
-        "torn down after the release",
-        Duration::from_secs(180),
-        || w.owned().is_empty() && entries(&w, "node-0000").is_empty(),
-    )
+    controller.stop().await;
+
+    // Released while no controller ran: the next one tears it down at once.
+    agent_says(&w, "node-0000", false, true);
+    let controller = w.start(settings()).await;
+    let took = eventually("torn down", Duration::from_secs(180), || {
+        w.owned().is_empty() && entries(&w, "node-0000").is_empty()
+    })
     .await;
+    assert!(
+        took < Duration::from_secs(45),
+        "the release seen, not waited out: {took:?}"
+    );
+    assert!(
+        !w.cluster
+            .events()
+            .iter()
+            .any(|(_, n)| n.reason == "DPDKReleaseTimeout")
+    );
     controller.stop().await;
 }

@@ -65,6 +65,11 @@ impl Cleanups {
         self.send(me, eni_id, reason)
     }
 
+    /// Whether the pool was asked to tear `eni_id` down and has not answered.
+    pub fn asked(&self, eni_id: &str) -> bool {
+        self.pending.contains_key(eni_id)
+    }
+
     /// Sends again every request a restarted pool lost; `false` if the pool is
     /// restarting.
     pub fn resend_lost(&mut self, me: &ActorRef<NodeEniMsg>) -> bool {

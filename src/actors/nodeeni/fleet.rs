@@ -171,7 +171,7 @@ impl Fleet {
         eni_id: String,
         reason: &'static str,
     ) -> Followup {
-        if self.releases.hold(&eni_id, reason) {
+        if !self.cleanups.asked(&eni_id) && self.releases.hold(&eni_id, reason) {
             // Its agent is asked to release the device first; the round writes the ask.
             return Followup::tick(RETRY);
         }
@@ -193,6 +193,7 @@ impl Fleet {
         };
         for l in lets {
             notices.extend(l.notice);
+            self.releases.forget(&l.eni_id);
             next = next.and(match self.cleanups.request(me, l.eni_id, l.reason) {
                 true => Followup::default(),
                 false => Followup::tick(RETRY),

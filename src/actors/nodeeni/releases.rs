@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::k8s::{About, AgentReport, NodeInterface, Notice};
-use crate::plan::dpdk::{AgentSays, RELEASE_WAIT, Release, release};
+use crate::plan::dpdk::{ASK_GRACE, AgentSays, RELEASE_WAIT, Release, release};
 
 /// One held ENI.
 struct Held {
@@ -18,8 +18,8 @@ struct Held {
     /// Why it is torn down (passed on to the cleanup pool).
     reason: &'static str,
     since: Instant,
-    /// Whether an agent report came since it was held.
-    heard: bool,
+    /// When its agent's first report of the ask came, if one did.
+    heard: Option<Instant>,
 }
 
 /// An ENI whose hold is over: tear it down.
@@ -32,12 +32,16 @@ pub struct Let {
     pub notice: Option<Notice>,
 }
 
-/// The DPDK ENIs of a NodeENI as last applied, and those held.
+/// The DPDK ENIs of a NodeENI as last applied, those held, and what their agents last
+/// reported of the asks.
 #[derive(Default)]
 pub struct Releases {
     /// ENI → (node, entry): DPDK entries written to the nodes' ENINodes.
     applied: HashMap<String, (String, NodeInterface)>,
     held: BTreeMap<String, Held>,
+    /// Node → its agent's last report of the releases asked there (kept while any is
+    /// asked: a hold made after a restart finds the answer here).
+    reports: HashMap<String, AgentReport>,
 }
 
 impl Releases {
@@ -72,10 +76,15 @@ impl Releases {
                 entry,
                 reason,
                 since: Instant::now(),
-                heard: false,
+                heard: None,
             },
         );
         true
+    }
+
+    /// Forgets `eni_id`'s entry (its teardown was asked for: it is not held again).
+    pub fn forget(&mut self, eni_id: &str) {
+        self.applied.remove(eni_id);
     }
 
     /// The entries to write for the held ENIs: node → entries asking for the release.
@@ -88,33 +97,20 @@ impl Releases {
         self.held.len()
     }
 
-    /// What `node`'s agent reports now: the held ENIs it lets go.
+    /// What `node`'s agent reports now of the asks there: the held ENIs it lets go.
     pub fn agent(&mut self, node: &str, report: &AgentReport) -> Vec<Let> {
-        let now = Instant::now();
-        self.settle(now, true, |h| {
-            (h.node == node).then(|| {
-                let mac = h.entry.mac_address.to_ascii_lowercase();
-                AgentSays {
-                    node_known: true,
-                    configured: report.configured.get(&mac).copied(),
-                    released: report.released.contains(&mac),
-                }
-            })
-        })
+        if report.asked.is_empty() {
+            self.reports.remove(node);
+        } else {
+            self.reports.insert(node.to_string(), report.clone());
+        }
+        self.settle(Some(node), |_| true)
     }
 
-    /// The held ENIs whose wait is over or whose node is gone (`node_known` says which
-    /// nodes still have an ENINode).
+    /// The held ENIs whose agent answered, whose wait is over or whose node is gone
+    /// (`node_known` says which nodes still have an ENINode).
     pub fn due(&mut self, node_known: impl Fn(&str) -> bool) -> Vec<Let> {
-        let now = Instant::now();
-        self.settle(now, false, |h| {
-            Some(AgentSays {
-                node_known: node_known(&h.node),
-                // Only the wait and the node count here: no report is heard.
-                configured: None,
-                released: false,
-            })
-        })
+        self.settle(None, node_known)
     }
 
     /// When the next held ENI's wait is over.
@@ -122,31 +118,33 @@ impl Releases {
         let now = Instant::now();
         self.held
             .values()
-            .map(|h| (h.since + RELEASE_WAIT).saturating_duration_since(now))
+            .map(|h| deadline(h).saturating_duration_since(now))
             .min()
     }
 
-    /// Lets go of the held ENIs `says` says may go; `hearing`: `says` is an agent's
-    /// report (the first one heard since the hold still tells whether the device was
-    /// bound at all).
-    fn settle(
-        &mut self,
-        now: Instant,
-        hearing: bool,
-        says: impl Fn(&Held) -> Option<AgentSays>,
-    ) -> Vec<Let> {
+    /// Lets go of the held ENIs (of `only` node, or all) that may go.
+    fn settle(&mut self, only: Option<&str>, node_known: impl Fn(&str) -> bool) -> Vec<Let> {
+        let now = Instant::now();
         let mut out = Vec::new();
         let mut gone = Vec::new();
         for (eni, h) in &mut self.held {
-            let Some(agent) = says(h) else { continue };
-            let first = hearing && !h.heard;
-            h.heard |= hearing;
-            let step = release(
-                first,
-                agent,
-                now.saturating_duration_since(h.since),
-                RELEASE_WAIT,
-            );
+            if only.is_some_and(|n| n != h.node) {
+                continue;
+            }
+            let mac = h.entry.mac_address.to_ascii_lowercase();
+            // Only a report whose entry asks for the release answers the ask.
+            let report = self.reports.get(&h.node).filter(|r| r.asked.contains(&mac));
+            let first = report.is_some() && h.heard.is_none();
+            if first {
+                h.heard = Some(now);
+            }
+            let agent = AgentSays {
+                node_known: node_known(&h.node),
+                bound: report.is_some_and(|r| r.bound.contains(&mac)),
+                released: report.is_some_and(|r| r.released.contains(&mac)),
+            };
+            let limit = deadline(h).saturating_duration_since(h.since);
+            let step = release(first, agent, now.saturating_duration_since(h.since), limit);
             if step == Release::Wait {
                 continue;
             }
@@ -156,7 +154,7 @@ impl Releases {
                     "DPDKReleaseTimeout",
                     "Detach",
                     format!(
-                        "the agent on node {} did not return {eni}'s device to its kernel driver within {} s; detaching it anyway",
+                        "the agent on node {} did not return {eni}'s device to its kernel driver within {} s of being asked; detaching it anyway",
                         h.node,
                         RELEASE_WAIT.as_secs()
                     ),
@@ -172,6 +170,19 @@ impl Releases {
         for eni in gone {
             self.held.remove(&eni);
         }
+        let asked_nodes: std::collections::HashSet<&String> =
+            self.held.values().map(|h| &h.node).collect();
+        self.reports
+            .retain(|n, r| !r.asked.is_empty() || asked_nodes.contains(n));
         out
+    }
+}
+
+/// When a held ENI's wait is over: [`RELEASE_WAIT`] after its agent's first report of
+/// the ask, or after the hold plus [`ASK_GRACE`] while no report came.
+fn deadline(h: &Held) -> Instant {
+    match h.heard {
+        Some(at) => at + RELEASE_WAIT,
+        None => h.since + ASK_GRACE + RELEASE_WAIT,
     }
 }

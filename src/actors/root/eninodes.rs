@@ -24,27 +24,34 @@ pub struct Changed {
     pub releases: Vec<(String, AgentReport)>,
 }
 
+/// What `view`'s agent reports, as far as NodeENIs care.
+#[allow(clippy::type_complexity)]
+fn agent_says(
+    view: &ENINodeView,
+) -> (
+    &BTreeMap<String, bool>,
+    &BTreeSet<String>,
+    &BTreeSet<String>,
+) {
+    (&view.configured_macs, &view.bound_macs, &view.released_macs)
+}
+
 /// What `view`'s agent reports of the ENIs NodeENI `nodeeni` asks it to release, if any.
 fn releasing(view: &ENINodeView, nodeeni: &str) -> Option<AgentReport> {
-    let macs: Vec<String> = view
+    let asked: BTreeSet<String> = view
         .entries
         .get(nodeeni)?
         .iter()
         .filter(|e| e.dpdk.as_ref().is_some_and(|d| d.release))
         .map(|e| e.mac_address.to_ascii_lowercase())
         .collect();
-    if macs.is_empty() {
+    if asked.is_empty() {
         return None;
     }
     Some(AgentReport {
-        configured: macs
-            .iter()
-            .filter_map(|m| Some((m.clone(), *view.configured_macs.get(m)?)))
-            .collect(),
-        released: macs
-            .into_iter()
-            .filter(|m| view.released_macs.contains(m))
-            .collect(),
+        bound: asked.intersection(&view.bound_macs).cloned().collect(),
+        released: asked.intersection(&view.released_macs).cloned().collect(),
+        asked,
     })
 }
 
@@ -86,8 +93,7 @@ impl ENINodes {
             .filter(|n| old_entries.get(*n) != new_entries.get(*n))
             .map(|n| (n.clone(), new_entries.get(n).cloned().unwrap_or_default()))
             .collect();
-        let report = old.as_ref().map(|v| (&v.configured_macs, &v.released_macs))
-            != new.map(|v| (&v.configured_macs, &v.released_macs));
+        let report = old.as_ref().map(agent_says) != new.map(agent_says);
         let releases = match new {
             Some(v) if report || !entries.is_empty() => v
                 .entries

@@ -190,12 +190,15 @@ impl RootState {
                 self.watches.listed(Watched::ENINodes);
                 self.readiness.synced(&self.services, &self.watches);
                 let reported = self.eninodes.resync(list);
-                for name in self.nodeenis.keys() {
+                for (name, obj) in &self.nodeenis {
                     if let Some(a) = self.children.get::<NodeEniMsg>(name) {
                         let all = self.eninodes.of(name);
                         let _ = a.cast(NodeEniMsg::Interfaces(InterfacesSeen::All(all)));
-                        for (node, report) in self.eninodes.releases_of(name) {
-                            let _ = a.cast(NodeEniMsg::Agent(node, report));
+                        // Only a DPDK NodeENI asks for releases.
+                        if obj.spec.enable_dpdk {
+                            for (node, report) in self.eninodes.releases_of(name) {
+                                let _ = a.cast(NodeEniMsg::Agent(node, report));
+                            }
                         }
                     }
                 }

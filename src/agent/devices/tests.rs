@@ -14,6 +14,7 @@ use crate::k8s::{Change, ClusterError, DpdkRequest, ENINode, ENINodeStatus};
 const MAC: &str = "02:00:00:00:00:06";
 const PCI: &str = "0000:00:06.0";
 const PRIMARY: &str = "0000:00:05.0";
+const NVME: &str = "0000:00:04.0";
 
 #[derive(Clone)]
 struct Device {
@@ -45,6 +46,16 @@ impl Kernel {
                 },
             );
         }
+        // The root volume's NVMe controller: a PCI device with no network interface.
+        k.devices.lock().unwrap().insert(
+            NVME.into(),
+            Device {
+                driver: Some("nvme".into()),
+                own: "nvme".into(),
+                mac: String::new(),
+                netdev: String::new(),
+            },
+        );
         k.drivers.lock().unwrap().insert("ena".into());
         if vfio {
             k.drivers.lock().unwrap().insert("vfio-pci".into());
@@ -81,7 +92,7 @@ impl PciDevices for Kernel {
         let devices = self.devices.lock().unwrap();
         devices
             .get(pci)
-            .filter(|d| d.driver.as_deref() == Some(d.own.as_str()))
+            .filter(|d| d.driver.as_deref() == Some(d.own.as_str()) && !d.mac.is_empty())
             .map(|d| vec![d.mac.clone()])
             .unwrap_or_default()
     }
@@ -104,9 +115,12 @@ impl PciDevices for Kernel {
     }
 }
 
-/// Counts the device plugin restarts asked for.
+/// Counts the device plugin restarts done; refuses the next one when told to.
 #[derive(Default)]
-struct Restarts(Mutex<Vec<(String, String, String)>>);
+struct Restarts(
+    Mutex<Vec<(String, String, String)>>,
+    std::sync::atomic::AtomicBool,
+);
 
 #[async_trait]
 impl AgentCluster for Restarts {
@@ -122,6 +136,11 @@ impl AgentCluster for Restarts {
         namespace: &str,
         selector: &str,
     ) -> Result<usize, ClusterError> {
+        if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ClusterError::Unavailable(
+                "the API server did not answer".into(),
+            ));
+        }
         self.0
             .lock()
             .unwrap()
@@ -334,4 +353,43 @@ async fn a_node_without_dpdk_enis_gets_no_file_and_an_agent_without_dpdk_says_so
     assert!(!r.configured);
     assert!(r.message.unwrap().contains("agent.dpdk.enabled"));
     assert_eq!(s.kernel.binds(), 0);
+}
+
+#[tokio::test]
+async fn a_plugin_restart_that_failed_is_tried_again() {
+    let s = Setup::new(true);
+    s.cluster.1.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut devices = s.devices();
+    let d = desired(Some(want(false, None)), None);
+    let again = s.pass(&mut devices, &d).await;
+    assert_eq!(
+        again,
+        Some(Duration::from_secs(30)),
+        "the restart is tried again"
+    );
+    assert_eq!(s.restarts(), 0);
+    s.pass(&mut devices, &d).await;
+    assert_eq!(s.restarts(), 1, "restarted once the API server answered");
+    assert_eq!(s.pass(&mut devices, &d).await, None);
+    assert_eq!(s.restarts(), 1, "and not again");
+}
+
+#[tokio::test]
+async fn a_device_refused_once_is_refused_again_after_the_report() {
+    // dpdkPCIAddress names the root volume's NVMe controller (no interface): refused, and
+    // the next pass, which starts from the report, refuses it again.
+    let s = Setup::new(true);
+    let mut devices = s.devices();
+    let mut d = desired(Some(want(false, Some(NVME))), None);
+    for _ in 0..3 {
+        s.pass(&mut devices, &d).await;
+        let r = devices.report(&d[MAC], None);
+        assert!(!r.configured);
+        assert!(r.message.unwrap().contains("left alone"));
+        // A restarted agent reads the same report back.
+        d = desired(Some(want(false, Some(NVME))), r.dpdk);
+        devices = s.devices();
+    }
+    assert_eq!(s.kernel.binds(), 0);
+    assert_eq!(s.kernel.driver(NVME).as_deref(), Some("nvme"));
 }

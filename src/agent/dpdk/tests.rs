@@ -160,17 +160,24 @@ fn reports() {
         Some(&recorded(PCI)),
         Some(&on_vfio),
         Some(&on_vfio),
+        true,
     );
     assert_eq!(bound, recorded(PCI));
     // First sight, still on ena: ena is where it goes back.
     let on_ena = seen(PCI, Some("ena"), &[MAC]);
-    let first = report(&want(false, None), None, Some(&on_ena), Some(&on_ena));
+    let first = report(&want(false, None), None, Some(&on_ena), Some(&on_ena), true);
     assert_eq!(first.kernel_driver.as_deref(), Some("ena"));
     assert_eq!(first.driver.as_deref(), Some("ena"));
     assert!(!first.bound);
     assert_eq!(first.resource_name, None, "not offered while not bound");
     // Bound by this step: ena, where it was, is where it goes back.
-    let just_bound = report(&want(false, None), None, Some(&on_ena), Some(&on_vfio));
+    let just_bound = report(
+        &want(false, None),
+        None,
+        Some(&on_ena),
+        Some(&on_vfio),
+        true,
+    );
     assert!(just_bound.bound);
     assert_eq!(just_bound.kernel_driver.as_deref(), Some("ena"));
     assert_eq!(
@@ -183,11 +190,60 @@ fn reports() {
         Some(&recorded(PCI)),
         Some(&on_vfio),
         Some(&on_ena),
+        true,
     );
     assert!(released.released && !released.bound);
     assert_eq!(released.kernel_driver.as_deref(), Some("ena"));
     // Nothing seen: what was recorded, not bound.
-    let unseen = report(&want(false, None), Some(&recorded(PCI)), None, None);
+    let unseen = report(&want(false, None), Some(&recorded(PCI)), None, None, true);
     assert_eq!(unseen.pci_address.as_deref(), Some(PCI));
     assert!(!unseen.bound && !unseen.released);
+}
+
+#[test]
+fn nothing_of_a_device_not_this_enis_is_recorded() {
+    // dpdkPCIAddress names the primary's device: refused, and the report records neither
+    // its address nor its driver, so the next look does not take it for this ENI's.
+    let primary = seen("0000:00:05.0", Some("ena"), &["02:00:00:00:00:05"]);
+    let r = report(
+        &want(false, Some("0000:00:05.0")),
+        None,
+        Some(&primary),
+        Some(&primary),
+        false,
+    );
+    assert_eq!(r.pci_address, None);
+    assert_eq!(r.kernel_driver, None);
+    assert!(!r.bound);
+    // Its interface gone (bound elsewhere since), it is still not this ENI's.
+    let without = seen("0000:00:05.0", None, &[]);
+    assert!(!is_own(MAC, &without, Some(&r)));
+    assert!(matches!(
+        step(
+            MAC,
+            &want(false, Some("0000:00:05.0")),
+            Some(&r),
+            Some(&without)
+        ),
+        DeviceStep::Refuse(_)
+    ));
+    // A device already on vfio-pci that this agent never saw with the MAC (a prepared
+    // node, or another ENI's): reported bound, recorded without a kernel driver, and a
+    // release of it is refused.
+    let prepared = seen(PCI, Some("vfio-pci"), &[]);
+    let r = report(
+        &want(false, Some(PCI)),
+        None,
+        Some(&prepared),
+        Some(&prepared),
+        false,
+    );
+    assert!(r.bound);
+    assert_eq!(r.pci_address.as_deref(), Some(PCI));
+    assert_eq!(r.kernel_driver, None);
+    assert!(!is_own(MAC, &prepared, Some(&r)));
+    assert!(matches!(
+        step(MAC, &want(true, Some(PCI)), Some(&r), Some(&prepared)),
+        DeviceStep::Refuse(_)
+    ));
 }
