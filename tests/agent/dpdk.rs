@@ -89,20 +89,7 @@ impl PciDevices for HotplugPci {
             }
             Some(other) => return Err(PciError::NoDriver(other.into())),
             None => {
-                let peer = format!("{name}-p");
-                ip(&[
-                    "-n",
-                    &self.netns,
-                    "link",
-                    "add",
-                    name,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    &peer,
-                ]);
-                ip(&["-n", &self.netns, "link", "set", name, "address", mac]);
+                veth_in(&self.netns, name, mac);
                 *now = "ena".into();
             }
         }

@@ -49,19 +49,7 @@ impl Netns {
 
     /// A veth pair `name` / `name-p`; `name` gets `mac`, both start down at MTU 1500.
     fn veth(&self, name: &str, mac: &str) {
-        ip(&[
-            "-n",
-            &self.0,
-            "link",
-            "add",
-            name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &format!("{name}-p"),
-        ]);
-        ip(&["-n", &self.0, "link", "set", name, "address", mac]);
+        veth_in(&self.0, name, mac);
     }
 
     fn set(&self, name: &str, args: &[&str]) {
@@ -89,6 +77,15 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
+}
+
+/// A veth pair `name` / `name-p` in namespace `netns`; `name` gets `mac`.
+fn veth_in(netns: &str, name: &str, mac: &str) {
+    let peer = format!("{name}-p");
+    ip(&[
+        "-n", netns, "link", "add", name, "type", "veth", "peer", "name", &peer,
+    ]);
+    ip(&["-n", netns, "link", "set", name, "address", mac]);
 }
 
 fn ip(args: &[&str]) {

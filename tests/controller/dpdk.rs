@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_multi_eni_controller::actors::Controller;
 use aws_multi_eni_controller::aws::Ec2Action;
 use aws_multi_eni_controller::aws::sim::SimConfig;
 use aws_multi_eni_controller::k8s::{DpdkReport, ENINodeStatus, InterfaceReport, NodeInterface};
@@ -20,6 +21,18 @@ fn dpdk_world(nodes: usize) -> World {
     spec.dpdk_resource_name = Some("intel.com/sriov_dpdk".into());
     w.apply("dpdk", spec);
     w
+}
+
+/// One DPDK node, its ENI attached and its entry written.
+async fn started() -> (World, Controller) {
+    let w = dpdk_world(1);
+    let controller = w.start(settings()).await;
+    w.until_ready("dpdk", 1).await;
+    eventually("the entry is written", Duration::from_secs(60), || {
+        !entries(&w, "node-0000").is_empty()
+    })
+    .await;
+    (w, controller)
 }
 
 /// This NodeENI's entries on `node`.
@@ -119,13 +132,7 @@ async fn a_bound_device_is_released_before_its_eni_is_detached() {
 
 #[tokio::test(start_paused = true)]
 async fn an_agent_that_does_not_release_holds_the_teardown_a_minute_and_is_named() {
-    let w = dpdk_world(1);
-    let controller = w.start(settings()).await;
-    w.until_ready("dpdk", 1).await;
-    eventually("the entry is written", Duration::from_secs(60), || {
-        !entries(&w, "node-0000").is_empty()
-    })
-    .await;
+    let (w, controller) = started().await;
     agent_says(&w, "node-0000", true, false);
     w.cluster.delete_nodeeni("dpdk");
     let took = eventually("detached anyway", Duration::from_secs(300), || {
@@ -155,13 +162,7 @@ async fn an_agent_that_does_not_release_holds_the_teardown_a_minute_and_is_named
 
 #[tokio::test(start_paused = true)]
 async fn a_device_never_bound_is_not_waited_for() {
-    let w = dpdk_world(1);
-    let controller = w.start(settings()).await;
-    w.until_ready("dpdk", 1).await;
-    eventually("the entry is written", Duration::from_secs(60), || {
-        !entries(&w, "node-0000").is_empty()
-    })
-    .await;
+    let (w, controller) = started().await;
     // An agent without DPDK reports the ENI not configured.
     agent_says(&w, "node-0000", false, false);
     w.cluster.label_node("node-0000", "ng", None);
@@ -175,13 +176,7 @@ async fn a_device_never_bound_is_not_waited_for() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restarted_controller_waits_for_the_release_and_sees_one_made_while_it_was_down() {
-    let w = dpdk_world(1);
-    let controller = w.start(settings()).await;
-    w.until_ready("dpdk", 1).await;
-    eventually("the entry is written", Duration::from_secs(60), || {
-        !entries(&w, "node-0000").is_empty()
-    })
-    .await;
+    let (w, controller) = started().await;
     agent_says(&w, "node-0000", true, false);
     w.cluster.label_node("node-0000", "ng", None);
     eventually("the release asked for", Duration::from_secs(60), || {
