@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod crd;
+pub mod dpdk;
 #[cfg(feature = "controller")]
 pub mod election;
 pub mod eninode;

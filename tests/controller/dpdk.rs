@@ -35,6 +35,13 @@ async fn started() -> (World, Controller) {
     (w, controller)
 }
 
+/// Whether node-0000's entry asks its agent for the release.
+fn release_asked(w: &World) -> bool {
+    entries(w, "node-0000")
+        .iter()
+        .any(|e| e.dpdk.as_ref().is_some_and(|d| d.release))
+}
+
 /// This NodeENI's entries on `node`.
 fn entries(w: &World, node: &str) -> Vec<NodeInterface> {
     w.cluster
@@ -99,9 +106,7 @@ async fn a_bound_device_is_released_before_its_eni_is_detached() {
     // The node stops matching: the release is asked for, and nothing is detached.
     w.cluster.label_node("node-0000", "ng", None);
     eventually("the release asked for", Duration::from_secs(60), || {
-        entries(&w, "node-0000")
-            .iter()
-            .any(|e| e.dpdk.as_ref().is_some_and(|d| d.release))
+        release_asked(&w)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -180,9 +185,7 @@ async fn a_restarted_controller_waits_for_the_release_and_sees_one_made_while_it
     agent_says(&w, "node-0000", true, false);
     w.cluster.label_node("node-0000", "ng", None);
     eventually("the release asked for", Duration::from_secs(60), || {
-        entries(&w, "node-0000")
-            .iter()
-            .any(|e| e.dpdk.as_ref().is_some_and(|d| d.release))
+        release_asked(&w)
     })
     .await;
     controller.stop().await;
