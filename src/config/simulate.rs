@@ -54,6 +54,9 @@ pub enum Account {
     /// AWS's buckets, with another client steadily spending `--other-share` of each
     /// action's refill and bursting a tenth of the bucket every 30 s.
     SharedAccount,
+    /// Buckets a hundred times as deep and as fast as AWS's defaults: EC2 does not bound
+    /// the run, the controller does (what the controller costs per slot, quickly).
+    LargeBuckets,
 }
 
 /// Which faults `--fault-rate` injects.

@@ -7,6 +7,7 @@
 mod calls;
 mod cubic;
 mod full_subnet;
+pub mod heap;
 mod other_client;
 pub mod readiness;
 pub mod report;
@@ -32,7 +33,7 @@ use crate::k8s::Cluster;
 use calls::{first_creates_after, write_call_log};
 pub use report::Report;
 use report::{floor_seconds, peak_rss_bytes, quantile};
-use world::{CLUSTER, SimWorld, TIME_LIMIT};
+use world::{CLUSTER, SimWorld, time_limit};
 
 /// Why a simulation could not run.
 #[derive(Debug, Error)]
@@ -57,6 +58,15 @@ impl SimulateError {
 
 /// Runs `args` on a paused-clock runtime of its own and returns what it measured.
 pub fn run(args: &SimulateArgs) -> Result<Report, SimulateError> {
+    run_with_heap(args, None)
+}
+
+/// [`run`], and with a `probe` of the process's live heap also what the controller held
+/// at the end ([`Report::controller_heap`]).
+pub fn run_with_heap(
+    args: &SimulateArgs,
+    probe: Option<heap::HeapProbe<'_>>,
+) -> Result<Report, SimulateError> {
     let wall = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -64,8 +74,9 @@ pub fn run(args: &SimulateArgs) -> Result<Report, SimulateError> {
         .build()?;
     let recorder = DebuggingRecorder::new();
     let snapshots = recorder.snapshotter();
-    let mut report =
-        metrics::with_local_recorder(&recorder, || runtime.block_on(simulate(args, &snapshots)))?;
+    let mut report = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(simulate(args, &snapshots, probe))
+    })?;
     report.wall_seconds = wall.elapsed().as_secs_f64();
     report.peak_rss_bytes = peak_rss_bytes();
     Ok(report)
@@ -105,7 +116,11 @@ fn settings(args: &SimulateArgs, w: &SimWorld) -> ControllerSettings {
 }
 
 /// Waits (in simulated time) until `done`, showing progress; `false` on the time limit.
-async fn until(bar: &ProgressBar, mut progress: impl FnMut() -> (u64, bool)) -> bool {
+async fn until(
+    bar: &ProgressBar,
+    limit: Duration,
+    mut progress: impl FnMut() -> (u64, bool),
+) -> bool {
     let start = Instant::now();
     loop {
         let (position, done) = progress();
@@ -113,7 +128,7 @@ async fn until(bar: &ProgressBar, mut progress: impl FnMut() -> (u64, bool)) -> 
         if done {
             return true;
         }
-        if start.elapsed() > TIME_LIMIT {
+        if start.elapsed() > limit {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -133,7 +148,11 @@ fn histogram(snapshots: &Snapshotter, name: &str) -> Vec<f64> {
         .collect()
 }
 
-async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report, SimulateError> {
+async fn simulate(
+    args: &SimulateArgs,
+    snapshots: &Snapshotter,
+    probe: Option<heap::HeapProbe<'_>>,
+) -> Result<Report, SimulateError> {
     let wall = std::time::Instant::now();
     let mut w = SimWorld::build(args);
     let t0 = Instant::now();
@@ -169,15 +188,6 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         };
         (r.max(0) as u64, done)
     };
-    bar.set_message("rollout");
-    let mut converged = if args.scenario == Scenario::FullSubnet {
-        false
-    } else {
-        until(&bar, || converged_up(&w)).await
-    };
-    let rollout = converged.then(|| (t0.elapsed().as_secs_f64(), wall.elapsed().as_secs_f64()));
-    let mut full = None;
-
     let mut start = t0;
     let mut relabelled = t0;
     let mut enis = expected as usize;
@@ -193,6 +203,18 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let (table, share_left) = (w.buckets.clone(), w.share_left);
     let floor_of = |calls: &[(Ec2Action, u64)]| floor_seconds(calls, &table, share_left);
     let mut floor = floor_of(&needed);
+    // A scenario is declared stuck only well past what EC2's buckets allow: 20 NodeENIs
+    // over 10,000 nodes need 40,000 s of attaches alone.
+    let limit = time_limit(floor);
+    bar.set_message("rollout");
+    let mut converged = if args.scenario == Scenario::FullSubnet {
+        false
+    } else {
+        until(&bar, limit, || converged_up(&w)).await
+    };
+    let rollout = converged.then(|| (t0.elapsed().as_secs_f64(), wall.elapsed().as_secs_f64()));
+    let mut full = None;
+
     let rollout_ratio = rollout.map(|(simulated, _)| simulated / floor.max(f64::EPSILON));
     let before = |w: &SimWorld| Ec2Action::ALL.map(|a| w.sim.count(Some(a), None));
     let mut baseline = [0u64; Ec2Action::ALL.len()];
@@ -233,7 +255,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
             Scenario::LabelFlip => {
                 bar.set_message("teardown");
                 w.label_all(false);
-                converged = until(&bar, || {
+                converged = until(&bar, limit, || {
                     let a = w.audit(false);
                     let gone = (a.attached + a.leaks) as u64;
                     (
@@ -245,19 +267,20 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                 relabelled = Instant::now();
                 w.label_all(true);
                 bar.set_message("re-create");
-                converged = converged && until(&bar, || converged_up(&w)).await;
-                let teardown = floor_of(&[
+                converged = converged && until(&bar, limit, || converged_up(&w)).await;
+                let teardown = [
                     (Ec2Action::DetachNetworkInterface, expected),
                     (Ec2Action::DeleteNetworkInterface, expected),
-                ]);
-                floor += teardown;
+                ];
+                floor += floor_of(&teardown);
+                needed.extend(teardown);
             }
             Scenario::NodeChurn => {
                 let n = (w.nodes.len() / 5).max(1);
                 enis = n * (expected as usize / w.nodes.len().max(1));
                 w.churn(n);
                 bar.set_message("churn");
-                converged = until(&bar, || converged_up(&w)).await;
+                converged = until(&bar, limit, || converged_up(&w)).await;
                 needed = needed
                     .iter()
                     .map(|(a, n)| (*a, n / expected.max(1) * enis as u64))
@@ -269,7 +292,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                     w.cluster.delete_nodeeni(n);
                 }
                 bar.set_message("delete");
-                converged = until(&bar, || {
+                converged = until(&bar, limit, || {
                     let a = w.audit(false);
                     let left = (a.attached + a.leaks) as u64;
                     (
@@ -278,10 +301,11 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                     )
                 })
                 .await;
-                floor = floor_of(&[
+                needed = vec![
                     (Ec2Action::DetachNetworkInterface, expected),
                     (Ec2Action::DeleteNetworkInterface, expected),
-                ]);
+                ];
+                floor = floor_of(&needed);
             }
             Scenario::Restart => {
                 controller.stop().await;
@@ -291,12 +315,13 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
                 writes_before = w.cluster.writes();
                 bar.set_message("restart");
                 controller = start_controller().await?;
-                known_in = restart::known_again(&bar, snapshots, expected, TIME_LIMIT).await;
+                known_in = restart::known_again(&bar, snapshots, expected, limit).await;
                 converged = known_in.is_some();
                 calls_known = Some(before(&w));
                 tokio::time::sleep(restart::WATCHED_AFTER).await;
                 mutating_after_restart = Some(restart::mutating_since(&before(&w), &baseline));
                 floor = 0.0;
+                needed.clear();
             }
             Scenario::Rollout | Scenario::FullSubnet => {}
         }
@@ -326,12 +351,13 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
     let throttled_calls = w.sim.count(None, Some("throttled")) - throttled_before;
     let all_calls: u64 = now.iter().zip(baseline).map(|(n, b)| n - b).sum();
     let node_readiness = if args.node_readiness && args.scenario == Scenario::Rollout {
-        Some(readiness::settle(&w.cluster, t0, TIME_LIMIT).await)
+        Some(readiness::settle(&w.cluster, t0, limit).await)
     } else {
         None
     };
     let api_writes = w.cluster.writes().since(&writes_before);
-    controller.stop().await;
+    let slots = w.expected(args.scenario != Scenario::DeleteAll) as u64;
+    let controller_heap = heap::stop_measured(controller, probe, slots).await;
     Ok(Report {
         scenario: args.scenario,
         strategy: args.strategy,
@@ -343,6 +369,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         converged,
         converge_seconds,
         floor_seconds: floor,
+        floor_by_action: report::floor_by_action(&needed, &table, share_left),
         ratio_to_floor: if floor > 0.0 {
             converge_seconds / floor
         } else {
@@ -379,6 +406,7 @@ async fn simulate(args: &SimulateArgs, snapshots: &Snapshotter) -> Result<Report
         rollout_ratio_to_floor: rollout_ratio.filter(|_| args.scenario != Scenario::Rollout),
         rollout_wall_seconds: rollout.map(|(_, wall)| wall),
         node_readiness,
+        controller_heap,
         wall_seconds: 0.0,
         peak_rss_bytes: 0,
         seed: args.seed,

@@ -32,6 +32,9 @@ pub struct Report {
     pub floor_seconds: f64,
     /// `converge_seconds / floor_seconds`.
     pub ratio_to_floor: f64,
+    /// Each action's own share of the floor: the seconds its bucket needs for the phase's
+    /// calls of it (the floor is the largest of a phase's; where the time went).
+    pub floor_by_action: BTreeMap<String, f64>,
     /// EC2 calls during the phase, by action.
     pub ec2_calls: BTreeMap<String, u64>,
     /// Calls EC2 answered with a throttle.
@@ -72,6 +75,9 @@ pub struct Report {
     /// Wall-clock seconds from the start to the rollout's convergence (the world's
     /// building included).
     pub rollout_wall_seconds: Option<f64>,
+    /// What the controller held at the end, apart from the simulated world (only when
+    /// the caller could measure the heap: [`super::run_with_heap`]).
+    pub controller_heap: Option<super::heap::ControllerHeap>,
     /// Wall-clock seconds the whole run took.
     pub wall_seconds: f64,
     /// Peak resident memory of the process.
@@ -87,6 +93,21 @@ pub fn floor_seconds(calls: &[(Ec2Action, u64)], table: &BucketTable, share_left
         .iter()
         .map(|(a, n)| table.get(*a).floor_seconds(*n) / share_left.clamp(0.01, 1.0))
         .fold(0.0, f64::max)
+}
+
+/// The seconds each action's bucket needs for its calls in `calls`, summed over an
+/// action listed more than once.
+pub fn floor_by_action(
+    calls: &[(Ec2Action, u64)],
+    table: &BucketTable,
+    share_left: f64,
+) -> BTreeMap<String, f64> {
+    let mut by = BTreeMap::new();
+    for (a, n) in calls.iter().filter(|(_, n)| *n > 0) {
+        *by.entry(a.as_str().to_string()).or_insert(0.0) +=
+            floor_seconds(&[(*a, *n)], table, share_left);
+    }
+    by
 }
 
 /// The `q`-quantile (0..=1) of `values`, in the values' unit; 0 when empty.
@@ -149,6 +170,10 @@ impl Report {
                 if told { "told" } else { "not told" }
             ),
             (Account::SharedAccount, _) => " in an account another client spends from".to_string(),
+            (Account::LargeBuckets, told) => format!(
+                " in an account whose buckets are a hundred times AWS's defaults ({})",
+                if told { "told" } else { "not told" }
+            ),
         };
         if !self.converged {
             let _ = writeln!(
@@ -162,6 +187,27 @@ impl Report {
             "{what}{account} in {:.1} s of simulated time with {strategy}; EC2's rate limits allow no less than {:.1} s ({:.2}x the floor).",
             self.converge_seconds, self.floor_seconds, self.ratio_to_floor
         );
+        if let Some((action, secs)) = self
+            .floor_by_action
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+        {
+            let others: Vec<String> = self
+                .floor_by_action
+                .iter()
+                .filter(|(a, _)| *a != action)
+                .map(|(a, s)| format!("{a} {s:.1} s"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "The floor is {action}'s bucket: {secs:.1} s for its calls (the other buckets: {}).",
+                if others.is_empty() {
+                    "none".to_string()
+                } else {
+                    others.join(", ")
+                }
+            );
+        }
         let calls: Vec<String> = self
             .ec2_calls
             .iter()
@@ -257,6 +303,15 @@ impl Report {
             self.wall_seconds,
             self.peak_rss_bytes as f64 / 1_048_576.0
         );
+        if let Some(h) = &self.controller_heap {
+            let _ = writeln!(
+                s,
+                "The controller held {:.1} MiB of heap at the end ({:.0} bytes per slot over {} slots); the rest is the simulated world's.",
+                h.held_bytes as f64 / 1_048_576.0,
+                h.bytes_per_slot,
+                h.slots
+            );
+        }
         s
     }
 }
@@ -277,6 +332,14 @@ mod tests {
         assert_eq!(f, 380.0, "half the refill left");
         let f = floor_seconds(&calls, &BucketTable::default().scaled(0.1, 1.0), 1.0);
         assert_eq!(f, 199.0, "attach: 5 burst, then 5/s");
+        let by = floor_by_action(&calls, &BucketTable::default(), 1.0);
+        assert_eq!(by.len(), 2);
+        assert_eq!(by["AttachNetworkInterface"], 190.0);
+        assert!(by["CreateNetworkInterface"] < 190.0, "{by:?}");
+        let twice = [calls[1], calls[1], (Ec2Action::DeleteNetworkInterface, 0)];
+        let by = floor_by_action(&twice, &BucketTable::default(), 1.0);
+        assert_eq!(by.len(), 1, "no entry for an action without calls: {by:?}");
+        assert_eq!(by["AttachNetworkInterface"], 380.0);
         let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
         assert_eq!(quantile(&mut v, 0.5), 3.0);
         assert_eq!(quantile(&mut v, 0.99), 5.0);

@@ -69,6 +69,7 @@ impl SimWorld {
         };
         let buckets = match args.account {
             Account::SmallBuckets => BucketTable::default().scaled(0.1, 1.0),
+            Account::LargeBuckets => BucketTable::default().scaled(100.0, 100.0),
             Account::Default | Account::SharedAccount => BucketTable::default(),
         };
         let other_share = match args.account {
@@ -357,5 +358,33 @@ fn zone(z: usize) -> String {
     format!("us-east-1{letter}")
 }
 
-/// How long simulated time may run before a scenario is declared stuck.
-pub const TIME_LIMIT: Duration = Duration::from_secs(6 * 3600);
+/// The least simulated time a scenario may run before it is declared stuck.
+pub const MIN_TIME_LIMIT: Duration = Duration::from_secs(6 * 3600);
+
+/// How long simulated time may run before a scenario whose EC2 floor is `floor_seconds`
+/// is declared stuck: six hours, or four times the floor when that is longer (a slow
+/// strategy may take several times the floor; the limit only has to tell stuck from slow).
+pub fn time_limit(floor_seconds: f64) -> Duration {
+    let scaled =
+        Duration::try_from_secs_f64(floor_seconds.max(0.0) * 4.0).unwrap_or(MIN_TIME_LIMIT);
+    scaled.max(MIN_TIME_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_limit_grows_with_the_floor() {
+        for (floor, limit) in [
+            (0.0, MIN_TIME_LIMIT),
+            (190.0, MIN_TIME_LIMIT),
+            (5_400.0, MIN_TIME_LIMIT),
+            // 20 NodeENIs over 10,000 nodes: 200,000 attaches at 5 per second.
+            (40_000.0, Duration::from_secs(160_000)),
+            (f64::NAN, MIN_TIME_LIMIT),
+        ] {
+            assert_eq!(time_limit(floor), limit, "floor {floor}");
+        }
+    }
+}
