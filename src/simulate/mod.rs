@@ -297,7 +297,10 @@ async fn simulate(
                     let left = (a.attached + a.leaks) as u64;
                     (
                         expected - left.min(expected),
-                        left == 0 && w.nodeenis.iter().all(|n| w.cluster.nodeeni(n).is_none()),
+                        left == 0
+                            && w.nodeenis
+                                .iter()
+                                .all(|n| w.cluster.with_nodeeni(n, |_| ()).is_none()),
                     )
                 })
                 .await;

@@ -264,10 +264,14 @@ impl SimWorld {
     pub fn progress(&self) -> (i64, i64) {
         self.nodeenis
             .iter()
-            .filter_map(|n| self.cluster.nodeeni(n)?.status)
-            .fold((0, 0), |(d, r), s| {
-                (d + i64::from(s.desired_count), r + i64::from(s.ready_count))
+            .filter_map(|n| {
+                self.cluster.with_nodeeni(n, |o| {
+                    o.status
+                        .as_ref()
+                        .map(|s| (i64::from(s.desired_count), i64::from(s.ready_count)))
+                })?
             })
+            .fold((0, 0), |(d, r), (dn, rn)| (d + dn, r + rn))
     }
 
     /// The ENIs the controller should end with: one per labelled node, NodeENI and subnet.
@@ -287,8 +291,8 @@ impl SimWorld {
             .iter()
             .chain(roomy.iter())
             .filter_map(|n| {
-                let o = self.cluster.nodeeni(n)?;
-                Some((o.metadata.uid.clone()?, n.clone()))
+                let uid = self.cluster.with_nodeeni(n, |o| o.metadata.uid.clone())??;
+                Some((uid, n.clone()))
             })
             .collect();
         let instances: HashSet<&String> = self.nodes.values().chain(self.roomy.values()).collect();
