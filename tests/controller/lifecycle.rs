@@ -157,6 +157,20 @@ async fn spec_changes_apply_in_place_and_add_or_remove_slots() {
     .await;
     assert_eq!(w.owned().into_iter().map(|e| e.id).collect::<Vec<_>>(), ids);
 
+    // MTU 9001 → 1500: every attachment's line in the status says so (the slots' lines
+    // are kept between rounds, so this is what tells them to be built again).
+    spec.mtu = 1500;
+    w.apply("multus", spec.clone());
+    eventually("the new MTU in the status", Duration::from_secs(60), || {
+        w.cluster
+            .nodeeni("multus")
+            .and_then(|o| o.status)
+            .is_some_and(|s| {
+                s.attachments.len() == 3 && s.attachments.iter().all(|a| a.mtu == 1500)
+            })
+    })
+    .await;
+
     // A second subnet: a second slot per node at the next index.
     spec.subnet_ids = w.subnets.iter().map(|s| s.id.clone()).collect();
     w.apply("multus", spec.clone());

@@ -10,6 +10,7 @@ mod finalizer;
 mod fleet;
 mod interfaces;
 mod io;
+mod lines;
 mod msg;
 mod nodes;
 mod publisher;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::time::Instant;
 
+use super::lines::{LineInputs, Lines};
 use super::msg::NodeEniMsg;
 use super::status;
 use crate::actors::slot::{SlotActor, SlotArgs, SlotDeps, SlotMsg, SlotReport};
@@ -22,6 +23,8 @@ use crate::supervision::{Children, Outbox, RestartPolicy};
 struct SlotRecord {
     desired: DesiredSlot,
     report: Option<SlotReport>,
+    /// Changes whenever `desired` or `report` does ([`Slots::next_version`]).
+    version: u64,
     since: Instant,
     /// The slot actor running it (`None`: planned, not started yet).
     actor: Option<ActorId>,
@@ -56,6 +59,10 @@ pub struct Slots {
     /// Slot actors told to retire that have not handed back their ENIs yet.
     retiring: HashMap<ActorId, SlotKey>,
     incarnations: HashMap<Place, (u32, Instant)>,
+    /// The last version given to a record.
+    versions: u64,
+    /// Every slot's status line, as last refreshed.
+    lines: Lines<SlotSummary>,
 }
 
 impl Slots {
@@ -70,7 +77,15 @@ impl Slots {
             children: Children::new("attachment", restart),
             retiring: HashMap::new(),
             incarnations: HashMap::new(),
+            versions: 0,
+            lines: Lines::default(),
         }
+    }
+
+    /// A version no record had before.
+    fn next_version(&mut self) -> u64 {
+        self.versions += 1;
+        self.versions
     }
 
     /// The desired state of every slot, by key.
@@ -138,6 +153,7 @@ impl Slots {
         let record = SlotRecord {
             desired,
             report: None,
+            version: self.next_version(),
             since: Instant::now(),
             actor: None,
             started_with: 0,
@@ -203,8 +219,10 @@ impl Slots {
         if let Some(a) = self.children.get::<SlotMsg>(&desired.key) {
             let _ = a.cast(SlotMsg::Update(Box::new(desired.clone())));
         }
+        let version = self.next_version();
         if let Some(rec) = self.records.get_mut(&desired.key) {
             rec.desired = desired;
+            rec.version = version;
         }
     }
 
@@ -246,11 +264,14 @@ impl Slots {
 
     /// Takes in a slot's report, if `actor` still runs the slot.
     pub fn reported(&mut self, actor: &ActorId, key: &SlotKey, report: SlotReport) -> Reported {
+        let version = self.versions + 1;
         match self.records.get_mut(key) {
             Some(rec)
                 if rec.actor.as_ref() == Some(actor) && rec.report.as_ref() != Some(&report) =>
             {
                 rec.report = Some(report);
+                rec.version = version;
+                self.versions = version;
                 Reported::Changed
             }
             _ => Reported::Same,
@@ -304,24 +325,34 @@ impl Slots {
         Ok(())
     }
 
-    /// Every slot's line in the status; `configured` gives what a node's agent reports.
-    pub fn summaries<'a>(
-        &self,
+    /// Brings every slot's line in the status up to date, building again only the
+    /// lines whose record, failing state, MTU or agent report changed since the last
+    /// refresh; `configured` gives what a node's agent reports.
+    pub fn refresh_lines<'a>(
+        &mut self,
         mtu: i32,
         configured: impl Fn(&str) -> Option<&'a BTreeMap<String, bool>>,
-    ) -> Vec<SlotSummary> {
-        self.records
-            .iter()
-            .map(|(k, rec)| {
-                status::summary(
-                    &rec.desired,
-                    rec.report.as_ref(),
-                    self.children.over_budget(k),
-                    mtu,
-                    configured(&k.node),
-                )
-            })
-            .collect()
+    ) {
+        let children = &self.children;
+        let slots = self.records.iter().map(|(k, rec)| {
+            let failing = children.over_budget(k);
+            let agent = status::configured(rec.report.as_ref(), configured(&k.node));
+            let inputs = LineInputs {
+                version: rec.version,
+                failing,
+                mtu,
+                configured: agent,
+            };
+            (inputs, (rec, failing, agent))
+        });
+        self.lines.refresh(slots, |(rec, failing, agent)| {
+            status::summary(&rec.desired, rec.report.as_ref(), failing, mtu, agent)
+        });
+    }
+
+    /// Every slot's line in the status, as [`Slots::refresh_lines`] last made them.
+    pub fn lines(&self) -> &[SlotSummary] {
+        self.lines.lines()
     }
 
     /// The (node, subnet) of every slot that has not reported yet.

@@ -239,10 +239,13 @@ impl NodeEniState {
     async fn write_status(&mut self) -> bool {
         let name = self.name();
         let dpdk = self.obj.spec.dpdk_request();
+        let selection = &self.selection;
+        self.fleet
+            .slots
+            .refresh_lines(self.obj.spec.mtu, |n| selection.configured(n));
         let src = Sources {
             name: &name,
             generation: self.generation(),
-            mtu: self.obj.spec.mtu,
             dpdk: dpdk.as_ref(),
             fleet: &self.fleet,
             selection: &self.selection,

@@ -8,13 +8,28 @@ use crate::k8s::{Cluster, ClusterError, NodeENIStatus};
 use crate::plan::slots::DesiredSlot;
 use crate::supervision::retry_delay;
 
-/// One slot's line in the status.
+/// What a node's agent reports of a slot's interface, from its report (by MAC, any
+/// case) and the agent's `configured_macs` (by lowercase MAC).
+pub fn configured(
+    report: Option<&SlotReport>,
+    configured_macs: Option<&std::collections::BTreeMap<String, bool>>,
+) -> Option<bool> {
+    let mac = report?.mac_address.as_ref()?;
+    let macs = configured_macs?;
+    if mac.bytes().any(|b| b.is_ascii_uppercase()) {
+        macs.get(&mac.to_ascii_lowercase()).copied()
+    } else {
+        macs.get(mac).copied()
+    }
+}
+
+/// One slot's line in the status; `configured`: see [`configured`].
 pub fn summary(
     desired: &DesiredSlot,
     report: Option<&SlotReport>,
     failing: bool,
     mtu: i32,
-    configured_macs: Option<&std::collections::BTreeMap<String, bool>>,
+    configured: Option<bool>,
 ) -> SlotSummary {
     let phase = if failing {
         SlotPhase::Blocked(
@@ -41,9 +56,7 @@ pub fn summary(
         source_dest_check: report.and_then(|r| r.source_dest_check),
         network_card: desired.network_card,
         mtu,
-        interface_configured: report
-            .and_then(|r| r.mac_address.as_ref())
-            .and_then(|mac| configured_macs?.get(&mac.to_ascii_lowercase()).copied()),
+        interface_configured: configured,
         phase,
     }
 }

@@ -53,11 +53,10 @@ pub struct Sources<'a> {
     pub name: &'a str,
     /// Its generation.
     pub generation: i64,
-    /// Its spec's MTU.
-    pub mtu: i32,
     /// What each ENI's agent is asked to do for DPDK ([`crate::k8s::NodeENISpec::dpdk_request`]).
     pub dpdk: Option<&'a DpdkRequest>,
-    /// Its slots, skips and teardowns.
+    /// Its slots (their lines refreshed: [`super::slots::Slots::refresh_lines`]), skips
+    /// and teardowns.
     pub fleet: &'a Fleet,
     /// Its nodes.
     pub selection: &'a Selection,
@@ -88,10 +87,7 @@ impl Writes {
             return false;
         }
         let selection = src.selection;
-        let slots = src
-            .fleet
-            .slots
-            .summaries(src.mtu, |n| selection.configured(n));
+        let slots = src.fleet.slots.lines();
         let mut concerns =
             src.fleet
                 .concerns(selection.problems().to_vec(), src.deleting, src.finalized);
@@ -99,13 +95,13 @@ impl Writes {
             concerns.pending.push(ENINODES_UNLISTED.into());
         }
         if src.desk.on() {
-            let parts = readiness::parts(&slots, selection, &src.fleet.skips, src.deleting);
+            let parts = readiness::parts(slots, selection, &src.fleet.skips, src.deleting);
             self.spoken.say(src.desk, src.name, parts);
         }
         let round = Round {
             name: src.name,
             generation: src.generation,
-            slots: &slots,
+            slots,
             concerns: &concerns,
             unreported: &unreported,
             dpdk: src.dpdk,
