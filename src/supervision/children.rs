@@ -68,6 +68,16 @@ impl<K: Ord + Clone + std::fmt::Display> Children<K> {
         self.entries.get(key).is_some_and(|c| c.over_budget)
     }
 
+    /// The children that have spent their restart budget: one walk, for a caller that
+    /// asks of every child (where [`Children::over_budget`] would search for each).
+    pub fn over_budget_keys(&self) -> std::collections::BTreeSet<&K> {
+        self.entries
+            .iter()
+            .filter(|(_, c)| c.over_budget)
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     /// Forgets `key` and stops its actor, if running, with `reason`: its exit is then
     /// not a failure to restart.
     pub fn stop(&mut self, key: &K, reason: &str) {
@@ -226,6 +236,11 @@ mod tests {
         let second = children.restart(&exited);
         assert!(second.over_budget);
         assert!(children.over_budget(&"a".to_string()));
+        assert_eq!(
+            children.over_budget_keys().into_iter().collect::<Vec<_>>(),
+            vec!["a"],
+            "b is within its budget"
+        );
 
         // A child stopped on purpose is forgotten: its exit asks for no restart.
         children.stop(&"b".to_string(), "not wanted");

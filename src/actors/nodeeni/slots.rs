@@ -333,9 +333,9 @@ impl Slots {
         mtu: i32,
         configured: impl Fn(&str) -> Option<&'a BTreeMap<String, bool>>,
     ) {
-        let children = &self.children;
+        let over_budget = self.children.over_budget_keys();
         let slots = self.records.iter().map(|(k, rec)| {
-            let failing = children.over_budget(k);
+            let failing = !over_budget.is_empty() && over_budget.contains(k);
             let agent = status::configured(rec.report.as_ref(), configured(&k.node));
             let inputs = LineInputs {
                 version: rec.version,
