@@ -264,18 +264,18 @@ impl Slots {
 
     /// Takes in a slot's report, if `actor` still runs the slot.
     pub fn reported(&mut self, actor: &ActorId, key: &SlotKey, report: SlotReport) -> Reported {
-        let version = self.versions + 1;
-        match self.records.get_mut(key) {
-            Some(rec)
-                if rec.actor.as_ref() == Some(actor) && rec.report.as_ref() != Some(&report) =>
-            {
-                rec.report = Some(report);
-                rec.version = version;
-                self.versions = version;
-                Reported::Changed
-            }
-            _ => Reported::Same,
+        let fresh = self.records.get(key).is_some_and(|rec| {
+            rec.actor.as_ref() == Some(actor) && rec.report.as_ref() != Some(&report)
+        });
+        if !fresh {
+            return Reported::Same;
         }
+        let version = self.next_version();
+        if let Some(rec) = self.records.get_mut(key) {
+            rec.report = Some(report);
+            rec.version = version;
+        }
+        Reported::Changed
     }
 
     /// Whether a desired slot's last report names `eni_id` as its ENI.

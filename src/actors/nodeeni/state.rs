@@ -246,6 +246,7 @@ impl NodeEniState {
         let src = Sources {
             name: &name,
             generation: self.generation(),
+            lines: self.fleet.slots.lines(),
             dpdk: dpdk.as_ref(),
             fleet: &self.fleet,
             selection: &self.selection,

@@ -55,8 +55,9 @@ pub struct Sources<'a> {
     pub generation: i64,
     /// What each ENI's agent is asked to do for DPDK ([`crate::k8s::NodeENISpec::dpdk_request`]).
     pub dpdk: Option<&'a DpdkRequest>,
-    /// Its slots (their lines refreshed: [`super::slots::Slots::refresh_lines`]), skips
-    /// and teardowns.
+    /// Every slot's line ([`super::slots::Slots::refresh_lines`]).
+    pub lines: &'a [SlotSummary],
+    /// Its slots, skips and teardowns.
     pub fleet: &'a Fleet,
     /// Its nodes.
     pub selection: &'a Selection,
@@ -87,7 +88,7 @@ impl Writes {
             return false;
         }
         let selection = src.selection;
-        let slots = src.fleet.slots.lines();
+        let slots = src.lines;
         let mut concerns =
             src.fleet
                 .concerns(selection.problems().to_vec(), src.deleting, src.finalized);
