@@ -247,21 +247,29 @@ pub fn hold_round(
             || (unreported > 0 && since_start < HOLD_AFTER_START))
 }
 
-/// Slots a status round covers in one debounce: past this, rounds come further apart.
+/// Slots the controller's status rounds cover in one debounce, shared equally by its
+/// NodeENIs: past its share, a NodeENI's rounds come further apart.
 pub const SLOTS_PER_DEBOUNCE: usize = 10_000;
 
 /// The longest wait between status rounds, however many slots.
 pub const LONGEST_STATUS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// How long a NodeENI with `slots` slots gathers changes before its status round (the
-/// status, the nodes' ENINode entries and what it tells readiness): `debounce` up to
-/// [`SLOTS_PER_DEBOUNCE`] slots, then in proportion (100,000 slots: 10 debounces), never
-/// more than [`LONGEST_STATUS_INTERVAL`]. A round walks every slot, so at a fixed
-/// interval its cost grew with the slots and a rollout's rounds with the slots too: the
-/// controller's work grew with their square (half the CPU of a 2,000-node rollout was
-/// rounds). Spaced in proportion, a round's cost per second stays what it is at 10,000.
-pub fn status_interval(debounce: Duration, slots: usize) -> Duration {
-    let scale = (slots as f64 / SLOTS_PER_DEBOUNCE as f64).max(1.0);
+/// How long a NodeENI with `slots` slots, one of `nodeenis` NodeENI actors in the
+/// controller, gathers changes before its status round (the status, the nodes' ENINode
+/// entries and what it tells readiness): `debounce` up to its share of
+/// [`SLOTS_PER_DEBOUNCE`] (all of it when alone), then in proportion (alone with 100,000
+/// slots: 10 debounces; one of 20 with 10,000 each: 20), never more than
+/// [`LONGEST_STATUS_INTERVAL`]. A round walks every slot, so at a fixed interval its cost
+/// grew with the slots and a rollout's rounds with the slots too: the controller's work
+/// grew with their square (half the CPU of a 2,000-node rollout was rounds). Spaced by
+/// their shares, the rounds of every NodeENI together walk at most
+/// [`SLOTS_PER_DEBOUNCE`] slots per debounce whatever their number and sizes (until the
+/// ten-second cap), and a small NodeENI beside large ones keeps the plain debounce; a
+/// large one beside many small ones is spaced as if all were its size (a share is by
+/// count, not by size: simple, and never over the budget).
+pub fn status_interval(debounce: Duration, slots: usize, nodeenis: usize) -> Duration {
+    let share = SLOTS_PER_DEBOUNCE as f64 / nodeenis.max(1) as f64;
+    let scale = (slots as f64 / share).max(1.0);
     debounce
         .mul_f64(scale)
         .min(LONGEST_STATUS_INTERVAL.max(debounce))

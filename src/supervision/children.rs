@@ -63,13 +63,8 @@ impl<K: Ord + Clone + std::fmt::Display> Children<K> {
         self.entries.get(key).is_some_and(|c| c.cell.is_none())
     }
 
-    /// Whether `key` has spent its restart budget (reported as degraded).
-    pub fn over_budget(&self, key: &K) -> bool {
-        self.entries.get(key).is_some_and(|c| c.over_budget)
-    }
-
-    /// The children that have spent their restart budget: one walk, for a caller that
-    /// asks of every child (where [`Children::over_budget`] would search for each).
+    /// The children that have spent their restart budget (reported as degraded): one
+    /// walk, for a caller that asks of every child.
     pub fn over_budget_keys(&self) -> std::collections::BTreeSet<&K> {
         self.entries
             .iter()
@@ -235,7 +230,6 @@ mod tests {
         );
         let second = children.restart(&exited);
         assert!(second.over_budget);
-        assert!(children.over_budget(&"a".to_string()));
         assert_eq!(
             children.over_budget_keys().into_iter().collect::<Vec<_>>(),
             vec!["a"],

@@ -5,6 +5,7 @@
 //! may go is decided in [`crate::plan::nodeeni`]; the state's handling of each message
 //! is in [`state`].
 
+mod census;
 mod cleanups;
 mod finalizer;
 mod fleet;
@@ -30,6 +31,7 @@ mod writes;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tracing::Instrument;
 
+pub use census::NodeEniCensus;
 pub use msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use state::NodeEniState;
 

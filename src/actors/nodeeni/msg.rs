@@ -99,6 +99,8 @@ pub struct NodeEniDeps {
     pub resync_interval: Duration,
     /// Status writes are batched over this long.
     pub status_debounce: Duration,
+    /// The NodeENI actors running, which share the budget of status-round work.
+    pub census: super::census::NodeEniCensus,
     /// How long resolved subnet and group names are trusted.
     pub resolve_ttl: Duration,
     /// Device indices reserved on each instance, shared by every NodeENI's slots.

@@ -335,7 +335,7 @@ impl Slots {
     ) {
         let over_budget = self.children.over_budget_keys();
         let slots = self.records.iter().map(|(k, rec)| {
-            let failing = !over_budget.is_empty() && over_budget.contains(k);
+            let failing = over_budget.contains(k);
             let agent = status::configured(rec.report.as_ref(), configured(&k.node));
             let inputs = LineInputs {
                 version: rec.version,

@@ -329,7 +329,7 @@ impl NodeEniState {
             writes: Writes::new(obj.status.clone()),
             obj,
             finalizer: Finalizer::default(),
-            timers: Timers::new(deps.status_debounce),
+            timers: Timers::new(deps.status_debounce, deps.census.enter()),
             publisher: Publisher::spawn(deps.cluster.clone(), regarding),
             deps,
         };

@@ -1,11 +1,13 @@
 //! A NodeENI actor's two timers: its next tick (resolve, sweep, reconcile; the earliest
-//! asked for wins) and its debounced status write.
+//! asked for wins) and its debounced status write, spaced by the NodeENI's share of the
+//! controller's round work (its seat in the [`super::census`]).
 
 use std::time::Duration;
 
 use ractor::ActorRef;
 use tokio::time::Instant;
 
+use super::census::CensusSeat;
 use super::msg::NodeEniMsg;
 use crate::plan::nodeeni::status_interval;
 
@@ -14,15 +16,18 @@ pub struct Timers {
     tick_at: Option<Instant>,
     flush_scheduled: bool,
     debounce: Duration,
+    seat: CensusSeat,
 }
 
 impl Timers {
-    /// No timer set; status writes are batched over `debounce`.
-    pub fn new(debounce: Duration) -> Self {
+    /// No timer set; status writes are batched over `debounce` at least; `seat` counts
+    /// this NodeENI among those sharing the round budget.
+    pub fn new(debounce: Duration, seat: CensusSeat) -> Self {
         Timers {
             tick_at: None,
             flush_scheduled: false,
             debounce,
+            seat,
         }
     }
 
@@ -42,11 +47,12 @@ impl Timers {
     }
 
     /// Schedules a status write after the debounce (spaced out for a NodeENI of many
-    /// `slots`: [`status_interval`]), unless one is scheduled.
+    /// `slots` among many NodeENIs: [`status_interval`]), unless one is scheduled.
     pub fn dirty(&mut self, me: &ActorRef<NodeEniMsg>, slots: usize) {
         if !self.flush_scheduled {
             self.flush_scheduled = true;
-            me.send_after(status_interval(self.debounce, slots), || NodeEniMsg::Flush);
+            let wait = status_interval(self.debounce, slots, self.seat.count());
+            me.send_after(wait, || NodeEniMsg::Flush);
         }
     }
 

@@ -178,6 +178,7 @@ impl Services {
             restart: settings.restart,
             resync_interval: settings.resync_interval,
             status_debounce: settings.status_debounce,
+            census: Default::default(),
             resolve_ttl: settings.resolve_ttl,
             reservations: Default::default(),
         };

@@ -252,26 +252,38 @@ fn re_planning_one_node_replaces_only_its_skip_reasons() {
 }
 
 #[test]
-fn status_rounds_space_out_in_proportion_beyond_ten_thousand_slots() {
+fn status_rounds_space_out_in_proportion_beyond_each_nodeenis_share_of_ten_thousand_slots() {
     let half = Duration::from_millis(500);
-    let cases: &[(Duration, usize, Duration)] = &[
-        (half, 0, half),
-        (half, 1, half),
-        (half, 10_000, half),
-        (half, 20_000, Duration::from_secs(1)),
-        (half, 100_000, Duration::from_secs(5)),
-        (half, 200_000, Duration::from_secs(10)),
+    let s = Duration::from_secs;
+    // (debounce, slots, NodeENIs in the controller, interval)
+    let cases: &[(Duration, usize, usize, Duration)] = &[
+        (half, 0, 1, half),
+        (half, 1, 1, half),
+        (half, 10_000, 1, half),
+        (half, 20_000, 1, s(1)),
+        (half, 100_000, 1, s(5)),
+        (half, 200_000, 1, s(10)),
+        // No seat counted (not expected) is counted as alone.
+        (half, 20_000, 0, s(1)),
+        // Twenty NodeENIs of 10,000 slots: 500 each per debounce, so 20 debounces.
+        (half, 10_000, 20, s(10)),
+        (half, 5_000, 20, s(5)),
+        (half, 2_500, 20, Duration::from_millis(2_500)),
+        // A small NodeENI beside large ones keeps the plain debounce.
+        (half, 10, 20, half),
+        (half, 500, 20, half),
         // Never longer than ten seconds...
-        (half, 1_000_000, Duration::from_secs(10)),
+        (half, 1_000_000, 1, s(10)),
+        (half, 100_000, 20, s(10)),
         // ...unless the debounce asked for is longer itself.
-        (Duration::from_secs(30), 1_000_000, Duration::from_secs(30)),
-        (Duration::ZERO, 100_000, Duration::ZERO),
+        (s(30), 1_000_000, 1, s(30)),
+        (Duration::ZERO, 100_000, 20, Duration::ZERO),
     ];
-    for (debounce, slots, want) in cases {
+    for (debounce, slots, nodeenis, want) in cases {
         assert_eq!(
-            status_interval(*debounce, *slots),
+            status_interval(*debounce, *slots, *nodeenis),
             *want,
-            "{debounce:?} with {slots} slots"
+            "{debounce:?} with {slots} slots, one of {nodeenis} NodeENIs"
         );
     }
 }
