@@ -5,7 +5,7 @@
 //! The binary is `$MOTO_SERVER` if set, else the venv the README's test command creates
 //! (`$HOME/.cache/aws-multi-eni-controller/venv`), else `moto_server` on `PATH`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,10 +37,7 @@ pub fn moto_binary() -> PathBuf {
     PathBuf::from("moto_server")
 }
 
-/// A free TCP port on 127.0.0.1 (the OS picks it).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+pub use crate::ports::free_port;
 
 impl MotoServer {
     /// Starts moto and waits (up to 60 s) until it accepts connections.

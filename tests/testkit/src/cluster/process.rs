@@ -4,7 +4,6 @@
 //! `SIGKILL` when that thread ends (Linux's parent-death signal is tied to the thread that
 //! forked), so a test binary that exits, panics or is killed leaves none behind.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -14,6 +13,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Namespace;
 
 use super::pki::Pki;
+use crate::ports::free_port;
 
 const READY_WITHIN: Duration = Duration::from_secs(120);
 const DIR_PREFIX: &str = "eni-testkit-cluster-";
@@ -26,10 +26,6 @@ pub(crate) struct ControlPlane {
     admin_token: String,
     stop: Option<mpsc::Sender<()>>,
     keeper: Option<std::thread::JoinHandle<()>>,
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Removes the folders of earlier test processes that are gone (the shared cluster of a
@@ -69,6 +65,11 @@ pub(super) fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<C
     }
     cmd.spawn()
         .with_context(|| format!("starting {}", bin.display()))
+}
+
+/// Whether a start failed because a process could not bind its port.
+fn port_taken(error: &anyhow::Error) -> bool {
+    format!("{error:#}").contains("address already in use")
 }
 
 fn log_tail(path: &Path) -> String {
@@ -192,10 +193,25 @@ fn wait_ready(kubeconfig: &Path, started: &mut Started) -> anyhow::Result<()> {
     }
 }
 
+/// Times a start is tried again with new ports when a process found its port taken (by
+/// another process on the machine, between the pick and the bind).
+const PORT_RETRIES: usize = 3;
+
 impl ControlPlane {
-    /// Starts etcd, then kube-apiserver, and returns once the API server is ready.
+    /// Starts etcd, then kube-apiserver, and returns once the API server is ready; a start
+    /// that failed on a port taken meanwhile is tried again with new ports.
     pub(crate) fn start(bins: &Path) -> anyhow::Result<Self> {
         sweep_stale_dirs();
+        let mut attempt = 0;
+        loop {
+            match Self::start_once(bins) {
+                Err(e) if attempt < PORT_RETRIES && port_taken(&e) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(bins: &Path) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()?
@@ -288,6 +304,31 @@ impl Drop for ControlPlane {
         drop(self.stop.take());
         if let Some(keeper) = self.keeper.take() {
             let _ = keeper.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_port_taken_is_tried_again() {
+        let etcd = anyhow::anyhow!(
+            "etcd.log exited with exit status: 1; its log ends:\n{}",
+            r#"{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:42113: bind: address already in use"}"#
+        );
+        let apiserver = anyhow::anyhow!("failed to listen on 127.0.0.1:40001")
+            .context("listen tcp 127.0.0.1:40001: bind: address already in use");
+        let unready = anyhow::anyhow!("kube-apiserver not ready within 120s: connection refused");
+        let missing = anyhow::anyhow!("No such file or directory").context("starting etcd");
+        for (error, want) in [
+            (etcd, true),
+            (apiserver, true),
+            (unready, false),
+            (missing, false),
+        ] {
+            assert_eq!(port_taken(&error), want, "{error:#}");
         }
     }
 }
