@@ -3,12 +3,14 @@
 //! disappear to the cleanup pool, writes the NodeENI's status (the only writer), records
 //! Events, and owns the finalizer. What to start, retire, reap and when the finalizer
 //! may go is decided in [`crate::plan::nodeeni`]; the state's handling of each message
-//! is in [`state`].
+//! is in [`state`] (of news of the nodes in [`state_nodes`], of released DPDK devices in
+//! [`state_releases`]).
 
 mod census;
 mod cleanups;
 mod finalizer;
 mod fleet;
+mod fleet_teardowns;
 mod interfaces;
 mod io;
 mod lines;
@@ -22,6 +24,8 @@ mod selection;
 mod slots;
 mod spec;
 mod state;
+mod state_nodes;
+mod state_releases;
 mod status;
 mod sweep;
 mod timers;

@@ -1,6 +1,7 @@
 //! A NodeENI actor's state and what each message does to it. The rules it applies are
 //! in [`crate::plan::nodeeni`]; its slots at work are the [`Fleet`], its reads of the
-//! nodes' instances [`Reads`].
+//! nodes' instances [`Reads`]. What news of the nodes does is in `state_nodes`, the
+//! teardowns of DPDK ENIs whose devices were released in `state_releases`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,8 +13,7 @@ use tokio::time::Instant;
 use super::cleanups::Cleanups;
 use super::finalizer::Finalizer;
 use super::fleet::{Fleet, Followup, Listed};
-use super::msg::{InterfacesSeen, NodeEniArgs, NodeEniDeps, NodeEniMsg};
-use super::nodes::Whereabouts;
+use super::msg::{NodeEniArgs, NodeEniDeps, NodeEniMsg};
 use super::publisher::Publisher;
 use super::selection::Selection;
 use super::slots::Slots;
@@ -21,19 +21,19 @@ use super::timers::Timers;
 use super::writes::{Sources, Writes};
 use crate::actors::cleanup::CleanupError;
 use crate::actors::slot::SlotReport;
-use crate::k8s::{NodeENI, NodeView, Notice, ObjectRef};
+use crate::k8s::{NodeENI, Notice, ObjectRef};
 use crate::plan::nodeeni as rules;
 use crate::plan::slots::SlotKey;
 
 /// The actor's state.
 pub struct NodeEniState {
-    deps: Arc<NodeEniDeps>,
+    pub(super) deps: Arc<NodeEniDeps>,
     uid: String,
-    obj: NodeENI,
-    selection: Selection,
-    fleet: Fleet,
+    pub(super) obj: NodeENI,
+    pub(super) selection: Selection,
+    pub(super) fleet: Fleet,
     finalizer: Finalizer,
-    writes: Writes,
+    pub(super) writes: Writes,
     timers: Timers,
     publisher: Publisher,
 }
@@ -51,15 +51,15 @@ impl NodeEniState {
         self.obj.metadata.deletion_timestamp.is_some()
     }
 
-    fn tick_in(&mut self, myself: &ActorRef<NodeEniMsg>, delay: Duration) {
+    pub(super) fn tick_in(&mut self, myself: &ActorRef<NodeEniMsg>, delay: Duration) {
         self.timers.tick_in(myself, delay);
     }
 
-    fn dirty(&mut self, myself: &ActorRef<NodeEniMsg>) {
+    pub(super) fn dirty(&mut self, myself: &ActorRef<NodeEniMsg>) {
         self.timers.dirty(myself, self.fleet.slots.count());
     }
 
-    fn follow(&mut self, myself: &ActorRef<NodeEniMsg>, next: Followup) {
+    pub(super) fn follow(&mut self, myself: &ActorRef<NodeEniMsg>, next: Followup) {
         if let Some(d) = next.tick_in {
             self.tick_in(myself, d);
         }
@@ -87,7 +87,7 @@ impl NodeEniState {
     /// Slots are planned (and counted in the status) as soon as the spec and the nodes
     /// are known, and start only once the finalizer is in place and a listing of this
     /// NodeENI's ENIs (the Go controller's included) succeeded: adopt before create.
-    async fn replan(
+    pub(super) async fn replan(
         &mut self,
         myself: &ActorRef<NodeEniMsg>,
         only: Option<&str>,
@@ -263,52 +263,6 @@ impl NodeEniState {
         written
     }
 
-    /// What a node's agent reports of the devices it was asked to release: the ENIs it
-    /// let go are torn down.
-    pub(super) fn on_agent(
-        &mut self,
-        myself: &ActorRef<NodeEniMsg>,
-        node: &str,
-        report: &crate::k8s::AgentReport,
-    ) {
-        let lets = self.fleet.releases.agent(node, report);
-        self.let_go(myself, lets);
-    }
-
-    /// Tears down the held DPDK ENIs whose wait is over, or whose node is gone.
-    fn release_due(&mut self, myself: &ActorRef<NodeEniMsg>) {
-        if self.fleet.releases.held() == 0 {
-            return;
-        }
-        let writes = &self.writes;
-        let lets = self.fleet.releases.due(|node| writes.on_node(node));
-        self.let_go(myself, lets);
-    }
-
-    fn let_go(&mut self, myself: &ActorRef<NodeEniMsg>, lets: Vec<super::releases::Let>) {
-        if lets.is_empty() && self.fleet.releases.held() == 0 {
-            return;
-        }
-        let (notices, next) = self.fleet.let_go(myself, lets);
-        for n in notices {
-            self.publish(n);
-        }
-        self.follow(myself, next);
-    }
-
-    /// What the nodes' ENINodes show of this NodeENI: written again where that differs
-    /// from what its slots say.
-    pub(super) fn on_interfaces(&mut self, myself: &ActorRef<NodeEniMsg>, seen: InterfacesSeen) {
-        match seen {
-            InterfacesSeen::All(all) => self.writes.seen_all(all),
-            InterfacesSeen::Node(node, entries) => self.writes.seen(node, entries),
-        }
-        if self.obj.spec.enable_dpdk {
-            self.fleet.releases.set_applied(self.writes.applied());
-        }
-        self.dirty(myself);
-    }
-
     /// A state for `args`; the first tick is scheduled.
     pub(super) fn new(myself: &ActorRef<NodeEniMsg>, args: NodeEniArgs) -> Self {
         let deps = args.deps;
@@ -355,56 +309,6 @@ impl NodeEniState {
         if self.deleting() {
             self.tick_in(myself, Duration::ZERO);
         }
-    }
-
-    /// A node's zone learned from its instance: it is planned again in that zone.
-    pub(super) async fn on_node_zone(
-        &mut self,
-        myself: &ActorRef<NodeEniMsg>,
-        node: String,
-        zone: String,
-    ) -> Result<(), ActorProcessingErr> {
-        if !self.selection.learned_zone(&node, zone) {
-            return Ok(());
-        }
-        self.replan(myself, Some(&node)).await
-    }
-
-    /// Where nodes' instances are: names resolve in a VPC not seen before, nodes are
-    /// planned in theirs.
-    pub(super) async fn on_instances_read(
-        &mut self,
-        myself: &ActorRef<NodeEniMsg>,
-        read: Vec<(String, Whereabouts)>,
-    ) -> Result<(), ActorProcessingErr> {
-        let next = self.selection.read_done(read);
-        self.tick_in(myself, next);
-        self.replan(myself, None).await
-    }
-
-    /// The matching nodes, all of them: after the root's first listing or a re-listing,
-    /// or when the selector changed.
-    pub(super) fn on_nodes(&mut self, myself: &ActorRef<NodeEniMsg>, nodes: Vec<NodeView>) {
-        self.selection.nodes(nodes, &self.obj.spec.node_selector);
-        self.tick_in(myself, Duration::ZERO);
-    }
-
-    /// A node changed (`view`) or went away (`None`).
-    pub(super) async fn on_node(
-        &mut self,
-        myself: &ActorRef<NodeEniMsg>,
-        name: String,
-        view: Option<NodeView>,
-    ) -> Result<(), ActorProcessingErr> {
-        let matching = self
-            .selection
-            .node(&name, view, &self.obj.spec.node_selector);
-        if matching {
-            self.selection.read(myself, &self.deps, &self.obj.spec);
-        }
-        self.replan(myself, Some(&name)).await?;
-        self.selection.drop_unless_matching(&name, matching);
-        Ok(())
     }
 
     /// The scheduled tick.
