@@ -3,8 +3,12 @@
 //! A node it no longer wants anything on is written once more, empty, which withdraws
 //! its entries; but a slot that has not reported yet (a restarted controller learning
 //! its slots again) is not known to have nothing: what the node lists for it stays.
+//!
+//! A round looks only at the nodes that may have changed (their slots' lines, their
+//! ENINode, a write that failed, an entry held for a release); every node after a
+//! listing of the ENINodes or a change that touches every entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The nodes to write, in name order.
 pub fn writes<T: PartialEq>(
@@ -21,6 +25,34 @@ pub fn writes<T: PartialEq>(
     nodes.sort();
     nodes.dedup();
     nodes
+}
+
+/// The nodes of `among` to write (see [`writes`]), in name order.
+pub fn writes_among<T: PartialEq>(
+    desired: &BTreeMap<String, Vec<T>>,
+    applied: &BTreeMap<String, Vec<T>>,
+    among: &BTreeSet<String>,
+) -> Vec<String> {
+    let empty = Vec::new();
+    among
+        .iter()
+        .filter(|n| desired.get(*n).unwrap_or(&empty) != applied.get(*n).unwrap_or(&empty))
+        .cloned()
+        .collect()
+}
+
+/// The nodes a round looks at: those `stale` names (`None`: every node) and those with
+/// an entry held for a release in this round or the last (a release let go changes its
+/// node's entries without a line changing).
+pub fn scope(
+    stale: Option<BTreeSet<String>>,
+    releasing_now: &BTreeSet<String>,
+    releasing_before: &BTreeSet<String>,
+) -> Option<BTreeSet<String>> {
+    let mut nodes = stale?;
+    nodes.extend(releasing_now.iter().cloned());
+    nodes.extend(releasing_before.iter().cloned());
+    Some(nodes)
 }
 
 /// Carries into `desired` the entries `applied` lists for the `unreported` slots (node,
@@ -156,6 +188,59 @@ mod tests {
         ];
         for (what, desired, applied, want) in cases {
             assert_eq!(writes(&desired, &applied), want, "{what}");
+            // Looking at every node it names, a scoped round writes the same nodes.
+            let every: BTreeSet<String> = desired.keys().chain(applied.keys()).cloned().collect();
+            assert_eq!(writes_among(&desired, &applied, &every), want, "{what}");
+        }
+    }
+
+    fn set(nodes: &[&str]) -> BTreeSet<String> {
+        nodes.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_scoped_round_writes_only_the_differences_among_its_nodes() {
+        let desired = map(&[("a", &[1]), ("b", &[2]), ("c", &[3])]);
+        let applied = map(&[("a", &[1]), ("b", &[9]), ("d", &[4])]);
+        // (nodes looked at, nodes written)
+        let cases: [(&[&str], &[&str]); 5] = [
+            (&[], &[]),
+            (&["a"], &[]),
+            (&["b"], &["b"]),
+            (&["a", "c", "d"], &["c", "d"]),
+            (&["e"], &[]),
+        ];
+        for (among, want) in cases {
+            assert_eq!(
+                writes_among(&desired, &applied, &set(among)),
+                want,
+                "{among:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_round_looks_at_stale_nodes_and_releases_or_at_every_node() {
+        // (stale, releasing now, releasing before, looked at)
+        type Case = (
+            Option<&'static [&'static str]>,
+            &'static [&'static str],
+            &'static [&'static str],
+            Option<&'static [&'static str]>,
+        );
+        let cases: [Case; 5] = [
+            (None, &["a"], &["b"], None),
+            (Some(&[]), &[], &[], Some(&[])),
+            (Some(&["a"]), &[], &[], Some(&["a"])),
+            (Some(&["a"]), &["b"], &[], Some(&["a", "b"])),
+            (Some(&[]), &["b"], &["c"], Some(&["b", "c"])),
+        ];
+        for (stale, now, before, want) in cases {
+            assert_eq!(
+                scope(stale.map(set), &set(now), &set(before)),
+                want.map(set),
+                "{stale:?} {now:?} {before:?}"
+            );
         }
     }
 }

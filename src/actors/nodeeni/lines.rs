@@ -35,10 +35,13 @@ impl<L> Default for Lines<L> {
 impl<L> Lines<L> {
     /// Brings the lines to `slots` (each with its inputs), in order: the line kept at a
     /// position stays when its inputs are the same, otherwise `build` makes it again.
+    /// `touched` sees every line that changed: the one replaced or dropped, and the one
+    /// built (so that whoever derives something from the lines redoes only their part).
     pub fn refresh<T>(
         &mut self,
         slots: impl Iterator<Item = (LineInputs, T)>,
         mut build: impl FnMut(T) -> L,
+        mut touched: impl FnMut(&L),
     ) {
         let mut n = 0;
         for (i, (inputs, slot)) in slots.enumerate() {
@@ -46,14 +49,22 @@ impl<L> Lines<L> {
             match self.inputs.get(i) {
                 Some(kept) if *kept == inputs => {}
                 Some(_) => {
+                    touched(&self.lines[i]);
                     self.lines[i] = build(slot);
+                    touched(&self.lines[i]);
                     self.inputs[i] = inputs;
                 }
                 None => {
                     self.lines.push(build(slot));
+                    if let Some(line) = self.lines.last() {
+                        touched(line);
+                    }
                     self.inputs.push(inputs);
                 }
             }
+        }
+        for line in self.lines.get(n..).unwrap_or_default() {
+            touched(line);
         }
         self.lines.truncate(n);
         self.inputs.truncate(n);
@@ -78,17 +89,30 @@ mod tests {
         }
     }
 
+    /// A table row: the slots of a round, the lines touched.
+    type Touches<'a> = (Vec<(LineInputs, &'a str)>, Vec<&'a str>);
+
     /// A table row: the slots of a round, the lines expected, how many are built.
     type Round<'a> = (Vec<(LineInputs, &'a str)>, Vec<&'a str>, usize);
 
-    /// One round over `slots` (version, text): the lines, and how many were built.
-    fn round(book: &mut Lines<String>, slots: &[(LineInputs, &str)]) -> (Vec<String>, usize) {
+    /// One round over `slots` (version, text): the lines, how many were built, and the
+    /// lines touched (replaced, dropped or built), sorted.
+    fn round(
+        book: &mut Lines<String>,
+        slots: &[(LineInputs, &str)],
+    ) -> (Vec<String>, usize, Vec<String>) {
         let mut built = 0;
-        book.refresh(slots.iter().map(|(i, t)| (*i, *t)), |t| {
-            built += 1;
-            t.to_string()
-        });
-        (book.lines().to_vec(), built)
+        let mut touched = Vec::new();
+        book.refresh(
+            slots.iter().map(|(i, t)| (*i, *t)),
+            |t| {
+                built += 1;
+                t.to_string()
+            },
+            |l| touched.push(l.clone()),
+        );
+        touched.sort();
+        (book.lines().to_vec(), built, touched)
     }
 
     #[test]
@@ -137,9 +161,34 @@ mod tests {
             (vec![], vec![], 0),
         ];
         for (n, (slots, expected, built)) in rounds.into_iter().enumerate() {
-            let (lines, made) = round(&mut book, &slots);
+            let (lines, made, _) = round(&mut book, &slots);
             assert_eq!(lines, expected, "round {n}");
             assert_eq!(made, built, "round {n}: lines built");
+        }
+    }
+
+    #[test]
+    fn every_line_built_replaced_or_dropped_is_touched_and_no_other() {
+        let mut book = Lines::default();
+        let a = (inputs(1), "a");
+        let b = (inputs(2), "b");
+        let c = (inputs(3), "c");
+        let b2 = (inputs(4), "b2");
+        // (slots this round, lines touched)
+        let rounds: Vec<Touches> = vec![
+            (vec![a, b, c], vec!["a", "b", "c"]),
+            (vec![a, b, c], vec![]),
+            // Replaced: the old line and the new one.
+            (vec![a, b2, c], vec!["b", "b2"]),
+            // Dropped at the end.
+            (vec![a, b2], vec!["c"]),
+            // Dropped in the middle: the line after it moved into its place.
+            (vec![b2], vec!["a", "b2", "b2"]),
+            (vec![], vec!["b2"]),
+        ];
+        for (n, (slots, want)) in rounds.into_iter().enumerate() {
+            let (_, _, touched) = round(&mut book, &slots);
+            assert_eq!(touched, want, "round {n}");
         }
     }
 }

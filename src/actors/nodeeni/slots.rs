@@ -327,11 +327,13 @@ impl Slots {
 
     /// Brings every slot's line in the status up to date, building again only the
     /// lines whose record, failing state, MTU or agent report changed since the last
-    /// refresh; `configured` gives what a node's agent reports.
+    /// refresh; `configured` gives what a node's agent reports. Adds to `changed` the
+    /// nodes of every line built, replaced or dropped.
     pub fn refresh_lines<'a>(
         &mut self,
         mtu: i32,
         configured: impl Fn(&str) -> Option<&'a BTreeMap<String, bool>>,
+        changed: &mut BTreeSet<String>,
     ) {
         let over_budget = self.children.over_budget_keys();
         let slots = self.records.iter().map(|(k, rec)| {
@@ -345,9 +347,17 @@ impl Slots {
             };
             (inputs, (rec, failing, agent))
         });
-        self.lines.refresh(slots, |(rec, failing, agent)| {
-            status::summary(&rec.desired, rec.report.as_ref(), failing, mtu, agent)
-        });
+        self.lines.refresh(
+            slots,
+            |(rec, failing, agent)| {
+                status::summary(&rec.desired, rec.report.as_ref(), failing, mtu, agent)
+            },
+            |line| {
+                if !changed.contains(&line.node) {
+                    changed.insert(line.node.clone());
+                }
+            },
+        );
     }
 
     /// Every slot's line in the status, as [`Slots::refresh_lines`] last made them.

@@ -3,7 +3,7 @@
 //! nodes' instances [`Reads`]. What news of the nodes does is in `state_nodes`, the
 //! teardowns of DPDK ENIs whose devices were released in `state_releases`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -240,13 +240,17 @@ impl NodeEniState {
         let name = self.name();
         let dpdk = self.obj.spec.dpdk_request();
         let selection = &self.selection;
-        self.fleet
-            .slots
-            .refresh_lines(self.obj.spec.mtu, |n| selection.configured(n));
+        let mut changed = BTreeSet::new();
+        self.fleet.slots.refresh_lines(
+            self.obj.spec.mtu,
+            |n| selection.configured(n),
+            &mut changed,
+        );
         let src = Sources {
             name: &name,
             generation: self.generation(),
             lines: self.fleet.slots.lines(),
+            changed,
             dpdk: dpdk.as_ref(),
             fleet: &self.fleet,
             selection: &self.selection,

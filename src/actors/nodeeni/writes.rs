@@ -1,20 +1,19 @@
 //! A NodeENI's writes to the API server: its status (only when it changed) and its
 //! entries on the nodes' ENINodes (only where they differ from what its slots show).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tokio::time::Instant;
 
 use super::fleet::Fleet;
-use super::interfaces::{self, Interfaces};
+use super::interfaces::{EntriesRound, Interfaces};
 use super::readiness::{self, Spoken};
 use super::selection::Selection;
 use super::status::StatusBook;
 use crate::actors::readiness::ReadinessDesk;
 use crate::k8s::status::{Concerns, SlotSummary, build_status};
 use crate::k8s::{Cluster, DpdkRequest, NodeENIStatus, NodeInterface};
-use crate::plan::interfaces::carry_unreported;
 use crate::plan::nodeeni::hold_round;
 
 /// The status and the ENINode entries, as last written or seen, and what the NodeENI
@@ -35,7 +34,7 @@ pub struct Round<'a> {
     pub name: &'a str,
     /// Its generation.
     pub generation: i64,
-    /// Every slot's line.
+    /// Every slot's line, in node order.
     pub slots: &'a [SlotSummary],
     /// What the status reports beside the slots.
     pub concerns: &'a Concerns,
@@ -57,6 +56,8 @@ pub struct Sources<'a> {
     pub dpdk: Option<&'a DpdkRequest>,
     /// Every slot's line ([`super::slots::Slots::refresh_lines`]).
     pub lines: &'a [SlotSummary],
+    /// The nodes whose lines changed since the last refresh.
+    pub changed: BTreeSet<String>,
     /// Its slots, skips and teardowns.
     pub fleet: &'a Fleet,
     /// Its nodes.
@@ -77,6 +78,8 @@ impl Writes {
     /// writes it (see [`Writes::write`]); `false` also while the round is held for slots
     /// that have not reported since a restart ([`hold_round`]: the caller tries again).
     pub async fn write_from(&mut self, cluster: &dyn Cluster, src: Sources<'_>) -> bool {
+        // Kept for the round that writes, however many are held before it.
+        self.interfaces.changed(src.changed);
         let unreported = src.fleet.slots.unreported();
         let known = src.selection.planned();
         if hold_round(
@@ -143,22 +146,14 @@ impl Writes {
             .status
             .write(cluster, round.name, status, round.slots)
             .await;
-        let mut desired = interfaces::desired(round.name, round.slots, round.dpdk);
-        for (node, entry) in round.releasing {
-            let list = desired.entry(node.clone()).or_default();
-            list.push(entry.clone());
-            list.sort();
-        }
-        carry_unreported(
-            &mut desired,
-            self.interfaces.applied(),
-            round.unreported,
-            |e| &e.subnet_id,
-        );
-        let entries_ok = self
-            .interfaces
-            .write(cluster, round.name, &desired, owner)
-            .await;
+        let entries = EntriesRound {
+            nodeeni: round.name,
+            slots: round.slots,
+            dpdk: round.dpdk,
+            releasing: round.releasing,
+            unreported: round.unreported,
+        };
+        let entries_ok = self.interfaces.round(cluster, entries, owner).await;
         status_ok && entries_ok
     }
 
