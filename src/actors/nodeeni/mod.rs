@@ -11,6 +11,7 @@ mod cleanups;
 mod finalizer;
 mod fleet;
 mod fleet_teardowns;
+mod in_order;
 mod interfaces;
 mod io;
 mod lines;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::in_order::InOrder;
 use crate::k8s::NodeView;
 use crate::plan::selector::matches;
 use crate::plan::slots::NodeInput;
@@ -282,9 +283,13 @@ impl Nodes {
         Some(self.by_name.as_ref()?.get(name)?.uid.clone())
     }
 
-    /// What a matching node's agent reports: MAC → configured.
-    pub fn configured(&self, name: &str) -> Option<&BTreeMap<String, bool>> {
-        Some(&self.by_name.as_ref()?.get(name)?.configured_macs)
+    /// What the matching nodes' agents report (MAC → configured), for names asked in name
+    /// order: each read steps on from the last ([`InOrder`]).
+    pub fn configured_in_order<'a>(
+        &'a self,
+    ) -> impl FnMut(&str) -> Option<&'a BTreeMap<String, bool>> + 'a {
+        let mut nodes = InOrder::new(self.by_name.as_ref());
+        move |name| Some(&nodes.get(name)?.configured_macs)
     }
 }
 

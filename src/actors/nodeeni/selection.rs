@@ -141,8 +141,11 @@ impl Selection {
         self.nodes.uid(name)
     }
 
-    /// What a matching node's agent reports.
-    pub fn configured(&self, name: &str) -> Option<&BTreeMap<String, bool>> {
-        self.nodes.configured(name)
+    /// What the matching nodes' agents report, for names asked in name order (as slots
+    /// are kept).
+    pub fn configured_in_order<'a>(
+        &'a self,
+    ) -> impl FnMut(&str) -> Option<&'a BTreeMap<String, bool>> + 'a {
+        self.nodes.configured_in_order()
     }
 }

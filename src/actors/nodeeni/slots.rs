@@ -327,12 +327,12 @@ impl Slots {
 
     /// Brings every slot's line in the status up to date, building again only the
     /// lines whose record, failing state, MTU or agent report changed since the last
-    /// refresh; `configured` gives what a node's agent reports. Adds to `changed` the
-    /// nodes of every line built, replaced or dropped.
+    /// refresh; `configured` gives what a node's agent reports, asked in node order.
+    /// Adds to `changed` the nodes of every line built, replaced or dropped.
     pub fn refresh_lines<'a>(
         &mut self,
         mtu: i32,
-        configured: impl Fn(&str) -> Option<&'a BTreeMap<String, bool>>,
+        mut configured: impl FnMut(&str) -> Option<&'a BTreeMap<String, bool>>,
         changed: &mut BTreeSet<String>,
     ) {
         let over_budget = self.children.over_budget_keys();

@@ -243,7 +243,7 @@ impl NodeEniState {
         let mut changed = BTreeSet::new();
         self.fleet.slots.refresh_lines(
             self.obj.spec.mtu,
-            |n| selection.configured(n),
+            selection.configured_in_order(),
             &mut changed,
         );
         let src = Sources {
