@@ -239,6 +239,8 @@ impl Interfaces {
                 Err(e @ ClusterError::NotFound(_)) => {
                     tracing::debug!(%node, error = %e, "no ENINode to withdraw from");
                     self.applied.remove(&node);
+                    // Looked at again, as a round over every node would.
+                    self.changed([node.clone()]);
                 }
                 Err(e) => {
                     tracing::warn!(%node, error = %e, "could not write the node's ENINode");
