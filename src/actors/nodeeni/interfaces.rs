@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::k8s::status::SlotSummary;
 use crate::k8s::{Cluster, ClusterError, DpdkRequest, NodeInterface};
-use crate::plan::interfaces::{carry_unreported, scope, writes, writes_among};
+use crate::plan::interfaces::{carry_unreported, scope, writes_among};
 
 /// What the ENINodes say of this NodeENI.
 #[derive(Default)]
@@ -63,8 +63,9 @@ fn entry(nodeeni: &str, s: &SlotSummary, dpdk: Option<&DpdkRequest>) -> Option<N
     })
 }
 
-/// This NodeENI's entries on the nodes of `nodes` only, from its slots in node order
-/// (each node's lines found by a binary search, not a walk of every slot).
+/// This NodeENI's entries on the nodes of `nodes`, from its slots in node order: every
+/// slot with an ENI at a device index (each node's lines found by a binary search, not a
+/// walk of every slot).
 pub fn desired_on(
     nodeeni: &str,
     slots: &[SlotSummary],
@@ -83,25 +84,6 @@ pub fn desired_on(
             list.sort();
             out.insert(node.clone(), list);
         }
-    }
-    out
-}
-
-/// This NodeENI's entries per node, from its slots: every slot with an ENI at a device
-/// index.
-pub fn desired(
-    nodeeni: &str,
-    slots: &[SlotSummary],
-    dpdk: Option<&DpdkRequest>,
-) -> BTreeMap<String, Vec<NodeInterface>> {
-    let mut out: BTreeMap<String, Vec<NodeInterface>> = BTreeMap::new();
-    for s in slots {
-        if let Some(e) = entry(nodeeni, s, dpdk) {
-            out.entry(s.node.clone()).or_default().push(e);
-        }
-    }
-    for list in out.values_mut() {
-        list.sort();
     }
     out
 }
@@ -168,32 +150,30 @@ impl Interfaces {
         }
         let releasing: BTreeSet<String> =
             round.releasing.iter().map(|(n, _)| (*n).clone()).collect();
-        let among = scope(self.stale.take(), &releasing, &self.releasing);
+        let among = scope(self.stale.take(), &releasing, &self.releasing).unwrap_or_else(|| {
+            // Every node: those with slots, with entries written, or with a release held.
+            let slots = round.slots.iter().map(|s| s.node.clone());
+            slots
+                .chain(self.applied.keys().cloned())
+                .chain(releasing.iter().cloned())
+                .collect()
+        });
         self.stale = Some(BTreeSet::new());
         self.releasing = releasing;
-        let mut desired = match &among {
-            None => desired(round.nodeeni, round.slots, round.dpdk),
-            Some(nodes) => desired_on(round.nodeeni, round.slots, round.dpdk, nodes),
-        };
+        let mut desired = desired_on(round.nodeeni, round.slots, round.dpdk, &among);
         for (node, entry) in round.releasing {
             let list = desired.entry(node.clone()).or_default();
             list.push(entry.clone());
             list.sort();
         }
-        let unreported: Vec<(String, String)> = match &among {
-            None => round.unreported.to_vec(),
-            Some(nodes) => round
-                .unreported
-                .iter()
-                .filter(|(n, _)| nodes.contains(n))
-                .cloned()
-                .collect(),
-        };
+        let unreported: Vec<(String, String)> = round
+            .unreported
+            .iter()
+            .filter(|(n, _)| among.contains(n))
+            .cloned()
+            .collect();
         carry_unreported(&mut desired, &self.applied, &unreported, |e| &e.subnet_id);
-        let nodes = match &among {
-            None => writes(&desired, &self.applied),
-            Some(among) => writes_among(&desired, &self.applied, among),
-        };
+        let nodes = writes_among(&desired, &self.applied, &among);
         self.write(cluster, round.nodeeni, &desired, nodes, uid)
             .await
     }
