@@ -56,6 +56,24 @@ pub fn slot_changes<T: AsRef<DesiredSlot>>(
     changes
 }
 
+/// Which of `retiring` (keys of desired slots, each once) hand their place over to a
+/// slot that stays: another Node object of the same instance. `slots_at` counts the
+/// desired slots at a place, the retiring ones among them. Walks only `retiring`, so a
+/// one-node replan stays O(that node) however many slots the NodeENI has.
+pub fn handed_over(retiring: &[SlotKey], slots_at: impl Fn(&Place) -> usize) -> Vec<bool> {
+    let mut leaving: HashMap<Place, usize> = HashMap::new();
+    for key in retiring {
+        *leaving.entry(key.place()).or_default() += 1;
+    }
+    retiring
+        .iter()
+        .map(|key| {
+            let place = key.place();
+            slots_at(&place) > leaving.get(&place).copied().unwrap_or(0)
+        })
+        .collect()
+}
+
 /// What a slot's last report said, as its retirement needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastReport<'a> {

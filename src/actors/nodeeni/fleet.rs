@@ -127,22 +127,10 @@ impl Fleet {
         for desired in changes.start {
             self.slots.plan(desired);
         }
-        // Built only when something retires: a one-node replan stays O(that node).
-        let kept: std::collections::HashSet<_> = if changes.retire.is_empty() {
-            Default::default()
-        } else {
-            let retiring: std::collections::HashSet<_> = changes.retire.iter().collect();
-            self.slots
-                .keys()
-                .into_iter()
-                .filter(|k| !retiring.contains(k))
-                .map(|k| k.place())
-                .collect()
-        };
-        for key in &changes.retire {
+        let handed_over = rules::handed_over(&changes.retire, |p| self.slots.count_at(p));
+        for (key, handed_over) in changes.retire.iter().zip(handed_over) {
             // Another slot at the same place (another Node object of the instance)
             // takes its ENI over.
-            let handed_over = kept.contains(&key.place());
             next = next.and(self.retire(me, key, "slot no longer desired", handed_over));
         }
         if may_start {

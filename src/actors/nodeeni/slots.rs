@@ -118,6 +118,11 @@ impl Slots {
         self.places.contains_key(place)
     }
 
+    /// How many desired slots are at `place`.
+    pub fn count_at(&self, place: &Place) -> usize {
+        self.places.get(place).copied().unwrap_or(0)
+    }
+
     fn insert_record(&mut self, key: SlotKey, record: SlotRecord) {
         self.unstarted.insert(key.clone());
         if self.records.insert(key.clone(), record).is_none() {

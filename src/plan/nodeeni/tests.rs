@@ -322,3 +322,42 @@ fn a_restarted_actor_holds_its_rounds_until_its_nodes_are_listed_and_its_slots_r
         );
     }
 }
+
+#[test]
+fn a_retiring_slot_hands_over_only_to_a_slot_that_stays_at_its_place() {
+    // Two Node objects of one instance: the same place under two node names.
+    let twin = |node: &str, instance: &str| SlotKey {
+        node: node.into(),
+        instance_id: instance.into(),
+        subnet_id: "s1".into(),
+    };
+    let (old, new, other) = (twin("a", "i-1"), twin("a2", "i-1"), twin("b", "i-2"));
+    let desired = [old.clone(), new.clone(), other.clone()];
+    let slots_at = |p: &Place| desired.iter().filter(|k| k.place() == *p).count();
+    let cases: [(&str, Vec<SlotKey>, Vec<bool>); 5] = [
+        ("nothing retires", vec![], vec![]),
+        (
+            "the old Node object goes, the new one stays",
+            vec![old.clone()],
+            vec![true],
+        ),
+        (
+            "both Node objects go",
+            vec![old.clone(), new.clone()],
+            vec![false, false],
+        ),
+        (
+            "the only slot at its place goes",
+            vec![other.clone()],
+            vec![false],
+        ),
+        (
+            "one of the twins and another place go",
+            vec![new, other],
+            vec![true, false],
+        ),
+    ];
+    for (what, retiring, want) in cases {
+        assert_eq!(handed_over(&retiring, slots_at), want, "{what}");
+    }
+}
