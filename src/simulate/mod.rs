@@ -4,6 +4,7 @@
 //! long will rolling ENIs to 800 nodes take under EC2's throttling?") and the project's
 //! benchmark; `--strategy` replays the peers' pacing in the same simulator.
 
+mod audit;
 mod calls;
 mod cubic;
 mod full_subnet;

@@ -2,12 +2,11 @@
 //! in-memory Kubernetes with labelled nodes and NodeENIs, and what a converged state
 //! looks like.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::aws::ownership::{TAG_CLUSTER, TAG_INSTANCE, TAG_NODEENI_UID, TAG_SUBNET};
 use crate::aws::sim::{Ec2Simulator, FaultRates, LatencyModel, SimConfig};
-use crate::aws::{AttachmentStatus, BucketTable, Eni, EniLimits, EniStatus, Subnet};
+use crate::aws::{BucketTable, EniLimits, Subnet};
 use crate::config::{Account, FaultMix, Scenario, SimulateArgs};
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::{NodeENI, NodeENISpec, NodeView};
@@ -282,78 +281,6 @@ impl SimWorld {
             0
         }
     }
-
-    /// Owned ENIs: (duplicates, leaks, attached and configured) against the desired slots.
-    pub fn audit(&self, labelled: bool) -> Audit {
-        let roomy = (!self.roomy.is_empty()).then(|| ROOMY.to_string());
-        let live: HashMap<String, String> = self
-            .nodeenis
-            .iter()
-            .chain(roomy.iter())
-            .filter_map(|n| {
-                let uid = self.cluster.with_nodeeni(n, |o| o.metadata.uid.clone())??;
-                Some((uid, n.clone()))
-            })
-            .collect();
-        let instances: HashSet<&String> = self.nodes.values().chain(self.roomy.values()).collect();
-        let mut per_slot: HashMap<(String, String, String), (usize, bool)> = HashMap::new();
-        let mut audit = Audit::default();
-        self.sim.with_enis(|enis| {
-            for e in enis {
-                audit.count(e, labelled, &live, &instances, &mut per_slot);
-            }
-        });
-        for (n, done) in per_slot.values() {
-            audit.attached += usize::from(*done);
-            audit.duplicates += n - 1;
-        }
-        audit
-    }
-}
-
-/// Owned ENIs of one slot: (uid, instance, subnet) → (ENIs, one of them done).
-type PerSlot = HashMap<(String, String, String), (usize, bool)>;
-
-impl Audit {
-    /// Counts `e` as a leak or towards its slot.
-    fn count(
-        &mut self,
-        e: &Eni,
-        labelled: bool,
-        live: &HashMap<String, String>,
-        instances: &HashSet<&String>,
-        per_slot: &mut PerSlot,
-    ) {
-        if e.tags.get(TAG_CLUSTER).map(String::as_str) != Some(CLUSTER) {
-            return;
-        }
-        let tag = |k: &str| e.tags.get(k).cloned().unwrap_or_default();
-        let (uid, inst, subnet) = (tag(TAG_NODEENI_UID), tag(TAG_INSTANCE), tag(TAG_SUBNET));
-        let wanted = labelled && live.contains_key(&uid) && instances.contains(&inst);
-        if !wanted || e.status == EniStatus::Available {
-            self.leaks += 1;
-            return;
-        }
-        let done = e.attachment.as_ref().is_some_and(|a| {
-            a.status == AttachmentStatus::Attached
-                && a.delete_on_termination
-                && a.instance_id.as_ref() == Some(&inst)
-        });
-        let slot = per_slot.entry((uid, inst, subnet)).or_default();
-        slot.0 += 1;
-        slot.1 |= done;
-    }
-}
-
-/// What the ENIs look like against what is wanted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Audit {
-    /// Slots whose ENI is attached with deleteOnTermination set (done).
-    pub attached: usize,
-    /// Extra ENIs for a slot that already has one.
-    pub duplicates: usize,
-    /// Owned ENIs nobody wants (or left available).
-    pub leaks: usize,
 }
 
 /// The name of zone `z` (`us-east-1a`, `us-east-1b`, ...).
