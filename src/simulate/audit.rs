@@ -55,6 +55,40 @@ impl SimWorld {
     }
 }
 
+/// How many owned ENIs are left while nothing is wanted (a teardown), polled four times
+/// a simulated second. Counting walks the whole account (200,000 interfaces at 100,000
+/// nodes), so it counts again only once as many ENIs were removed from the account as
+/// it counted last: none can be left before (creates only add). The answer is exact
+/// whenever it is 0.
+#[derive(Debug, Default)]
+pub struct LeftWatch {
+    /// The last count, and the account's removals when it was made.
+    counted: Option<(usize, u64)>,
+}
+
+impl LeftWatch {
+    /// The owned ENIs left: counted, or the last count less the removals since (a lower
+    /// bound, for the progress bar).
+    pub fn left(&mut self, w: &SimWorld) -> usize {
+        let removed = w.sim.enis_removed();
+        if let Some((left, then)) = self.counted
+            && let Some(fewer) = fewer_at_most(left, removed - then)
+        {
+            return fewer;
+        }
+        let left = w.audit(false).leaks;
+        self.counted = Some((left, removed));
+        left
+    }
+}
+
+/// `left` less `removed`, while that cannot be 0 yet: `None` when it may be (count
+/// again).
+fn fewer_at_most(left: usize, removed: u64) -> Option<usize> {
+    let removed = usize::try_from(removed).unwrap_or(usize::MAX);
+    (removed < left).then(|| left - removed)
+}
+
 /// Whether the simulated controller owns `e`.
 fn owned(e: &Eni) -> bool {
     e.tags.get(TAG_CLUSTER).map(String::as_str) == Some(CLUSTER)
@@ -87,5 +121,28 @@ impl Audit {
         let slot = per_slot.entry((uid, inst, subnet)).or_default();
         slot.0 += 1;
         slot.1 |= done;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_is_counted_again_only_once_enough_enis_went_for_none_to_be_left() {
+        for (left, removed, want) in [
+            (0, 0, None),
+            (5, 0, Some(5)),
+            (5, 4, Some(1)),
+            (5, 5, None),
+            (5, 9, None),
+            (1, u64::MAX, None),
+        ] {
+            assert_eq!(
+                fewer_at_most(left, removed),
+                want,
+                "{left} left, {removed} removed"
+            );
+        }
     }
 }

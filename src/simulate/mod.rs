@@ -256,12 +256,12 @@ async fn simulate(
             Scenario::LabelFlip => {
                 bar.set_message("teardown");
                 w.label_all(false);
+                let mut watch = audit::LeftWatch::default();
                 converged = until(&bar, limit, || {
-                    let a = w.audit(false);
-                    let gone = (a.attached + a.leaks) as u64;
+                    let left = watch.left(&w) as u64;
                     (
-                        expected.saturating_sub(gone),
-                        gone == 0 && w.progress() == (0, 0),
+                        expected.saturating_sub(left),
+                        left == 0 && w.progress() == (0, 0),
                     )
                 })
                 .await;
@@ -293,9 +293,9 @@ async fn simulate(
                     w.cluster.delete_nodeeni(n);
                 }
                 bar.set_message("delete");
+                let mut watch = audit::LeftWatch::default();
                 converged = until(&bar, limit, || {
-                    let a = w.audit(false);
-                    let left = (a.attached + a.leaks) as u64;
+                    let left = watch.left(&w) as u64;
                     (
                         expected - left.min(expected),
                         left == 0

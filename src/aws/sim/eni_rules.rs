@@ -306,7 +306,7 @@ impl World {
         }
         let subnet_id = eni.subnet_id.clone();
         let addresses = 1 + eni.secondary_ips.len() as u32;
-        self.enis.remove(eni_id);
+        self.remove_eni(eni_id);
         if let Some(s) = self.subnets.get_mut(&subnet_id) {
             s.free += addresses;
         }

@@ -219,7 +219,13 @@ impl Ec2Simulator {
     /// Deletes an ENI out of band, as someone else would (or EC2 with its instance),
     /// whatever the faults and permissions (nothing is logged).
     pub fn remove_eni(&self, eni_id: &str) {
-        self.lock().world.enis.remove(eni_id);
+        self.lock().world.remove_eni(eni_id);
+    }
+
+    /// How many ENIs were ever removed from the account (deleted, with their instance
+    /// or out of band): a cheap check of whether any can have gone since a count.
+    pub fn enis_removed(&self) -> u64 {
+        self.lock().world.removed
     }
 
     /// Calls of `action` in flight now (sent and not answered yet).

@@ -69,6 +69,8 @@ pub(super) struct World {
     pub(super) instance_types: HashMap<String, EniLimits>,
     pub(super) instances: BTreeMap<String, SimInstance>,
     pub(super) enis: BTreeMap<String, Eni>,
+    /// How many ENIs were ever removed from `enis` ([`World::remove_eni`]).
+    pub(super) removed: u64,
     pub(super) attachment_to_eni: HashMap<String, String>,
     pub(super) tokens: HashMap<String, (CreateParams, Eni)>,
     /// When each ENI was created (for the listing lag).
@@ -90,6 +92,13 @@ impl World {
             detach_delay,
             ..Default::default()
         }
+    }
+
+    /// Removes an ENI from the account, counting it.
+    pub(super) fn remove_eni(&mut self, eni_id: &str) -> Option<Eni> {
+        let eni = self.enis.remove(eni_id);
+        self.removed += u64::from(eni.is_some());
+        eni
     }
 
     pub(super) fn new_id(&mut self, prefix: &str) -> String {
