@@ -69,8 +69,33 @@ pub(super) fn spawn(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<C
 
 /// Whether a start failed because a process could not bind its port.
 fn port_taken(error: &anyhow::Error) -> bool {
-    format!("{error:#}").contains("address already in use")
+    error
+        .downcast_ref::<Exited>()
+        .is_some_and(|e| e.tail.contains("address already in use"))
 }
+
+/// A process of the control plane exited while it was starting: what its log said last,
+/// so that only a process's own bind failure is taken for a port taken.
+#[derive(Debug)]
+struct Exited {
+    log: PathBuf,
+    status: std::process::ExitStatus,
+    tail: String,
+}
+
+impl std::fmt::Display for Exited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} exited with {}; its log ends:\n{}",
+            self.log.display(),
+            self.status,
+            self.tail
+        )
+    }
+}
+
+impl std::error::Error for Exited {}
 
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -86,11 +111,12 @@ impl Started {
     fn check_alive(&mut self) -> anyhow::Result<()> {
         for (child, log) in &mut self.children {
             if let Some(status) = child.try_wait()? {
-                bail!(
-                    "{} exited with {status}; its log ends:\n{}",
-                    log.display(),
-                    log_tail(log)
-                );
+                return Err(Exited {
+                    log: log.clone(),
+                    status,
+                    tail: log_tail(log),
+                }
+                .into());
             }
         }
         Ok(())
@@ -314,17 +340,29 @@ mod tests {
 
     #[test]
     fn only_a_port_taken_is_tried_again() {
-        let etcd = anyhow::anyhow!(
-            "etcd.log exited with exit status: 1; its log ends:\n{}",
-            r#"{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:42113: bind: address already in use"}"#
+        use std::os::unix::process::ExitStatusExt;
+        let exited = |tail: &str| -> anyhow::Error {
+            Exited {
+                log: PathBuf::from("etcd.log"),
+                status: std::process::ExitStatus::from_raw(256),
+                tail: tail.to_string(),
+            }
+            .into()
+        };
+        let etcd = exited(
+            r#"{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:42113: bind: address already in use"}"#,
         );
-        let apiserver = anyhow::anyhow!("failed to listen on 127.0.0.1:40001")
-            .context("listen tcp 127.0.0.1:40001: bind: address already in use");
-        let unready = anyhow::anyhow!("kube-apiserver not ready within 120s: connection refused");
+        let apiserver = exited("failed to listen on 127.0.0.1:40001: bind: address already in use")
+            .context("starting kube-apiserver");
+        let crashed = exited("panic: runtime error");
+        // A client's error while waiting for readiness is not the process's bind.
+        let unready = anyhow::anyhow!("connect: address already in use")
+            .context("kube-apiserver not ready within 120s");
         let missing = anyhow::anyhow!("No such file or directory").context("starting etcd");
         for (error, want) in [
             (etcd, true),
             (apiserver, true),
+            (crashed, false),
             (unready, false),
             (missing, false),
         ] {
