@@ -1,6 +1,8 @@
 //! The status lines of a NodeENI's last round, kept so that a round rebuilds only the
 //! lines whose slot changed. A round walks every slot; building every line anew (a dozen
-//! strings copied per slot) was the largest part of a large NodeENI's work.
+//! strings copied per slot) was the largest part of a large NodeENI's work. Lines are
+//! kept by slot key: when lines were kept by position, one slot gone in the middle made
+//! every line after it be built again, and their nodes' ENINode entries looked at again.
 
 /// What a slot's line is built from: the version of its record (its desired state and
 /// last report; versions are never reused, so another slot in the same position never
@@ -17,57 +19,87 @@ pub struct LineInputs {
     pub configured: Option<bool>,
 }
 
-/// The last round's lines, in slot order, with what each was built from.
-pub struct Lines<L> {
+/// The last round's lines, in slot order, each with its slot's key and what it was built
+/// from.
+pub struct Lines<K, L> {
+    keys: Vec<K>,
     inputs: Vec<LineInputs>,
     lines: Vec<L>,
 }
 
-impl<L> Default for Lines<L> {
+impl<K, L> Default for Lines<K, L> {
     fn default() -> Self {
         Lines {
+            keys: Vec::new(),
             inputs: Vec::new(),
             lines: Vec::new(),
         }
     }
 }
 
-impl<L> Lines<L> {
-    /// Brings the lines to `slots` (each with its inputs), in order: the line kept at a
-    /// position stays when its inputs are the same, otherwise `build` makes it again.
-    /// `touched` sees every line that changed: the one replaced or dropped, and the one
-    /// built (so that whoever derives something from the lines redoes only their part).
-    pub fn refresh<T>(
+impl<K: Ord + Clone, L> Lines<K, L> {
+    /// Brings the lines to `slots` (each with its key and inputs, in key order): a slot's
+    /// kept line stays when its inputs are the same, otherwise `build` makes it again.
+    /// Lines are matched by key, so a slot coming or going costs its own line only, not
+    /// the lines after it. `touched` sees every line that changed: the one replaced or
+    /// dropped, and the one built (so that whoever derives something from the lines
+    /// redoes only their part).
+    pub fn refresh<'k, T>(
         &mut self,
-        slots: impl Iterator<Item = (LineInputs, T)>,
+        slots: impl Iterator<Item = (&'k K, LineInputs, T)>,
         mut build: impl FnMut(T) -> L,
         mut touched: impl FnMut(&L),
-    ) {
-        let mut n = 0;
-        for (i, (inputs, slot)) in slots.enumerate() {
-            n = i + 1;
-            match self.inputs.get(i) {
-                Some(kept) if *kept == inputs => {}
-                Some(_) => {
-                    touched(&self.lines[i]);
-                    self.lines[i] = build(slot);
-                    touched(&self.lines[i]);
-                    self.inputs[i] = inputs;
+    ) where
+        K: 'k,
+    {
+        let mut slots = slots.peekable();
+        // In place while the slots are the kept ones, in the same order (most rounds).
+        let mut i = 0;
+        while i < self.keys.len() {
+            let Some((_, inputs, slot)) = slots.next_if(|(k, ..)| **k == self.keys[i]) else {
+                break;
+            };
+            if self.inputs[i] != inputs {
+                touched(&self.lines[i]);
+                self.lines[i] = build(slot);
+                touched(&self.lines[i]);
+                self.inputs[i] = inputs;
+            }
+            i += 1;
+        }
+        // From the first slot that came or went on, the rest is merged by key.
+        let mut kept = self
+            .keys
+            .split_off(i)
+            .into_iter()
+            .zip(self.inputs.split_off(i))
+            .zip(self.lines.split_off(i))
+            .peekable();
+        for (key, inputs, slot) in slots {
+            while let Some((_, gone)) = kept.next_if(|((k, _), _)| k < key) {
+                touched(&gone);
+            }
+            let (key, line) = match kept.next_if(|((k, _), _)| k == key) {
+                Some(((k, was), line)) if was == inputs => (k, line),
+                Some(((k, _), old)) => {
+                    touched(&old);
+                    let line = build(slot);
+                    touched(&line);
+                    (k, line)
                 }
                 None => {
-                    self.lines.push(build(slot));
-                    if let Some(line) = self.lines.last() {
-                        touched(line);
-                    }
-                    self.inputs.push(inputs);
+                    let line = build(slot);
+                    touched(&line);
+                    (key.clone(), line)
                 }
-            }
+            };
+            self.keys.push(key);
+            self.inputs.push(inputs);
+            self.lines.push(line);
         }
-        for line in self.lines.get(n..).unwrap_or_default() {
-            touched(line);
+        for (_, gone) in kept {
+            touched(&gone);
         }
-        self.lines.truncate(n);
-        self.inputs.truncate(n);
     }
 
     /// The lines as last refreshed.
@@ -95,16 +127,18 @@ mod tests {
     /// A table row: the slots of a round, the lines expected, how many are built.
     type Round<'a> = (Vec<(LineInputs, &'a str)>, Vec<&'a str>, usize);
 
-    /// One round over `slots` (version, text): the lines, how many were built, and the
-    /// lines touched (replaced, dropped or built), sorted.
+    /// One round over `slots` (inputs, text; a slot's key is its text's first letter):
+    /// the lines, how many were built, and the lines touched (replaced, dropped or built),
+    /// sorted.
     fn round(
-        book: &mut Lines<String>,
+        book: &mut Lines<String, String>,
         slots: &[(LineInputs, &str)],
     ) -> (Vec<String>, usize, Vec<String>) {
+        let keys: Vec<String> = slots.iter().map(|(_, t)| t[..1].to_string()).collect();
         let mut built = 0;
         let mut touched = Vec::new();
         book.refresh(
-            slots.iter().map(|(i, t)| (*i, *t)),
+            slots.iter().zip(&keys).map(|((i, t), k)| (k, *i, *t)),
             |t| {
                 built += 1;
                 t.to_string()
@@ -153,10 +187,15 @@ mod tests {
                 vec!["a failing", "b2", "c configured"],
                 2,
             ),
-            // A slot removed in the middle: the ones after it moved, and versions are
-            // never reused, so they are built again at their new positions.
+            // A slot gone in the middle costs no other line.
+            (
+                vec![failing, configured],
+                vec!["a failing", "c configured"],
+                0,
+            ),
             (vec![a, c], vec!["a", "c"], 2),
-            (vec![a, mtu, c], vec!["a", "b 1500", "c"], 2),
+            // Nor does one come in the middle.
+            (vec![a, mtu, c], vec!["a", "b 1500", "c"], 1),
             (vec![a], vec!["a"], 0),
             (vec![], vec![], 0),
         ];
@@ -182,13 +221,72 @@ mod tests {
             (vec![a, b2, c], vec!["b", "b2"]),
             // Dropped at the end.
             (vec![a, b2], vec!["c"]),
-            // Dropped in the middle: the line after it moved into its place.
-            (vec![b2], vec!["a", "b2", "b2"]),
+            // Dropped in the middle: that line only.
+            (vec![b2], vec!["a"]),
             (vec![], vec!["b2"]),
+            (vec![a, c], vec!["a", "c"]),
+            // Come in the middle: that line only.
+            (vec![a, b, c], vec!["b"]),
         ];
         for (n, (slots, want)) in rounds.into_iter().enumerate() {
             let (_, _, touched) = round(&mut book, &slots);
             assert_eq!(touched, want, "round {n}");
+        }
+    }
+
+    #[test]
+    fn random_rounds_keep_exactly_the_lines_a_rebuild_would_make() {
+        use std::collections::BTreeMap;
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut roll = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        let mut book: Lines<String, String> = Lines::default();
+        let mut before: BTreeMap<String, u64> = BTreeMap::new();
+        for step in 0..500 {
+            // Each of 8 keys is present or not; present ones keep their version or not.
+            let mut now: BTreeMap<String, u64> = BTreeMap::new();
+            for k in 0..8 {
+                if roll(4) == 0 {
+                    continue;
+                }
+                let key = format!("{k}");
+                let version = match before.get(&key) {
+                    Some(v) if roll(3) != 0 => *v,
+                    _ => roll(1_000),
+                };
+                now.insert(key, version);
+            }
+            let text = |k: &String, v: &u64| format!("{k}@{v}");
+            let mut built = 0;
+            let mut touched = Vec::new();
+            book.refresh(
+                now.iter().map(|(k, v)| (k, inputs(*v), text(k, v))),
+                |t| {
+                    built += 1;
+                    t
+                },
+                |l| touched.push(l.clone()),
+            );
+            let want: Vec<String> = now.iter().map(|(k, v)| text(k, v)).collect();
+            assert_eq!(book.lines(), want.as_slice(), "step {step}");
+            let old: Vec<String> = before.iter().map(|(k, v)| text(k, v)).collect();
+            let mut changed: Vec<String> = old
+                .iter()
+                .filter(|l| !want.contains(l))
+                .chain(want.iter().filter(|l| !old.contains(l)))
+                .cloned()
+                .collect();
+            changed.sort();
+            touched.sort();
+            assert_eq!(touched, changed, "step {step}: touched");
+            assert_eq!(
+                built,
+                want.iter().filter(|l| !old.contains(l)).count(),
+                "step {step}: built"
+            );
+            before = now;
         }
     }
 }

@@ -62,7 +62,7 @@ pub struct Slots {
     /// The last version given to a record.
     versions: u64,
     /// Every slot's status line, as last refreshed.
-    lines: Lines<SlotSummary>,
+    lines: Lines<SlotKey, SlotSummary>,
 }
 
 impl Slots {
@@ -350,7 +350,7 @@ impl Slots {
                 mtu,
                 configured: agent,
             };
-            (inputs, (rec, failing, agent))
+            (k, inputs, (rec, failing, agent))
         });
         self.lines.refresh(
             slots,
