@@ -56,13 +56,13 @@ pub fn slot_changes<T: AsRef<DesiredSlot>>(
     changes
 }
 
-/// Which of `retiring` (keys of desired slots, each once) hand their place over to a
+/// Which of `retiring` (keys of desired slots) hand their place over to a
 /// slot that stays: another Node object of the same instance. `slots_at` counts the
 /// desired slots at a place, the retiring ones among them. Walks only `retiring`, so a
 /// one-node replan stays O(that node) however many slots the NodeENI has.
 pub fn handed_over(retiring: &[SlotKey], slots_at: impl Fn(&Place) -> usize) -> Vec<bool> {
     let mut leaving: HashMap<Place, usize> = HashMap::new();
-    for key in retiring {
+    for key in retiring.iter().collect::<BTreeSet<_>>() {
         *leaving.entry(key.place()).or_default() += 1;
     }
     retiring

@@ -57,9 +57,9 @@ impl SimWorld {
 
 /// How many owned ENIs are left while nothing is wanted (a teardown), polled four times
 /// a simulated second. Counting walks the whole account (200,000 interfaces at 100,000
-/// nodes), so it counts again only once as many ENIs were removed from the account as
-/// it counted last: none can be left before (creates only add). The answer is exact
-/// whenever it is 0.
+/// nodes), so it counts again only once as many ENIs were removed from the account (or
+/// untagged by hand) as it counted last: none can be left before (creates only add).
+/// The answer is exact whenever it is 0.
 #[derive(Debug, Default)]
 pub struct LeftWatch {
     /// The last count, and the account's removals when it was made.

@@ -5,8 +5,9 @@
 //! every line after it be built again, and their nodes' ENINode entries looked at again.
 
 /// What a slot's line is built from: the version of its record (its desired state and
-/// last report; versions are never reused, so another slot in the same position never
-/// matches) and the rest of [`super::status::summary`]'s inputs.
+/// last report; versions are never reused, so a slot that went and came back under the
+/// same key never matches its old line) and the rest of [`super::status::summary`]'s
+/// inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineInputs {
     /// The record's version.

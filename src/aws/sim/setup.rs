@@ -211,9 +211,14 @@ impl Ec2Simulator {
 
     /// Removes a tag from an ENI, as someone else would by hand (nothing is logged).
     pub fn untag_eni(&self, eni_id: &str, key: &str) {
-        if let Some(e) = self.lock().world.enis.get_mut(eni_id) {
-            e.tags.remove(key);
-        }
+        let mut g = self.lock();
+        let untagged = g
+            .world
+            .enis
+            .get_mut(eni_id)
+            .and_then(|e| e.tags.remove(key))
+            .is_some();
+        g.world.removed += u64::from(untagged);
     }
 
     /// Deletes an ENI out of band, as someone else would (or EC2 with its instance),
@@ -223,7 +228,8 @@ impl Ec2Simulator {
     }
 
     /// How many ENIs were ever removed from the account (deleted, with their instance
-    /// or out of band): a cheap check of whether any can have gone since a count.
+    /// or out of band) or untagged by hand: a cheap check of whether a count of ENIs by
+    /// their tags can have gone down since it was made.
     pub fn enis_removed(&self) -> u64 {
         self.lock().world.removed
     }

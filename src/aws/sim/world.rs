@@ -69,7 +69,8 @@ pub(super) struct World {
     pub(super) instance_types: HashMap<String, EniLimits>,
     pub(super) instances: BTreeMap<String, SimInstance>,
     pub(super) enis: BTreeMap<String, Eni>,
-    /// How many ENIs were ever removed from `enis` ([`World::remove_eni`]).
+    /// How many times an ENI was removed from `enis` ([`World::remove_eni`]) or lost a
+    /// tag by hand: what can lower a count of ENIs by their tags.
     pub(super) removed: u64,
     pub(super) attachment_to_eni: HashMap<String, String>,
     pub(super) tokens: HashMap<String, (CreateParams, Eni)>,

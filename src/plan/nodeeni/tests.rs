@@ -334,7 +334,7 @@ fn a_retiring_slot_hands_over_only_to_a_slot_that_stays_at_its_place() {
     let (old, new, other) = (twin("a", "i-1"), twin("a2", "i-1"), twin("b", "i-2"));
     let desired = [old.clone(), new.clone(), other.clone()];
     let slots_at = |p: &Place| desired.iter().filter(|k| k.place() == *p).count();
-    let cases: [(&str, Vec<SlotKey>, Vec<bool>); 5] = [
+    let cases: [(&str, Vec<SlotKey>, Vec<bool>); 6] = [
         ("nothing retires", vec![], vec![]),
         (
             "the old Node object goes, the new one stays",
@@ -350,6 +350,11 @@ fn a_retiring_slot_hands_over_only_to_a_slot_that_stays_at_its_place() {
             "the only slot at its place goes",
             vec![other.clone()],
             vec![false],
+        ),
+        (
+            "a key named twice counts once",
+            vec![old.clone(), old.clone()],
+            vec![true, true],
         ),
         (
             "one of the twins and another place go",
