@@ -250,3 +250,52 @@ fn a_small_nodeeni_lists_every_attachment() {
     assert_eq!(s.unlisted_count, 0);
     assert_eq!(s.attachments[0].node_id, "node-00000");
 }
+
+#[test]
+fn the_slots_listed_are_the_first_of_a_stable_sort_of_all() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut roll = |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) % n
+    };
+    let now = t("2026-01-01T00:00:00Z");
+    for n in [0, 1, 99, 100, 101, 1_000] {
+        let mut slots = Vec::new();
+        for _ in 0..n {
+            let phase = match roll(5) {
+                0 => SlotPhase::Blocked("InstanceGone".into(), "gone".into()),
+                1 => SlotPhase::Attaching,
+                _ => SlotPhase::Attached,
+            };
+            // Few names, so that many slots tie on node, device index and subnet.
+            let mut line = slot(&format!("node-{}", roll(40)), phase);
+            line.instance_id = format!("i-{}", roll(1_000_000));
+            line.device_index = Some(u32::try_from(roll(2)).unwrap());
+            slots.push(line);
+        }
+        let mut reference: Vec<&SlotSummary> = slots.iter().collect();
+        reference.sort_by(|a, b| listing_order(a).cmp(&listing_order(b)));
+        let want: Vec<ENIAttachment> = {
+            let mut bytes = 0;
+            let mut out = Vec::new();
+            for s in reference.into_iter().take(MAX_LISTED_ATTACHMENTS) {
+                let a = attachment(s, &now, &PreviousIndex::default());
+                bytes += serde_json::to_vec(&a).unwrap().len() + 1;
+                if bytes > MAX_LISTED_BYTES {
+                    break;
+                }
+                out.push(a);
+            }
+            out.sort_by(|a, b| {
+                (&a.node_id, a.device_index, &a.subnet_id).cmp(&(
+                    &b.node_id,
+                    b.device_index,
+                    &b.subnet_id,
+                ))
+            });
+            out
+        };
+        let got = listed(&slots, &now, &PreviousIndex::default());
+        assert_eq!(got, want, "{n} slots");
+    }
+}
