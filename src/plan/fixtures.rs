@@ -62,3 +62,17 @@ pub fn eni_in(id: &str, state: EniState) -> SeenEni {
 pub fn wall() -> Timestamp {
     Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
 }
+
+/// A small deterministic generator (xorshift, from a seed other than 0), so that a
+/// failure of a random test names its seed.
+pub struct Dice(pub u64);
+
+impl Dice {
+    /// A number below `n`.
+    pub fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}

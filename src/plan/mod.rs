@@ -58,4 +58,4 @@ pub mod slots;
 pub mod teardown;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

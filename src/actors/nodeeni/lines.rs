@@ -238,11 +238,8 @@ mod tests {
     #[test]
     fn random_rounds_keep_exactly_the_lines_a_rebuild_would_make() {
         use std::collections::BTreeMap;
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut roll = |n: u64| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            (seed >> 33) % n
-        };
+        let mut dice = crate::plan::fixtures::Dice(0x2545_f491_4f6c_dd1d);
+        let mut roll = |n: u64| dice.roll(n);
         let mut book: Lines<String, String> = Lines::default();
         let mut before: BTreeMap<String, u64> = BTreeMap::new();
         for step in 0..500 {

@@ -253,11 +253,8 @@ fn a_small_nodeeni_lists_every_attachment() {
 
 #[test]
 fn the_slots_listed_are_the_first_of_a_stable_sort_of_all() {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut roll = |n: u64| {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        (seed >> 33) % n
-    };
+    let mut dice = crate::plan::fixtures::Dice(0x9e37_79b9_7f4a_7c15);
+    let mut roll = |n: u64| dice.roll(n);
     let now = t("2026-01-01T00:00:00Z");
     for n in [0, 1, 99, 100, 101, 1_000] {
         let mut slots = Vec::new();

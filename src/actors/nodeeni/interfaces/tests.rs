@@ -9,6 +9,7 @@ use super::{EntriesRound, Interfaces};
 use crate::k8s::memory::MemoryCluster;
 use crate::k8s::status::{SlotPhase, SlotSummary};
 use crate::k8s::{DpdkRequest, NodeInterface};
+use crate::plan::fixtures::Dice;
 
 const NODEENI: &str = "multus";
 
@@ -33,18 +34,6 @@ fn line(node: &str, subnet: &str, version: Option<u32>) -> SlotSummary {
         mtu: 9001,
         interface_configured: None,
         phase: SlotPhase::Pending,
-    }
-}
-
-/// A small deterministic generator (xorshift), so that a failure names its seed.
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 
